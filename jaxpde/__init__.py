@@ -1,0 +1,7 @@
+"""jaxpde: differentiable PDE simulation in JAX."""
+
+from . import grids as grids, integrate as integrate, spectral as spectral
+from ._abstract import AbstractPDE as AbstractPDE, AbstractStepper as AbstractStepper
+from ._version import __version__ as __version__
+from .grids import PeriodicGrid as PeriodicGrid
+from .integrate import rollout as rollout, rollout_final as rollout_final

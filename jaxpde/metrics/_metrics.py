@@ -1,0 +1,68 @@
+"""Error metrics and diagnostics on channel-first fields and trajectories."""
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..grids import PeriodicGrid
+
+
+def nrmse(pred, ref, *, num_spatial_dims: int | None = None, eps: float = 1e-12):
+    """Normalised RMSE ``‖pred - ref‖₂ / ‖ref‖₂`` over the channel and spatial axes.
+
+    Leading axes beyond ``(C, *N)`` (time, batch) are kept: for a trajectory
+    ``(T, C, *N)`` the result has shape ``(T,)``. `num_spatial_dims` defaults to
+    ``ref.ndim - 1`` (a single state).
+    """
+    pred, ref = jnp.asarray(pred), jnp.asarray(ref)
+    if pred.shape != ref.shape:
+        raise ValueError(f"nrmse: shapes differ, pred {pred.shape} vs ref {ref.shape}.")
+    d = ref.ndim - 1 if num_spatial_dims is None else num_spatial_dims
+    axes = tuple(range(ref.ndim - d - 1, ref.ndim))
+    num = jnp.sqrt(jnp.sum((pred - ref) ** 2, axis=axes))
+    den = jnp.sqrt(jnp.sum(ref**2, axis=axes))
+    return num / jnp.maximum(den, eps)
+
+
+def energy_spectrum(u, grid: PeriodicGrid):
+    """Shell-summed energy spectrum ``E(k) = Σ_{|m| ∈ [k-½, k+½)} |û_m|² / 2`` of a state ``(C, *N)``.
+
+    Integer shells use the mode number ``|m|`` (``m`` = integer wavenumbers); channels
+    are summed. Normalised so that ``Σ_k E(k) = mean(u²)/2 · C`` (Parseval).
+
+    **Returns:** ``(k, E)`` with ``k = 0, 1, ..., K`` (numpy arrays).
+    """
+    u = jnp.asarray(u)
+    u_hat = grid.rfft(u) / np.prod(grid.shape)
+    power = jnp.sum(jnp.abs(u_hat) ** 2, axis=0)
+    # rfft stores half the spectrum: double the modes that have a conjugate partner
+    n_last = grid.shape[-1]
+    m_last = np.arange(grid.rfft_shape[-1])
+    weight = np.where((m_last == 0) | ((n_last % 2 == 0) & (m_last == n_last // 2)), 1.0, 2.0)
+    power = power * weight
+    ms = np.broadcast_arrays(*grid.wavenumber_indices())
+    shell = np.rint(np.sqrt(sum(m.astype(float) ** 2 for m in ms))).astype(int)
+    kmax = int(shell.max())
+    E = np.bincount(shell.ravel(), weights=np.asarray(power).ravel(), minlength=kmax + 1) / 2
+    return np.arange(kmax + 1), E
+
+
+def correlation(pred, ref, *, num_spatial_dims: int | None = None):
+    """Pearson correlation between `pred` and `ref` over channel and spatial axes;
+    leading axes are kept (a trajectory ``(T, C, *N)`` gives ``(T,)``)."""
+    pred, ref = jnp.asarray(pred), jnp.asarray(ref)
+    if pred.shape != ref.shape:
+        raise ValueError(f"correlation: shapes differ, pred {pred.shape} vs ref {ref.shape}.")
+    d = ref.ndim - 1 if num_spatial_dims is None else num_spatial_dims
+    axes = tuple(range(ref.ndim - d - 1, ref.ndim))
+    p = pred - jnp.mean(pred, axis=axes, keepdims=True)
+    r = ref - jnp.mean(ref, axis=axes, keepdims=True)
+    num = jnp.sum(p * r, axis=axes)
+    return num / jnp.sqrt(jnp.sum(p**2, axis=axes) * jnp.sum(r**2, axis=axes) + 1e-30)
+
+
+def correlation_time(pred_traj, ref_traj, *, threshold: float = 0.8, dt: float = 1.0):
+    """Time until the correlation of two trajectories ``(T, C, *N)`` first drops
+    below `threshold` (``T * dt`` if it never does)."""
+    c = np.asarray(correlation(pred_traj, ref_traj))
+    below = np.nonzero(c < threshold)[0]
+    return (below[0] if below.size else c.size) * dt

@@ -1,0 +1,512 @@
+"""The semilinear PDE zoo. Every class states its PDE; array fields are differentiable.
+
+All equations take ``dealias`` (fraction of modes kept by the de-aliasing rule; ``2/3``
+by default, ``1`` disables it) and accept a physical-space forcing through ``args``.
+"""
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array
+
+from .._types import Args, SpectralField
+from ..grids import PeriodicGrid
+from ._semilinear import AbstractLinearPDE, AbstractSemilinearPDE, as_coefficient, check_dealias
+
+
+def _check_grid(grid, ndims=(1, 2, 3), name="equation"):
+    if not isinstance(grid, PeriodicGrid):
+        raise TypeError(f"{name} needs a PeriodicGrid, got {type(grid).__name__}.")
+    if grid.ndim not in ndims:
+        raise ValueError(f"{name} is defined in {ndims} dimensions, got a {grid.ndim}D grid.")
+    return grid
+
+
+def _velocity(value, ndim: int, name: str) -> Array:
+    v = as_coefficient(value, name)
+    if v.ndim == 0:
+        v = jnp.full((ndim,), v)
+    if v.shape != (ndim,):
+        raise ValueError(f"{name} must be a scalar or have one entry per axis ({ndim}), got shape {v.shape}.")
+    return v
+
+
+def _ik(grid: PeriodicGrid) -> tuple[np.ndarray, ...]:
+    return tuple(1j * k for k in grid.wavenumbers(zero_nyquist=True))
+
+
+def _k2(grid: PeriodicGrid) -> np.ndarray:
+    return grid.wavenumber_norm_squared()
+
+
+def _check_channels(num_channels) -> int:
+    if isinstance(num_channels, bool) or int(num_channels) != num_channels or num_channels < 1:
+        raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}.")
+    return int(num_channels)
+
+
+# ----------------------------------------------------------------------------- linear
+class Diffusion(AbstractLinearPDE):
+    r"""Diffusion (heat equation) ``u_t = ν Δu``. Differentiable: `diffusivity`."""
+
+    grid: PeriodicGrid
+    diffusivity: Array
+    channels: int = eqx.field(static=True)
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, diffusivity=0.01, *, num_channels: int = 1, dealias=2 / 3):
+        self.grid = _check_grid(grid, name="Diffusion")
+        self.diffusivity = as_coefficient(diffusivity, "diffusivity")
+        self.channels = _check_channels(num_channels)
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return self.channels
+
+    def linear_symbol(self):
+        return -self.diffusivity * _k2(self.grid)
+
+
+class Advection(AbstractLinearPDE):
+    r"""Linear advection ``u_t + c · ∇u = 0`` with constant velocity ``c`` (one entry per
+    axis, or a scalar used on every axis). Differentiable: `velocity`."""
+
+    grid: PeriodicGrid
+    velocity: Array
+    channels: int = eqx.field(static=True)
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, velocity=1.0, *, num_channels: int = 1, dealias=2 / 3):
+        self.grid = _check_grid(grid, name="Advection")
+        self.velocity = _velocity(velocity, grid.ndim, "velocity")
+        self.channels = _check_channels(num_channels)
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return self.channels
+
+    def linear_symbol(self):
+        return -sum(self.velocity[i] * ik for i, ik in enumerate(_ik(self.grid)))
+
+
+class AdvectionDiffusion(AbstractLinearPDE):
+    r"""Advection-diffusion ``u_t + c · ∇u = ν Δu``. Differentiable: `velocity`, `diffusivity`."""
+
+    grid: PeriodicGrid
+    velocity: Array
+    diffusivity: Array
+    channels: int = eqx.field(static=True)
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, velocity=1.0, diffusivity=0.01, *, num_channels: int = 1, dealias=2 / 3):
+        self.grid = _check_grid(grid, name="AdvectionDiffusion")
+        self.velocity = _velocity(velocity, grid.ndim, "velocity")
+        self.diffusivity = as_coefficient(diffusivity, "diffusivity")
+        self.channels = _check_channels(num_channels)
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return self.channels
+
+    def linear_symbol(self):
+        adv = sum(self.velocity[i] * ik for i, ik in enumerate(_ik(self.grid)))
+        return -adv - self.diffusivity * _k2(self.grid)
+
+
+class Dispersion(AbstractLinearPDE):
+    r"""Linear dispersion ``u_t = a Σ_i ∂³u/∂x_i³`` (Airy equation in 1D). The symbol
+    ``-i a Σ k_i³`` is purely imaginary. Differentiable: `coefficient`."""
+
+    grid: PeriodicGrid
+    coefficient: Array
+    channels: int = eqx.field(static=True)
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, coefficient=0.01, *, num_channels: int = 1, dealias=2 / 3):
+        self.grid = _check_grid(grid, name="Dispersion")
+        self.coefficient = as_coefficient(coefficient, "coefficient")
+        self.channels = _check_channels(num_channels)
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return self.channels
+
+    def linear_symbol(self):
+        return self.coefficient * sum(ik**3 for ik in _ik(self.grid))
+
+
+class HyperDiffusion(AbstractLinearPDE):
+    r"""Hyper-diffusion ``u_t = -μ Δ²u``. Differentiable: `coefficient`."""
+
+    grid: PeriodicGrid
+    coefficient: Array
+    channels: int = eqx.field(static=True)
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, coefficient=1e-4, *, num_channels: int = 1, dealias=2 / 3):
+        self.grid = _check_grid(grid, name="HyperDiffusion")
+        self.coefficient = as_coefficient(coefficient, "coefficient")
+        self.channels = _check_channels(num_channels)
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return self.channels
+
+    def linear_symbol(self):
+        return -self.coefficient * _k2(self.grid) ** 2
+
+
+# -------------------------------------------------------------------------- nonlinear
+class Burgers(AbstractSemilinearPDE):
+    r"""Viscous Burgers.
+
+    1D (one channel): ``u_t + b (u²/2)_x = ν u_xx`` (conservative form).
+    2D/3D (``d`` channels, the velocity): ``u_t + b (u · ∇) u = ν Δu``.
+
+    Differentiable: `viscosity`, `convection` (``b``).
+    """
+
+    grid: PeriodicGrid
+    viscosity: Array
+    convection: Array
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, viscosity=0.01, *, convection=1.0, dealias=2 / 3):
+        self.grid = _check_grid(grid, name="Burgers")
+        self.viscosity = as_coefficient(viscosity, "viscosity")
+        self.convection = as_coefficient(convection, "convection")
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return self.grid.ndim
+
+    def linear_symbol(self):
+        return -self.viscosity * _k2(self.grid)
+
+    def nonlinear(self, u_hat: SpectralField, args: Args = None) -> SpectralField:
+        iks = _ik(self.grid)
+        if self.grid.ndim == 1:
+            u = self.to_physical(u_hat)
+            n = -0.5 * self.convection * iks[0] * self.to_fourier(u * u)
+        else:
+            d = self.grid.ndim
+            # velocity and its gradient in one batched inverse FFT: (d + d*d, *N)
+            grads = jnp.concatenate([u_hat] + [u_hat * ik for ik in iks], axis=0)
+            phys = self.to_physical(grads)
+            u, g = phys[:d], phys[d:].reshape(d, d, *self.grid.shape)  # g[j, i] = ∂_j u_i
+            adv = jnp.einsum("j...,ji...->i...", u, g)
+            n = -self.convection * self.to_fourier(adv)
+        return n + self.forcing_hat(args, u_hat.dtype)
+
+
+class KortewegDeVries(AbstractSemilinearPDE):
+    r"""Korteweg-de Vries ``u_t + a u u_x + b u_xxx = ν u_xx`` in 1D (``a = 6, b = 1``
+    gives the soliton ``u = (c/2) sech²(√c/2 (x - ct))``). Complex linear symbol
+    ``i b k³ - ν k²``. Differentiable: `nonlinear_coefficient`, `dispersion`, `viscosity`.
+    """
+
+    grid: PeriodicGrid
+    nonlinear_coefficient: Array
+    dispersion: Array
+    viscosity: Array
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, *, nonlinear_coefficient=6.0, dispersion=1.0, viscosity=0.0, dealias=2 / 3):
+        self.grid = _check_grid(grid, (1,), name="KortewegDeVries")
+        self.nonlinear_coefficient = as_coefficient(nonlinear_coefficient, "nonlinear_coefficient")
+        self.dispersion = as_coefficient(dispersion, "dispersion")
+        self.viscosity = as_coefficient(viscosity, "viscosity")
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return 1
+
+    def linear_symbol(self):
+        (ik,) = _ik(self.grid)
+        return -self.dispersion * ik**3 - self.viscosity * _k2(self.grid)
+
+    def nonlinear(self, u_hat, args=None):
+        (ik,) = _ik(self.grid)
+        u = self.to_physical(u_hat)
+        return -0.5 * self.nonlinear_coefficient * ik * self.to_fourier(u * u) + self.forcing_hat(args, u_hat.dtype)
+
+
+class KuramotoSivashinsky(AbstractSemilinearPDE):
+    r"""Kuramoto-Sivashinsky.
+
+    ``form="conservative"`` (1D only): ``u_t + b (u²/2)_x + ψ₁ u_xx + ψ₂ u_xxxx = 0``.
+    ``form="combustion"`` (any dimension): ``u_t + (b/2)|∇u|² + ψ₁ Δu + ψ₂ Δ²u = 0``.
+
+    Differentiable: `convection` (``b``), `second_order` (``ψ₁``, the anti-diffusion),
+    `fourth_order` (``ψ₂``, the hyper-viscosity).
+    """
+
+    grid: PeriodicGrid
+    convection: Array
+    second_order: Array
+    fourth_order: Array
+    form: str = eqx.field(static=True)
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, *, convection=1.0, second_order=1.0, fourth_order=1.0, form=None, dealias=2 / 3):
+        self.grid = _check_grid(grid, name="KuramotoSivashinsky")
+        if form is None:
+            form = "conservative" if grid.ndim == 1 else "combustion"
+        if form not in ("conservative", "combustion"):
+            raise ValueError(f"form must be 'conservative' or 'combustion', got {form!r}.")
+        if form == "conservative" and grid.ndim != 1:
+            raise ValueError("the conservative Kuramoto-Sivashinsky form is 1D only; use form='combustion'.")
+        self.form = form
+        self.convection = as_coefficient(convection, "convection")
+        self.second_order = as_coefficient(second_order, "second_order")
+        self.fourth_order = as_coefficient(fourth_order, "fourth_order")
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return 1
+
+    def linear_symbol(self):
+        k2 = _k2(self.grid)
+        return self.second_order * k2 - self.fourth_order * k2**2
+
+    def nonlinear(self, u_hat, args=None):
+        iks = _ik(self.grid)
+        if self.form == "conservative":
+            u = self.to_physical(u_hat)
+            n = -0.5 * self.convection * iks[0] * self.to_fourier(u * u)
+        else:
+            grad = self.to_physical(jnp.concatenate([u_hat * ik for ik in iks], axis=0))
+            n = -0.5 * self.convection * self.to_fourier(jnp.sum(grad**2, axis=0, keepdims=True))
+        return n + self.forcing_hat(args, u_hat.dtype)
+
+
+class AllenCahn(AbstractSemilinearPDE):
+    r"""Allen-Cahn ``u_t = ε Δu + r (u - u³)``. Differentiable: `diffusivity` (ε), `reactivity` (r)."""
+
+    grid: PeriodicGrid
+    diffusivity: Array
+    reactivity: Array
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, diffusivity=1e-3, *, reactivity=1.0, dealias=2 / 3):
+        self.grid = _check_grid(grid, name="AllenCahn")
+        self.diffusivity = as_coefficient(diffusivity, "diffusivity")
+        self.reactivity = as_coefficient(reactivity, "reactivity")
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return 1
+
+    def linear_symbol(self):
+        return self.reactivity - self.diffusivity * _k2(self.grid)
+
+    def nonlinear(self, u_hat, args=None):
+        u = self.to_physical(u_hat)
+        return -self.reactivity * self.to_fourier(u**3) + self.forcing_hat(args, u_hat.dtype)
+
+
+class FisherKPP(AbstractSemilinearPDE):
+    r"""Fisher-KPP ``u_t = D Δu + r u (1 - u)``. Differentiable: `diffusivity`, `reactivity`."""
+
+    grid: PeriodicGrid
+    diffusivity: Array
+    reactivity: Array
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, diffusivity=1e-3, *, reactivity=1.0, dealias=2 / 3):
+        self.grid = _check_grid(grid, name="FisherKPP")
+        self.diffusivity = as_coefficient(diffusivity, "diffusivity")
+        self.reactivity = as_coefficient(reactivity, "reactivity")
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return 1
+
+    def linear_symbol(self):
+        return self.reactivity - self.diffusivity * _k2(self.grid)
+
+    def nonlinear(self, u_hat, args=None):
+        u = self.to_physical(u_hat)
+        return -self.reactivity * self.to_fourier(u * u) + self.forcing_hat(args, u_hat.dtype)
+
+
+class CahnHilliard(AbstractSemilinearPDE):
+    r"""Cahn-Hilliard ``u_t = M Δ(u³ - u - γ Δu)``; conserves the mean.
+    Differentiable: `mobility` (M), `gamma` (γ, the squared interface width)."""
+
+    grid: PeriodicGrid
+    mobility: Array
+    gamma: Array
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, gamma=1e-3, *, mobility=1.0, dealias=2 / 3):
+        self.grid = _check_grid(grid, name="CahnHilliard")
+        self.mobility = as_coefficient(mobility, "mobility")
+        self.gamma = as_coefficient(gamma, "gamma")
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return 1
+
+    def linear_symbol(self):
+        k2 = _k2(self.grid)
+        return self.mobility * (k2 - self.gamma * k2**2)
+
+    def nonlinear(self, u_hat, args=None):
+        u = self.to_physical(u_hat)
+        return -self.mobility * _k2(self.grid) * self.to_fourier(u**3) + self.forcing_hat(args, u_hat.dtype)
+
+
+class SwiftHohenberg(AbstractSemilinearPDE):
+    r"""Swift-Hohenberg ``u_t = r u - (k₀² + Δ)² u + g u² - u³``.
+    Differentiable: `reactivity` (r), `critical_wavenumber` (k₀), `quadratic` (g)."""
+
+    grid: PeriodicGrid
+    reactivity: Array
+    critical_wavenumber: Array
+    quadratic: Array
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, reactivity=0.7, *, critical_wavenumber=1.0, quadratic=0.0, dealias=2 / 3):
+        self.grid = _check_grid(grid, name="SwiftHohenberg")
+        self.reactivity = as_coefficient(reactivity, "reactivity")
+        self.critical_wavenumber = as_coefficient(critical_wavenumber, "critical_wavenumber")
+        self.quadratic = as_coefficient(quadratic, "quadratic")
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return 1
+
+    def linear_symbol(self):
+        return self.reactivity - (self.critical_wavenumber**2 - _k2(self.grid)) ** 2
+
+    def nonlinear(self, u_hat, args=None):
+        u = self.to_physical(u_hat)
+        return self.to_fourier(self.quadratic * u**2 - u**3) + self.forcing_hat(args, u_hat.dtype)
+
+
+class GrayScott(AbstractSemilinearPDE):
+    r"""Gray-Scott reaction-diffusion, two species (channels ``u, v``):
+
+    ``u_t = D_u Δu - u v² + F (1 - u)``,  ``v_t = D_v Δv + u v² - (F + κ) v``.
+
+    Differentiable: `diffusivity_u`, `diffusivity_v`, `feed` (F), `kill` (κ).
+    """
+
+    grid: PeriodicGrid
+    diffusivity_u: Array
+    diffusivity_v: Array
+    feed: Array
+    kill: Array
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, *, diffusivity_u=2e-5, diffusivity_v=1e-5, feed=0.04, kill=0.06, dealias=2 / 3):
+        self.grid = _check_grid(grid, name="GrayScott")
+        self.diffusivity_u = as_coefficient(diffusivity_u, "diffusivity_u")
+        self.diffusivity_v = as_coefficient(diffusivity_v, "diffusivity_v")
+        self.feed = as_coefficient(feed, "feed")
+        self.kill = as_coefficient(kill, "kill")
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return 2
+
+    def linear_symbol(self):
+        k2 = _k2(self.grid)
+        return jnp.stack(
+            [-self.diffusivity_u * k2 - self.feed, -self.diffusivity_v * k2 - (self.feed + self.kill)]
+        )
+
+    def nonlinear(self, u_hat, args=None):
+        uv = self.to_physical(u_hat)
+        u, v = uv[0], uv[1]
+        r = u * v * v
+        n = jnp.stack([-r + self.feed, r])
+        return self.to_fourier(n) + self.forcing_hat(args, u_hat.dtype)
+
+
+class NavierStokes2D(AbstractSemilinearPDE):
+    r"""2D incompressible Navier-Stokes in vorticity form:
+
+    ``ω_t + u · ∇ω = ν Δω - λ ω + f``,
+
+    with vorticity ``ω = ∂_x v - ∂_y u`` (counter-clockwise positive), stream function
+    ``Δψ = -ω`` and velocity ``(u, v) = (∂_y ψ, -∂_x ψ)``. State layout ``(1, N_x, N_y)``
+    (axis 1 is x, axis 2 is y). ``λ`` is a linear drag.
+
+    Optional Kolmogorov forcing: the body force ``A sin(κ y) e_x`` with
+    ``κ = 2π n / L_y``, i.e. ``f = -A κ cos(κ y)`` in the vorticity equation.
+
+    Differentiable: `viscosity`, `drag`, `forcing_amplitude`.
+    """
+
+    grid: PeriodicGrid
+    viscosity: Array
+    drag: Array
+    forcing_amplitude: Array
+    forcing_wavenumber: int = eqx.field(static=True)
+    dealias: float = eqx.field(static=True)
+
+    def __init__(self, grid, viscosity=1e-3, *, drag=0.0, forcing_amplitude=0.0, forcing_wavenumber=4, dealias=2 / 3):
+        self.grid = _check_grid(grid, (2,), name="NavierStokes2D")
+        self.viscosity = as_coefficient(viscosity, "viscosity")
+        self.drag = as_coefficient(drag, "drag")
+        self.forcing_amplitude = as_coefficient(forcing_amplitude, "forcing_amplitude")
+        if isinstance(forcing_wavenumber, bool) or int(forcing_wavenumber) != forcing_wavenumber or forcing_wavenumber < 1:
+            raise ValueError(f"forcing_wavenumber must be a positive integer, got {forcing_wavenumber!r}.")
+        self.forcing_wavenumber = int(forcing_wavenumber)
+        self.dealias = check_dealias(dealias)
+
+    @property
+    def num_channels(self):
+        return 1
+
+    def linear_symbol(self):
+        return -self.viscosity * _k2(self.grid) - self.drag
+
+    def _kolmogorov_hat(self):
+        kappa = 2 * np.pi * self.forcing_wavenumber / self.grid.extent[1]
+        y = self.grid.axis_coordinates(1)
+        f = -kappa * np.cos(kappa * y)[None, None, :] * np.ones((1, *self.grid.shape))
+        return np.fft.rfftn(f, axes=(1, 2))
+
+    def velocity(self, omega):
+        """Velocity ``(2, N_x, N_y)`` from the vorticity ``(1, N_x, N_y)``."""
+        w_hat = self.grid.rfft(omega)
+        ikx, iky = _ik(self.grid)
+        k2 = _k2(self.grid)
+        psi_hat = w_hat / np.where(k2 == 0, 1.0, k2)
+        return self.grid.irfft(jnp.concatenate([iky * psi_hat, -ikx * psi_hat]))
+
+    def nonlinear(self, u_hat, args=None):
+        ikx, iky = _ik(self.grid)
+        k2 = _k2(self.grid)
+        inv_k2 = np.where(k2 == 0, 0.0, 1.0 / np.where(k2 == 0, 1.0, k2))
+        psi_hat = u_hat * inv_k2
+        stack = jnp.concatenate([iky * psi_hat, -ikx * psi_hat, ikx * u_hat, iky * u_hat])
+        u, v, wx, wy = self.to_physical(stack)
+        n = -self.to_fourier((u * wx + v * wy)[None])
+        if self.forcing_wavenumber:
+            n = n + self.forcing_amplitude * self._kolmogorov_hat()
+        return n + self.forcing_hat(args, u_hat.dtype)
+
+
+def kolmogorov_flow(grid, viscosity=1e-3, *, drag=0.1, forcing_amplitude=1.0, forcing_wavenumber=4, dealias=2 / 3):
+    """:class:`NavierStokes2D` with Kolmogorov forcing ``A sin(κ y) e_x`` and linear drag."""
+    return NavierStokes2D(
+        grid, viscosity, drag=drag, forcing_amplitude=forcing_amplitude,
+        forcing_wavenumber=forcing_wavenumber, dealias=dealias,
+    )
