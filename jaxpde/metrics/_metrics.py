@@ -9,9 +9,9 @@ from ..grids import PeriodicGrid
 def nrmse(pred, ref, *, num_spatial_dims: int | None = None, eps: float = 1e-12):
     """Normalised RMSE ``‖pred - ref‖₂ / ‖ref‖₂`` over the channel and spatial axes.
 
-    Leading axes beyond ``(C, *N)`` (time, batch) are kept: for a trajectory
-    ``(T, C, *N)`` the result has shape ``(T,)``. `num_spatial_dims` defaults to
-    ``ref.ndim - 1`` (a single state).
+    Leading axes beyond ``(C, *N)`` (time, batch) are kept when `num_spatial_dims` is
+    given: a trajectory ``(T, C, *N)`` with ``num_spatial_dims=len(N)`` gives shape
+    ``(T,)``. By default the whole array is one state (``num_spatial_dims = ndim - 1``).
     """
     pred, ref = jnp.asarray(pred), jnp.asarray(ref)
     if pred.shape != ref.shape:
@@ -48,7 +48,8 @@ def energy_spectrum(u, grid: PeriodicGrid):
 
 def correlation(pred, ref, *, num_spatial_dims: int | None = None):
     """Pearson correlation between `pred` and `ref` over channel and spatial axes;
-    leading axes are kept (a trajectory ``(T, C, *N)`` gives ``(T,)``)."""
+    with `num_spatial_dims` given, leading axes are kept (a trajectory ``(T, C, *N)``
+    gives ``(T,)``), as in :func:`nrmse`."""
     pred, ref = jnp.asarray(pred), jnp.asarray(ref)
     if pred.shape != ref.shape:
         raise ValueError(f"correlation: shapes differ, pred {pred.shape} vs ref {ref.shape}.")
@@ -63,6 +64,7 @@ def correlation(pred, ref, *, num_spatial_dims: int | None = None):
 def correlation_time(pred_traj, ref_traj, *, threshold: float = 0.8, dt: float = 1.0):
     """Time until the correlation of two trajectories ``(T, C, *N)`` first drops
     below `threshold` (``T * dt`` if it never does)."""
-    c = np.asarray(correlation(pred_traj, ref_traj))
+    ref_traj = jnp.asarray(ref_traj)
+    c = np.asarray(correlation(pred_traj, ref_traj, num_spatial_dims=ref_traj.ndim - 2))
     below = np.nonzero(c < threshold)[0]
     return (below[0] if below.size else c.size) * dt

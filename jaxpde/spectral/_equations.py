@@ -23,7 +23,7 @@ def _check_grid(grid, ndims=(1, 2, 3), name="equation"):
 
 
 def _velocity(value, ndim: int, name: str) -> Array:
-    v = as_coefficient(value, name)
+    v = as_coefficient(value, name, scalar=False)
     if v.ndim == 0:
         v = jnp.full((ndim,), v)
     if v.shape != (ndim,):

@@ -166,9 +166,12 @@ class ETDRK(AbstractFourierStepper):
 
     def step_fourier(self, u_hat: SpectralField, args: Args = None) -> SpectralField:
         c = tuple(_cast(ci, u_hat) for ci in self.coefficients)
+        # coefficient leaves may be wider than the state (e.g. float64 viscosity, float32
+        # state): keep the state's precision so scans see a fixed carry type
+        one = lambda _, v: self._single_step(v, args, c).astype(u_hat.dtype)  # noqa: E731
         if self.substeps == 1:
-            return self._single_step(u_hat, args, c)
-        return jax.lax.fori_loop(0, self.substeps, lambda _, v: self._single_step(v, args, c), u_hat)
+            return one(0, u_hat)
+        return jax.lax.fori_loop(0, self.substeps, one, u_hat)
 
 
 class ExactLinear(AbstractFourierStepper):
@@ -204,4 +207,4 @@ class ExactLinear(AbstractFourierStepper):
         out = e * u_hat
         if args is not None:
             out = out + q * self.pde.forcing_hat(args, u_hat.dtype)
-        return out
+        return out.astype(u_hat.dtype)

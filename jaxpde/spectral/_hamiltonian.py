@@ -162,7 +162,7 @@ class StormerVerlet(AbstractStepper):
             pi = pi + 0.5 * h * self.pde.force(phi, args)
             phi = phi + h * pi
             pi = pi + 0.5 * h * self.pde.force(phi, args)
-            return phi, pi
+            return phi.astype(u.dtype), pi.astype(u.dtype)
 
         phi, pi = jax.lax.fori_loop(0, self.substeps, one, (u[0], u[1]))
         return jnp.stack([phi, pi]).astype(u.dtype)

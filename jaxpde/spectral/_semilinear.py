@@ -12,8 +12,9 @@ from .._types import Args, Field, SpectralField
 from ..grids import PeriodicGrid
 
 
-def as_coefficient(value, name: str) -> Array:
-    """Turn a physical coefficient into a differentiable array leaf."""
+def as_coefficient(value, name: str, *, scalar: bool = True) -> Array:
+    """Turn a physical coefficient into a differentiable array leaf (a scalar unless
+    ``scalar=False``)."""
     if isinstance(value, (bool, str)) or value is None:
         raise TypeError(f"{name} must be a real number or array, got {value!r}.")
     arr = jnp.asarray(value)
@@ -21,6 +22,8 @@ def as_coefficient(value, name: str) -> Array:
         raise TypeError(f"{name} must be real, got a complex value.")
     if not jnp.issubdtype(arr.dtype, jnp.floating):
         arr = arr.astype(jnp.result_type(float))
+    if scalar and arr.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got an array of shape {arr.shape}; use jax.vmap for many values.")
     return arr
 
 

@@ -1,0 +1,120 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxpde.cli import main
+from jaxpde.io import load_trajectory
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SMALL = """\
+equation: burgers
+parameters: {viscosity: 0.05}
+grid: {num_points: 32, extent: 6.283185307179586}
+stepper: {method: etdrk, order: 4}
+dt: 0.01
+num_steps: 40
+save_every: 4
+initial_condition: {kind: sine, amplitude: 1.0}
+precision: float64
+"""
+
+
+def _write(tmp_path, text, name="case.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_simulate_writes_h5_with_metadata_and_png(tmp_path):
+    cfg = _write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    assert main(["simulate", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    traj, times, meta = load_trajectory(out / "case.h5")
+    assert traj.shape == (11, 1, 32)
+    np.testing.assert_allclose(times, np.arange(11) * 0.04)
+    assert meta["equation"] == "burgers" and meta["parameters"]["viscosity"] == 0.05
+    assert meta["grid"]["num_points"] == [32] and meta["dt"] == 0.01 and "jaxpde_version" in meta
+    assert (out / "case.png").stat().st_size > 1000
+    assert not list(out.glob("*.partial*"))
+    # the solution matches the library called directly
+    import jax.numpy as jnp
+
+    import jaxpde as jp
+    from jaxpde import ic
+    from jaxpde.spectral import ETDRK, Burgers
+
+    g = jp.PeriodicGrid(32)
+    ref = jp.rollout(ETDRK(Burgers(g, 0.05), 0.01), ic.sine(g), 40, save_every=4)
+    np.testing.assert_allclose(traj, np.asarray(ref).reshape(traj.shape), rtol=1e-10, atol=1e-12)
+
+
+def test_two_dimensional_config(tmp_path):
+    cfg = _write(tmp_path, SMALL.replace("burgers", "navier_stokes_2d").replace("{viscosity: 0.05}", "{viscosity: 0.01}")
+                 .replace("num_points: 32", "num_points: [16, 16]").replace("extent: 6.283185307179586", "extent: [6.283185307179586, 6.283185307179586]")
+                 .replace("kind: sine, amplitude: 1.0", "kind: taylor_green_vorticity"))
+    assert main(["simulate", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    traj, _, _ = load_trajectory(tmp_path / "o" / "case.h5")
+    assert traj.shape == (11, 1, 16, 16)
+
+
+BAD = [
+    ("equation: burgers", "equation: burgerz", "equation", "did you mean 'burgers'"),
+    ("dt: 0.01", "dt: -0.01", "'dt'", "positive"),
+    ("dt: 0.01", "dt: fast", "'dt'", "number"),
+    ("parameters: {viscosity: 0.05}", "parameters: {viscosty: 0.05}", "parameters.viscosty", "viscosity"),
+    ("parameters: {viscosity: 0.05}", "parameters: {viscosity: [1, 2]}", "parameters", "shape"),
+    ("num_steps: 40", "num_step: 40", "num_step", "num_steps"),
+    ("save_every: 4", "save_every: 3", "save_every", "divide"),
+    ("grid: {num_points: 32, extent: 6.283185307179586}", "grid: {num_points: [32, 32], extent: [1.0, 2.0, 3.0]}", "grid.extent", "entries"),
+    ("kind: sine, amplitude: 1.0", "kind: taylor_green_vorticity", "initial_condition", "2D"),
+    ("kind: sine, amplitude: 1.0", "kind: gray_scott_seeds", "initial_condition", "shape"),
+    ("method: etdrk", "method: stormer_verlet", "stepper.method", "cannot integrate"),
+    ("order: 4", "order: 7", "stepper.order", "1, 2, 3 or 4"),
+    ("precision: float64", "precision: float16", "precision", "float32"),
+]
+
+
+@pytest.mark.parametrize("old,new,key,hint", BAD, ids=[b[1] for b in BAD])
+def test_bad_config_one_line_exit_2_nothing_written(tmp_path, capsys, old, new, key, hint):
+    assert old in SMALL
+    cfg = _write(tmp_path, SMALL.replace(old, new))
+    out = tmp_path / "out"
+    code = main(["simulate", str(cfg), "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert str(cfg) in err and key in err and hint in err, err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_blow_up_leaves_no_file(tmp_path, capsys):
+    cfg = _write(tmp_path, SMALL.replace("{viscosity: 0.05}", "{viscosity: -5.0}").replace("num_steps: 40", "num_steps: 400"))
+    out = tmp_path / "out"
+    assert main(["simulate", str(cfg), "--out", str(out), "--no-progress"]) == 1
+    assert "non-finite" in capsys.readouterr().err
+    assert not any(out.glob("*.h5*"))
+
+
+def test_console_script_and_missing_file(tmp_path):
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    r = subprocess.run([sys.executable, "-m", "jaxpde.cli", "simulate", str(tmp_path / "nope.yaml")], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 2 and "file not found" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "jaxpde.cli", "simulate", str(_write(tmp_path, "equation: [unclosed"))], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 2 and "invalid YAML" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("name", ["ks1d", "burgers1d", "kdv1d", "gray_scott2d", "kolmogorov2d", "klein_gordon1d"])
+def test_shipped_configs_validate_and_build(name):
+    from jaxpde.cli._config import load_config
+    from jaxpde.cli._main import build
+
+    cfg = load_config(ROOT / "configs" / f"{name}.yaml")
+    pde, stepper, u0 = build(cfg)
+    assert u0.shape == pde.state_shape
+    out = stepper(u0)
+    assert np.all(np.isfinite(np.asarray(out)))
