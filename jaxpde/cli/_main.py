@@ -76,14 +76,11 @@ def simulate(cfg, out_dir: Path, *, progress: bool | None = None) -> dict:
     frames_per_chunk = max(1, num_frames // 50)
     chunk_steps = frames_per_chunk * cfg.save_every
 
-    @jax.jit
-    def advance(u, n_frames_static=frames_per_chunk):
-        return rollout(stepper, u, n_frames_static * cfg.save_every, save_every=cfg.save_every, include_initial=False)
+    def make_advance(frames):
+        return jax.jit(lambda u: rollout(stepper, u, frames * cfg.save_every, save_every=cfg.save_every, include_initial=False))
 
-    @jax.jit
-    def advance_rest(u):
-        rest = num_frames % frames_per_chunk
-        return rollout(stepper, u, rest * cfg.save_every, save_every=cfg.save_every, include_initial=False)
+    advance = make_advance(frames_per_chunk)
+    advance_rest = make_advance(max(1, num_frames % frames_per_chunk))
 
     meta = {
         "equation": cfg.equation,
