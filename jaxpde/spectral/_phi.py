@@ -56,9 +56,20 @@ def phi_functions(z, max_order: int = 3, *, num_points: int = 32, radius: float 
         cdtype = np.complex128
     theta = 2 * np.pi * (np.arange(num_points) + 0.5) / num_points
     shifts = (radius * np.exp(1j * theta)).astype(cdtype)
-    # all contour points at once along a trailing axis: one fused op per φ_k
-    w = z[..., None] + shifts
-    acc = [xp.sum(v, axis=-1) for v in _phis_on_points(w, xp, max_order)]
+    # all contour points at once along a trailing axis: one fused op per φ_k. The
+    # concrete (numpy) path works in chunks so that 3D grids stay within memory.
+    if traced:
+        w = z[..., None] + shifts
+        acc = [xp.sum(v, axis=-1) for v in _phis_on_points(w, xp, max_order)]
+    else:
+        flat = z.reshape(-1)
+        acc = [np.empty(flat.shape, np.complex128) for _ in range(max_order + 1)]
+        chunk = 1 << 15
+        for start in range(0, max(flat.size, 1), chunk):
+            w = flat[start : start + chunk, None] + shifts
+            for a, v in zip(acc, _phis_on_points(w, np, max_order)):
+                a[start : start + chunk] = v.sum(axis=-1)
+        acc = [a.reshape(z.shape) for a in acc]
     phis = [a / num_points for a in acc]
     phis[0] = xp.exp(z)  # φ_0 needs no contour
     if not z_is_complex:
