@@ -1,5 +1,6 @@
 """Exponential time differencing Runge-Kutta steppers (Cox & Matthews 2002)."""
 
+import abc
 import math
 
 import equinox as eqx
@@ -56,9 +57,9 @@ class AbstractFourierStepper(AbstractStepper):
         u = self.pde.grid.irfft(u_hat)
         return u if dtype is None else u.astype(dtype)
 
+    @abc.abstractmethod
     def step_fourier(self, u_hat: SpectralField, args: Args = None) -> SpectralField:
         """Advance the Fourier-space state by :attr:`dt` (all substeps)."""
-        raise NotImplementedError
 
     def __call__(self, u: Field, args: Args = None) -> Field:
         u_hat = self.to_fourier(u)
