@@ -85,7 +85,7 @@ def _initial(case, key, dtype):
 
 def _fft_floor_fn(case, n, save):
     """The FFTs of ``n`` jaxpde steps and nothing else (one scan, same shapes)."""
-    g, f, C = case["grid"], case["ffts"], case["channels"]
+    g, f = case["grid"], case["ffts"]
 
     def step(v):
         for _ in range(f["evals"]):

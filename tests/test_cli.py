@@ -42,8 +42,6 @@ def test_simulate_writes_h5_with_metadata_and_png(tmp_path):
     assert (out / "case.png").stat().st_size > 1000
     assert not list(out.glob("*.partial*"))
     # the solution matches the library called directly
-    import jax.numpy as jnp
-
     import jaxpde as jp
     from jaxpde import ic
     from jaxpde.spectral import ETDRK, Burgers

@@ -74,7 +74,6 @@ def simulate(cfg, out_dir: Path, *, progress: bool | None = None) -> dict:
     num_frames = cfg.num_steps // cfg.save_every
     # chunk so that the progress bar moves ~50 times, each chunk one compiled scan
     frames_per_chunk = max(1, num_frames // 50)
-    chunk_steps = frames_per_chunk * cfg.save_every
 
     def make_advance(frames):
         return jax.jit(lambda u: rollout(stepper, u, frames * cfg.save_every, save_every=cfg.save_every, include_initial=False))

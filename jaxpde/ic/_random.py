@@ -4,14 +4,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_int, check_periodic_grid
 from ..grids import PeriodicGrid
 
 
 def _check(grid, num_channels):
-    if not isinstance(grid, PeriodicGrid):
-        raise TypeError(f"expected a PeriodicGrid, got {type(grid).__name__}.")
-    if isinstance(num_channels, bool) or int(num_channels) != num_channels or num_channels < 1:
-        raise ValueError(f"num_channels must be a positive int, got {num_channels!r}.")
+    check_periodic_grid(grid, "random initial condition")
+    check_int(num_channels, "num_channels")
 
 
 def _normalise(u, max_one):
@@ -39,8 +38,7 @@ def random_fourier(
     **Returns:** ``(num_channels, *grid.shape)``.
     """
     _check(grid, num_channels)
-    if int(max_wavenumber) < 1:
-        raise ValueError(f"max_wavenumber must be >= 1, got {max_wavenumber}.")
+    check_int(max_wavenumber, "max_wavenumber")
     dtype = dtype or jnp.result_type(float)
     shape = (num_channels, *grid.rfft_shape)
     kr, ki = jax.random.split(key)

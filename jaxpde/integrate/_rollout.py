@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 
 from .._abstract import AbstractStepper
+from .._checks import check_int
 from .._types import Args, Field, Trajectory
 
 
@@ -72,10 +73,8 @@ def rollout(
     **Returns:** the trajectory ``(T, C, *N)`` with ``T = num_steps // save_every``
     (``+ 1`` with `include_initial`).
     """
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 0:
-        raise ValueError(f"num_steps must be a non-negative Python int, got {num_steps!r}.")
-    if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
-        raise ValueError(f"save_every must be a positive int, got {save_every!r}.")
+    num_steps = check_int(num_steps, "num_steps", minimum=0)
+    save_every = check_int(save_every, "save_every")
     if num_steps % save_every:
         raise ValueError(f"num_steps ({num_steps}) must be a multiple of save_every ({save_every}).")
     if not isinstance(stepper, AbstractStepper) and not callable(stepper):

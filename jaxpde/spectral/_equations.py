@@ -9,17 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from .._checks import check_int, check_periodic_grid
 from .._types import Args, SpectralField
 from ..grids import PeriodicGrid
 from ._semilinear import AbstractLinearPDE, AbstractSemilinearPDE, as_coefficient, check_dealias
-
-
-def _check_grid(grid, ndims=(1, 2, 3), name="equation"):
-    if not isinstance(grid, PeriodicGrid):
-        raise TypeError(f"{name} needs a PeriodicGrid, got {type(grid).__name__}.")
-    if grid.ndim not in ndims:
-        raise ValueError(f"{name} is defined in {ndims} dimensions, got a {grid.ndim}D grid.")
-    return grid
 
 
 def _velocity(value, ndim: int, name: str) -> Array:
@@ -39,12 +32,6 @@ def _k2(grid: PeriodicGrid) -> np.ndarray:
     return grid.wavenumber_norm_squared()
 
 
-def _check_channels(num_channels) -> int:
-    if isinstance(num_channels, bool) or int(num_channels) != num_channels or num_channels < 1:
-        raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}.")
-    return int(num_channels)
-
-
 # ----------------------------------------------------------------------------- linear
 class Diffusion(AbstractLinearPDE):
     r"""Diffusion (heat equation) ``u_t = ν Δu``. Differentiable: `diffusivity`."""
@@ -55,9 +42,9 @@ class Diffusion(AbstractLinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, diffusivity=0.01, *, num_channels: int = 1, dealias=2 / 3):
-        self.grid = _check_grid(grid, name="Diffusion")
+        self.grid = check_periodic_grid(grid, "Diffusion")
         self.diffusivity = as_coefficient(diffusivity, "diffusivity")
-        self.channels = _check_channels(num_channels)
+        self.channels = check_int(num_channels, "num_channels")
         self.dealias = check_dealias(dealias)
 
     @property
@@ -78,9 +65,9 @@ class Advection(AbstractLinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, velocity=1.0, *, num_channels: int = 1, dealias=2 / 3):
-        self.grid = _check_grid(grid, name="Advection")
+        self.grid = check_periodic_grid(grid, "Advection")
         self.velocity = _velocity(velocity, grid.ndim, "velocity")
-        self.channels = _check_channels(num_channels)
+        self.channels = check_int(num_channels, "num_channels")
         self.dealias = check_dealias(dealias)
 
     @property
@@ -101,10 +88,10 @@ class AdvectionDiffusion(AbstractLinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, velocity=1.0, diffusivity=0.01, *, num_channels: int = 1, dealias=2 / 3):
-        self.grid = _check_grid(grid, name="AdvectionDiffusion")
+        self.grid = check_periodic_grid(grid, "AdvectionDiffusion")
         self.velocity = _velocity(velocity, grid.ndim, "velocity")
         self.diffusivity = as_coefficient(diffusivity, "diffusivity")
-        self.channels = _check_channels(num_channels)
+        self.channels = check_int(num_channels, "num_channels")
         self.dealias = check_dealias(dealias)
 
     @property
@@ -126,9 +113,9 @@ class Dispersion(AbstractLinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, coefficient=0.01, *, num_channels: int = 1, dealias=2 / 3):
-        self.grid = _check_grid(grid, name="Dispersion")
+        self.grid = check_periodic_grid(grid, "Dispersion")
         self.coefficient = as_coefficient(coefficient, "coefficient")
-        self.channels = _check_channels(num_channels)
+        self.channels = check_int(num_channels, "num_channels")
         self.dealias = check_dealias(dealias)
 
     @property
@@ -148,9 +135,9 @@ class HyperDiffusion(AbstractLinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, coefficient=1e-4, *, num_channels: int = 1, dealias=2 / 3):
-        self.grid = _check_grid(grid, name="HyperDiffusion")
+        self.grid = check_periodic_grid(grid, "HyperDiffusion")
         self.coefficient = as_coefficient(coefficient, "coefficient")
-        self.channels = _check_channels(num_channels)
+        self.channels = check_int(num_channels, "num_channels")
         self.dealias = check_dealias(dealias)
 
     @property
@@ -177,7 +164,7 @@ class Burgers(AbstractSemilinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, viscosity=0.01, *, convection=1.0, dealias=2 / 3):
-        self.grid = _check_grid(grid, name="Burgers")
+        self.grid = check_periodic_grid(grid, "Burgers")
         self.viscosity = as_coefficient(viscosity, "viscosity")
         self.convection = as_coefficient(convection, "convection")
         self.dealias = check_dealias(dealias)
@@ -218,7 +205,7 @@ class KortewegDeVries(AbstractSemilinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, *, nonlinear_coefficient=6.0, dispersion=1.0, viscosity=0.0, dealias=2 / 3):
-        self.grid = _check_grid(grid, (1,), name="KortewegDeVries")
+        self.grid = check_periodic_grid(grid, "KortewegDeVries", (1,))
         self.nonlinear_coefficient = as_coefficient(nonlinear_coefficient, "nonlinear_coefficient")
         self.dispersion = as_coefficient(dispersion, "dispersion")
         self.viscosity = as_coefficient(viscosity, "viscosity")
@@ -256,7 +243,7 @@ class KuramotoSivashinsky(AbstractSemilinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, *, convection=1.0, second_order=1.0, fourth_order=1.0, form=None, dealias=2 / 3):
-        self.grid = _check_grid(grid, name="KuramotoSivashinsky")
+        self.grid = check_periodic_grid(grid, "KuramotoSivashinsky")
         if form is None:
             form = "conservative" if grid.ndim == 1 else "combustion"
         if form not in ("conservative", "combustion"):
@@ -297,7 +284,7 @@ class AllenCahn(AbstractSemilinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, diffusivity=1e-3, *, reactivity=1.0, dealias=2 / 3):
-        self.grid = _check_grid(grid, name="AllenCahn")
+        self.grid = check_periodic_grid(grid, "AllenCahn")
         self.diffusivity = as_coefficient(diffusivity, "diffusivity")
         self.reactivity = as_coefficient(reactivity, "reactivity")
         self.dealias = check_dealias(dealias)
@@ -323,7 +310,7 @@ class FisherKPP(AbstractSemilinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, diffusivity=1e-3, *, reactivity=1.0, dealias=2 / 3):
-        self.grid = _check_grid(grid, name="FisherKPP")
+        self.grid = check_periodic_grid(grid, "FisherKPP")
         self.diffusivity = as_coefficient(diffusivity, "diffusivity")
         self.reactivity = as_coefficient(reactivity, "reactivity")
         self.dealias = check_dealias(dealias)
@@ -350,7 +337,7 @@ class CahnHilliard(AbstractSemilinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, gamma=1e-3, *, mobility=1.0, dealias=2 / 3):
-        self.grid = _check_grid(grid, name="CahnHilliard")
+        self.grid = check_periodic_grid(grid, "CahnHilliard")
         self.mobility = as_coefficient(mobility, "mobility")
         self.gamma = as_coefficient(gamma, "gamma")
         self.dealias = check_dealias(dealias)
@@ -379,7 +366,7 @@ class SwiftHohenberg(AbstractSemilinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, reactivity=0.7, *, critical_wavenumber=1.0, quadratic=0.0, dealias=2 / 3):
-        self.grid = _check_grid(grid, name="SwiftHohenberg")
+        self.grid = check_periodic_grid(grid, "SwiftHohenberg")
         self.reactivity = as_coefficient(reactivity, "reactivity")
         self.critical_wavenumber = as_coefficient(critical_wavenumber, "critical_wavenumber")
         self.quadratic = as_coefficient(quadratic, "quadratic")
@@ -413,7 +400,7 @@ class GrayScott(AbstractSemilinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, *, diffusivity_u=2e-5, diffusivity_v=1e-5, feed=0.04, kill=0.06, dealias=2 / 3):
-        self.grid = _check_grid(grid, name="GrayScott")
+        self.grid = check_periodic_grid(grid, "GrayScott")
         self.diffusivity_u = as_coefficient(diffusivity_u, "diffusivity_u")
         self.diffusivity_v = as_coefficient(diffusivity_v, "diffusivity_v")
         self.feed = as_coefficient(feed, "feed")
@@ -461,13 +448,11 @@ class NavierStokes2D(AbstractSemilinearPDE):
     dealias: float = eqx.field(static=True)
 
     def __init__(self, grid, viscosity=1e-3, *, drag=0.0, forcing_amplitude=0.0, forcing_wavenumber=4, dealias=2 / 3):
-        self.grid = _check_grid(grid, (2,), name="NavierStokes2D")
+        self.grid = check_periodic_grid(grid, "NavierStokes2D", (2,))
         self.viscosity = as_coefficient(viscosity, "viscosity")
         self.drag = as_coefficient(drag, "drag")
         self.forcing_amplitude = as_coefficient(forcing_amplitude, "forcing_amplitude")
-        if isinstance(forcing_wavenumber, bool) or int(forcing_wavenumber) != forcing_wavenumber or forcing_wavenumber < 1:
-            raise ValueError(f"forcing_wavenumber must be a positive integer, got {forcing_wavenumber!r}.")
-        self.forcing_wavenumber = int(forcing_wavenumber)
+        self.forcing_wavenumber = check_int(forcing_wavenumber, "forcing_wavenumber")
         self.dealias = check_dealias(dealias)
 
     @property

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from .._abstract import AbstractStepper
+from .._checks import check_int
 from .._types import Args, Field, SpectralField
 from ._phi import phi_functions
 from ._semilinear import AbstractLinearPDE, AbstractSemilinearPDE
@@ -24,12 +25,6 @@ def _check_dt(dt) -> float | Array:
     if not (val > 0 and math.isfinite(val)):
         raise ValueError(f"dt must be positive and finite, got {dt!r}.")
     return val
-
-
-def _check_substeps(substeps) -> int:
-    if isinstance(substeps, bool) or int(substeps) != substeps or substeps < 1:
-        raise ValueError(f"substeps must be a positive integer, got {substeps!r}.")
-    return int(substeps)
 
 
 def _cast(c, like: Array):
@@ -114,7 +109,7 @@ class ETDRK(AbstractFourierStepper):
         self.pde = pde
         self.dt = _check_dt(dt)
         self.order = int(order)
-        self.substeps = _check_substeps(substeps)
+        self.substeps = check_int(substeps, "substeps")
         h = self.dt / self.substeps
         L = pde.linear_symbol()
         kw = dict(num_points=num_contour_points, radius=contour_radius)

@@ -12,7 +12,8 @@ from jaxtyping import Array
 from .._abstract import AbstractPDE, AbstractStepper
 from .._types import Args, Field
 from ..grids import PeriodicGrid
-from ._etdrk import _check_dt, _check_substeps
+from .._checks import check_int, check_periodic_grid
+from ._etdrk import _check_dt
 from ._semilinear import as_coefficient
 
 
@@ -75,11 +76,9 @@ class KleinGordon(AbstractHamiltonianPDE):
     potential_name: str = eqx.field(static=True)
 
     def __init__(self, grid, potential="phi4", *, wave_speed=1.0, mass=0.0, coupling=1.0):
-        if not isinstance(grid, PeriodicGrid):
-            raise TypeError(f"KleinGordon needs a PeriodicGrid, got {type(grid).__name__}.")
         if potential not in ("phi4", "sine_gordon", "none"):
             raise ValueError(f"potential must be 'phi4', 'sine_gordon' or 'none', got {potential!r}.")
-        self.grid = grid
+        self.grid = check_periodic_grid(grid, "KleinGordon")
         self.potential_name = potential
         self.wave_speed = as_coefficient(wave_speed, "wave_speed")
         self.mass = as_coefficient(mass, "mass")
@@ -140,7 +139,7 @@ class StormerVerlet(AbstractStepper):
             raise TypeError(f"StormerVerlet needs an AbstractHamiltonianPDE, got {type(pde).__name__}.")
         self.pde = pde
         self.dt = _check_dt(dt)
-        self.substeps = _check_substeps(substeps)
+        self.substeps = check_int(substeps, "substeps")
         h = self.dt / self.substeps
         if not isinstance(h, jax.core.Tracer) and hasattr(pde, "max_frequency"):
             try:
