@@ -62,6 +62,13 @@ class AbstractStepper(eqx.Module):
     ``__call__(u, args=None)`` advances one step. Built-in integrators (ETDRK,
     Störmer-Verlet) and learned emulators all satisfy this interface, so
     :func:`jaxpde.rollout` works with any of them.
+
+    :func:`jaxpde.rollout` advances a *carry* rather than the field itself:
+    ``init_carry(u)`` once, ``step_carry(carry, args)`` per step, ``read_carry(carry)``
+    for each saved frame. By default the carry is the field. A stepper overrides the
+    three together when another carry saves work between steps (a Fourier state, a
+    force that the next step would recompute); ``read_carry(step_carry(init_carry(u)))``
+    must equal ``__call__(u)``.
     """
 
     dt: eqx.AbstractVar[float]
@@ -69,3 +76,15 @@ class AbstractStepper(eqx.Module):
     @abc.abstractmethod
     def __call__(self, u: Field, args: Args = None) -> Field:
         """Advance ``u`` by one step of size :attr:`dt`."""
+
+    def init_carry(self, u: Field):
+        """The carry :func:`~jaxpde.rollout` advances, built from a field ``u``."""
+        return u
+
+    def step_carry(self, carry, args: Args = None):
+        """Advance a carry by one step."""
+        return self(carry, args)
+
+    def read_carry(self, carry) -> Field:
+        """The field held by a carry."""
+        return carry

@@ -54,9 +54,10 @@ def rollout(
 
     **Arguments:**
 
-    - `stepper`: any :class:`~jaxpde.AbstractStepper`. Steppers with a Fourier state
-      (ETDRK, ExactLinear) stay in Fourier space between steps; only saved frames are
-      transformed back.
+    - `stepper`: any :class:`~jaxpde.AbstractStepper` (or a callable ``(u, args) -> u``).
+      The scan advances the stepper's carry (``init_carry``/``step_carry``/
+      ``read_carry``): ETDRK and ExactLinear stay in Fourier space between steps and
+      only saved frames are transformed back; Störmer-Verlet reuses its last force.
     - `u0`: initial state ``(C, *N)``.
     - `num_steps`: number of steps (a Python int), a multiple of `save_every`.
     - `save_every`: keep every `save_every`-th state.
@@ -83,8 +84,6 @@ def rollout(
         raise ValueError("pass either args (constant) or controls (one per step), not both.")
     levels = _levels(checkpoint)
     u0 = jnp.asarray(u0)
-    if hasattr(stepper, "pde"):
-        stepper.pde.check_state(u0, "u0")
     num_saves = num_steps // save_every
     if controls is not None:
         for leaf in jax.tree.leaves(controls):
@@ -95,13 +94,11 @@ def rollout(
                 )
         controls = jax.tree.map(lambda c: jnp.reshape(c, (num_saves, save_every, *jnp.shape(c)[1:])), controls)
 
-    fourier = hasattr(stepper, "step_fourier") and hasattr(stepper, "to_fourier")
-    if fourier:
-        encode, decode = stepper.to_fourier, lambda v: stepper.from_fourier(v, u0.dtype)
-        raw_step = stepper.step_fourier
-    else:
-        encode, decode = (lambda u: u), (lambda v: v)
-        raw_step = stepper
+    if isinstance(stepper, AbstractStepper):
+        encode, raw_step = stepper.init_carry, stepper.step_carry
+        decode = lambda v: stepper.read_carry(v).astype(u0.dtype)  # noqa: E731
+    else:  # a plain callable u -> u_next
+        encode, raw_step, decode = (lambda u: u), stepper, (lambda v: v)
 
     def block(carry, ctrl):
         """Advance ``save_every`` steps; return the new carry and the frame to save."""

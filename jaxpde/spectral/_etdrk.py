@@ -38,27 +38,28 @@ def _cast(c, like: Array):
 class AbstractFourierStepper(AbstractStepper):
     """A stepper whose natural state is the rfft of the field.
 
-    :func:`jaxpde.rollout` keeps the state in Fourier space between steps for these
-    steppers and transforms back only the frames it saves.
+    Its carry is the Fourier state, so :func:`jaxpde.rollout` stays in Fourier space
+    between steps and transforms back only the frames it saves.
     """
 
     pde: eqx.AbstractVar[AbstractSemilinearPDE]
-
-    def to_fourier(self, u: Field) -> SpectralField:
-        self.pde.check_state(u)
-        return self.pde.grid.rfft(u)
-
-    def from_fourier(self, u_hat: SpectralField, dtype=None) -> Field:
-        u = self.pde.grid.irfft(u_hat)
-        return u if dtype is None else u.astype(dtype)
 
     @abc.abstractmethod
     def step_fourier(self, u_hat: SpectralField, args: Args = None) -> SpectralField:
         """Advance the Fourier-space state by :attr:`dt` (all substeps)."""
 
+    def init_carry(self, u: Field) -> SpectralField:
+        self.pde.check_state(u)
+        return self.pde.grid.rfft(u)
+
+    def step_carry(self, carry: SpectralField, args: Args = None) -> SpectralField:
+        return self.step_fourier(carry, args)
+
+    def read_carry(self, carry: SpectralField) -> Field:
+        return self.pde.grid.irfft(carry)
+
     def __call__(self, u: Field, args: Args = None) -> Field:
-        u_hat = self.to_fourier(u)
-        return self.from_fourier(self.step_fourier(u_hat, args), u.dtype)
+        return self.read_carry(self.step_fourier(self.init_carry(u), args)).astype(u.dtype)
 
 
 class ETDRK(AbstractFourierStepper):

@@ -18,11 +18,13 @@ from ._semilinear import as_coefficient
 
 
 class AbstractHamiltonianPDE(AbstractPDE):
-    """``φ_tt = L φ + F(φ)`` with state ``(2, *N) = (φ, π = φ_t)``.
+    """``φ_tt = L φ + F(φ) + f`` with state ``(2, *N) = (φ, π = φ_t)``.
 
     ``L`` is a real, non-positive Fourier multiplier (:meth:`linear_symbol`) and
-    ``F(φ) = -V'(φ)`` a local nonlinear force (:meth:`nonlinear_force`), so the energy
-    ``H = ∫ π²/2 - φ L φ / 2 + V(φ) dx`` is conserved.
+    ``F(φ) = -V'(φ)`` a local nonlinear force (:meth:`nonlinear_force`), so without
+    forcing the energy ``H = ∫ π²/2 - φ L φ / 2 + V(φ) dx`` is conserved. A forcing or
+    control ``f`` enters through ``args``: ``None`` or a physical-space array
+    broadcastable to ``(*N)``, added to the force.
     """
 
     grid: eqx.AbstractVar[PeriodicGrid]
@@ -36,16 +38,23 @@ class AbstractHamiltonianPDE(AbstractPDE):
         """Real multiplier ``L(k) <= 0`` broadcastable to ``grid.rfft_shape``."""
 
     @abc.abstractmethod
-    def nonlinear_force(self, phi: Array, args: Args = None) -> Array:
-        """``F(φ) = -V'(φ)`` plus any forcing from ``args``."""
+    def nonlinear_force(self, phi: Array) -> Array:
+        """``F(φ) = -V'(φ)``."""
 
     @abc.abstractmethod
     def potential(self, phi: Array) -> Array:
         """Local potential density ``V(φ)``."""
 
     def force(self, phi: Array, args: Args = None) -> Array:
+        """``L φ + F(φ) + f``, with ``f`` from ``args`` (``0`` when ``None``)."""
         lin = self.grid.irfft(self.linear_symbol() * self.grid.rfft(phi))
-        return lin + self.nonlinear_force(phi, args)
+        return self.forcing(lin + self.nonlinear_force(phi), args)
+
+    def forcing(self, force: Array, args: Args = None) -> Array:
+        """Add the forcing from ``args`` to a force field."""
+        if args is None:
+            return force
+        return force + jnp.broadcast_to(jnp.asarray(args), force.shape)
 
     def rhs(self, t, u: Field, args: Args = None) -> Field:
         self.check_state(u)
@@ -94,16 +103,12 @@ class KleinGordon(AbstractHamiltonianPDE):
             return self.coupling * (1 - jnp.cos(phi))
         return jnp.zeros_like(phi)
 
-    def nonlinear_force(self, phi, args=None):
+    def nonlinear_force(self, phi):
         if self.potential_name == "phi4":
-            f = -self.coupling * (phi**3 - phi)
-        elif self.potential_name == "sine_gordon":
-            f = -self.coupling * jnp.sin(phi)
-        else:
-            f = jnp.zeros_like(phi)
-        if args is not None:
-            f = f + jnp.broadcast_to(jnp.asarray(args), phi.shape)
-        return f
+            return -self.coupling * (phi**3 - phi)
+        if self.potential_name == "sine_gordon":
+            return -self.coupling * jnp.sin(phi)
+        return jnp.zeros_like(phi)
 
     def max_frequency(self) -> float:
         """Largest linear frequency ``sqrt(c² |k|²_max + m²)`` (concrete parameters only)."""
@@ -117,7 +122,9 @@ class StormerVerlet(AbstractStepper):
 
     ``π_{1/2} = π + h/2 f(φ)``,  ``φ' = φ + h π_{1/2}``,  ``π' = π_{1/2} + h/2 f(φ')``,
 
-    with the linear force evaluated spectrally. Second order, time-reversible and
+    with the linear force evaluated spectrally. The force at the end of a step is the
+    one the next step starts with, so the rollout carry holds it: one force
+    evaluation per step. Second order, time-reversible and
     symplectic: the energy error stays bounded (no drift) for stable ``h``, which
     requires ``h ω_max < 2`` (checked when parameters are concrete).
 
@@ -152,16 +159,27 @@ class StormerVerlet(AbstractStepper):
                     f"ω_max = {w:.4g}; use dt < {2 / w:.4g} or more substeps."
                 )
 
-    def __call__(self, u: Field, args: Args = None) -> Field:
+    def init_carry(self, u: Field):
+        """``(φ, π, L φ + F(φ))``: the unforced force is reused by the next step."""
         self.pde.check_state(u)
+        return u[0], u[1], self.pde.force(u[0]).astype(u.dtype)
+
+    def step_carry(self, carry, args: Args = None):
         h = self.dt / self.substeps
+        dtype = carry[0].dtype
 
         def one(_, state):
-            phi, pi = state
-            pi = pi + 0.5 * h * self.pde.force(phi, args)
+            phi, pi, f = state
+            pi = pi + 0.5 * h * self.pde.forcing(f, args)
             phi = phi + h * pi
-            pi = pi + 0.5 * h * self.pde.force(phi, args)
-            return phi.astype(u.dtype), pi.astype(u.dtype)
+            f = self.pde.force(phi)
+            pi = pi + 0.5 * h * self.pde.forcing(f, args)
+            return phi.astype(dtype), pi.astype(dtype), f.astype(dtype)
 
-        phi, pi = jax.lax.fori_loop(0, self.substeps, one, (u[0], u[1]))
-        return jnp.stack([phi, pi]).astype(u.dtype)
+        return jax.lax.fori_loop(0, self.substeps, one, carry)
+
+    def read_carry(self, carry) -> Field:
+        return jnp.stack(carry[:2])
+
+    def __call__(self, u: Field, args: Args = None) -> Field:
+        return self.read_carry(self.step_carry(self.init_carry(u), args)).astype(u.dtype)
