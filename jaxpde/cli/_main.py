@@ -1,6 +1,7 @@
 """``jaxpde`` command line: ``jaxpde simulate CONFIG.yaml [--out DIR]``."""
 
 import argparse
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -38,11 +39,10 @@ def build(cfg):
         raise ConfigError(f"{file}: key 'stepper' / 'dt': {e}") from None
     fn = INITIAL_CONDITIONS[cfg.ic_kind]
     params = dict(cfg.ic_params)
-    import inspect
-
-    if "key" in inspect.signature(fn).parameters:
+    accepted = inspect.signature(fn).parameters
+    if "key" in accepted:
         params["key"] = jax.random.PRNGKey(cfg.seed)
-    if "num_channels" in inspect.signature(fn).parameters and "num_channels" not in params:
+    if "num_channels" in accepted and "num_channels" not in params:
         params["num_channels"] = pde.num_channels
     try:
         u0 = fn(grid, **params)
