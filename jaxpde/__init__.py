@@ -1,7 +1,7 @@
 """jaxpde: differentiable PDE simulation in JAX."""
 
-from . import grids as grids, ic as ic, integrate as integrate, metrics as metrics, spectral as spectral
+from . import fv as fv, grids as grids, ic as ic, integrate as integrate, metrics as metrics, spectral as spectral
 from ._abstract import AbstractPDE as AbstractPDE, AbstractStepper as AbstractStepper
 from ._version import __version__ as __version__
-from .grids import PeriodicGrid as PeriodicGrid
-from .integrate import rollout as rollout, rollout_final as rollout_final
+from .grids import CellGrid as CellGrid, PeriodicGrid as PeriodicGrid
+from .integrate import rollout as rollout, rollout_final as rollout_final, solve_to as solve_to

@@ -1,3 +1,12 @@
-"""Time integration: rollouts of any stepper."""
+"""Time integration: rollouts of any stepper, explicit SSP Runge-Kutta steppers, CFL-limited
+integration to a final time."""
 
+from ._cfl import CFLSolution as CFLSolution, solve_to as solve_to
+from ._explicit import (
+    AbstractExplicitStepper as AbstractExplicitStepper,
+    ForwardEuler as ForwardEuler,
+    RK4 as RK4,
+    SSPRK2 as SSPRK2,
+    SSPRK3 as SSPRK3,
+)
 from ._rollout import rollout as rollout, rollout_final as rollout_final

@@ -1,0 +1,152 @@
+"""Boundary conditions as ghost cells, set per side of every axis. Ghost cells exist only
+inside the right-hand side; gradients flow through them (e.g. to an inflow state)."""
+
+import abc
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from ._laws import AbstractConservationLaw
+
+
+def _take(v, start, length, axis):
+    return jax.lax.slice_in_dim(v, start, start + length, axis=axis)
+
+
+class AbstractBoundaryCondition(eqx.Module):
+    """Fills `num_ghost` ghost cells beyond one side of the domain along one axis."""
+
+    @abc.abstractmethod
+    def ghost(self, u: Array, num_ghost: int, axis: int, side: str, law: AbstractConservationLaw) -> Array:
+        """Ghost cells for state `u` ``(C, *N)`` on `side` (``"lower"``/``"upper"``) of spatial
+        `axis`, ordered along the axis like the cells (outermost first on the lower side)."""
+
+
+class Periodic(AbstractBoundaryCondition):
+    """Periodic: the ghost cells are the cells at the opposite end. Must be set on both
+    sides of an axis."""
+
+    def ghost(self, u, num_ghost, axis, side, law):
+        ax = axis + 1
+        n = u.shape[ax]
+        if num_ghost > n:
+            raise ValueError(f"periodic boundary needs at least {num_ghost} cells along axis {axis}, got {n}.")
+        return _take(u, n - num_ghost, num_ghost, ax) if side == "lower" else _take(u, 0, num_ghost, ax)
+
+
+class Outflow(AbstractBoundaryCondition):
+    """Outflow / transmissive: zero normal gradient (the boundary cell is repeated)."""
+
+    def ghost(self, u, num_ghost, axis, side, law):
+        ax = axis + 1
+        edge = _take(u, 0, 1, ax) if side == "lower" else _take(u, u.shape[ax] - 1, 1, ax)
+        return jnp.repeat(edge, num_ghost, axis=ax)
+
+
+class Reflective(AbstractBoundaryCondition):
+    """Reflective (slip) wall: the cells next to the wall mirrored, with the normal
+    momentum negated by the law (``law.reflect``), so the normal mass flux through the
+    wall vanishes."""
+
+    def ghost(self, u, num_ghost, axis, side, law):
+        ax = axis + 1
+        n = u.shape[ax]
+        if num_ghost > n:
+            raise ValueError(f"reflective boundary needs at least {num_ghost} cells along axis {axis}, got {n}.")
+        inner = _take(u, 0, num_ghost, ax) if side == "lower" else _take(u, n - num_ghost, num_ghost, ax)
+        return law.reflect(jnp.flip(inner, axis=ax), axis)
+
+
+class Inflow(AbstractBoundaryCondition):
+    """A fixed (Dirichlet) state in the ghost cells, in conserved variables.
+
+    `state` has shape ``(C,)`` (uniform along the boundary) or ``(C, *boundary_shape)``.
+    Differentiable: `state`. Build it from primitive variables with
+    ``law.to_conserved(w)``."""
+
+    state: Array
+
+    def __init__(self, state):
+        state = jnp.asarray(state)
+        if not jnp.issubdtype(state.dtype, jnp.floating):
+            state = state.astype(jnp.result_type(float))
+        if state.ndim < 1:
+            raise ValueError(f"Inflow state needs a channel axis, shape (C,) or (C, *boundary_shape); got shape {state.shape}.")
+        self.state = state
+
+    def ghost(self, u, num_ghost, axis, side, law):
+        ax = axis + 1
+        if self.state.shape[0] != u.shape[0]:
+            raise ValueError(f"Inflow state has {self.state.shape[0]} channels, the law has {u.shape[0]}.")
+        shape = list(u.shape)
+        shape[ax] = num_ghost
+        s = self.state
+        if s.ndim == 1:
+            s = s.reshape((-1,) + (1,) * (u.ndim - 1))
+        else:
+            s = jnp.expand_dims(s, ax)
+        return jnp.broadcast_to(s, shape).astype(u.dtype)
+
+
+_NAMED = {"periodic": Periodic, "outflow": Outflow, "reflective": Reflective}
+
+
+def _one(bc):
+    if isinstance(bc, AbstractBoundaryCondition):
+        return bc
+    if isinstance(bc, str) and bc in _NAMED:
+        return _NAMED[bc]()
+    raise TypeError(
+        f"a boundary condition must be 'periodic', 'outflow', 'reflective' or an "
+        f"AbstractBoundaryCondition (e.g. Inflow(state)), got {bc!r}."
+    )
+
+
+def normalise_bc(bc, ndim: int) -> tuple[tuple[AbstractBoundaryCondition, AbstractBoundaryCondition], ...]:
+    """Turn the user's `bc` into one ``(lower, upper)`` pair per axis.
+
+    Accepted: one condition for every side; or a sequence with one entry per axis,
+    each a condition for both sides or a ``(lower, upper)`` pair. A condition is a
+    name (``"periodic"``, ``"outflow"``, ``"reflective"``) or an instance."""
+    if isinstance(bc, (str, AbstractBoundaryCondition)):
+        pairs = [(bc, bc)] * ndim
+    elif isinstance(bc, Sequence):
+        if len(bc) != ndim:
+            raise ValueError(f"bc has {len(bc)} entries but the grid has {ndim} axes; give one per axis (or one for all).")
+        pairs = []
+        for entry in bc:
+            if isinstance(entry, (str, AbstractBoundaryCondition)):
+                pairs.append((entry, entry))
+            elif isinstance(entry, Sequence) and len(entry) == 2:
+                pairs.append(tuple(entry))
+            else:
+                raise ValueError(f"each bc entry must be a condition or a (lower, upper) pair, got {entry!r}.")
+    else:
+        raise TypeError(f"bc must be a condition name, a condition, or one entry per axis, got {bc!r}.")
+    out = []
+    for axis, (lo, hi) in enumerate(pairs):
+        lo, hi = _one(lo), _one(hi)
+        if isinstance(lo, Periodic) != isinstance(hi, Periodic):
+            raise ValueError(f"axis {axis}: a periodic boundary must be periodic on both sides, got {type(lo).__name__}/{type(hi).__name__}.")
+        out.append((lo, hi))
+    return tuple(out)
+
+
+def pad(u: Array, bcs, num_ghost: int, axis: int, law: AbstractConservationLaw) -> Array:
+    """`u` ``(C, *N)`` with `num_ghost` ghost cells added on both sides of spatial `axis`."""
+    lo, hi = bcs[axis]
+    return jnp.concatenate(
+        [lo.ghost(u, num_ghost, axis, "lower", law), u, hi.ghost(u, num_ghost, axis, "upper", law)], axis=axis + 1
+    )
+
+
+def pad_scalar(b: Array, bcs, num_ghost: int, axis: int) -> Array:
+    """A cell field ``(*N)`` (e.g. bathymetry) padded along `axis`: wrapped for periodic
+    boundaries, the edge value repeated otherwise."""
+    mode = "wrap" if isinstance(bcs[axis][0], Periodic) else "edge"
+    widths = [(0, 0)] * b.ndim
+    widths[axis] = (num_ghost, num_ghost)
+    return jnp.pad(b, widths, mode=mode)

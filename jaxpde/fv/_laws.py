@@ -1,0 +1,326 @@
+"""Hyperbolic conservation laws ``u_t + Σ_a ∂_a F_a(u) = S(u)``: fluxes, wave speeds,
+primitive/conserved maps. Array fields are differentiable."""
+
+import abc
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from .._checks import check_int
+from .._types import Field
+
+
+def _coefficient(value, name: str) -> Array:
+    if isinstance(value, (bool, str)) or value is None:
+        raise TypeError(f"{name} must be a real number, got {value!r}.")
+    arr = jnp.asarray(value)
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = arr.astype(jnp.result_type(float))
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {arr.shape}; use jax.vmap for many values.")
+    return arr
+
+
+def _check_ndim(ndim) -> int:
+    ndim = check_int(ndim, "ndim")
+    if ndim > 3:
+        raise ValueError(f"ndim must be 1, 2 or 3, got {ndim}.")
+    return ndim
+
+
+def _safe_divide(num, den, small):
+    """``num / den`` where ``den > small`` and 0 elsewhere, with finite gradients."""
+    ok = den > small
+    return jnp.where(ok, num / jnp.where(ok, den, 1.0), 0.0)
+
+
+class AbstractConservationLaw(eqx.Module):
+    """A system ``u_t + Σ_a ∂F_a(u)/∂x_a = S(u)`` in conserved variables ``u`` ``(C, ...)``.
+
+    Every method works on arrays whose first axis is the channel axis and whose other
+    axes are anything (cells, faces); `axis` is the spatial direction ``a`` (0 = x).
+    """
+
+    ndim: eqx.AbstractVar[int]
+
+    @property
+    @abc.abstractmethod
+    def num_channels(self) -> int:
+        """Number of conserved variables ``C``."""
+
+    @abc.abstractmethod
+    def flux(self, u: Array, axis: int) -> Array:
+        """The physical flux ``F_axis(u)``, same shape as `u`."""
+
+    @abc.abstractmethod
+    def wave_speeds(self, u: Array, axis: int) -> tuple[Array, Array]:
+        """Smallest and largest characteristic speed along `axis`, each of shape ``u.shape[1:]``."""
+
+    def wave_speed_bounds(self, u_left: Array, u_right: Array, axis: int) -> tuple[Array, Array]:
+        """Signal-speed bounds ``(S_L, S_R)`` of the Riemann problem at a face, for HLL-type
+        fluxes. Default: Davis' estimate ``min``/``max`` of both sides' speeds."""
+        lo_l, hi_l = self.wave_speeds(u_left, axis)
+        lo_r, hi_r = self.wave_speeds(u_right, axis)
+        return jnp.minimum(lo_l, lo_r), jnp.maximum(hi_l, hi_r)
+
+    def max_wave_speed(self, u: Array, axis: int) -> Array:
+        """``max |λ|`` along `axis` per cell."""
+        lo, hi = self.wave_speeds(u, axis)
+        return jnp.maximum(jnp.abs(lo), jnp.abs(hi))
+
+    def to_primitive(self, u: Array) -> Array:
+        """Primitive variables (identity for scalar laws)."""
+        return u
+
+    def to_conserved(self, w: Array) -> Array:
+        """Conserved variables from primitive ones (identity for scalar laws)."""
+        return w
+
+    def reflect(self, u: Array, axis: int) -> Array:
+        """The mirror state behind a reflective wall normal to `axis` (default: unchanged)."""
+        return u
+
+    # reconstruction happens in these variables (primitive for the Euler equations)
+    def to_reconstruction(self, u: Array) -> Array:
+        return u
+
+    def from_reconstruction(self, w: Array) -> Array:
+        return w
+
+    def admissible(self, w: Array) -> Array | None:
+        """Where reconstructed values `w` are physically admissible (``None``: always)."""
+        return None
+
+    def source(self, u: Field) -> Field | None:
+        """A cell source term ``S(u)`` (``None`` for none)."""
+        return None
+
+    @property
+    def viscosity(self) -> Array | None:
+        """A diffusion coefficient ``ν`` adding ``ν Δu`` (``None`` for inviscid laws)."""
+        return None
+
+
+class LinearAdvection(AbstractConservationLaw):
+    r"""Linear advection ``u_t + Σ_a c_a ∂_a u = 0`` of `num_channels` scalars with constant
+    velocity ``c`` (one entry per axis, or a scalar used on every axis).
+    Differentiable: `velocity`. A reflective wall mirrors the state (zero normal gradient)."""
+
+    velocity: Array
+    ndim: int = eqx.field(static=True)
+    channels: int = eqx.field(static=True)
+
+    def __init__(self, velocity=1.0, *, ndim: int = 1, num_channels: int = 1):
+        self.ndim = _check_ndim(ndim)
+        v = jnp.asarray(velocity)
+        if not jnp.issubdtype(v.dtype, jnp.floating):
+            v = v.astype(jnp.result_type(float))
+        if v.ndim == 0:
+            v = jnp.full((self.ndim,), v)
+        if v.shape != (self.ndim,):
+            raise ValueError(f"velocity must be a scalar or have one entry per axis ({self.ndim}), got shape {v.shape}.")
+        self.velocity = v
+        self.channels = check_int(num_channels, "num_channels")
+
+    @property
+    def num_channels(self):
+        return self.channels
+
+    def flux(self, u, axis):
+        return self.velocity[axis] * u
+
+    def wave_speeds(self, u, axis):
+        c = jnp.broadcast_to(self.velocity[axis], u.shape[1:]).astype(u.dtype)
+        return c, c
+
+
+class Burgers(AbstractConservationLaw):
+    r"""Burgers' equation ``u_t + Σ_a ∂_a (u²/2) = ν Δu`` (inviscid when ``viscosity=None``).
+
+    In several dimensions the same flux acts along every axis. Differentiable:
+    `viscosity`. A reflective wall is odd (``u → -u``), so the face velocity vanishes."""
+
+    viscosity_: Array | None
+    ndim: int = eqx.field(static=True)
+
+    def __init__(self, viscosity=None, *, ndim: int = 1):
+        self.ndim = _check_ndim(ndim)
+        self.viscosity_ = None if viscosity is None else _coefficient(viscosity, "viscosity")
+
+    @property
+    def num_channels(self):
+        return 1
+
+    @property
+    def viscosity(self):
+        return self.viscosity_
+
+    def flux(self, u, axis):
+        return 0.5 * u * u
+
+    def wave_speeds(self, u, axis):
+        return u[0], u[0]
+
+    def reflect(self, u, axis):
+        return -u
+
+
+class ShallowWater(AbstractConservationLaw):
+    r"""Shallow-water equations in 1D/2D, conserved ``(h, h u[, h v])``:
+
+    ``h_t + ∇·(h𝐮) = 0``, ``(h𝐮)_t + ∇·(h𝐮𝐮 + ½ g h² I) = -g h ∇b``.
+
+    Primitive variables are ``(h, u[, v])``. `bathymetry` is ``None`` (flat bed) or the
+    bed height ``b`` as cell averages of shape ``grid.shape``; with it the
+    :class:`FiniteVolume` discretisation uses the hydrostatic reconstruction of Audusse
+    et al. (SIAM J. Sci. Comput. 25, 2004), which keeps the lake at rest
+    (``h + b = const``, ``𝐮 = 0``) exactly, with any reconstruction and Riemann solver.
+    Differentiable: `gravity`, `bathymetry`.
+    """
+
+    gravity: Array
+    bathymetry: Array | None
+    ndim: int = eqx.field(static=True)
+    dry_tolerance: float = eqx.field(static=True)
+
+    def __init__(self, gravity=9.81, *, ndim: int = 1, bathymetry=None, dry_tolerance: float = 1e-10):
+        self.ndim = _check_ndim(ndim)
+        if self.ndim > 2:
+            raise ValueError(f"ShallowWater is defined in 1D and 2D, got ndim={ndim}.")
+        self.gravity = _coefficient(gravity, "gravity")
+        self.bathymetry = None if bathymetry is None else jnp.asarray(bathymetry, dtype=jnp.result_type(float))
+        if self.bathymetry is not None and self.bathymetry.ndim != self.ndim:
+            raise ValueError(f"bathymetry must have shape grid.shape ({self.ndim} axes), got shape {self.bathymetry.shape}.")
+        self.dry_tolerance = float(dry_tolerance)
+
+    @property
+    def num_channels(self):
+        return self.ndim + 1
+
+    def velocity(self, u, axis):
+        return _safe_divide(u[1 + axis], u[0], self.dry_tolerance)
+
+    def to_primitive(self, u):
+        return jnp.concatenate([u[:1], jnp.stack([self.velocity(u, a) for a in range(self.ndim)])])
+
+    def to_conserved(self, w):
+        return jnp.concatenate([w[:1], w[:1] * w[1:]])
+
+    def pressure(self, u):
+        return 0.5 * self.gravity * u[0] ** 2
+
+    def sound_speed(self, u):
+        return jnp.sqrt(self.gravity * jnp.maximum(u[0], 0.0))
+
+    def flux(self, u, axis):
+        vel = self.velocity(u, axis)
+        f = u * vel
+        return f.at[1 + axis].add(self.pressure(u))
+
+    def wave_speeds(self, u, axis):
+        v, c = self.velocity(u, axis), self.sound_speed(u)
+        return v - c, v + c
+
+    def reflect(self, u, axis):
+        return u.at[1 + axis].multiply(-1.0)
+
+    def admissible(self, w):
+        return w[0] >= 0
+
+    def hllc_star(self, u, s, s_star, axis):
+        """The HLLC intermediate state on the `s` side of the contact moving at `s_star`."""
+        h, vel = u[0], self.velocity(u, axis)
+        h_star = h * _safe_divide(s - vel, s - s_star, 0.0)
+        vels = [s_star if a == axis else self.velocity(u, a) for a in range(self.ndim)]
+        return jnp.stack([h_star, *[h_star * v for v in vels]])
+
+
+class Euler(AbstractConservationLaw):
+    r"""Compressible Euler equations of an ideal gas in 1D/2D/3D, conserved
+    ``(ρ, ρ𝐮, E)``, primitive ``(ρ, 𝐮, p)``, ``p = (γ - 1)(E - ½ρ|𝐮|²)``:
+
+    ``ρ_t + ∇·(ρ𝐮) = 0``, ``(ρ𝐮)_t + ∇·(ρ𝐮𝐮 + p I) = 0``, ``E_t + ∇·((E + p)𝐮) = 0``.
+
+    Reconstruction is done in primitive variables. HLL/HLLC use Einfeldt's signal-speed
+    bounds (Roe averages with the sides' own speeds), which make HLL and HLLC positively
+    conservative (Einfeldt et al., J. Comput. Phys. 92, 1991; Batten et al., SIAM J. Sci.
+    Comput. 18, 1997). Differentiable: `gamma`.
+    """
+
+    gamma: Array
+    ndim: int = eqx.field(static=True)
+
+    def __init__(self, gamma=1.4, *, ndim: int = 1):
+        self.ndim = _check_ndim(ndim)
+        self.gamma = _coefficient(gamma, "gamma")
+
+    @property
+    def num_channels(self):
+        return self.ndim + 2
+
+    def pressure(self, u):
+        kinetic = 0.5 * sum(u[1 + a] ** 2 for a in range(self.ndim)) / u[0]
+        return (self.gamma - 1) * (u[-1] - kinetic)
+
+    def velocity(self, u, axis):
+        return u[1 + axis] / u[0]
+
+    def sound_speed_primitive(self, w):
+        return jnp.sqrt(jnp.maximum(self.gamma * w[-1] / w[0], 0.0))
+
+    def to_primitive(self, u):
+        rho = u[0]
+        vel = u[1:-1] / rho
+        return jnp.concatenate([rho[None], vel, self.pressure(u)[None]])
+
+    def to_conserved(self, w):
+        rho, vel, p = w[0], w[1:-1], w[-1]
+        energy = p / (self.gamma - 1) + 0.5 * rho * jnp.sum(vel**2, axis=0)
+        return jnp.concatenate([rho[None], rho * vel, energy[None]])
+
+    def flux(self, u, axis):
+        p = self.pressure(u)
+        vel = u[1 + axis] / u[0]
+        f = u * vel
+        f = f.at[1 + axis].add(p)
+        return f.at[-1].add(p * vel)
+
+    def wave_speeds(self, u, axis):
+        w = self.to_primitive(u)
+        v, c = w[1 + axis], self.sound_speed_primitive(w)
+        return v - c, v + c
+
+    def wave_speed_bounds(self, u_left, u_right, axis):
+        wl, wr = self.to_primitive(u_left), self.to_primitive(u_right)
+        cl, cr = self.sound_speed_primitive(wl), self.sound_speed_primitive(wr)
+        sl, sr = jnp.sqrt(wl[0]), jnp.sqrt(wr[0])
+        hl = (u_left[-1] + wl[-1]) / wl[0]
+        hr = (u_right[-1] + wr[-1]) / wr[0]
+        vel = (sl * wl[1:-1] + sr * wr[1:-1]) / (sl + sr)
+        enthalpy = (sl * hl + sr * hr) / (sl + sr)
+        c2 = (self.gamma - 1) * (enthalpy - 0.5 * jnp.sum(vel**2, axis=0))
+        c = jnp.sqrt(jnp.maximum(c2, 0.0))
+        vn = vel[axis]
+        return jnp.minimum(wl[1 + axis] - cl, vn - c), jnp.maximum(wr[1 + axis] + cr, vn + c)
+
+    def reflect(self, u, axis):
+        return u.at[1 + axis].multiply(-1.0)
+
+    def to_reconstruction(self, u):
+        return self.to_primitive(u)
+
+    def from_reconstruction(self, w):
+        return self.to_conserved(w)
+
+    def admissible(self, w):
+        return (w[0] > 0) & (w[-1] > 0)
+
+    def hllc_star(self, u, s, s_star, axis):
+        """Toro's HLLC intermediate state (eq. 10.39) on the `s` side of the contact."""
+        w = self.to_primitive(u)
+        rho, vn, p = w[0], w[1 + axis], w[-1]
+        factor = rho * (s - vn) / (s - s_star)
+        vels = [s_star if a == axis else w[1 + a] for a in range(self.ndim)]
+        energy = factor * (u[-1] / rho + (s_star - vn) * (s_star + p / (rho * (s - vn))))
+        return jnp.stack([factor, *[factor * v for v in vels], energy])

@@ -1,0 +1,150 @@
+"""Integration to a final time with CFL-limited steps chosen inside ``jit``."""
+
+import math
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._abstract import AbstractPDE
+from .._checks import check_int
+from .._types import Args, Field
+from ..fv import cfl_dt
+from ._explicit import EXPLICIT_STEPPERS
+from ._rollout import _advance, _levels
+
+
+class CFLSolution(NamedTuple):
+    """What :func:`solve_to` returns with ``full_output=True``."""
+
+    u: Field
+    """The state at `t_final`."""
+    t: jax.Array
+    """The time reached (equal to `t_final` on success)."""
+    num_steps: jax.Array
+    """The number of steps taken."""
+
+
+def _stepper_factory(stepper):
+    if isinstance(stepper, str):
+        if stepper not in EXPLICIT_STEPPERS:
+            raise ValueError(f"unknown stepper {stepper!r}; choose one of {', '.join(EXPLICIT_STEPPERS)} or pass a class.")
+        return EXPLICIT_STEPPERS[stepper]
+    if callable(stepper):
+        return stepper
+    raise TypeError(f"stepper must be a name ({', '.join(EXPLICIT_STEPPERS)}) or a class (pde, dt) -> stepper, got {stepper!r}.")
+
+
+def _is_traced(x) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def solve_to(
+    pde: AbstractPDE,
+    u0: Field,
+    t_final,
+    *,
+    t0=0.0,
+    cfl: float = 0.5,
+    stepper="ssprk3",
+    args: Args = None,
+    max_steps: int | None = None,
+    differentiable: bool = True,
+    checkpoint: bool | int | None = True,
+    differentiate_dt: bool = False,
+    full_output: bool = False,
+):
+    """Integrate ``du/dt = pde.rhs(u)`` from `t0` to `t_final` with steps
+    ``dt = cfl_dt(pde, u, cfl)`` chosen from the current state inside ``jit``; the last
+    step is shortened to land exactly on `t_final`.
+
+    Two paths:
+
+    - ``differentiable=True`` (default): a ``lax.scan`` of exactly `max_steps` steps in
+      which steps after `t_final` is reached are skipped (``lax.cond``; both branches
+      are evaluated under ``vmap``). Reverse-mode differentiable (no ``while_loop`` in
+      the gradient path), with nested gradient checkpointing (`checkpoint`, as in
+      :func:`~jaxpde.rollout`), so memory grows like ``O(√max_steps)``.
+    - ``differentiable=False``: a ``lax.while_loop`` that stops as soon as `t_final` is
+      reached; faster, forward mode only.
+
+    **Is dt differentiated?** By default no (``differentiate_dt=False``): the CFL step
+    is wrapped in ``stop_gradient``, so the gradient is the exact derivative of the
+    discrete solution *for the sequence of time steps that was taken*, which is what a
+    loss on a well-resolved solution needs (the dependence of dt on the state through
+    ``max |λ|`` is non-smooth and adds only time-discretisation-sized terms). The last,
+    shortened step still depends on `t_final`. With ``differentiate_dt=True`` the
+    step sizes are differentiated too, and the gradient matches finite differences of
+    the whole adaptive map wherever the step count does not change.
+
+    **Arguments:**
+
+    - `pde`: a PDE with ``max_signal_rate`` (a :class:`~jaxpde.fv.FiniteVolume`).
+    - `u0`: initial state ``(C, *N)``; `t0`, `t_final`: start and end times.
+    - `cfl`: CFL number (0.5 is safe for SSP-RK3 with MUSCL/WENO in 1D and 2D).
+    - `stepper`: ``"ssprk3"`` (default), ``"ssprk2"``, ``"euler"``, ``"rk4"`` or a class
+      ``(pde, dt) -> AbstractStepper``.
+    - `args`: passed to every ``rhs`` call (e.g. a forcing).
+    - `max_steps`: the scan length of the differentiable path and a bound for the
+      forward path. Required when `u0` or `t_final` are traced (inside ``jit``/``grad``)
+      on the differentiable path; otherwise estimated as ``2 · (t_final - t0) / dt(u0) + 16``.
+    - `checkpoint`: ``True`` (two levels), an int number of levels, or ``None``.
+    - `full_output`: return a :class:`CFLSolution` ``(u, t, num_steps)`` instead of the state.
+
+    **Errors:** if `t_final` is not reached within `max_steps` or the state becomes
+    non-finite, a runtime error (``eqx.error_if``) names the cause.
+    """
+    if not isinstance(pde, AbstractPDE):
+        raise TypeError(f"pde must be an AbstractPDE, got {type(pde).__name__}.")
+    make = _stepper_factory(stepper)
+    u0 = jnp.asarray(u0)
+    pde.check_state(u0, "u0")
+    if not _is_traced(t_final) and not _is_traced(t0) and not float(t_final) >= float(t0):
+        raise ValueError(f"t_final ({t_final}) must be >= t0 ({t0}).")
+    if isinstance(cfl, (int, float)) and not (cfl > 0 and math.isfinite(cfl)):
+        raise ValueError(f"cfl must be positive and finite, got {cfl!r}.")
+    levels = _levels(checkpoint)
+    if max_steps is None:
+        if differentiable and (_is_traced(u0) or _is_traced(t_final) or _is_traced(t0)):
+            raise ValueError(
+                "solve_to(..., differentiable=True) inside jit/grad needs max_steps (the static scan length): "
+                "pass max_steps=... a little above the number of CFL steps to t_final."
+            )
+        if differentiable:
+            dt0 = float(cfl_dt(pde, u0, cfl))
+            max_steps = int(2 * math.ceil(max(float(t_final) - float(t0), 0.0) / dt0)) + 16
+    else:
+        max_steps = check_int(max_steps, "max_steps")
+
+    dtype = u0.dtype
+    t_final = jnp.asarray(t_final, dtype)
+
+    def advance(carry):
+        u, t, n = carry
+        dt_cfl = cfl_dt(pde, u, cfl).astype(dtype)
+        if not differentiate_dt:
+            dt_cfl = jax.lax.stop_gradient(dt_cfl)
+        remaining = t_final - t
+        last = dt_cfl >= remaining
+        dt = jnp.where(last, remaining, dt_cfl)
+        u_new = make(pde, dt)(u, args)
+        return u_new, jnp.where(last, t_final, t + dt), n + 1
+
+    carry = (u0, jnp.asarray(t0, dtype), jnp.asarray(0, jnp.int32))
+    if differentiable:
+        def step(c):
+            return jax.lax.cond(c[1] < t_final, advance, lambda c: c, c)
+
+        u, t, n = _advance(step, carry, max_steps, levels)
+    else:
+        def cond(c):
+            going = c[1] < t_final
+            return going if max_steps is None else going & (c[2] < max_steps)
+
+        u, t, n = jax.lax.while_loop(cond, advance, carry)
+    u = eqx.error_if(u, ~jnp.all(jnp.isfinite(u)), "solve_to: the state became non-finite; lower cfl or check the initial state.")
+    u = eqx.error_if(u, t < t_final, "solve_to: max_steps was reached before t_final; raise max_steps.")
+    if full_output:
+        return CFLSolution(u, t, n)
+    return u
