@@ -231,7 +231,7 @@ class ShallowWater(AbstractConservationLaw):
     def hllc_star(self, u, s, s_star, axis):
         """The HLLC intermediate state on the `s` side of the contact moving at `s_star`."""
         h, vel = u[0], self.velocity(u, axis)
-        h_star = h * _safe_divide(s - vel, s - s_star, 0.0)
+        h_star = h * (s - vel) / (s - s_star)  # HLLC keeps s - s_star away from zero
         vels = [s_star if a == axis else self.velocity(u, a) for a in range(self.ndim)]
         return jnp.stack([h_star, *[h_star * v for v in vels]])
 

@@ -1,0 +1,237 @@
+"""Finite-volume building blocks: grid, laws, reconstructions, fluxes, boundary conditions,
+contract of the explicit steppers."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxpde as jp
+from jaxpde import fv
+from jaxpde.integrate import SSPRK2, SSPRK3, ForwardEuler, RK4
+
+
+def test_cell_grid():
+    g = jp.CellGrid((4, 2), lower=(0.0, -1.0), upper=(2.0, 1.0))
+    assert g.shape == (4, 2) and g.ndim == 2 and g.spacing == (0.5, 1.0)
+    np.testing.assert_allclose(g.axis_centres(0), [0.25, 0.75, 1.25, 1.75])
+    np.testing.assert_allclose(g.axis_faces(1), [-1.0, 0.0, 1.0])
+    assert g.coordinates().shape == (2, 4, 2)
+    assert float(g.integrate(jnp.ones((3, 4, 2)))[0]) == pytest.approx(4.0)
+    assert hash(g) == hash(jp.CellGrid((4, 2), (0.0, -1.0), (2.0, 1.0)))
+    assert jp.CellGrid(8, upper=(1.0, 2.0)).shape == (8, 8)
+    # cell averages of x^4 are exact with 5 Gauss points
+    g1 = jp.CellGrid(3)
+    a = g1.cell_average(lambda x: x**4)
+    f = g1.axis_faces(0)
+    np.testing.assert_allclose(a, (f[1:] ** 5 - f[:-1] ** 5) / 5 / g1.spacing[0], rtol=1e-13)
+    with pytest.raises(ValueError, match="upper > lower"):
+        jp.CellGrid(4, 1.0, 0.0)
+    with pytest.raises(ValueError, match="positive"):
+        jp.CellGrid(0)
+    with pytest.raises(ValueError, match="entries"):
+        jp.CellGrid((4, 4), lower=(0, 0, 0))
+
+
+LAWS = {
+    "advection": (lambda: fv.LinearAdvection((1.0, -0.5), ndim=2), [[0.3], [1.2]]),
+    "burgers": (lambda: fv.Burgers(ndim=1), [[0.7], [-0.4]]),
+    "shallow_water": (lambda: fv.ShallowWater(9.81, ndim=2), [[1.5, 0.3, -0.2], [0.7, -0.4, 0.1]]),
+    "euler1d": (lambda: fv.Euler(1.4), [[1.0, 0.75, 1.0], [0.125, 0.0, 0.1]]),
+    "euler2d": (lambda: fv.Euler(1.4, ndim=2), [[1.0, 0.2, -0.3, 1.0], [0.5, -0.1, 0.4, 0.4]]),
+}
+
+
+def _states(law, prims):
+    w = jnp.asarray(prims, dtype=jnp.float64).T  # (C, 2)
+    return law.to_conserved(w)
+
+
+@pytest.mark.parametrize("name", list(LAWS))
+def test_law_consistency(name):
+    make, prims = LAWS[name]
+    law = make()
+    u = _states(law, prims)
+    np.testing.assert_allclose(law.to_conserved(law.to_primitive(u)), u, rtol=1e-14)
+    for axis in range(law.ndim):
+        # the wave speeds are the eigenvalues of the flux Jacobian
+        for j in range(u.shape[1]):
+            jac = jax.jacfwd(lambda v: law.flux(v[:, None], axis)[:, 0])(u[:, j])
+            eig = np.sort(np.linalg.eigvals(np.asarray(jac)).real)
+            lo, hi = law.wave_speeds(u[:, j : j + 1], axis)
+            np.testing.assert_allclose([eig[0], eig[-1]], [float(lo[0]), float(hi[0])], rtol=1e-10, atol=1e-12)
+        # every numerical flux is consistent: F(u, u) = f(u)
+        solvers = [fv.Rusanov(), fv.HLL()]
+        if isinstance(law, (fv.Euler, fv.ShallowWater)):
+            solvers.append(fv.HLLC())
+        if isinstance(law, fv.Burgers):
+            solvers.append(fv.Godunov())
+        for rs in solvers:
+            np.testing.assert_allclose(rs(law, u, u, axis), law.flux(u, axis), rtol=1e-13, atol=1e-14)
+
+
+def test_godunov_burgers_matches_exact_riemann_flux():
+    law = fv.Burgers()
+    cases = [(1.0, 2.0, 0.5), (-2.0, -1.0, 0.5), (-1.0, 2.0, 0.0), (2.0, -1.0, 2.0), (1.0, -2.0, 2.0), (0.5, 0.2, 0.125)]
+    for ul, ur, expect in cases:
+        f = fv.Godunov()(law, jnp.array([[ul]]), jnp.array([[ur]]), 0)
+        assert float(f[0, 0]) == pytest.approx(expect)
+
+
+def test_hllc_resolves_a_stationary_contact_exactly():
+    law = fv.Euler(1.4)
+    u = law.to_conserved(jnp.array([[1.0, 0.1], [0.0, 0.0], [1.0, 1.0]]))
+    zero_mass = fv.HLLC()(law, u[:, :1], u[:, 1:], 0)
+    np.testing.assert_allclose(zero_mass[:, 0], [0.0, 1.0, 0.0], atol=1e-15)
+    assert abs(float(fv.HLL()(law, u[:, :1], u[:, 1:], 0)[0, 0])) > 1e-2  # HLL smears it
+
+
+@pytest.mark.parametrize("rec", [fv.PiecewiseConstant(), fv.MUSCL("minmod"), fv.MUSCL("mc"), fv.MUSCL("van_leer"), fv.WENO5("js"), fv.WENO5("z")])
+def test_reconstructions(rec):
+    g = rec.num_ghost
+    n = 20
+    x = (jnp.arange(-g, n + g) + 0.5) / n
+    # polynomials are reproduced from their cell averages: constants (first order), lines
+    # (MUSCL on monotone data), quadratics (WENO5: every candidate stencil is exact for them,
+    # so any convex combination is)
+    degree = {1: 0, 2: 1, 5: 2}[rec.order]
+    coef = jnp.array([0.3, -1.0, 0.5, 2.0, -0.7])[: degree + 1]
+    h = 1 / n
+    prim = lambda y: sum(c * y ** (k + 1) / (k + 1) for k, c in enumerate(coef))  # noqa: E731
+    avg = (prim(x + h / 2) - prim(x - h / 2)) / h
+    left, right = rec(avg[None], 1)
+    faces = jnp.arange(n + 1) / n
+    exact = sum(c * faces**k for k, c in enumerate(coef))
+    if rec.order == 2:  # limiters are exact on monotone linear data
+        np.testing.assert_allclose(left[0], exact, atol=1e-12)
+    else:
+        np.testing.assert_allclose(left[0], exact, atol=1e-9)
+        np.testing.assert_allclose(right[0], exact, atol=1e-9)
+    # no new extrema at a jump
+    step = jnp.where(jnp.arange(n + 2 * g) < n // 2 + g, 1.0, 0.0)[None]
+    lj, rj = rec(step, 1)
+    assert float(lj.max()) <= 1 + 1e-12 and float(lj.min()) >= -1e-12
+    # finite gradients at zero slopes (constant state) and at a kink
+    for v in (jnp.ones((1, n + 2 * g)), step):
+        grad = jax.grad(lambda a: jnp.sum(jnp.sin(rec(a, 1)[0]) + rec(a, 1)[1] ** 2))(v)
+        assert bool(jnp.all(jnp.isfinite(grad)))
+
+
+def test_boundary_conditions_fill_ghosts():
+    law = fv.Euler(1.4)
+    u = law.to_conserved(jnp.stack([jnp.arange(1.0, 5.0), jnp.linspace(-1, 1, 4), jnp.ones(4)]))
+    bcs = fv.normalise_bc([(fv.Reflective(), fv.Inflow(jnp.array([2.0, 3.0, 9.0])))], 1)
+    from jaxpde.fv._boundary import pad
+
+    ext = pad(u, bcs, 2, 0, law)
+    assert ext.shape == (3, 8)
+    np.testing.assert_allclose(ext[:, :2], u[:, 1::-1] * jnp.array([1.0, -1.0, 1.0])[:, None])
+    np.testing.assert_allclose(ext[:, -2:], jnp.array([[2.0, 2.0], [3.0, 3.0], [9.0, 9.0]]))
+    ext = pad(u, fv.normalise_bc("periodic", 1), 2, 0, law)
+    np.testing.assert_allclose(ext[:, :2], u[:, 2:])
+    ext = pad(u, fv.normalise_bc("outflow", 1), 3, 0, law)
+    np.testing.assert_allclose(ext[:, -3:], jnp.repeat(u[:, -1:], 3, axis=1))
+    with pytest.raises(ValueError, match="both sides"):
+        fv.normalise_bc([("periodic", "outflow")], 1)
+    with pytest.raises(ValueError, match="axes"):
+        fv.normalise_bc(["outflow", "outflow"], 1)
+    with pytest.raises(TypeError, match="boundary"):
+        fv.normalise_bc("wall", 1)
+
+
+def test_reflective_walls_conserve_mass_and_energy_and_stop_the_flow():
+    g = jp.CellGrid((24, 16))
+    law = fv.Euler(1.4, ndim=2)
+    u0 = fv.riemann_2d(law, g, centre=(0.4, 0.6))
+    pde = fv.FiniteVolume(law, g, fv.MUSCL("mc"), fv.HLLC(), bc="reflective")
+    u = jp.solve_to(pde, u0, 0.2, differentiable=False)
+    before, after = g.integrate(u0), g.integrate(u)
+    np.testing.assert_allclose(after[jnp.array([0, 3])], before[jnp.array([0, 3])], rtol=1e-13)
+    # the normal mass flux through every wall vanishes: rhs of mass sums to zero
+    assert abs(float(g.integrate(pde.rhs(0.0, u))[0])) < 1e-12
+
+
+def test_inflow_keeps_a_uniform_stream_and_is_differentiable():
+    law = fv.Euler(1.4)
+    g = jp.CellGrid(32)
+    w = jnp.array([1.0, 0.8, 1.0])
+    state = law.to_conserved(w)
+    u0 = jnp.broadcast_to(state[:, None], (3, 32))
+    pde = fv.FiniteVolume(law, g, fv.WENO5(), fv.HLLC(), bc=[(fv.Inflow(state), fv.Outflow())])
+    np.testing.assert_allclose(pde.rhs(0.0, u0), 0.0, atol=1e-13)
+
+    def loss(rho_in):
+        inflow = fv.Inflow(law.to_conserved(jnp.array([rho_in, 0.8, 1.0])))
+        p = fv.FiniteVolume(law, g, fv.MUSCL("van_leer"), fv.HLLC(), bc=[(inflow, fv.Outflow())])
+        return jnp.sum(jp.rollout_final(SSPRK3(p, 0.005), u0, 20)[0])
+
+    grad = jax.jit(jax.grad(loss))(1.2)
+    f = jax.jit(loss)
+    fd = (f(1.2 + 1e-6) - f(1.2 - 1e-6)) / 2e-6
+    assert float(grad) > 0
+    np.testing.assert_allclose(grad, fd, rtol=1e-6)
+
+
+def test_errors_are_clear():
+    g = jp.CellGrid(16)
+    with pytest.raises(ValueError, match="ndim=1"):
+        fv.FiniteVolume(fv.Euler(ndim=2), g)
+    with pytest.raises(TypeError, match="HLLC"):
+        fv.FiniteVolume(fv.Burgers(), g, riemann_solver=fv.HLLC())
+    with pytest.raises(TypeError, match="Godunov|Burgers"):
+        fv.FiniteVolume(fv.Euler(), g, riemann_solver=fv.Godunov())
+    with pytest.raises(TypeError, match="CellGrid"):
+        fv.FiniteVolume(fv.Euler(), jp.PeriodicGrid(16))
+    with pytest.raises(ValueError, match="limiter"):
+        fv.MUSCL("superbee2")
+    with pytest.raises(ValueError, match="bathymetry"):
+        fv.FiniteVolume(fv.ShallowWater(bathymetry=np.zeros(8)), g)
+    pde = fv.FiniteVolume(fv.Euler(), g)
+    with pytest.raises(ValueError, match="vmap"):
+        pde.rhs(0.0, jnp.ones((4, 3, 16)))
+    with pytest.raises(ValueError, match="max_steps"):
+        jax.jit(lambda u: jp.solve_to(pde, u, 0.1))(jnp.ones((3, 16)))
+    with pytest.raises(ValueError, match="vacuum"):
+        fv.riemann_star_state((1.0, -20.0, 0.4), (1.0, 20.0, 0.4))
+    # not reaching t_final within max_steps is a runtime error, not a silent state
+    u0 = fv.riemann_problem(fv.Euler(), g, *fv.SOD[:3])
+    with pytest.raises(Exception, match="max_steps"):
+        jax.block_until_ready(jp.solve_to(fv.FiniteVolume(fv.Euler(), g, bc="outflow"), u0, 0.2, max_steps=3))
+
+
+STEPPERS = [ForwardEuler, SSPRK2, SSPRK3, RK4]
+
+
+@pytest.mark.parametrize("cls", STEPPERS, ids=lambda c: c.__name__)
+def test_explicit_stepper_contract(cls):
+    g = jp.CellGrid(24)
+    law = fv.Euler(1.4)
+    pde = fv.FiniteVolume(law, g, fv.MUSCL("van_leer"), fv.HLLC(), bc=[("reflective", fv.Inflow(law.to_conserved(jnp.array([0.5, 0.0, 0.4]))))])
+    u0 = fv.riemann_problem(law, g, *fv.SOD[:3])
+    stepper = cls(pde, 0.004)
+    assert isinstance(stepper, jp.AbstractStepper)
+    out = stepper(u0)  # eager
+    assert out.shape == u0.shape and out.dtype == u0.dtype
+    np.testing.assert_allclose(eqx.filter_jit(stepper)(u0), out, rtol=1e-12, atol=1e-13)
+    batch = jnp.stack([u0, u0 * 1.1, u0 * 0.9])
+    roll = jax.jit(lambda v: jp.rollout(stepper, v, 3))
+    vm = jax.vmap(roll)(batch)
+    loop = jnp.stack([roll(v) for v in batch])
+    np.testing.assert_allclose(vm, loop, rtol=1e-12, atol=1e-13)
+    out32 = eqx.filter_jit(stepper)(u0.astype(jnp.float32))
+    assert out32.dtype == jnp.float32
+    np.testing.assert_allclose(out32, out, rtol=1e-4, atol=1e-5)
+
+
+def test_ssp_steppers_temporal_order():
+    """On a linear ODE system (smooth advection, fixed spatial operator) the steppers
+    converge in time with their formal orders."""
+    g = jp.CellGrid(16)
+    pde = fv.FiniteVolume(fv.LinearAdvection(1.0), g, fv.WENO5("js", eps=1e-1), fv.Rusanov())
+    u0 = jnp.asarray(g.cell_average(lambda x: np.sin(2 * np.pi * x))[None])
+    ref = jp.rollout_final(RK4(pde, 1 / 1024), u0, 256)
+    for cls, expect in ((ForwardEuler, 1), (SSPRK2, 2), (SSPRK3, 3), (RK4, 4)):
+        errs = [float(jnp.max(jnp.abs(jp.rollout_final(cls(pde, 0.25 / n), u0, n) - ref))) for n in (32, 64, 128)]
+        order = np.polyfit(np.log([32, 64, 128]), -np.log(errs), 1)[0]
+        assert abs(order - expect) < 0.25, (cls.__name__, errs, order)
