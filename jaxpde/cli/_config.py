@@ -152,6 +152,10 @@ def load_config(path) -> SimulationConfig:
         raise ConfigError(f"{file}: invalid YAML{where}: {getattr(e, 'problem', e)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: the top level must be a mapping of keys to values")
+    if "law" in raw:  # a finite-volume config
+        from ._fv import load_fv_config
+
+        return load_fv_config(raw, path)
     for k in raw:
         if k not in TOP_KEYS:
             raise _unknown(k, k, TOP_KEYS, file)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ._config import ConfigError, EQUATIONS, INITIAL_CONDITIONS, load_config
+from ._fv import FVConfig, simulate_fv
 
 
 def build(cfg):
@@ -155,13 +156,20 @@ def main(argv=None) -> int:
         try:
             cfg = load_config(ns.config)
             out = Path(ns.out) if ns.out else Path("out") / cfg.name
-            res = simulate(cfg, out, progress=False if ns.no_progress else None)
+            if isinstance(cfg, FVConfig):
+                res = simulate_fv(cfg, out, progress=False if ns.no_progress else None)
+            else:
+                res = simulate(cfg, out, progress=False if ns.no_progress else None)
         except ConfigError as e:
             print(f"jaxpde: error: {e}", file=sys.stderr)
             return 2
         except FloatingPointError as e:
             print(f"jaxpde: error: {e}", file=sys.stderr)
             return 1
-        print(f"wrote {res['h5']} and {res['png']}  ({res['wall_s']:.2f} s, {res['steps_per_s']:.0f} steps/s incl. compile and I/O)")
+        if "cell_steps_per_s" in res:
+            speed = f"{res['steps']} steps, {res['cell_steps_per_s']:.3g} cell-steps/s incl. compile and I/O"
+        else:
+            speed = f"{res['steps_per_s']:.0f} steps/s incl. compile and I/O"
+        print(f"wrote {res['h5']} and {res['png']}  ({res['wall_s']:.2f} s, {speed})")
         return 0
     return 2  # pragma: no cover

@@ -69,3 +69,42 @@ def plot_snapshots(trajectory, extent=(1.0, 1.0), times=None, *, channel: int = 
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_fv_profiles(law, grid, trajectory, times=None, *, exact=None, title=None):
+    """A 1D finite-volume run: a space-time image of the first primitive variable (density
+    or depth) and the final profiles of every primitive variable, with an optional exact
+    solution ``exact(x) -> (C, len(x))`` (primitive) drawn on top.
+
+    `trajectory` holds conserved variables ``(T, C, N)``; `law` maps them to primitive ones.
+    """
+    plt = _plt()
+    traj = np.asarray(trajectory)
+    if traj.ndim != 3:
+        raise ValueError(f"plot_fv_profiles needs a 1D trajectory (T, C, N), got shape {traj.shape}.")
+    prim = np.stack([np.asarray(law.to_primitive(f)) for f in traj])
+    names = {3: ["density", "velocity", "pressure"], 2: ["depth", "velocity"]}.get(prim.shape[1], [f"u[{i}]" for i in range(prim.shape[1])])
+    x = grid.axis_centres(0)
+    t = np.arange(traj.shape[0]) if times is None else np.asarray(times)
+    ncol = prim.shape[1] + 1
+    fig, axes = plt.subplots(1, ncol, figsize=(3.6 * ncol, 3.4), constrained_layout=True)
+    im = axes[0].imshow(prim[:, 0], origin="lower", aspect="auto", cmap="viridis", interpolation="nearest",
+                        extent=(grid.lower[0], grid.upper[0], t[0], t[-1] if t.size > 1 else 1.0))
+    axes[0].set_xlabel("x")
+    axes[0].set_ylabel("t")
+    axes[0].set_title(names[0])
+    fig.colorbar(im, ax=axes[0])
+    fine = np.linspace(grid.lower[0], grid.upper[0], 2000)
+    ref = None if exact is None else np.asarray(exact(fine))
+    for c in range(prim.shape[1]):
+        ax = axes[c + 1]
+        if ref is not None:
+            ax.plot(fine, ref[c], "k-", lw=1, label="exact")
+        ax.plot(x, prim[-1, c], ".", ms=2.5, color="C3", label="jaxpde")
+        ax.set_title(f"{names[c]} at t = {t[-1]:.4g}")
+        ax.set_xlabel("x")
+    if ref is not None:
+        axes[1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
