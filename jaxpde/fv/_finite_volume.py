@@ -10,7 +10,7 @@ from .._abstract import AbstractPDE
 from .._types import Args, Field
 from ..grids import CellGrid
 from ._boundary import AbstractBoundaryCondition, normalise_bc, pad, pad_scalar
-from ._laws import AbstractConservationLaw, ShallowWater
+from ._laws import AbstractConservationLaw, ShallowWater, add_to_channel
 from ._reconstruct import AbstractReconstruction, PiecewiseConstant
 from ._riemann import AbstractRiemannSolver, Rusanov
 
@@ -133,13 +133,13 @@ class FiniteVolume(AbstractPDE):
         ur_star = law.to_conserved(jnp.concatenate([hr_star[None], wr[1:-1]]))
         flux = self.riemann_solver(law, ul_star, ur_star, axis)
         half_g = 0.5 * law.gravity
-        f_minus = flux.at[1 + axis].add(half_g * (hl**2 - hl_star**2))  # seen by the cell on the left
-        f_plus = flux.at[1 + axis].add(half_g * (hr**2 - hr_star**2))  # seen by the cell on the right
+        f_minus = add_to_channel(flux, 1 + axis, half_g * (hl**2 - hl_star**2))  # seen by the cell on the left
+        f_plus = add_to_channel(flux, 1 + axis, half_g * (hr**2 - hr_star**2))  # seen by the cell on the right
         dx = self.grid.spacing[axis]
         du = -(_take(f_minus, 1, n, ax) - _take(f_plus, 0, n, ax)) / dx
         h_in, h_out = _take(hr, 0, n, axis), _take(hl, 1, n, axis)  # depth at each cell's lower/upper face
         b_in, b_out = _take(br, 0, n, axis), _take(bl, 1, n, axis)
-        return du.at[1 + axis].add(-law.gravity * 0.5 * (h_in + h_out) * (b_out - b_in) / dx)
+        return add_to_channel(du, 1 + axis, -law.gravity * 0.5 * (h_in + h_out) * (b_out - b_in) / dx)
 
     def _laplacian(self, u):
         total = 0.0

@@ -29,6 +29,13 @@ def _check_ndim(ndim) -> int:
     return ndim
 
 
+def add_to_channel(u: Array, channel: int, value) -> Array:
+    """``u`` with ``value`` added to one channel, built by stacking (a static-index
+    ``.at[].add`` lowers to a scatter, whose transpose is slow on CPU)."""
+    channel = channel % u.shape[0]
+    return jnp.stack([u[c] + value if c == channel else u[c] for c in range(u.shape[0])])
+
+
 def _safe_divide(num, den, small):
     """``num / den`` where ``den > small`` and 0 elsewhere, with finite gradients."""
     ok = den > small
@@ -216,14 +223,14 @@ class ShallowWater(AbstractConservationLaw):
     def flux(self, u, axis):
         vel = self.velocity(u, axis)
         f = u * vel
-        return f.at[1 + axis].add(self.pressure(u))
+        return add_to_channel(f, 1 + axis, self.pressure(u))
 
     def wave_speeds(self, u, axis):
         v, c = self.velocity(u, axis), self.sound_speed(u)
         return v - c, v + c
 
     def reflect(self, u, axis):
-        return u.at[1 + axis].multiply(-1.0)
+        return add_to_channel(u, 1 + axis, -2 * u[1 + axis])
 
     def admissible(self, w):
         return w[0] >= 0
@@ -283,8 +290,7 @@ class Euler(AbstractConservationLaw):
         p = self.pressure(u)
         vel = u[1 + axis] / u[0]
         f = u * vel
-        f = f.at[1 + axis].add(p)
-        return f.at[-1].add(p * vel)
+        return jnp.stack([f[c] + (p if c == 1 + axis else p * vel if c == self.ndim + 1 else 0.0) for c in range(self.ndim + 2)])
 
     def wave_speeds(self, u, axis):
         w = self.to_primitive(u)
@@ -305,7 +311,7 @@ class Euler(AbstractConservationLaw):
         return jnp.minimum(wl[1 + axis] - cl, vn - c), jnp.maximum(wr[1 + axis] + cr, vn + c)
 
     def reflect(self, u, axis):
-        return u.at[1 + axis].multiply(-1.0)
+        return add_to_channel(u, 1 + axis, -2 * u[1 + axis])
 
     def to_reconstruction(self, u):
         return self.to_primitive(u)
