@@ -144,9 +144,20 @@ def pad(u: Array, bcs, num_ghost: int, axis: int, law: AbstractConservationLaw) 
 
 
 def pad_scalar(b: Array, bcs, num_ghost: int, axis: int) -> Array:
-    """A cell field ``(*N)`` (e.g. bathymetry) padded along `axis`: wrapped for periodic
-    boundaries, the edge value repeated otherwise."""
-    mode = "wrap" if isinstance(bcs[axis][0], Periodic) else "edge"
-    widths = [(0, 0)] * b.ndim
-    widths[axis] = (num_ghost, num_ghost)
-    return jnp.pad(b, widths, mode=mode)
+    """A cell field ``(*N)`` (e.g. bathymetry) padded along `axis` the way the state is:
+    wrapped for periodic boundaries, mirrored at reflective walls (so that ``h + b`` is
+    continuous across a wall and the lake at rest stays exact there), the edge value
+    repeated otherwise."""
+    n = b.shape[axis]
+    out = [None, b, None]
+    for k, (side, bc) in enumerate((("lower", bcs[axis][0]), ("upper", bcs[axis][1]))):
+        if isinstance(bc, Periodic):
+            ghost = _take(b, n - num_ghost, num_ghost, axis) if side == "lower" else _take(b, 0, num_ghost, axis)
+        elif isinstance(bc, Reflective):
+            inner = _take(b, 0, num_ghost, axis) if side == "lower" else _take(b, n - num_ghost, num_ghost, axis)
+            ghost = jnp.flip(inner, axis=axis)
+        else:
+            edge = _take(b, 0, 1, axis) if side == "lower" else _take(b, n - 1, 1, axis)
+            ghost = jnp.repeat(edge, num_ghost, axis=axis)
+        out[0 if side == "lower" else 2] = ghost
+    return jnp.concatenate(out, axis=axis)
