@@ -1,6 +1,11 @@
 """Argument checks shared by every layer (static values only; nothing traced)."""
 
+import math
+
+import jax
+import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array
 
 from .grids import PeriodicGrid
 
@@ -20,3 +25,31 @@ def check_periodic_grid(grid, name: str, ndims: tuple[int, ...] = (1, 2, 3)) -> 
         dims = " or ".join(f"{d}D" for d in ndims)
         raise ValueError(f"{name} is defined on {dims} grids, got a {grid.ndim}D grid.")
     return grid
+
+
+def as_coefficient(value, name: str, *, scalar: bool = True) -> Array:
+    """Turn a physical coefficient into a differentiable array leaf (a scalar unless
+    ``scalar=False``)."""
+    if isinstance(value, (bool, str)) or value is None:
+        raise TypeError(f"{name} must be a real number or array, got {value!r}.")
+    arr = jnp.asarray(value)
+    if jnp.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real, got a complex value.")
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = arr.astype(jnp.result_type(float))
+    if scalar and arr.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got an array of shape {arr.shape}; use jax.vmap for many values.")
+    return arr
+
+
+def check_dt(dt) -> float | Array:
+    """A positive finite time step as a ``float``; a traced ``dt`` passes through unchecked."""
+    if isinstance(dt, jax.core.Tracer):
+        return dt
+    try:
+        val = float(dt)
+    except TypeError as e:
+        raise TypeError(f"dt must be a positive number, got {dt!r}.") from e
+    if not (val > 0 and math.isfinite(val)):
+        raise ValueError(f"dt must be positive and finite, got {dt!r}.")
+    return val

@@ -144,7 +144,7 @@ def test_positivity(case, reconstruction):
     pde = fv.FiniteVolume(EULER, g, reconstruction, fv.HLLC(), bc="outflow")
     sol = jax.jit(lambda v: jp.solve_to(pde, v, t, cfl=0.5, differentiable=False, full_output=True))(u0)
     w = EULER.to_primitive(sol.u)
-    assert float(sol.t) == pytest.approx(t)
+    np.testing.assert_allclose(sol.t, t, rtol=1e-14)
     assert float(w[0].min()) > 0 and float(w[-1].min()) > 0, (case, float(w[0].min()), float(w[-1].min()))
     exact = g.cell_average(lambda x: fv.exact_riemann(left, right, x, t, x0=x0)[0], order=8)
     assert np.mean(np.abs(np.asarray(w[0]) - exact)) < 1.2e-2
@@ -233,7 +233,8 @@ def test_gradient_through_cfl_adaptive_solve_to():
     np.testing.assert_allclose(g_fixed, gg, rtol=1e-3)
     assert abs(float(g_fixed - gg)) > 0  # the two definitions do differ
     sol = jp.solve_to(fv.FiniteVolume(EULER, g, fv.WENO5("z"), fv.HLLC()), u0, 0.15, cfl=0.4, max_steps=40, full_output=True)
-    assert 10 < int(sol.num_steps) < 40 and float(sol.t) == pytest.approx(0.15)
+    assert 10 < int(sol.num_steps) < 40
+    np.testing.assert_allclose(sol.t, 0.15, rtol=1e-14)
     # the same as a fixed-step rollout with those steps: forward path == differentiable path
     fast = jp.solve_to(fv.FiniteVolume(EULER, g, fv.WENO5("z"), fv.HLLC()), u0, 0.15, cfl=0.4, differentiable=False)
     np.testing.assert_allclose(fast, sol.u, rtol=1e-13)

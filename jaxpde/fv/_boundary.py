@@ -5,15 +5,11 @@ import abc
 from collections.abc import Sequence
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
 from ._laws import AbstractConservationLaw
-
-
-def _take(v, start, length, axis):
-    return jax.lax.slice_in_dim(v, start, start + length, axis=axis)
+from ._util import take as _take
 
 
 class AbstractBoundaryCondition(eqx.Module):

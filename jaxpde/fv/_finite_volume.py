@@ -13,10 +13,7 @@ from ._boundary import AbstractBoundaryCondition, normalise_bc, pad, pad_scalar
 from ._laws import AbstractConservationLaw, ShallowWater, add_to_channel
 from ._reconstruct import AbstractReconstruction, PiecewiseConstant
 from ._riemann import AbstractRiemannSolver, Rusanov
-
-
-def _take(v, start, length, axis):
-    return jax.lax.slice_in_dim(v, start, start + length, axis=axis)
+from ._util import take as _take
 
 
 class FiniteVolume(AbstractPDE):
@@ -178,11 +175,11 @@ def cfl_dt(pde: FiniteVolume, u: Field, cfl: float = 0.5) -> jax.Array:
     state `u` (jit-safe; a scalar array). For SSP Runge-Kutta steps with MUSCL or WENO
     reconstructions, ``cfl ≤ 0.5`` is a safe choice in 1D and 2D.
 
-    **Arguments:** `pde` (anything with ``max_signal_rate(u)``, e.g. :class:`FiniteVolume`),
+    **Arguments:** `pde` (a :class:`FiniteVolume`),
     the state `u` ``(C, *N)`` and the CFL number ``0 < cfl``.
     """
-    if not hasattr(pde, "max_signal_rate"):
-        raise TypeError(f"cfl_dt needs a PDE with wave speeds (a FiniteVolume), got {type(pde).__name__}.")
+    if not isinstance(pde, FiniteVolume):
+        raise TypeError(f"cfl_dt needs a FiniteVolume (a PDE with wave speeds), got {type(pde).__name__}.")
     if isinstance(cfl, (int, float)) and not (cfl > 0 and math.isfinite(cfl)):
         raise ValueError(f"cfl must be positive and finite, got {cfl!r}.")
     rate = pde.max_signal_rate(u)

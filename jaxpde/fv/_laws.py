@@ -7,19 +7,9 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._checks import check_int
+from .._checks import as_coefficient, check_int
 from .._types import Field
-
-
-def _coefficient(value, name: str) -> Array:
-    if isinstance(value, (bool, str)) or value is None:
-        raise TypeError(f"{name} must be a real number, got {value!r}.")
-    arr = jnp.asarray(value)
-    if not jnp.issubdtype(arr.dtype, jnp.floating):
-        arr = arr.astype(jnp.result_type(float))
-    if arr.ndim != 0:
-        raise ValueError(f"{name} must be a scalar, got shape {arr.shape}; use jax.vmap for many values.")
-    return arr
+from ._util import safe_divide
 
 
 def _check_ndim(ndim) -> int:
@@ -34,12 +24,6 @@ def add_to_channel(u: Array, channel: int, value) -> Array:
     ``.at[].add`` lowers to a scatter, whose transpose is slow on CPU)."""
     channel = channel % u.shape[0]
     return jnp.stack([u[c] + value if c == channel else u[c] for c in range(u.shape[0])])
-
-
-def _safe_divide(num, den, small):
-    """``num / den`` where ``den > small`` and 0 elsewhere, with finite gradients."""
-    ok = den > small
-    return jnp.where(ok, num / jnp.where(ok, den, 1.0), 0.0)
 
 
 class AbstractConservationLaw(eqx.Module):
@@ -120,9 +104,7 @@ class LinearAdvection(AbstractConservationLaw):
 
     def __init__(self, velocity=1.0, *, ndim: int = 1, num_channels: int = 1):
         self.ndim = _check_ndim(ndim)
-        v = jnp.asarray(velocity)
-        if not jnp.issubdtype(v.dtype, jnp.floating):
-            v = v.astype(jnp.result_type(float))
+        v = as_coefficient(velocity, "velocity", scalar=False)
         if v.ndim == 0:
             v = jnp.full((self.ndim,), v)
         if v.shape != (self.ndim,):
@@ -153,7 +135,7 @@ class Burgers(AbstractConservationLaw):
 
     def __init__(self, viscosity=None, *, ndim: int = 1):
         self.ndim = _check_ndim(ndim)
-        self.viscosity_ = None if viscosity is None else _coefficient(viscosity, "viscosity")
+        self.viscosity_ = None if viscosity is None else as_coefficient(viscosity, "viscosity")
 
     @property
     def num_channels(self):
@@ -195,7 +177,7 @@ class ShallowWater(AbstractConservationLaw):
         self.ndim = _check_ndim(ndim)
         if self.ndim > 2:
             raise ValueError(f"ShallowWater is defined in 1D and 2D, got ndim={ndim}.")
-        self.gravity = _coefficient(gravity, "gravity")
+        self.gravity = as_coefficient(gravity, "gravity")
         self.bathymetry = None if bathymetry is None else jnp.asarray(bathymetry, dtype=jnp.result_type(float))
         if self.bathymetry is not None and self.bathymetry.ndim != self.ndim:
             raise ValueError(f"bathymetry must have shape grid.shape ({self.ndim} axes), got shape {self.bathymetry.shape}.")
@@ -206,7 +188,7 @@ class ShallowWater(AbstractConservationLaw):
         return self.ndim + 1
 
     def velocity(self, u, axis):
-        return _safe_divide(u[1 + axis], u[0], self.dry_tolerance)
+        return safe_divide(u[1 + axis], u[0], u[0] > self.dry_tolerance)
 
     def to_primitive(self, u):
         return jnp.concatenate([u[:1], jnp.stack([self.velocity(u, a) for a in range(self.ndim)])])
@@ -260,7 +242,7 @@ class Euler(AbstractConservationLaw):
 
     def __init__(self, gamma=1.4, *, ndim: int = 1):
         self.ndim = _check_ndim(ndim)
-        self.gamma = _coefficient(gamma, "gamma")
+        self.gamma = as_coefficient(gamma, "gamma")
 
     @property
     def num_channels(self):

@@ -68,7 +68,6 @@ def shu_osher(law, grid):
     if grid.ndim != 1:
         raise ValueError("shu_osher is a 1D problem.")
     x0 = grid.lower[0] + 1.0
-    dx = grid.spacing[0]
     f = _fraction_below(grid, x0, 0)
     left = _primitive(law, np.array([3.857143, 2.629369, 10.33333]))[:, None]
     # cell average of 1 + 0.2 sin(5x) on the right part of each cell

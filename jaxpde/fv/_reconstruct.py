@@ -12,18 +12,10 @@ everywhere, including at zero slopes and constant states.
 import abc
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-
-def _take(v: Array, start: int, length: int, axis: int) -> Array:
-    return jax.lax.slice_in_dim(v, start, start + length, axis=axis)
-
-
-def _safe_ratio(num, den):
-    ok = den != 0
-    return jnp.where(ok, num / jnp.where(ok, den, 1.0), 0.0)
+from ._util import safe_divide, take as _take
 
 
 def minmod(a, b):
@@ -44,7 +36,7 @@ def _limited_slope(limiter: str, dm, dp):
         return _minmod3(2 * dm, 2 * dp, 0.5 * (dm + dp))
     if limiter == "van_leer":
         prod = dm * dp
-        return jnp.where(prod > 0, _safe_ratio(2 * prod, dm + dp), 0.0)
+        return jnp.where(prod > 0, safe_divide(2 * prod, dm + dp, dm + dp != 0), 0.0)
     if limiter == "none":
         return 0.5 * (dm + dp)
     raise AssertionError(limiter)  # pragma: no cover (checked in __init__)

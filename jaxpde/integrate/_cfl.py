@@ -80,7 +80,7 @@ def solve_to(
 
     **Arguments:**
 
-    - `pde`: a PDE with ``max_signal_rate`` (a :class:`~jaxpde.fv.FiniteVolume`).
+    - `pde`: a :class:`~jaxpde.fv.FiniteVolume`.
     - `u0`: initial state ``(C, *N)``; `t0`, `t_final`: start and end times.
     - `cfl`: CFL number (0.5 is safe for SSP-RK3 with MUSCL/WENO in 1D and 2D).
     - `stepper`: ``"ssprk3"`` (default), ``"ssprk2"``, ``"euler"``, ``"rk4"`` or a class

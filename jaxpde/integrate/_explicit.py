@@ -1,20 +1,12 @@
 """Explicit strong-stability-preserving Runge-Kutta steppers for any :class:`AbstractPDE`."""
 
-import math
+import abc
 
 import equinox as eqx
-import jax
 
 from .._abstract import AbstractPDE, AbstractStepper
+from .._checks import check_dt as _check_dt
 from .._types import Args, Field
-
-
-def _check_dt(dt):
-    if isinstance(dt, jax.core.Tracer) or not isinstance(dt, (int, float)):
-        return dt  # traced (e.g. a CFL step inside jit) or an array: checked by the caller
-    if not (dt > 0 and math.isfinite(dt)):
-        raise ValueError(f"dt must be positive and finite, got {dt!r}.")
-    return float(dt)
 
 
 class AbstractExplicitStepper(AbstractStepper):
@@ -33,8 +25,9 @@ class AbstractExplicitStepper(AbstractStepper):
         self.pde.check_state(u)
         return self.step(u, args).astype(u.dtype)
 
-    def step(self, u, args):  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def step(self, u: Field, args: Args) -> Field:
+        """One step from `u` (no shape check; :meth:`__call__` does it)."""
 
 
 class ForwardEuler(AbstractExplicitStepper):

@@ -1,7 +1,6 @@
 """Exponential time differencing Runge-Kutta steppers (Cox & Matthews 2002)."""
 
 import abc
-import math
 
 import equinox as eqx
 import jax
@@ -9,22 +8,10 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from .._abstract import AbstractStepper
-from .._checks import check_int
+from .._checks import check_dt as _check_dt, check_int
 from .._types import Args, Field, SpectralField
 from ._phi import phi_functions
 from ._semilinear import AbstractLinearPDE, AbstractSemilinearPDE
-
-
-def _check_dt(dt) -> float | Array:
-    if isinstance(dt, jax.core.Tracer):
-        return dt
-    try:
-        val = float(dt)
-    except TypeError as e:
-        raise TypeError(f"dt must be a positive number, got {dt!r}.") from e
-    if not (val > 0 and math.isfinite(val)):
-        raise ValueError(f"dt must be positive and finite, got {dt!r}.")
-    return val
 
 
 def _cast(c, like: Array):

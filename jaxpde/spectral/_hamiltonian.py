@@ -13,7 +13,7 @@ from .._abstract import AbstractPDE, AbstractStepper
 from .._types import Args, Field
 from ..grids import PeriodicGrid
 from .._checks import check_int, check_periodic_grid
-from ._etdrk import _check_dt
+from .._checks import check_dt as _check_dt
 from ._semilinear import as_coefficient
 
 

@@ -8,23 +8,9 @@ import numpy as np
 from jaxtyping import Array
 
 from .._abstract import AbstractPDE
+from .._checks import as_coefficient as as_coefficient
 from .._types import Args, Field, SpectralField
 from ..grids import PeriodicGrid
-
-
-def as_coefficient(value, name: str, *, scalar: bool = True) -> Array:
-    """Turn a physical coefficient into a differentiable array leaf (a scalar unless
-    ``scalar=False``)."""
-    if isinstance(value, (bool, str)) or value is None:
-        raise TypeError(f"{name} must be a real number or array, got {value!r}.")
-    arr = jnp.asarray(value)
-    if jnp.iscomplexobj(arr):
-        raise TypeError(f"{name} must be real, got a complex value.")
-    if not jnp.issubdtype(arr.dtype, jnp.floating):
-        arr = arr.astype(jnp.result_type(float))
-    if scalar and arr.ndim != 0:
-        raise ValueError(f"{name} must be a scalar, got an array of shape {arr.shape}; use jax.vmap for many values.")
-    return arr
 
 
 def check_dealias(fraction) -> float:
