@@ -4,4 +4,4 @@ from . import fv as fv, grids as grids, ic as ic, integrate as integrate, metric
 from ._abstract import AbstractPDE as AbstractPDE, AbstractStepper as AbstractStepper
 from ._version import __version__ as __version__
 from .grids import CellGrid as CellGrid, PeriodicGrid as PeriodicGrid
-from .integrate import rollout as rollout, rollout_final as rollout_final, solve_to as solve_to
+from .integrate import rollout as rollout, rollout_final as rollout_final, solve as solve, solve_to as solve_to

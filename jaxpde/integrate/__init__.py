@@ -10,3 +10,5 @@ from ._explicit import (
     SSPRK3 as SSPRK3,
 )
 from ._rollout import rollout as rollout, rollout_final as rollout_final
+from ._imex import FourierMultiplierSolver as FourierMultiplierSolver, LinearStageSolve as LinearStageSolve
+from ._solve import ADJOINTS as ADJOINTS, ODE_SOLVERS as ODE_SOLVERS, SDE_SOLVERS as SDE_SOLVERS, Solution as Solution, solve as solve

@@ -1,0 +1,423 @@
+"""Method-of-lines integration of any :class:`~jaxpde.AbstractPDE` with diffrax.
+
+One entry point, :func:`solve`, covers explicit, implicit and IMEX Runge-Kutta methods
+with error control, and stochastic PDEs driven by a Virtual Brownian Tree. It only
+needs ``pde.rhs`` (plus ``linear_symbol``/``nonlinear`` for IMEX, and a noise model for
+SDEs), so every discretisation in jaxpde and every neural vector field in
+:mod:`jaxpde.nn` goes through the same code.
+"""
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optimistix as optx
+from jaxtyping import Array
+
+from .._abstract import AbstractPDE
+from .._checks import check_int
+from ._imex import LinearStageSolve
+
+# --------------------------------------------------------------------------------------
+# Solvers and adjoints by name
+# --------------------------------------------------------------------------------------
+ODE_SOLVERS: dict[str, type] = {
+    "euler": diffrax.Euler,
+    "heun": diffrax.Heun,
+    "bosh3": diffrax.Bosh3,
+    "tsit5": diffrax.Tsit5,
+    "dopri5": diffrax.Dopri5,
+    "dopri8": diffrax.Dopri8,
+    "implicit_euler": diffrax.ImplicitEuler,
+    "kvaerno3": diffrax.Kvaerno3,
+    "kvaerno4": diffrax.Kvaerno4,
+    "kvaerno5": diffrax.Kvaerno5,
+    "kencarp3": diffrax.KenCarp3,
+    "kencarp4": diffrax.KenCarp4,
+    "kencarp5": diffrax.KenCarp5,
+}
+"""ODE solvers selectable by name in :func:`solve` (any diffrax solver instance works too)."""
+
+IMEX_SOLVERS = (diffrax.KenCarp3, diffrax.KenCarp4, diffrax.KenCarp5, diffrax.Sil3)
+IMPLICIT_SOLVERS = (diffrax.ImplicitEuler, diffrax.Kvaerno3, diffrax.Kvaerno4, diffrax.Kvaerno5)
+
+SDE_SOLVERS: dict[str, type] = {
+    "euler": diffrax.Euler,
+    "euler_heun": diffrax.EulerHeun,
+    "heun": diffrax.Heun,
+    "spark": diffrax.SPaRK,
+    "shark": diffrax.ShARK,
+    "sra1": diffrax.SRA1,
+    "sea": diffrax.SEA,
+    "general_shark": diffrax.GeneralShARK,
+    "slow_rk": diffrax.SlowRK,
+}
+"""SDE solvers selectable by name when :func:`solve` is given a noise model."""
+
+ADJOINTS: dict[str, Callable[[], diffrax.AbstractAdjoint]] = {
+    "recursive": diffrax.RecursiveCheckpointAdjoint,
+    "direct": diffrax.DirectAdjoint,
+    "backsolve": diffrax.BacksolveAdjoint,
+    "forward": diffrax.ForwardMode,
+}
+"""Adjoints selectable by name in :func:`solve`:
+
+- ``"recursive"`` (default): exact gradient of the discrete solution, with binomial
+  checkpointing (memory ``O(log steps)`` extra recomputation).
+- ``"direct"``: differentiates the unrolled loop; supports forward and reverse mode.
+- ``"backsolve"``: solves the continuous adjoint ODE backwards; ``O(1)`` memory but
+  only an approximation of the discrete gradient, unreliable for stiff or chaotic
+  problems.
+- ``"forward"``: forward-mode (``jax.jvp``/``jax.jacfwd``); cheap for few parameters.
+"""
+
+_FAILURES = (
+    ("max_steps_reached", "the maximum number of steps ({max_steps}) was reached before t1. "
+     "Increase max_steps, loosen rtol/atol, or use an implicit/IMEX solver if the problem is stiff."),
+    ("max_steps_rejected", "too many consecutive steps were rejected. The solution may have blown up."),
+    ("dt_min_reached", "the step size fell below dtmin. The solution may have blown up or be singular."),
+    ("nonlinear_max_steps_reached", "the implicit stage equations did not converge. Try a smaller dt0 or looser tolerances."),
+    ("nonlinear_divergence", "the implicit stage equations diverged. Try a smaller dt0 or looser tolerances."),
+    ("singular", "a singular linear system appeared in an implicit stage."),
+    ("nonfinite", "the state became non-finite (NaN or inf)."),
+    ("internal_error", "diffrax reported an internal error."),
+)
+
+
+def _resolve(value, table: dict, what: str, cls):
+    if isinstance(value, str):
+        try:
+            return table[value.lower()]()
+        except KeyError:
+            raise ValueError(f"unknown {what} {value!r}; choose one of {sorted(table)} or pass a diffrax object.") from None
+    if isinstance(value, cls):
+        return value
+    raise TypeError(f"{what} must be a name ({sorted(table)}) or a diffrax {cls.__name__}, got {value!r}.")
+
+
+def _resolve_saveat(saveat, t0, t1) -> diffrax.SaveAt:
+    if saveat is None:
+        return diffrax.SaveAt(t1=True)
+    if isinstance(saveat, diffrax.SaveAt):
+        return saveat
+    if isinstance(saveat, str):
+        if saveat == "steps":
+            return diffrax.SaveAt(steps=True)
+        raise ValueError(f"saveat must be None (final state), 'steps', an array of times or a diffrax.SaveAt, got {saveat!r}.")
+    ts = jnp.asarray(saveat)
+    if ts.ndim != 1 or ts.shape[0] == 0:
+        raise ValueError(f"saveat times must be a non-empty 1D array, got shape {ts.shape}.")
+    return diffrax.SaveAt(ts=ts)
+
+
+def _evals_per_step(solver) -> tuple[int, int] | None:
+    """(right-hand-side evaluations per attempted step, evaluations at initialisation)
+    for explicit Runge-Kutta tableaus; ``None`` where it is not a fixed number."""
+    tableau = getattr(solver, "tableau", None)
+    if not isinstance(tableau, diffrax.ButcherTableau) or isinstance(solver, IMPLICIT_SOLVERS):
+        return None
+    if not np.all(np.asarray(tableau.a_diagonal if tableau.a_diagonal is not None else 0) == 0):
+        return None
+    if tableau.fsal:
+        return tableau.num_stages - 1, 1
+    return tableau.num_stages, 0
+
+
+# --------------------------------------------------------------------------------------
+# Terms
+# --------------------------------------------------------------------------------------
+class _RHS(eqx.Module):
+    """``pde.rhs`` as a pytree, so every adjoint (backsolve included) sees the PDE's
+    parameters as differentiable leaves rather than closed-over constants."""
+
+    pde: AbstractPDE
+
+    def __call__(self, t, u, args):
+        return self.pde.rhs(t, u, args)
+
+
+class _Nonlinear(eqx.Module):
+    pde: Any
+
+    def __call__(self, t, u, args):
+        grid = self.pde.grid
+        return grid.irfft(self.pde.nonlinear(grid.rfft(u), args)).astype(u.dtype)
+
+
+class _Linear(eqx.Module):
+    pde: Any
+
+    def __call__(self, t, u, args):
+        grid = self.pde.grid
+        return grid.irfft(self.pde.linear_symbol() * grid.rfft(u)).astype(u.dtype)
+
+
+def _imex_terms(pde) -> diffrax.MultiTerm:
+    if not (hasattr(pde, "linear_symbol") and hasattr(pde, "nonlinear") and hasattr(pde, "grid")):
+        raise TypeError(
+            "IMEX solvers (KenCarp, Sil3) need a semilinear PDE u_t = L u + N(u) with a diagonal "
+            f"Fourier symbol (a jaxpde.spectral equation); got {type(pde).__name__}. "
+            "Use an implicit solver (kvaerno3/4/5) for other PDEs."
+        )
+    return diffrax.MultiTerm(diffrax.ODETerm(_Nonlinear(pde)), diffrax.ODETerm(_Linear(pde)))
+
+
+def _with_root_finder(solver, rtol, atol, imex: bool):
+    """Give implicit solvers a root finder at the solve's tolerances (and, for IMEX on a
+    semilinear PDE, a Fourier-diagonal linear solve instead of a dense LU)."""
+    if not isinstance(solver, IMEX_SOLVERS + IMPLICIT_SOLVERS):
+        return solver
+    if imex:
+        # The implicit term L u is linear: one Fourier-diagonal solve is the exact root.
+        root_finder = LinearStageSolve()
+    else:
+        # The controller's RMS norm (VeryChord's default max-norm is stricter than the
+        # error control and makes it reject steps whose stage solves were good enough).
+        root_finder = diffrax.VeryChord(rtol=rtol, atol=atol, norm=optx.rms_norm)
+    return eqx.tree_at(lambda s: s.root_finder, solver, root_finder)
+
+
+# --------------------------------------------------------------------------------------
+# Solution
+# --------------------------------------------------------------------------------------
+class Solution(eqx.Module):
+    """The result of :func:`solve`.
+
+    **Fields:**
+
+    - `ts`: the save times, shape ``(T,)``.
+    - `us`: the saved states, shape ``(T, C, *N)``.
+    - `stats`: a dict of integer arrays: ``num_steps`` (attempted), ``num_accepted_steps``,
+      ``num_rejected_steps`` and ``num_rhs_evals`` (right-hand-side evaluations of the
+      steps, rejected ones included, for explicit Runge-Kutta methods: stages per step
+      times steps, plus one initial evaluation for FSAL methods; diffrax may spend a few
+      more re-evaluating a first stage after rejected steps; ``-1`` where the count is not fixed, e.g. the
+      Newton iterations of implicit methods, and for SDEs).
+    - `result`: diffrax's result code (``diffrax.RESULTS.successful`` when it worked).
+    - `heuristics`: ``None`` unless ``heuristics=True``; then a dict with the
+      step-size-weighted sums of the accepted steps' error estimates (``"error"``) and
+      stiffness estimates (``"stiffness"``), see :func:`jaxpde.integrate.solver_heuristics`.
+    - `solution`: the underlying :class:`diffrax.Solution` (dense output, events, …).
+    """
+
+    ts: Array
+    us: Array
+    stats: dict
+    result: Any
+    heuristics: dict | None
+    solution: diffrax.Solution
+
+    @property
+    def u_final(self) -> Array:
+        """The last saved state."""
+        return self.us[-1]
+
+
+def _check_result(sol: diffrax.Solution, ys, max_steps: int):
+    """Turn a failed diffrax result, or a non-finite state, into a runtime error."""
+    result = sol.result
+    messages, preds = [], []
+    for name, message in _FAILURES:
+        item = getattr(diffrax.RESULTS, name, None)
+        if item is None:
+            continue
+        preds.append(result == item)
+        messages.append("jaxpde.solve failed: " + message.format(max_steps=max_steps))
+    failed = result != diffrax.RESULTS.successful
+    index = jnp.argmax(jnp.stack(preds)) if preds else 0
+    messages.append("jaxpde.solve failed: diffrax did not report success.")
+    index = jnp.where(jnp.any(jnp.stack(preds)), index, len(messages) - 1)
+    ys = eqx.branched_error_if(ys, failed, index, messages)
+    nonfinite = ~jnp.all(jnp.isfinite(ys))
+    ys = eqx.error_if(
+        ys, nonfinite,
+        "jaxpde.solve produced a non-finite state (NaN or inf). With fixed steps this usually "
+        "means dt is too large for stability; use an adaptive solver or a smaller dt0.",
+    )
+    return ys
+
+
+def solve(
+    pde: AbstractPDE,
+    u0: Array,
+    t0: float,
+    t1: float,
+    *,
+    solver: str | diffrax.AbstractSolver = "tsit5",
+    rtol: float = 1e-6,
+    atol: float = 1e-6,
+    dt0: float | None = None,
+    adaptive: bool = True,
+    saveat=None,
+    adjoint: str | diffrax.AbstractAdjoint = "recursive",
+    max_steps: int = 4096,
+    args=None,
+    stepsize_controller: diffrax.AbstractStepSizeController | None = None,
+    noise=None,
+    key: Array | None = None,
+    brownian_tol: float | None = None,
+    heuristics: bool = False,
+    throw: bool = True,
+    progress: bool = False,
+) -> Solution:
+    r"""Integrate ``du/dt = pde.rhs(t, u, args)`` (optionally ``+ noise``) with diffrax.
+
+    The method of lines: the spatial discretisation (spectral, finite volume, or a
+    neural vector field) is an ODE system, integrated by any diffrax solver.
+
+    - **Explicit** (``"tsit5"``, ``"dopri5"``, ``"dopri8"``, ``"bosh3"``, ``"heun"``,
+      ``"euler"``): integrate ``rhs``.
+    - **Implicit** (``"kvaerno3/4/5"``, ``"implicit_euler"``): integrate ``rhs`` with
+      simplified Newton iterations (a dense Jacobian: fine for small systems).
+    - **IMEX** (``"kencarp3/4/5"``): for a semilinear PDE ``u_t = L u + N(u)`` (every
+      :mod:`jaxpde.spectral` equation), ``N`` is explicit and ``L`` implicit. The implicit
+      stage equations are solved in Fourier space, where ``L`` is diagonal, at the cost
+      of two FFTs (:class:`~jaxpde.integrate.FourierMultiplierSolver`).
+    - **Stochastic** (``noise`` given, see :mod:`jaxpde.integrate` noise models):
+      ``du = rhs dt + G(t, u) dW`` with ``W`` a :class:`diffrax.VirtualBrownianTree`
+      fixed by ``key``; solvers ``"euler"`` (Euler-Maruyama, Itô), ``"shark"``,
+      ``"sra1"``, ``"sea"`` (additive noise; space-time Lévy area is supplied),
+      ``"spark"``, ``"heun"``, ``"euler_heun"`` (Stratonovich), ``"general_shark"``,
+      ``"slow_rk"``.
+
+    Steps are adaptive (diffrax's PID controller at ``rtol``/``atol``) unless
+    ``adaptive=False``, which takes constant steps of ``dt0``.
+
+    **Arguments:**
+
+    - `pde`: any :class:`~jaxpde.AbstractPDE` (its array leaves are differentiable).
+    - `u0`: initial state ``(C, *N)``.
+    - `t0`, `t1`: time interval.
+    - `solver`: a name (see :data:`ODE_SOLVERS`, :data:`SDE_SOLVERS`) or a diffrax solver.
+    - `rtol`, `atol`: tolerances of the step-size controller (and of implicit stage solves). The
+      explicit pairs keep the global error below the tolerance on smooth problems; the
+      embedded estimates of implicit/IMEX methods are optimistic on stiff decaying modes
+      (global errors up to ~15x the tolerance measured on the heat equation), so ask them
+      for a tighter tolerance. With an array `saveat` they step onto the save times,
+      since their dense output is only third order.
+    - `dt0`: initial step (``None``: chosen automatically for ODEs); required with
+      ``adaptive=False`` and for SDEs.
+    - `adaptive`: error-controlled steps (``True``) or constant steps of ``dt0``.
+    - `saveat`: ``None`` (final state only), an array of times, ``"steps"`` (every
+      step), or a :class:`diffrax.SaveAt`.
+    - `adjoint`: ``"recursive"`` (default), ``"direct"``, ``"backsolve"``, ``"forward"``
+      (see :data:`ADJOINTS`), or a diffrax adjoint.
+    - `max_steps`: maximum number of steps.
+    - `args`: passed to ``pde.rhs`` (forcing, controls).
+    - `stepsize_controller`: overrides the controller built from the arguments above.
+    - `noise`: a noise model (:class:`~jaxpde.integrate.AbstractNoise`) for an SDE.
+    - `key`: PRNG key of the Brownian motion (required with `noise`). One key fixes the
+      whole path, however it is queried.
+    - `brownian_tol`: time resolution of the Virtual Brownian Tree (default:
+      ``dt0 / 4`` for constant steps, ``min(dt0, (t1 - t0) / max_steps) / 8`` for
+      adaptive ones, which also sets ``dtmin`` above it).
+    - `heuristics`: also accumulate the solver heuristics (local error and stiffness
+      estimates of accepted steps) used by the regulariser of Pal et al.
+    - `throw`: raise a runtime error if the solve fails (max steps, failed implicit
+      solve, non-finite state). With ``False`` the failure is reported in
+      ``Solution.result`` only.
+    - `progress`: show a tqdm progress bar.
+
+    **Returns:**
+
+    A :class:`Solution` with ``ts``, ``us`` ``(T, C, *N)``, ``stats`` (steps and
+    evaluations) and ``result``.
+
+    **References:** Hairer, Nørsett & Wanner (1993); Kennedy & Carpenter, "Additive
+    Runge-Kutta schemes for convection-diffusion-reaction equations" (2003); Kidger,
+    "On Neural Differential Equations" (2021) for diffrax.
+    """
+    if not isinstance(pde, AbstractPDE):
+        raise TypeError(f"solve needs an AbstractPDE, got {type(pde).__name__}.")
+    u0 = jnp.asarray(u0)
+    pde.check_state(u0, "u0")
+    max_steps = check_int(max_steps, "max_steps")
+    if isinstance(t0, (int, float)) and isinstance(t1, (int, float)) and not t1 > t0:
+        raise ValueError(f"solve needs t1 > t0, got t0={t0}, t1={t1}.")
+    if dt0 is not None and isinstance(dt0, (int, float)) and not dt0 > 0:
+        raise ValueError(f"dt0 must be positive, got {dt0}.")
+    if not adaptive and dt0 is None:
+        raise ValueError("adaptive=False takes constant steps of dt0: pass dt0.")
+
+    is_sde = noise is not None
+    table = SDE_SOLVERS if is_sde else ODE_SOLVERS
+    solver = _resolve(solver, table, "SDE solver" if is_sde else "solver", diffrax.AbstractSolver)
+    adjoint = _resolve(adjoint, ADJOINTS, "adjoint", diffrax.AbstractAdjoint)
+    imex = isinstance(solver, IMEX_SOLVERS)
+
+    if is_sde:
+        from ._noise import sde_terms
+
+        if imex:
+            raise ValueError("IMEX solvers are for ODEs; choose an SDE solver, e.g. 'shark' or 'euler'.")
+        if key is None:
+            raise ValueError("an SDE solve needs a PRNG key: solve(..., noise=noise, key=jax.random.key(0)).")
+        if dt0 is None:
+            raise ValueError("an SDE solve needs dt0 (the first step, or the constant step with adaptive=False).")
+        span = float(t1 - t0) if isinstance(t1 - t0, (int, float)) else None
+        if brownian_tol is None:
+            brownian_tol = dt0 / 4 if not adaptive else min(dt0, (span or dt0) / max_steps) / 8
+        terms = sde_terms(pde, noise, u0, t0, t1, solver, key=key, tol=brownian_tol)
+    elif imex:
+        terms = _imex_terms(pde)
+    else:
+        terms = diffrax.ODETerm(_RHS(pde))
+    solver = _with_root_finder(solver, rtol, atol, imex)
+    save = _resolve_saveat(saveat, t0, t1)
+
+    if stepsize_controller is None:
+        if adaptive:
+            dtmin = 2 * brownian_tol if is_sde else None
+            step_ts = None
+            if isinstance(solver, IMEX_SOLVERS + IMPLICIT_SOLVERS) and getattr(save.subs, "ts", None) is not None:
+                # Their dense output is only third order: step onto the save times
+                # instead of interpolating to them.
+                step_ts = save.subs.ts
+            stepsize_controller = diffrax.PIDController(rtol=rtol, atol=atol, dtmin=dtmin, step_ts=step_ts)
+        else:
+            stepsize_controller = diffrax.ConstantStepSize()
+    heuristic_solver = None
+    if heuristics:
+        from ._heuristics import HeuristicSolver
+
+        heuristic_solver = HeuristicSolver(solver, rtol=rtol, atol=atol)
+        solver = heuristic_solver
+
+    if heuristics:
+        save = eqx.tree_at(lambda s: s.solver_state, save, True)
+    meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
+    sol = diffrax.diffeqsolve(
+        terms,
+        solver,
+        t0,
+        t1,
+        dt0,
+        u0,
+        args=args,
+        saveat=save,
+        stepsize_controller=stepsize_controller,
+        adjoint=adjoint,
+        max_steps=max_steps,
+        throw=False,
+        progress_meter=meter,
+    )
+    ys = sol.ys
+    if throw:
+        ys = _check_result(sol, ys, max_steps)
+
+    stats = dict(sol.stats)
+    per_step = _evals_per_step(solver if heuristic_solver is None else heuristic_solver.solver)
+    if per_step is None or is_sde:
+        stats["num_rhs_evals"] = jnp.asarray(-1)
+    else:
+        evals, init = per_step
+        stats["num_rhs_evals"] = evals * stats["num_steps"] + init
+    heur = None
+    if heuristic_solver is not None:
+        heur = heuristic_solver.read(sol.solver_state)
+    return Solution(ts=sol.ts, us=ys, stats=stats, result=sol.result, heuristics=heur, solution=sol)
