@@ -248,7 +248,7 @@ def solve(
     t0: float,
     t1: float,
     *,
-    solver: str | diffrax.AbstractSolver = "tsit5",
+    solver: str | diffrax.AbstractSolver | None = None,
     rtol: float = 1e-6,
     atol: float = 1e-6,
     dt0: float | None = None,
@@ -294,6 +294,8 @@ def solve(
     - `u0`: initial state ``(C, *N)``.
     - `t0`, `t1`: time interval.
     - `solver`: a name (see :data:`ODE_SOLVERS`, :data:`SDE_SOLVERS`) or a diffrax solver.
+      Default: ``"tsit5"`` for ODEs; for SDEs ``"shark"`` with additive noise and
+      ``"euler"`` (Euler-Maruyama, fixed steps) otherwise.
     - `rtol`, `atol`: tolerances of the step-size controller (and of implicit stage solves). The
       explicit pairs keep the global error below the tolerance on smooth problems; the
       embedded estimates of implicit/IMEX methods are optimistic on stiff decaying modes
@@ -345,6 +347,8 @@ def solve(
         raise ValueError("adaptive=False takes constant steps of dt0: pass dt0.")
 
     is_sde = noise is not None
+    if solver is None:
+        solver = ("shark" if noise.additive else "euler") if is_sde else "tsit5"
     table = SDE_SOLVERS if is_sde else ODE_SOLVERS
     solver = _resolve(solver, table, "SDE solver" if is_sde else "solver", diffrax.AbstractSolver)
     adjoint = _resolve(adjoint, ADJOINTS, "adjoint", diffrax.AbstractAdjoint)
