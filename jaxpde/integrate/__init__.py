@@ -20,3 +20,8 @@ from ._noise import (
     SpectralNoise as SpectralNoise,
     brownian_tree as brownian_tree,
 )
+from ._heuristics import (
+    HeuristicSolver as HeuristicSolver,
+    local_heuristics as local_heuristics,
+    random_time as random_time,
+)

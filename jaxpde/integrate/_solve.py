@@ -386,6 +386,12 @@ def solve(
         else:
             stepsize_controller = diffrax.ConstantStepSize()
     heuristic_solver = None
+    if heuristics and isinstance(adjoint, diffrax.BacksolveAdjoint):
+        raise ValueError(
+            "heuristics=True accumulates the regulariser in the solver state, which the backsolve "
+            "adjoint does not differentiate. Use jaxpde.integrate.local_heuristics (the local "
+            "regulariser, which works with every adjoint) or another adjoint."
+        )
     if heuristics:
         from ._heuristics import HeuristicSolver
 
