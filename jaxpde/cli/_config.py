@@ -52,6 +52,8 @@ TOP_KEYS = {
     "equation": True, "parameters": False, "grid": True, "stepper": False, "dt": True,
     "num_steps": True, "save_every": False, "initial_condition": True, "seed": False,
     "precision": False, "name": False,
+    # diffrax integrators (see _diffrax.py); they replace stepper/dt/num_steps/save_every
+    "integrator": False, "solve": False, "noise": False, "t_final": False, "save_interval": False,
 }
 
 
@@ -75,6 +77,7 @@ class SimulationConfig:
     seed: int
     precision: str
     raw: dict
+    integrator: object = None
 
 
 def _unknown(key_path, key, allowed, file):
@@ -159,9 +162,14 @@ def load_config(path) -> SimulationConfig:
     for k in raw:
         if k not in TOP_KEYS:
             raise _unknown(k, k, TOP_KEYS, file)
+    diffrax_run = "integrator" in raw
     for k, required in TOP_KEYS.items():
-        if required and k not in raw:
+        if required and k not in raw and not (diffrax_run and k in ("dt", "num_steps")):
             raise ConfigError(f"{file}: missing required key '{k}'")
+    if not diffrax_run:
+        for k in ("solve", "noise", "t_final", "save_interval"):
+            if k in raw:
+                raise ConfigError(f"{file}: key '{k}' needs 'integrator: adaptive | imex | sde'")
 
     eq = raw["equation"]
     if not isinstance(eq, str) or eq not in EQUATIONS:
@@ -225,6 +233,12 @@ def load_config(path) -> SimulationConfig:
         if eq == "klein_gordon":
             raise ConfigError(f"{file}: key 'stepper.dealias' does not apply to klein_gordon")
 
+    integrator = None
+    if diffrax_run:
+        from ._diffrax import parse_integrator
+
+        integrator = parse_integrator(raw, file, eq)
+        raw = {**raw, "dt": integrator.save_interval, "num_steps": integrator.num_frames}
     dt = _number(raw["dt"], "dt", file, positive=True)
     num_steps = _number(raw["num_steps"], "num_steps", file, integer=True, positive=True)
     save_every = _number(raw.get("save_every", 1), "save_every", file, integer=True, positive=True)
@@ -252,4 +266,5 @@ def load_config(path) -> SimulationConfig:
         path=path, name=name, equation=eq, parameters=params, num_points=npts, extent=tuple(float(e) for e in ext),
         method=method, order=order, substeps=substeps, dealias=dealias, dt=float(dt), num_steps=num_steps,
         save_every=save_every, ic_kind=kind, ic_params=ic_params, seed=seed, precision=precision, raw=raw,
+        integrator=integrator,
     )

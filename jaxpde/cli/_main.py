@@ -10,12 +10,11 @@ from ._config import ConfigError, EQUATIONS, INITIAL_CONDITIONS, load_config
 from ._fv import FVConfig, simulate_fv
 
 
-def build(cfg):
-    """Build ``(pde, stepper, u0)`` from a validated config (imports JAX lazily)."""
+def build_problem(cfg):
+    """Build ``(pde, u0)`` from a validated spectral config (imports JAX lazily)."""
     import jax
 
     from ..grids import PeriodicGrid
-    from ..spectral import ETDRK, ExactLinear, StormerVerlet
 
     file = cfg.path
     try:
@@ -29,15 +28,6 @@ def build(cfg):
         pde = EQUATIONS[cfg.equation](grid, **kwargs)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{file}: key 'parameters' (equation '{cfg.equation}'): {e}") from None
-    try:
-        if cfg.method == "etdrk":
-            stepper = ETDRK(pde, cfg.dt, order=cfg.order, substeps=cfg.substeps)
-        elif cfg.method == "exact":
-            stepper = ExactLinear(pde, cfg.dt)
-        else:
-            stepper = StormerVerlet(pde, cfg.dt, substeps=cfg.substeps)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{file}: key 'stepper' / 'dt': {e}") from None
     fn = INITIAL_CONDITIONS[cfg.ic_kind]
     params = dict(cfg.ic_params)
     accepted = inspect.signature(fn).parameters
@@ -55,7 +45,24 @@ def build(cfg):
             f"'{cfg.equation}' needs {pde.state_shape} (channels, *grid.num_points)"
         )
     dtype = "float64" if cfg.precision == "float64" else "float32"
-    return pde, stepper, u0.astype(dtype)
+    return pde, u0.astype(dtype)
+
+
+def build(cfg):
+    """Build ``(pde, stepper, u0)`` from a validated fixed-step config (imports JAX lazily)."""
+    from ..spectral import ETDRK, ExactLinear, StormerVerlet
+
+    pde, u0 = build_problem(cfg)
+    try:
+        if cfg.method == "etdrk":
+            stepper = ETDRK(pde, cfg.dt, order=cfg.order, substeps=cfg.substeps)
+        elif cfg.method == "exact":
+            stepper = ExactLinear(pde, cfg.dt)
+        else:
+            stepper = StormerVerlet(pde, cfg.dt, substeps=cfg.substeps)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{cfg.path}: key 'stepper' / 'dt': {e}") from None
+    return pde, stepper, u0
 
 
 def simulate(cfg, out_dir: Path, *, progress: bool | None = None) -> dict:
@@ -158,6 +165,10 @@ def main(argv=None) -> int:
             out = Path(ns.out) if ns.out else Path("out") / cfg.name
             if isinstance(cfg, FVConfig):
                 res = simulate_fv(cfg, out, progress=False if ns.no_progress else None)
+            elif cfg.integrator is not None:
+                from ._diffrax import simulate_diffrax
+
+                res = simulate_diffrax(cfg, out, progress=False if ns.no_progress else None)
             else:
                 res = simulate(cfg, out, progress=False if ns.no_progress else None)
         except ConfigError as e:
@@ -166,7 +177,11 @@ def main(argv=None) -> int:
         except FloatingPointError as e:
             print(f"jaxpde: error: {e}", file=sys.stderr)
             return 1
-        if "cell_steps_per_s" in res:
+        if "stats" in res:
+            st = res["stats"]
+            speed = (f"{res['frames']} frames, {st['num_steps']} steps "
+                     f"({st['num_rejected_steps']} rejected) incl. compile and I/O")
+        elif "cell_steps_per_s" in res:
             speed = f"{res['steps']} steps, {res['cell_steps_per_s']:.3g} cell-steps/s incl. compile and I/O"
         else:
             speed = f"{res['steps_per_s']:.0f} steps/s incl. compile and I/O"

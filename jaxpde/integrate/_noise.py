@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 import diffrax
 import equinox as eqx
-import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 

@@ -7,13 +7,11 @@ SDEs), so every discretisation in jaxpde and every neural vector field in
 :mod:`jaxpde.nn` goes through the same code.
 """
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import diffrax
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optimistix as optx

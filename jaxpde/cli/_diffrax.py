@@ -1,0 +1,233 @@
+"""``jaxpde simulate`` with diffrax integrators (``integrator: adaptive | imex | sde``).
+
+Spectral configs may replace the fixed-step ``stepper``/``dt``/``num_steps``/
+``save_every`` keys with
+
+.. code-block:: yaml
+
+    integrator: imex            # adaptive | imex | sde
+    solve: {solver: kencarp4, rtol: 1.0e-6, atol: 1.0e-6, dt0: 0.01, adaptive: true, max_steps: 100000}
+    noise: {amplitude: 0.1, correlation_length: 0.5, dealias: 0.6667, multiplicative: false}  # sde only
+    t_final: 100.0
+    save_interval: 1.0
+
+Defaults: ``solver`` is ``tsit5`` (adaptive), ``kencarp4`` (imex), ``shark`` (sde with
+additive noise) or ``euler`` (sde with multiplicative noise); SDEs take fixed steps of
+``dt0`` unless ``adaptive: true``.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._config import ConfigError, _number, _unknown
+
+KINDS = ("adaptive", "imex", "sde")
+SOLVE_KEYS = ("solver", "rtol", "atol", "dt0", "adaptive", "max_steps")
+NOISE_KEYS = ("amplitude", "correlation_length", "dealias", "multiplicative")
+FIXED_STEP_KEYS = ("stepper", "dt", "num_steps", "save_every")
+
+
+@dataclass
+class IntegratorConfig:
+    kind: str
+    solver: str
+    rtol: float
+    atol: float
+    dt0: float | None
+    adaptive: bool
+    max_steps: int
+    noise: dict | None
+    t_final: float
+    save_interval: float
+
+    @property
+    def num_frames(self) -> int:
+        return int(round(self.t_final / self.save_interval))
+
+
+def parse_integrator(raw: dict, file: str, equation: str) -> IntegratorConfig:
+    """Validate the diffrax keys of a spectral config (``integrator`` present)."""
+    from ..integrate import ODE_SOLVERS, SDE_SOLVERS
+
+    kind = raw["integrator"]
+    if kind not in KINDS:
+        raise ConfigError(f"{file}: key 'integrator' must be one of {', '.join(KINDS)}, got {kind!r}")
+    for k in FIXED_STEP_KEYS:
+        if k in raw:
+            raise ConfigError(
+                f"{file}: key '{k}' belongs to the fixed-step integrator; with 'integrator: {kind}' "
+                "use 't_final', 'save_interval' and the 'solve' section"
+            )
+    for k in ("t_final", "save_interval"):
+        if k not in raw:
+            raise ConfigError(f"{file}: missing required key '{k}' (needed with 'integrator: {kind}')")
+    t_final = float(_number(raw["t_final"], "t_final", file, positive=True))
+    save_interval = float(_number(raw["save_interval"], "save_interval", file, positive=True))
+    frames = t_final / save_interval
+    if abs(frames - round(frames)) > 1e-9 * max(1.0, frames):
+        raise ConfigError(f"{file}: key 'save_interval' ({save_interval:g}) must divide t_final ({t_final:g})")
+    if equation == "klein_gordon":
+        raise ConfigError(f"{file}: key 'integrator': klein_gordon is second order in time; use its stormer_verlet stepper")
+
+    solve = raw.get("solve") or {}
+    if not isinstance(solve, dict):
+        raise ConfigError(f"{file}: key 'solve' must be a mapping")
+    for k in solve:
+        if k not in SOLVE_KEYS:
+            raise _unknown(f"solve.{k}", k, SOLVE_KEYS, file)
+    noise = raw.get("noise")
+    if kind == "sde":
+        if not isinstance(noise, dict):
+            raise ConfigError(f"{file}: 'integrator: sde' needs a 'noise' mapping (amplitude, correlation_length, ...)")
+        for k in noise:
+            if k not in NOISE_KEYS:
+                raise _unknown(f"noise.{k}", k, NOISE_KEYS, file)
+        if "amplitude" not in noise:
+            raise ConfigError(f"{file}: missing required key 'noise.amplitude'")
+        _number(noise["amplitude"], "noise.amplitude", file, nonnegative=True)
+        if noise.get("correlation_length") is not None:
+            _number(noise["correlation_length"], "noise.correlation_length", file, positive=True)
+        if noise.get("dealias") is not None:
+            d = _number(noise["dealias"], "noise.dealias", file, positive=True)
+            if d > 1:
+                raise ConfigError(f"{file}: key 'noise.dealias' must be in (0, 1], got {d}")
+        if not isinstance(noise.get("multiplicative", False), bool):
+            raise ConfigError(f"{file}: key 'noise.multiplicative' must be true or false")
+    elif noise is not None:
+        raise ConfigError(f"{file}: key 'noise' only applies with 'integrator: sde'")
+
+    multiplicative = bool(noise and noise.get("multiplicative", False))
+    default = {"adaptive": "tsit5", "imex": "kencarp4", "sde": "euler" if multiplicative else "shark"}[kind]
+    solver = solve.get("solver", default)
+    table = SDE_SOLVERS if kind == "sde" else ODE_SOLVERS
+    if solver not in table:
+        raise ConfigError(f"{file}: key 'solve.solver' must be one of {', '.join(sorted(table))}, got {solver!r}")
+    if kind == "imex" and not solver.startswith("kencarp"):
+        raise ConfigError(f"{file}: key 'solve.solver': 'integrator: imex' needs kencarp3, kencarp4 or kencarp5")
+    rtol = float(_number(solve.get("rtol", 1e-6), "solve.rtol", file, positive=True))
+    atol = float(_number(solve.get("atol", 1e-6), "solve.atol", file, positive=True))
+    dt0 = solve.get("dt0")
+    if dt0 is not None:
+        dt0 = float(_number(dt0, "solve.dt0", file, positive=True))
+    adaptive = solve.get("adaptive", kind != "sde")
+    if not isinstance(adaptive, bool):
+        raise ConfigError(f"{file}: key 'solve.adaptive' must be true or false")
+    if dt0 is None and (kind == "sde" or not adaptive):
+        raise ConfigError(f"{file}: missing required key 'solve.dt0' (the {'SDE ' if kind == 'sde' else ''}step size)")
+    if kind == "sde" and adaptive and solver == "euler":
+        raise ConfigError(f"{file}: key 'solve.solver': euler (Euler-Maruyama) cannot take adaptive steps; use spark or heun")
+    max_steps = int(_number(solve.get("max_steps", 100_000), "solve.max_steps", file, integer=True, positive=True))
+    return IntegratorConfig(
+        kind=kind, solver=solver, rtol=rtol, atol=atol, dt0=dt0, adaptive=adaptive, max_steps=max_steps,
+        noise=dict(noise) if noise else None, t_final=t_final, save_interval=save_interval,
+    )
+
+
+def simulate_diffrax(cfg, out_dir: Path, *, progress: bool | None = None) -> dict:
+    """Run a spectral config with a diffrax integrator; write ``<name>.h5`` and ``<name>.png``."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from .._version import __version__
+    from ..integrate import MultiplicativeNoise, SpectralNoise, solve
+    from ..io import TrajectoryWriter
+    from ..viz import plot_snapshots, plot_spacetime
+    from ._main import build_problem
+
+    if cfg.precision == "float64":
+        jax.config.update("jax_enable_x64", True)
+    ic = cfg.integrator
+    pde, u0 = build_problem(cfg)
+    noise = None
+    if ic.kind == "sde":
+        n = ic.noise
+        try:
+            noise = SpectralNoise(
+                pde.grid, n["amplitude"], correlation_length=n.get("correlation_length"), dealias=n.get("dealias"),
+                num_channels=pde.num_channels,
+            )
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{cfg.path}: key 'noise': {e}") from None
+        if n.get("multiplicative", False):
+            noise = MultiplicativeNoise(noise)
+    num_frames = ic.num_frames
+    frames_per_chunk = max(1, num_frames // 50)
+    base_key = jax.random.key(cfg.seed)
+    stats_total = {"num_steps": 0, "num_accepted_steps": 0, "num_rejected_steps": 0}
+
+    def make_advance(frames):
+        @eqx.filter_jit
+        def advance(u, t_start, chunk):
+            ts = t_start + ic.save_interval * jnp.arange(1, frames + 1, dtype=t_start.dtype)
+            sol = solve(
+                pde, u, t_start, ts[-1], solver=ic.solver, rtol=ic.rtol, atol=ic.atol, dt0=ic.dt0,
+                adaptive=ic.adaptive, saveat=ts, max_steps=ic.max_steps, noise=noise,
+                key=jax.random.fold_in(base_key, chunk) if noise is not None else None,
+            )
+            return sol.us, sol.stats
+
+        return advance
+
+    advance = make_advance(frames_per_chunk)
+    advance_rest = make_advance(max(1, num_frames % frames_per_chunk))
+    meta = {
+        "equation": cfg.equation,
+        "parameters": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in cfg.parameters.items()},
+        "grid": {"num_points": list(cfg.num_points), "extent": list(cfg.extent)},
+        "integrator": ic.kind, "solve": {"solver": ic.solver, "rtol": ic.rtol, "atol": ic.atol, "dt0": ic.dt0,
+                                         "adaptive": ic.adaptive, "max_steps": ic.max_steps},
+        "noise": ic.noise, "t_final": ic.t_final, "save_interval": ic.save_interval,
+        "initial_condition": {"kind": cfg.ic_kind, **cfg.ic_params}, "seed": cfg.seed,
+        "precision": cfg.precision, "jaxpde_version": __version__, "jax_version": jax.__version__,
+        "state_layout": "(time, channel, *space)", "config_file": str(cfg.path),
+    }
+    out_dir = Path(out_dir)
+    h5_path, png_path = out_dir / f"{cfg.name}.h5", out_dir / f"{cfg.name}.png"
+    times = np.arange(num_frames + 1) * ic.save_interval
+    kept, keep_every = [np.asarray(u0)], max(1, (num_frames + 1) // 400)
+    t0 = time.perf_counter()
+    with TrajectoryWriter(h5_path, (num_frames + 1, *u0.shape), np.dtype(u0.dtype), meta, times) as writer:
+        writer.write(np.asarray(u0)[None])
+        u, done, chunk = u0, 0, 0
+        bar = tqdm(total=num_frames, unit="frame", desc=cfg.name,
+                   disable=progress is False if progress is not None else None)
+        with bar:
+            while done < num_frames:
+                n = min(frames_per_chunk, num_frames - done)
+                fn = advance if n == frames_per_chunk else advance_rest
+                try:
+                    frames, stats = fn(u, jnp.asarray(float(times[done])), jnp.asarray(chunk))
+                    frames = np.asarray(frames)
+                except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as e:  # jaxpde.solve's failures
+                    msg = str(e)
+                    line = next((ln for ln in msg.splitlines() if "jaxpde.solve" in ln), msg.splitlines()[0] if msg else "")
+                    raise FloatingPointError(f"{line.strip()} (t = {times[done]:.6g}, config {cfg.path})") from None
+                writer.write(frames)
+                for k in stats_total:
+                    stats_total[k] += int(stats[k])
+                for j in range(n):
+                    if (done + j + 1) % keep_every == 0:
+                        kept.append(frames[j])
+                u, done, chunk = frames[-1], done + n, chunk + 1
+                bar.update(n)
+                bar.set_postfix(steps=stats_total["num_steps"], rejected=stats_total["num_rejected_steps"])
+    wall = time.perf_counter() - t0
+    kept = np.stack(kept)
+    kept_times = np.concatenate([[0.0], times[1:][(np.arange(1, num_frames + 1) % keep_every) == 0]])
+    title = f"{cfg.equation}  ({ic.kind}: {ic.solver}, {stats_total['num_steps']} steps)"
+    if len(cfg.num_points) == 1:
+        fig = plot_spacetime(kept, cfg.extent[0], kept_times, title=title)
+    else:
+        fig = plot_snapshots(kept if len(cfg.num_points) == 2 else kept[..., kept.shape[-1] // 2],
+                             cfg.extent[:2], kept_times, title=title, num=4)
+    tmp_png = png_path.with_name(png_path.name + ".partial.png")
+    fig.savefig(tmp_png, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    tmp_png.replace(png_path)
+    return {"h5": h5_path, "png": png_path, "wall_s": wall, "stats": stats_total, "frames": num_frames}
