@@ -83,7 +83,9 @@ def train(variant, weight, iters, seed, ts, y0, ys):
             sol = jaxpde.solve(m, y_start, 0.0, tw[-1], saveat=diffrax.SaveAt(ts=tw, dense=True), rtol=TOL, atol=TOL,
                                max_steps=1000)
             t_r = random_time(key, 0.0, tw[-1])
-            local = local_heuristics(m, sol.solution.evaluate(t_r), t_r, rtol=TOL, atol=TOL)
+            # a step of the size the solver takes on average on this window
+            h = jax.lax.stop_gradient(tw[-1] / sol.stats["num_accepted_steps"])
+            local = local_heuristics(m, sol.solution.evaluate(t_r), t_r, rtol=TOL, atol=TOL, dt=h)
             # one step's error stands in for the sum over the window (scaled by its length)
             return jnp.mean((sol.us - target) ** 2), tw[-1] * local["error"]
         sol = jaxpde.solve(m, y_start, 0.0, tw[-1], saveat=tw, rtol=TOL, atol=TOL, max_steps=1000)

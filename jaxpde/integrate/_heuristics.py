@@ -139,9 +139,11 @@ def local_heuristics(pde, u, t, *, solver="tsit5", rtol=1e-6, atol=1e-6, dt=None
     r"""Solver heuristics of a single step from state `u` at time `t` (the local
     regulariser of Pal, Edelman & Rackauckas, ICML 2023).
 
-    Take `u` from a solve saved at a random time ``t ~ U(t0, t1)``; the step size is
-    `dt`, or the one diffrax's PID controller would choose there (Hairer's
-    initial-step heuristic at `rtol`/`atol`). Returns ``{"error": E, "stiffness": S,
+    Take `u` from a solve saved at (or densely evaluated at) a random time
+    ``t ~ U(t0, t1)``. The step size is `dt`; pass the size of the steps the solver
+    actually takes, e.g. ``(t1 - t0) / sol.stats["num_accepted_steps"]`` under
+    ``stop_gradient``. Without it, Hairer's initial-step heuristic at `rtol`/`atol`
+    is used, which is conservative (small steps, small error estimates). Returns ``{"error": E, "stiffness": S,
     "dt": h}``; ``E`` is the scaled RMS local error estimate, ``S`` Shampine's
     stiffness estimate. Differentiable in `u` and in the PDE's parameters.
     """

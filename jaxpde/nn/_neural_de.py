@@ -1,4 +1,4 @@
-r"""Neural ODEs and the three stable neural SDE classes of Oh, Lim, Park & Kim,
+r"""Neural ODEs and the three stable neural SDE classes of Oh, Lim & Kim,
 "Stable Neural Stochastic Differential Equations in Analyzing Irregular Time Series
 Data" (ICLR 2024). Each is an equinox module whose drift is an
 :class:`~jaxpde.AbstractPDE` and whose noise is a :class:`~jaxpde.integrate.DiagonalNoise`,
