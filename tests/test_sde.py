@@ -180,3 +180,26 @@ def test_sde_argument_errors():
         solve(pde, u0, 0.0, 1.0, noise=MultiplicativeNoise(noise), key=jax.random.key(0), dt0=0.1, solver="shark")
     with pytest.raises(ValueError, match="correlation_length"):
         SpectralNoise(grid, 1.0, correlation_length=-1.0)
+
+
+def test_stochastically_forced_navier_stokes_energy_injection():
+    # From rest, coloured and de-aliased noise injects E[Σ ω² ΔV] = σ² t Σ_k q(k)² over
+    # the full spectrum (dynamics are negligible at t = 0.01).
+    grid = jaxpde.PeriodicGrid((16, 16), 2 * np.pi)
+    pde = sp.NavierStokes2D(grid, 1e-3)
+    sigma, t1 = 0.5, 0.01
+    noise = SpectralNoise(grid, sigma, correlation_length=0.4, dealias=2 / 3)
+
+    @jax.jit
+    def energy(key):
+        w = solve(pde, jnp.zeros((1, 16, 16)), 0.0, t1, noise=noise, key=key, dt0=t1 / 4, adaptive=False).u_final
+        return jnp.sum(w**2) * grid.cell_volume
+
+    energies = jax.vmap(energy)(jax.random.split(jax.random.key(3), 128))
+    # q on the full FFT grid: rfft half plus its mirror (ky > 0 columns count twice)
+    q2 = noise.filter.array**2
+    weights = np.full(q2.shape[-1], 2.0)
+    weights[0] = 1.0
+    weights[-1] = 1.0  # Nyquist column (even N)
+    expected = sigma**2 * t1 * np.sum(q2 * weights)
+    np.testing.assert_allclose(float(jnp.mean(energies)), expected, rtol=0.03)
