@@ -98,7 +98,7 @@ def _resolve(value, table: dict, what: str, cls):
     raise TypeError(f"{what} must be a name ({sorted(table)}) or a diffrax {cls.__name__}, got {value!r}.")
 
 
-def _resolve_saveat(saveat, t0, t1) -> diffrax.SaveAt:
+def _resolve_saveat(saveat) -> diffrax.SaveAt:
     if saveat is None:
         return diffrax.SaveAt(t1=True)
     if isinstance(saveat, diffrax.SaveAt):
@@ -370,7 +370,7 @@ def solve(
     else:
         terms = diffrax.ODETerm(_RHS(pde))
     solver = _with_root_finder(solver, rtol, atol, imex)
-    save = _resolve_saveat(saveat, t0, t1)
+    save = _resolve_saveat(saveat)
 
     if stepsize_controller is None:
         if adaptive:
@@ -395,8 +395,6 @@ def solve(
 
         heuristic_solver = HeuristicSolver(solver, rtol=rtol, atol=atol)
         solver = heuristic_solver
-
-    if heuristics:
         save = eqx.tree_at(lambda s: s.solver_state, save, True)
     meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
     sol = diffrax.diffeqsolve(
