@@ -26,7 +26,6 @@ def _shrink(name, tmp_path, **overrides):
     [
         ("ks1d_imex", {"t_final": 4.0, "save_interval": 1.0}),
         ("burgers1d_adaptive", {"t_final": 0.2, "save_interval": 0.05}),
-        ("allen_cahn1d_sde", {"t_final": 0.2, "save_interval": 0.05}),
     ],
 )
 def test_shipped_diffrax_configs_run(tmp_path, name, overrides):
@@ -64,6 +63,11 @@ def test_sde_config_is_fixed_by_its_seed(tmp_path):
     c = _shrink("allen_cahn1d_sde", tmp_path, t_final=0.2, save_interval=0.05, seed=7)
     main(["simulate", str(c), "--out", str(tmp_path / "c"), "--no-progress"])
     ta, tb, tc = (load_trajectory(tmp_path / d / "allen_cahn1d_sde.h5")[0] for d in "abc")
+    _, times, meta = load_trajectory(tmp_path / "a" / "allen_cahn1d_sde.h5")
+    assert ta.shape == (5, 1, 32) and np.all(np.isfinite(ta))
+    np.testing.assert_allclose(times, np.arange(5) * 0.05)
+    assert meta["integrator"] == "sde" and meta["noise"]["amplitude"] == 0.2
+    assert (tmp_path / "a" / "allen_cahn1d_sde.png").stat().st_size > 1000
     np.testing.assert_array_equal(ta, tb)
     assert np.max(np.abs(ta[-1] - tc[-1])) > 1e-3
 

@@ -66,7 +66,7 @@ def _ou_exact(path_w, theta, sigma, x0, t1, n_quad=2**12):
     return np.exp(-theta * t1) * x0 + sigma * (w[-1] - theta * integral)
 
 
-@pytest.mark.parametrize("solver", ["sra1", "shark"])
+@pytest.mark.parametrize("solver", [pytest.param("sra1", marks=pytest.mark.slow), "shark"])
 def test_additive_noise_solvers_have_strong_order_at_least_one_on_ornstein_uhlenbeck(solver):
     theta, sigma, x0 = 2.0, 0.8, 1.0
     pde = LinearDrift(GRID, jnp.asarray(-theta))
@@ -90,19 +90,23 @@ def test_brownian_path_is_fixed_by_the_key():
     key = jax.random.key(11)
     tree = brownian_tree(0.0, 1.0, (3, 4), key=key, tol=2.0**-10)
     times = np.linspace(0.0, 1.0, 33)
-    forward = np.stack([np.asarray(tree.evaluate(0.0, t)) for t in times])
-    backward = np.stack([np.asarray(tree.evaluate(0.0, t)) for t in times[::-1]])[::-1]
+    w = jax.jit(lambda t: tree.evaluate(0.0, t))
+    forward = np.stack([np.asarray(w(t)) for t in times])
+    backward = np.stack([np.asarray(w(t)) for t in times[::-1]])[::-1]
     shuffled_order = np.random.default_rng(0).permutation(len(times))
     shuffled = np.empty_like(forward)
     for i in shuffled_order:
-        shuffled[i] = np.asarray(tree.evaluate(0.0, times[i]))
+        shuffled[i] = np.asarray(w(times[i]))
+    batched = np.asarray(jax.vmap(w)(jnp.asarray(times)))
     np.testing.assert_array_equal(forward, backward)
     np.testing.assert_array_equal(forward, shuffled)
+    np.testing.assert_allclose(batched, forward, atol=1e-14)
     # a rebuilt tree with the same key is the same path
     again = brownian_tree(0.0, 1.0, (3, 4), key=key, tol=2.0**-10)
     np.testing.assert_array_equal(np.asarray(again.evaluate(0.3, 0.7)), np.asarray(tree.evaluate(0.3, 0.7)))
     # increments over a fine partition add up to the coarse increment
-    fine = sum(np.asarray(tree.evaluate(a, b)) for a, b in zip(times[:-1], times[1:]))
+    inc = jax.jit(lambda a, b: tree.evaluate(a, b))
+    fine = sum(np.asarray(inc(a, b)) for a, b in zip(times[:-1], times[1:]))
     np.testing.assert_allclose(fine, np.asarray(tree.evaluate(0.0, 1.0)), atol=1e-12)
 
 
@@ -117,7 +121,7 @@ def test_pure_noise_solve_is_the_same_path_at_every_step_size():
     finals = [
         np.asarray(solve(pde, u0, 0.0, 1.0, noise=noise, key=key, solver="euler", dt0=h, adaptive=False,
                          brownian_tol=2.0**-10).u_final)
-        for h in (2.0**-3, 2.0**-5, 0.1)
+        for h in (2.0**-3, 0.1)
     ]
     w1 = np.asarray(brownian_tree(0.0, 1.0, (1, 8), key=key, tol=2.0**-10).evaluate(0.0, 1.0))
     for f in finals:
