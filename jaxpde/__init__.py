@@ -1,6 +1,6 @@
 """jaxpde: differentiable PDE simulation in JAX."""
 
-from . import fv as fv, grids as grids, ic as ic, integrate as integrate, metrics as metrics, spectral as spectral
+from . import fv as fv, grids as grids, ic as ic, integrate as integrate, metrics as metrics, nn as nn, spectral as spectral
 from ._abstract import AbstractPDE as AbstractPDE, AbstractStepper as AbstractStepper
 from ._version import __version__ as __version__
 from .grids import CellGrid as CellGrid, PeriodicGrid as PeriodicGrid

@@ -1,5 +1,7 @@
 """Time integration: rollouts of any stepper, explicit SSP Runge-Kutta steppers, CFL-limited
-integration to a final time."""
+integration to a final time, and diffrax-based method-of-lines integration
+(:func:`solve`: adaptive explicit/implicit/IMEX ODE solves, SDEs on a Virtual Brownian
+Tree with the noise models below, solver-heuristic regularisers)."""
 
 from ._cfl import CFLSolution as CFLSolution, solve_to as solve_to
 from ._explicit import (
