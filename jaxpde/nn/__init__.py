@@ -9,3 +9,4 @@ from ._neural_de import (
     NeuralODE as NeuralODE,
 )
 from ._vector_fields import FourierField as FourierField, MLPField as MLPField, SpectralConv1d as SpectralConv1d
+from ._fno import FNO as FNO, OperatorStepper as OperatorStepper, SpectralConv as SpectralConv
