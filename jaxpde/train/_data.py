@@ -1,0 +1,218 @@
+"""Training data from jaxpde's own solvers: HDF5 datasets written by vmapped rollouts and
+read back lazily in shuffled batches, and an online mode that makes fresh samples inside
+a jitted training step.
+
+Sample ``i`` of a dataset generated with key ``k`` is a pure function of
+``fold_in(k, i)``: its initial condition and its PDE parameters (uniform in the given
+ranges). :func:`make_sampler` exposes that function, so online training and an HDF5
+file describe the same distribution, and any sample can be regenerated exactly.
+"""
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import equinox as eqx
+import h5py
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._checks import check_int
+from ..integrate import rollout
+
+
+def _check_ranges(parameter_ranges) -> dict:
+    ranges = dict(parameter_ranges or {})
+    for name, bounds in ranges.items():
+        try:
+            lo, hi = (float(b) for b in bounds)
+        except (TypeError, ValueError):
+            raise ValueError(f"parameter range {name!r} must be (low, high), got {bounds!r}.") from None
+        if not lo <= hi:
+            raise ValueError(f"parameter range {name!r} needs low <= high, got ({lo}, {hi}).")
+        ranges[name] = (lo, hi)
+    return ranges
+
+
+def make_sampler(make_stepper: Callable, sample_ic: Callable, *, num_steps: int, save_every: int = 1,
+                 parameter_ranges: dict | None = None) -> Callable:
+    """A pure function ``key -> (trajectory (T, C, *N), parameters {name: scalar})``.
+
+    **Arguments:**
+
+    - `make_stepper`: ``parameters -> AbstractStepper``, traceable (it is built inside
+      ``vmap``/``jit``; e.g. ``lambda p: ETDRK(Burgers(grid, p["viscosity"]), dt)``).
+    - `sample_ic`: ``key -> u0`` of shape ``(C, *N)`` (e.g. a :mod:`jaxpde.ic` function).
+    - `num_steps`, `save_every`: the rollout; ``T = num_steps // save_every + 1`` frames
+      including the initial condition.
+    - `parameter_ranges`: ``{name: (low, high)}``, sampled uniformly per trajectory.
+    """
+    num_steps = check_int(num_steps, "num_steps")
+    save_every = check_int(save_every, "save_every")
+    if num_steps % save_every:
+        raise ValueError(f"save_every ({save_every}) must divide num_steps ({num_steps}).")
+    ranges = _check_ranges(parameter_ranges)
+
+    def sample(key):
+        k_ic, k_par = jax.random.split(key)
+        names = sorted(ranges)
+        draws = jax.random.uniform(k_par, (len(names),))
+        params = {n: ranges[n][0] + (ranges[n][1] - ranges[n][0]) * draws[i] for i, n in enumerate(names)}
+        u0 = sample_ic(k_ic)
+        traj = rollout(make_stepper(params), u0, num_steps, save_every=save_every)
+        return traj, params
+
+    return sample
+
+
+def online_batches(sampler: Callable, batch_size: int) -> Callable:
+    """``key -> batch``: `batch_size` fresh samples made inside the caller's ``jit``
+    (``{"trajectories": (B, T, C, *N), "parameters": {name: (B,)}}``); no disk, no I/O."""
+    batch_size = check_int(batch_size, "batch_size")
+
+    def batch(key):
+        keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(batch_size))
+        trajs, params = jax.vmap(sampler)(keys)
+        return {"trajectories": trajs, "parameters": params}
+
+    return batch
+
+
+def generate_dataset(path, sampler: Callable, *, num_samples: int, key, chunk_size: int = 64,
+                     metadata: dict | None = None, times=None, progress: bool | None = None) -> Path:
+    """Write `num_samples` trajectories of `sampler` (see :func:`make_sampler`) to HDF5.
+
+    Sample ``i`` is ``sampler(fold_in(key, i))``. Samples are made `chunk_size` at a
+    time by one compiled ``vmap`` and streamed to disk, so memory does not grow with
+    `num_samples`. Layout: ``trajectories`` ``(S, T, C, *N)`` chunked by sample,
+    ``parameters/<name>`` ``(S,)``, ``time`` ``(T,)`` if `times` is given, and the
+    metadata as JSON in the ``metadata_json`` attribute. The file appears at `path`
+    only when complete; a non-finite trajectory raises and leaves nothing.
+    """
+    from tqdm.auto import tqdm
+
+    num_samples = check_int(num_samples, "num_samples")
+    chunk_size = min(check_int(chunk_size, "chunk_size"), num_samples)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    make_chunk = eqx.filter_jit(
+        lambda start: jax.vmap(lambda i: sampler(jax.random.fold_in(key, i)))(start + jnp.arange(chunk_size))
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with h5py.File(tmp, "w") as f, tqdm(total=num_samples, unit="sample", desc=path.name,
+                                            disable=progress is False if progress is not None else None) as bar:
+            dset = None
+            pars = {}
+            for start in range(0, num_samples, chunk_size):
+                trajs, params = make_chunk(jnp.asarray(start))
+                n = min(chunk_size, num_samples - start)
+                trajs = np.asarray(trajs)[:n]
+                bad = ~np.all(np.isfinite(trajs.reshape(n, -1)), axis=1)
+                if np.any(bad):
+                    raise FloatingPointError(
+                        f"sample {start + int(np.argmax(bad))} became non-finite; reduce dt or the parameter ranges."
+                    )
+                if dset is None:
+                    dset = f.create_dataset("trajectories", shape=(num_samples, *trajs.shape[1:]),
+                                            dtype=trajs.dtype, chunks=(1, *trajs.shape[1:]))
+                    for name in params:
+                        pars[name] = f.create_dataset(f"parameters/{name}", shape=(num_samples,), dtype="f8")
+                dset[start : start + n] = trajs
+                for name, values in params.items():
+                    pars[name][start : start + n] = np.asarray(values)[:n]
+                bar.update(n)
+            if times is not None:
+                f.create_dataset("time", data=np.asarray(times))
+            meta = dict(metadata or {})
+            meta.setdefault("num_samples", num_samples)
+            f.attrs["metadata_json"] = json.dumps(meta)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            os.remove(tmp)
+    return path
+
+
+class TrajectoryDataset:
+    """A dataset file written by :func:`generate_dataset`, read lazily.
+
+    Only the requested samples are read: :meth:`batches` reads one batch at a time
+    (h5py reads the chunks of those samples), never the whole file.
+
+    ``len(ds)``, ``ds.shape`` (one sample's ``(T, C, *N)``), ``ds.metadata``,
+    ``ds.parameter_names`` and ``ds[i]`` / ``ds.read(indices)`` are available.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"dataset {self.path} not found (generate it with jaxpde.train.generate_dataset).")
+        with h5py.File(self.path, "r") as f:
+            if "trajectories" not in f:
+                raise ValueError(f"{self.path} is not a jaxpde dataset (no 'trajectories').")
+            self._len, *shape = f["trajectories"].shape
+            self.shape = tuple(shape)
+            self.dtype = f["trajectories"].dtype
+            self.parameter_names = sorted(f["parameters"]) if "parameters" in f else []
+            self.metadata = json.loads(f.attrs.get("metadata_json", "{}"))
+        self._file = None
+
+    def __len__(self):
+        return self._len
+
+    def _f(self):
+        if self._file is None:
+            self._file = h5py.File(self.path, "r")
+        return self._file
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def read(self, indices) -> dict:
+        """Samples at `indices` (any order, no repeats): ``{"trajectories", "parameters"}``."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.ndim != 1 or np.any(indices < 0) or np.any(indices >= self._len):
+            raise IndexError(f"indices must be a 1D array in [0, {self._len}).")
+        order = np.argsort(indices)
+        sorted_idx = indices[order]
+        if np.any(np.diff(sorted_idx) == 0):
+            raise IndexError("indices must not repeat.")
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        f = self._f()
+        trajs = f["trajectories"][sorted_idx][inverse]  # h5py needs increasing indices
+        params = {n: f[f"parameters/{n}"][sorted_idx][inverse] for n in self.parameter_names}
+        return {"trajectories": trajs, "parameters": params}
+
+    def __getitem__(self, i):
+        out = self.read([int(i)])
+        return {"trajectories": out["trajectories"][0], "parameters": {k: v[0] for k, v in out["parameters"].items()}}
+
+    def epoch_order(self, seed: int, epoch: int) -> np.ndarray:
+        """The shuffled sample order of an epoch: a pure function of ``(seed, epoch)``,
+        so a resumed run sees the same data order as an uninterrupted one."""
+        return np.random.default_rng([int(seed), int(epoch)]).permutation(self._len)
+
+    def batches(self, batch_size: int, *, seed: int = 0, epoch: int = 0, start: int = 0,
+                drop_last: bool = True) -> Iterator[dict]:
+        """Shuffled batches of one epoch, from batch number `start` on (for resuming)."""
+        batch_size = check_int(batch_size, "batch_size")
+        if batch_size > self._len:
+            raise ValueError(f"batch_size {batch_size} exceeds the dataset size {self._len}.")
+        order = self.epoch_order(seed, epoch)
+        stop = (self._len // batch_size) * batch_size if drop_last else self._len
+        for b, s in enumerate(range(0, stop, batch_size)):
+            if b >= start:
+                yield self.read(order[s : s + batch_size])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
