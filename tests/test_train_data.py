@@ -1,7 +1,6 @@
 """jaxpde.train data: solver-generated HDF5 datasets read lazily, and online batches."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
