@@ -1,6 +1,7 @@
 """jaxpde.train data: solver-generated HDF5 datasets read lazily, and online batches."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -72,3 +73,41 @@ def test_dataset_errors(tmp_path):
     with pytest.raises(FloatingPointError, match="non-finite"):
         generate_dataset(tmp_path / "bad.h5", bad, num_samples=2, key=jax.random.key(0), progress=False)
     assert not list(tmp_path.glob("bad.h5*"))
+
+
+def test_make_step_trains_an_fno_stepper_on_solver_data():
+    import equinox as eqx
+    import optax
+
+    from jaxpde import nn
+    from jaxpde.train import make_step, one_step_loss, online_batches, rollout_loss
+
+    sampler = make_sampler(
+        lambda p: spectral.ETDRK(spectral.Diffusion(GRID, 0.1), 0.1),
+        lambda k: ic.random_fourier(GRID, key=k, max_wavenumber=4), num_steps=4,
+    )
+    data = jax.jit(online_batches(sampler, 8))
+    model = nn.OperatorStepper(nn.FNO(1, 1, modes=6, width=8, depth=2, key=jax.random.key(0)), 0.1)
+    opt = optax.adam(3e-3)
+    opt_state = opt.init(eqx.filter(model, eqx.is_inexact_array))
+    step = make_step(one_step_loss, opt)
+    losses = []
+    for i in range(60):
+        model, opt_state, loss = step(model, opt_state, data(jax.random.key(i)))
+        losses.append(float(loss))
+    assert losses[-1] < losses[0] / 10
+    batch = data(jax.random.key(999))
+    # horizon 1 unroll is the one-step loss on the first pair; pushforward has the same value
+    one = one_step_loss(model, {"trajectories": batch["trajectories"][:, :2]})
+    np.testing.assert_allclose(float(rollout_loss(model, batch, 1)), float(one), rtol=1e-10)
+    np.testing.assert_allclose(float(rollout_loss(model, batch, 1, pushforward=True)), float(one), rtol=1e-10)
+    # pushforward: no gradient through the earlier steps of the unroll
+    g_full = eqx.filter_grad(lambda m: rollout_loss(m, batch, 3))(model)
+    g_push = eqx.filter_grad(lambda m: rollout_loss(m, batch, 3, pushforward=True))(model)
+    g_last = eqx.filter_grad(
+        lambda m: one_step_loss(m, {"trajectories": jnp.stack(
+            [jax.vmap(lambda u: model(model(u)))(batch["trajectories"][:, 0]), batch["trajectories"][:, 3]], axis=1)})
+    )(model)
+    leaf = lambda g: np.asarray(g.model.spectral[0].weights)
+    np.testing.assert_allclose(leaf(g_push), leaf(g_last), rtol=1e-8, atol=1e-14)
+    assert not np.allclose(leaf(g_full), leaf(g_push))

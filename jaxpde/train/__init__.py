@@ -7,3 +7,4 @@ from ._data import (
     make_sampler as make_sampler,
     online_batches as online_batches,
 )
+from ._step import make_step as make_step, one_step_loss as one_step_loss, rollout_loss as rollout_loss
