@@ -155,6 +155,16 @@ def load_config(path) -> SimulationConfig:
         raise ConfigError(f"{file}: invalid YAML{where}: {getattr(e, 'problem', e)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: the top level must be a mapping of keys to values")
+    if "training" in raw:  # a training config
+        from ._train import parse_train_config
+
+        return parse_train_config(raw, path)
+    return parse_config(raw, path)
+
+
+def parse_config(raw: dict, path) -> SimulationConfig:
+    """Validate a simulation config already read from YAML (see :func:`load_config`)."""
+    file = str(path)
     if "law" in raw:  # a finite-volume config
         from ._fv import load_fv_config
 

@@ -1,6 +1,7 @@
-"""Neural networks for differential equations: vector fields (an MLP for vectors, a
-Fourier neural operator layer stack for fields), neural ODEs and the stable neural SDE
-classes of Oh et al. (ICLR 2024), all solved through :func:`jaxpde.solve`."""
+"""Neural networks for differential equations: neural operators on periodic fields (FNO
+and its tensor-factorised form, U-Net, dilated ResNet, DeepONet), neural fields (SIREN,
+Fourier features), parameter conditioning, learned and solver-in-the-loop steppers, vector
+fields, neural ODEs and the stable neural SDE classes of Oh et al. (ICLR 2024)."""
 
 from ._neural_de import (
     GeometricSDE as GeometricSDE,
@@ -9,4 +10,18 @@ from ._neural_de import (
     NeuralODE as NeuralODE,
 )
 from ._vector_fields import FourierField as FourierField, MLPField as MLPField, SpectralConv1d as SpectralConv1d
-from ._fno import FNO as FNO, OperatorStepper as OperatorStepper, SpectralConv as SpectralConv
+from ._fno import (
+    FNO as FNO,
+    ChannelAttention as ChannelAttention,
+    CorrectedStepper as CorrectedStepper,
+    OperatorStepper as OperatorStepper,
+    SpectralConv as SpectralConv,
+)
+from ._operators import (
+    OPERATORS as OPERATORS,
+    DeepONet as DeepONet,
+    DilatedResNet as DilatedResNet,
+    FourierFeatureMLP as FourierFeatureMLP,
+    SIREN as SIREN,
+    UNet as UNet,
+)

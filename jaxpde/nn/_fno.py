@@ -27,6 +27,47 @@ def _mode_index(n: int, m: int, last: bool) -> np.ndarray:
     return np.concatenate([np.arange(m), np.arange(n - m, n)])
 
 
+class _CPWeights(eqx.Module):
+    """Complex weight tensor in CP (canonical polyadic) form: ``Σ_r λ_r a_r ⊗ b_r ⊗ c_r ⊗ …``."""
+
+    factors: list  # each (2, dim_i, rank): real and imaginary parts
+    weights: Array  # (2, rank)
+
+    def __init__(self, shape, rank, scale, *, key):
+        keys = jax.random.split(key, len(shape))
+        # each factor ~ U(0, 1)·s so that the product has the dense init's scale on average
+        s = (scale * 2.0) ** (1.0 / len(shape)) / rank ** (0.5 / len(shape))
+        self.factors = [s * jax.random.uniform(k, (2, n, rank)) for k, n in zip(keys, shape)]
+        self.weights = jnp.ones((2, rank)).at[1].set(0.0)
+
+    def __call__(self):
+        c = [f[0] + 1j * f[1] for f in self.factors]
+        letters = "abcdefgh"[: len(c)]
+        expr = ",".join(f"{ch}r" for ch in letters) + ",r->" + letters
+        return jnp.einsum(expr, *c, self.weights[0] + 1j * self.weights[1])
+
+
+class _TuckerWeights(eqx.Module):
+    """Complex weight tensor in Tucker form: a small core contracted with one factor
+    matrix per axis."""
+
+    core: Array  # (2, r_1, ..., r_n)
+    factors: list  # each (2, dim_i, r_i)
+
+    def __init__(self, shape, ranks, scale, *, key):
+        keys = jax.random.split(key, len(shape) + 1)
+        self.core = scale * jax.random.uniform(keys[0], (2, *ranks))
+        self.factors = [jax.random.normal(k, (2, n, r)) / np.sqrt(2 * r) for k, n, r in zip(keys[1:], shape, ranks)]
+
+    def __call__(self):
+        core = self.core[0] + 1j * self.core[1]
+        c = [f[0] + 1j * f[1] for f in self.factors]
+        n = len(c)
+        src, dst = "abcdefgh"[:n], "ABCDEFGH"[:n]
+        expr = src + "," + ",".join(f"{dst[i]}{src[i]}" for i in range(n)) + "->" + dst
+        return jnp.einsum(expr, core, *c)
+
+
 class SpectralConv(eqx.Module):
     r"""Fourier layer of a neural operator on a periodic field ``(C_in, *N)`` in 1, 2 or 3
     dimensions: ``IFFT[W(k) FFT[v](k)]`` with a learned complex channel-mixing matrix on
@@ -35,16 +76,40 @@ class SpectralConv(eqx.Module):
 
     The weights are stored as real pairs so optimisers see real arrays. When the grid
     has fewer modes than the weights, the lowest ones are used (resolution independence).
+
+    ``factorisation="tucker"`` or ``"cp"`` stores the weight tensor
+    ``(out, in, modes…)`` in low-rank form (TFNO: Kossaifi, Kovachki, Azizzadenesheli &
+    Anandkumar, "Multi-Grid Tensorized Fourier Neural Operator for High-Resolution
+    PDEs", TMLR 2024); `rank` is the fraction of the dense parameter count to keep
+    (CP) or of each axis (Tucker).
     """
 
-    weights: Array  # (2, out, in, 2m_1, ..., 2m_{d-1}, m_d)
+    weights: object  # dense (2, out, in, 2m_1, ..., 2m_{d-1}, m_d), or a factorised module
     modes: tuple[int, ...] = eqx.field(static=True)
 
-    def __init__(self, in_channels, out_channels, modes, *, ndim=1, key):
+    def __init__(self, in_channels, out_channels, modes, *, ndim=1, factorisation=None, rank=0.5, key):
         self.modes = _as_modes(modes, check_int(ndim, "ndim"))
-        shape = (2, out_channels, in_channels, *(2 * m for m in self.modes[:-1]), self.modes[-1])
+        shape = (out_channels, in_channels, *(2 * m for m in self.modes[:-1]), self.modes[-1])
         scale = 1.0 / (in_channels * out_channels)
-        self.weights = scale * jax.random.uniform(key, shape)
+        if factorisation is None or factorisation == "dense":
+            self.weights = scale * jax.random.uniform(key, (2, *shape))
+        elif factorisation == "cp":
+            if not 0 < rank <= 1:
+                raise ValueError(f"rank must be a fraction in (0, 1], got {rank}.")
+            r = max(1, int(round(rank * np.prod(shape) / sum(shape))))
+            self.weights = _CPWeights(shape, r, scale, key=key)
+        elif factorisation == "tucker":
+            if not 0 < rank <= 1:
+                raise ValueError(f"rank must be a fraction in (0, 1], got {rank}.")
+            self.weights = _TuckerWeights(shape, tuple(max(1, int(round(rank * n))) for n in shape), scale, key=key)
+        else:
+            raise ValueError(f"factorisation must be None, 'dense', 'cp' or 'tucker', got {factorisation!r}.")
+
+    def full_weights(self) -> Array:
+        """The complex weight tensor ``(out, in, modes…)``."""
+        if isinstance(self.weights, jax.Array):
+            return self.weights[0] + 1j * self.weights[1]
+        return self.weights()
 
     def __call__(self, v: Array) -> Array:
         ndim = len(self.modes)
@@ -55,7 +120,7 @@ class SpectralConv(eqx.Module):
         v_hat = jnp.fft.rfftn(v, axes=axes)
         idx = [_mode_index(n, m, last=(i == ndim - 1)) for i, (n, m) in enumerate(zip(spatial, self.modes))]
         block = v_hat[(slice(None), *np.ix_(*idx))]
-        w = self.weights[0] + 1j * self.weights[1]
+        w = self.full_weights()
         # keep the weights of the modes present at this resolution
         w_idx = []
         for i, (m, ix) in enumerate(zip(self.modes, idx)):
@@ -66,7 +131,7 @@ class SpectralConv(eqx.Module):
                 half = k // 2
                 w_idx.append(np.concatenate([np.arange(half), np.arange(2 * m - half, 2 * m)]))
         w = w[(slice(None), slice(None), *np.ix_(*w_idx))]
-        out_block = jnp.einsum("oi...,i...->o...", w, block)
+        out_block = jnp.einsum("oi...,i...->o...", w.astype(block.dtype), block)
         out_hat = jnp.zeros((w.shape[0], *v_hat.shape[1:]), v_hat.dtype)
         out_hat = out_hat.at[(slice(None), *np.ix_(*idx))].set(out_block)
         return jnp.fft.irfftn(out_hat, s=spatial, axes=axes).astype(v.dtype)
@@ -89,6 +154,34 @@ class _Pointwise(eqx.Module):
         return out + self.bias.astype(v.dtype).reshape((-1,) + (1,) * (v.ndim - 1))
 
 
+class ChannelAttention(eqx.Module):
+    r"""Parameter-guided channel attention: ``v ↦ v ⊙ 2σ(MLP(p))`` per channel, with
+    the last layer initialised at zero so that an untrained block is the identity.
+
+    This is the conditioning mechanism of CAPE (Takamoto, Alesiani & Niepert, "Learning
+    Neural PDE Solvers with Parameter-Guided Channel Attention", ICML 2023) in its
+    simplest form: the PDE parameters (viscosity, forcing, …) rescale hidden channels.
+    """
+
+    mlp: eqx.nn.MLP
+
+    def __init__(self, num_parameters, channels, *, width=32, key):
+        mlp = eqx.nn.MLP(num_parameters, channels, width, 2, activation=jax.nn.gelu, key=key)
+        last = mlp.layers[-1]
+        self.mlp = eqx.tree_at(lambda m: (m.layers[-1].weight, m.layers[-1].bias), mlp,
+                               (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)))
+
+    def __call__(self, v, p):
+        gate = 2.0 * jax.nn.sigmoid(self.mlp(jnp.asarray(p, v.dtype).reshape(-1)))
+        return v * gate.astype(v.dtype).reshape((-1,) + (1,) * (v.ndim - 1))
+
+
+def _check_spatial(u, ndim, name):
+    if u.ndim != ndim + 1:
+        hint = " It looks batched: vmap over samples." if u.ndim == ndim + 2 else ""
+        raise ValueError(f"{name} ({ndim}D) expects (C, *N) with {ndim} spatial axes, got {u.shape}.{hint}")
+
+
 class FNO(eqx.Module):
     r"""Fourier neural operator ``(C_in, *N) -> (C_out, *N)`` in 1D, 2D or 3D.
 
@@ -102,6 +195,11 @@ class FNO(eqx.Module):
     - `width`: hidden channels; `depth`: Fourier layers; `ndim`: spatial dimensions.
     - `activation`: default GELU; `projection_width`: hidden width of the projection
       (default ``2 * width``).
+    - `factorisation`: ``None`` (dense), ``"tucker"`` or ``"cp"``: tensor-factorised
+      spectral weights (TFNO) with `rank` (fraction of the dense size).
+    - `num_parameters`: if > 0, the model is called as ``model(u, p)`` with a vector of
+      PDE parameters ``p`` that gates the hidden channels of every layer
+      (:class:`ChannelAttention`, CAPE-style conditioning).
     - `key`: PRNG key.
 
     **Reference:** Li, Kovachki, Azizzadenesheli, Liu, Bhattacharya, Stuart & Anandkumar,
@@ -113,32 +211,43 @@ class FNO(eqx.Module):
     pointwise: list
     project1: _Pointwise
     project2: _Pointwise
+    attention: list | None
     activation: Callable = eqx.field(static=True)
     ndim: int = eqx.field(static=True)
 
     def __init__(self, in_channels, out_channels, *, modes=12, width=32, depth=4, ndim=1,
-                 activation: Callable = jax.nn.gelu, projection_width=None, key):
+                 activation: Callable = jax.nn.gelu, projection_width=None, factorisation=None, rank=0.5,
+                 num_parameters=0, key):
         self.ndim = check_int(ndim, "ndim")
         if self.ndim > 3:
             raise ValueError(f"FNO supports 1 to 3 spatial dimensions, got ndim={ndim}.")
         depth = check_int(depth, "depth")
         width = check_int(width, "width")
         proj = check_int(projection_width or 2 * width, "projection_width")
-        keys = jax.random.split(key, 2 * depth + 3)
+        keys = jax.random.split(key, 3 * depth + 3)
         self.lift = _Pointwise(check_int(in_channels, "in_channels"), width, key=keys[0])
-        self.spectral = [SpectralConv(width, width, modes, ndim=self.ndim, key=k) for k in keys[1 : depth + 1]]
+        self.spectral = [SpectralConv(width, width, modes, ndim=self.ndim, factorisation=factorisation, rank=rank,
+                                      key=k) for k in keys[1 : depth + 1]]
         self.pointwise = [_Pointwise(width, width, key=k) for k in keys[depth + 1 : 2 * depth + 1]]
         self.project1 = _Pointwise(width, proj, key=keys[-2])
         self.project2 = _Pointwise(proj, check_int(out_channels, "out_channels"), key=keys[-1])
         self.activation = activation
+        if num_parameters:
+            num_parameters = check_int(num_parameters, "num_parameters")
+            self.attention = [ChannelAttention(num_parameters, width, key=k) for k in keys[2 * depth + 1 : 3 * depth + 1]]
+        else:
+            self.attention = None
 
-    def __call__(self, u: Array) -> Array:
-        if u.ndim != self.ndim + 1:
-            hint = " It looks batched: vmap over samples." if u.ndim == self.ndim + 2 else ""
-            raise ValueError(f"FNO ({self.ndim}D) expects (C, *N) with {self.ndim} spatial axes, got {u.shape}.{hint}")
+    def __call__(self, u: Array, p: Array | None = None) -> Array:
+        _check_spatial(u, self.ndim, "FNO")
+        if (p is None) != (self.attention is None):
+            raise ValueError("this FNO was built with num_parameters > 0: call it as model(u, p)"
+                             if p is None else "this FNO takes no PDE parameters (num_parameters=0).")
         v = self.lift(u)
         for i, (spec, point) in enumerate(zip(self.spectral, self.pointwise)):
             v = spec(v) + point(v)
+            if self.attention is not None:
+                v = self.attention[i](v, p)
             if i < len(self.spectral) - 1:
                 v = self.activation(v)
         return self.project2(self.activation(self.project1(v)))
@@ -166,5 +275,32 @@ class OperatorStepper(AbstractStepper):
         self.residual = bool(residual)
 
     def __call__(self, u, args=None):
-        out = self.model(u)
+        out = self.model(u) if args is None else self.model(u, args)
         return u + out if self.residual else out
+
+
+class CorrectedStepper(AbstractStepper):
+    r"""Solver-in-the-loop stepper: a differentiable (coarse) solver step followed by a
+    learned correction, ``u_{n+1} = S(u_n) + model(S(u_n))`` (Um, Brand, Fei, Holl &
+    Thuerey, "Solver-in-the-Loop: Learning from Differentiable Physics to Interact with
+    Iterative PDE-Solvers", NeurIPS 2020). Training it through an unrolled rollout
+    back-propagates through `solver`.
+
+    **Arguments:** `solver` (any :class:`~jaxpde.AbstractStepper`), `model` (``(C, *N) ->
+    (C, *N)``).
+    """
+
+    solver: AbstractStepper
+    model: Callable
+
+    def __init__(self, solver, model):
+        self.solver = solver
+        self.model = model
+
+    @property
+    def dt(self):
+        return self.solver.dt
+
+    def __call__(self, u, args=None):
+        v = self.solver(u)
+        return v + (self.model(v) if args is None else self.model(v, args))

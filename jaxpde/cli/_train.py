@@ -1,0 +1,425 @@
+"""``jaxpde train CONFIG.yaml [--resume]`` and ``jaxpde evaluate RUN_DIR``.
+
+A training config has a ``data`` section (a simulation config, as for ``jaxpde simulate``,
+that makes one trajectory per random initial condition), a ``model`` section, a ``task``
+and a ``training`` section:
+
+- ``task: operator``: learn the map from the first saved frame to the next (e.g.
+  ``u(0) -> u(1)``); the model output is the next frame.
+- ``task: emulator``: an autoregressive stepper ``u_{n+1} = u_n + model(u_n)`` between
+  saved frames, trained one step at a time or unrolled (``loss.kind: rollout``).
+- ``task: solver_in_the_loop``: a coarse differentiable solver (one ETDRK step of the
+  frame interval, order ``coarse.order``) corrected by the model,
+  ``u_{n+1} = S(u_n) + model(S(u_n))``; the loss back-propagates through the solver.
+"""
+
+import difflib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ._config import ConfigError, _number, _unknown, parse_config
+
+TASKS = ("operator", "emulator", "solver_in_the_loop")
+TOP_KEYS = ("name", "seed", "precision", "task", "data", "model", "training", "coarse")
+DATA_EXTRA = {"train_samples": 1000, "test_samples": 100, "online": False, "parameter_ranges": None}
+TRAINING_KEYS = {
+    "batch_size": 16, "num_steps": 1000, "optimiser": "adamw", "learning_rate": 1e-3, "weight_decay": 0.0,
+    "schedule": "cosine", "warmup_steps": 0, "clip_norm": None, "loss": "one_step", "horizon": 1,
+    "pushforward": False, "checkpoint_every": 500, "keep": 3, "eval_every": 0, "eval_horizon": None,
+}
+OPTIMISERS = ("adam", "adamw", "sgd", "lion")
+SCHEDULES = ("constant", "cosine", "warmup_cosine", "exponential")
+
+
+@dataclass
+class TrainConfig:
+    path: Path
+    name: str
+    seed: int
+    precision: str
+    task: str
+    sim: object  # SimulationConfig of one trajectory
+    data: dict
+    model: dict
+    training: dict
+    coarse: dict
+    raw: dict
+
+
+def _model_registry():
+    from .. import nn
+
+    return nn.OPERATORS
+
+
+def parse_train_config(raw: dict, path) -> TrainConfig:
+    path = Path(path)
+    file = str(path)
+    for k in raw:
+        if k not in TOP_KEYS:
+            raise _unknown(k, k, TOP_KEYS, file)
+    for k in ("data", "model", "training"):
+        if not isinstance(raw.get(k), dict):
+            raise ConfigError(f"{file}: key '{k}' must be a mapping (required)")
+    task = raw.get("task", "emulator")
+    if task not in TASKS:
+        raise ConfigError(f"{file}: key 'task' must be one of {', '.join(TASKS)}, got {task!r}")
+    data_raw = dict(raw["data"])
+    data = {k: data_raw.pop(k, v) for k, v in DATA_EXTRA.items()}
+    _number(data["train_samples"], "data.train_samples", file, integer=True, positive=True)
+    _number(data["test_samples"], "data.test_samples", file, integer=True, positive=True)
+    if not isinstance(data["online"], bool):
+        raise ConfigError(f"{file}: key 'data.online' must be true or false")
+    ranges = data["parameter_ranges"] or {}
+    if not isinstance(ranges, dict):
+        raise ConfigError(f"{file}: key 'data.parameter_ranges' must map parameter names to [low, high]")
+    for k in ("seed", "precision"):
+        if k in raw:
+            data_raw[k] = raw[k]
+    data_raw.setdefault("name", raw.get("name", path.stem))
+    if "integrator" in data_raw:
+        raise ConfigError(f"{file}: key 'data.integrator': training data uses fixed-step solvers (stepper, dt)")
+    try:
+        sim = parse_config(data_raw, path)
+    except ConfigError as e:
+        raise ConfigError(f"{e} (in section 'data')") from None
+    from ._config import EQUATIONS, _keyword_params
+
+    known = _keyword_params(EQUATIONS[sim.equation])
+    for name, bounds in ranges.items():
+        if name not in known:
+            raise _unknown(f"data.parameter_ranges.{name}", name, known, file)
+        if not (isinstance(bounds, list) and len(bounds) == 2):
+            raise ConfigError(f"{file}: key 'data.parameter_ranges.{name}' must be [low, high]")
+        for b in bounds:
+            _number(b, f"data.parameter_ranges.{name}", file)
+        if bounds[0] > bounds[1]:
+            raise ConfigError(f"{file}: key 'data.parameter_ranges.{name}' needs low <= high")
+    data["parameter_ranges"] = ranges
+    frames = sim.num_steps // sim.save_every + 1
+    if task == "operator" and frames != 2:
+        raise ConfigError(f"{file}: task 'operator' maps one frame to the next: set data.save_every = "
+                          f"data.num_steps (got {frames} frames)")
+
+    model = dict(raw["model"])
+    registry = _model_registry()
+    kind = model.pop("kind", None)
+    if kind not in registry:
+        close = difflib.get_close_matches(str(kind), registry, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(registry))})"
+        raise ConfigError(f"{file}: key 'model.kind': unknown model {kind!r}{hint}")
+    from ._config import _check_params
+
+    cls = registry[kind]
+    model_kwargs = _check_params(model, cls, "model", file)
+    for k in ("in_channels", "out_channels", "ndim"):
+        if k in model_kwargs:
+            raise ConfigError(f"{file}: key 'model.{k}' is set from the data (do not give it)")
+
+    training = dict(TRAINING_KEYS)
+    for k, v in raw["training"].items():
+        if k not in TRAINING_KEYS:
+            raise _unknown(f"training.{k}", k, TRAINING_KEYS, file)
+        training[k] = v
+    for k in ("batch_size", "num_steps", "horizon", "checkpoint_every", "keep"):
+        _number(training[k], f"training.{k}", file, integer=True, positive=True)
+    for k in ("warmup_steps", "eval_every"):
+        _number(training[k], f"training.{k}", file, integer=True, nonnegative=True)
+    _number(training["learning_rate"], "training.learning_rate", file, positive=True)
+    _number(training["weight_decay"], "training.weight_decay", file, nonnegative=True)
+    if training["clip_norm"] is not None:
+        _number(training["clip_norm"], "training.clip_norm", file, positive=True)
+    if training["optimiser"] not in OPTIMISERS:
+        raise ConfigError(f"{file}: key 'training.optimiser' must be one of {', '.join(OPTIMISERS)}")
+    if training["schedule"] not in SCHEDULES:
+        raise ConfigError(f"{file}: key 'training.schedule' must be one of {', '.join(SCHEDULES)}")
+    if training["loss"] not in ("one_step", "rollout"):
+        raise ConfigError(f"{file}: key 'training.loss' must be one_step or rollout")
+    if training["loss"] == "rollout" and training["horizon"] >= frames:
+        raise ConfigError(f"{file}: key 'training.horizon' ({training['horizon']}) needs more frames; "
+                          f"the data has {frames}")
+    if training["eval_horizon"] is None:
+        training["eval_horizon"] = frames - 1
+    _number(training["eval_horizon"], "training.eval_horizon", file, integer=True, positive=True)
+    if training["eval_horizon"] >= frames:
+        raise ConfigError(f"{file}: key 'training.eval_horizon' must be < {frames} (the number of frames)")
+    if training["batch_size"] > data["train_samples"] and not data["online"]:
+        raise ConfigError(f"{file}: key 'training.batch_size' exceeds data.train_samples")
+
+    coarse = dict(raw.get("coarse") or {})
+    if task == "solver_in_the_loop":
+        for k in coarse:
+            if k not in ("order", "substeps"):
+                raise _unknown(f"coarse.{k}", k, ("order", "substeps"), file)
+        coarse.setdefault("order", 1)
+        coarse.setdefault("substeps", 1)
+        _number(coarse["order"], "coarse.order", file, integer=True, positive=True)
+        _number(coarse["substeps"], "coarse.substeps", file, integer=True, positive=True)
+        if coarse["order"] > 4:
+            raise ConfigError(f"{file}: key 'coarse.order' must be 1 to 4")
+    elif coarse:
+        raise ConfigError(f"{file}: key 'coarse' only applies to task 'solver_in_the_loop'")
+    return TrainConfig(path=path, name=sim.name, seed=sim.seed, precision=sim.precision, task=task, sim=sim,
+                       data=data, model={"kind": kind, **model_kwargs}, training=training, coarse=coarse, raw=raw)
+
+
+# ------------------------------------------------------------------------------------------
+# building the pieces (imports JAX lazily)
+
+
+def _setup_precision(cfg):
+    import jax
+
+    if cfg.precision == "float64":
+        jax.config.update("jax_enable_x64", True)
+
+
+def build_sampler(cfg):
+    """The solver sampler ``key -> (trajectory, parameters)`` of the data section."""
+    import inspect
+
+    import jax
+
+    from ..spectral import ETDRK, StormerVerlet
+    from ..train import make_sampler
+    from ._config import EQUATIONS, INITIAL_CONDITIONS
+    from ._main import build_problem
+
+    sim = cfg.sim
+    pde, u0 = build_problem(sim)  # validates the equation and the IC shape
+    grid = pde.grid
+    dtype = u0.dtype
+    fixed = dict(sim.parameters)
+    if sim.dealias is not None:
+        fixed["dealias"] = sim.dealias
+    fn = INITIAL_CONDITIONS[sim.ic_kind]
+    ic_params = dict(sim.ic_params)
+    if "num_channels" in inspect.signature(fn).parameters and "num_channels" not in ic_params:
+        ic_params["num_channels"] = pde.num_channels
+
+    def make_stepper(p):
+        eq = EQUATIONS[sim.equation](grid, **{**fixed, **p})
+        if sim.method == "stormer_verlet":
+            return StormerVerlet(eq, sim.dt, substeps=sim.substeps)
+        return ETDRK(eq, sim.dt, order=sim.order, substeps=sim.substeps)
+
+    def sample_ic(key):
+        return fn(grid, key=key, **ic_params).astype(dtype)
+
+    if "key" not in inspect.signature(fn).parameters:
+        raise ConfigError(f"{cfg.path}: key 'data.initial_condition.kind': training data needs a random initial "
+                          f"condition (one with a key), not '{sim.ic_kind}'")
+    del jax
+    return make_sampler(make_stepper, sample_ic, num_steps=sim.num_steps, save_every=sim.save_every,
+                        parameter_ranges=cfg.data["parameter_ranges"]), pde
+
+
+def build_model(cfg, pde, key):
+    """The network of the config and the stepper the loss trains."""
+    from .. import nn
+    from ..spectral import ETDRK
+
+    cls = nn.OPERATORS[cfg.model["kind"]]
+    kwargs = {k: v for k, v in cfg.model.items() if k != "kind"}
+    c = pde.num_channels
+    ndim = len(cfg.sim.num_points)
+    try:
+        net = cls(c, c, ndim=ndim, key=key, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{cfg.path}: key 'model': {e}") from None
+    interval = cfg.sim.dt * cfg.sim.save_every
+    if cfg.task == "operator":
+        return nn.OperatorStepper(net, interval, residual=False)
+    if cfg.task == "emulator":
+        return nn.OperatorStepper(net, interval, residual=True)
+    coarse = ETDRK(pde, interval, order=cfg.coarse["order"], substeps=cfg.coarse["substeps"])
+    return nn.CorrectedStepper(coarse, net)
+
+
+def coarse_solver(cfg, pde):
+    from ..spectral import ETDRK
+
+    interval = cfg.sim.dt * cfg.sim.save_every
+    return ETDRK(pde, interval, order=cfg.coarse["order"], substeps=cfg.coarse["substeps"])
+
+
+def build_optimiser(cfg):
+    import optax
+
+    t = cfg.training
+    lr, n, warm = t["learning_rate"], t["num_steps"], t["warmup_steps"]
+    if t["schedule"] == "constant":
+        sched = optax.constant_schedule(lr)
+    elif t["schedule"] == "cosine":
+        sched = optax.cosine_decay_schedule(lr, n)
+    elif t["schedule"] == "warmup_cosine":
+        sched = optax.warmup_cosine_decay_schedule(0.0, lr, max(warm, 1), n)
+    else:
+        sched = optax.exponential_decay(lr, transition_steps=max(n // 10, 1), decay_rate=0.5)
+    name = t["optimiser"]
+    if name == "adamw":
+        opt = optax.adamw(sched, weight_decay=t["weight_decay"])
+    elif name == "adam":
+        opt = optax.adam(sched)
+    elif name == "lion":
+        opt = optax.lion(sched, weight_decay=t["weight_decay"])
+    else:
+        opt = optax.sgd(sched, momentum=0.9)
+    if t["clip_norm"] is not None:
+        opt = optax.chain(optax.clip_by_global_norm(t["clip_norm"]), opt)
+    return opt
+
+
+def _dataset(cfg, sampler, run_dir: Path, split: str, num: int, progress):
+    """Generate (once) and open the train or test HDF5 file of a run."""
+    import jax
+
+    from ..train import TrajectoryDataset, generate_dataset
+
+    path = run_dir / "data" / f"{split}.h5"
+    key = jax.random.fold_in(jax.random.key(cfg.seed), {"train": 0, "test": 1}[split])
+    want = {"config": json.loads(json.dumps(cfg.raw["data"])), "split": split, "seed": cfg.seed}
+    if path.exists():
+        ds = TrajectoryDataset(path)
+        if len(ds) == num and ds.metadata.get("source") == want:
+            return ds
+        ds.close()
+        path.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sim = cfg.sim
+    import numpy as np
+
+    times = np.arange(sim.num_steps // sim.save_every + 1) * sim.dt * sim.save_every
+    generate_dataset(path, sampler, num_samples=num, key=key, metadata={"source": want}, times=times,
+                     progress=progress)
+    return TrajectoryDataset(path)
+
+
+def _loss(cfg):
+    from ..train import one_step_loss, rollout_loss
+
+    t = cfg.training
+    if t["loss"] == "rollout":
+        return lambda m, b: rollout_loss(m, b, t["horizon"], pushforward=t["pushforward"])
+    return one_step_loss
+
+
+def _test_trajectories(cfg, test, horizon):
+    import jax.numpy as jnp
+
+    return jnp.asarray(test.read(list(range(len(test))))["trajectories"][:, : horizon + 1])
+
+
+def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
+    """Run a training config into `run_dir` (data, checkpoints, metrics, plots)."""
+    import jax
+
+    from ..train import DatasetBatches, OnlineBatches, data_mesh, fit, maybe_initialize_distributed, rollout_nrmse
+
+    maybe_initialize_distributed()
+    _setup_precision(cfg)
+    run_dir = Path(run_dir)
+    cfg_copy = run_dir / "config.yaml"
+    if resume:
+        if not cfg_copy.exists():
+            raise ConfigError(f"{run_dir}: no run to resume here (no config.yaml); start without --resume")
+        if yaml.safe_load(cfg_copy.read_text()) != cfg.raw:
+            raise ConfigError(f"{run_dir}: the run was started with a different config ({cfg_copy}); "
+                              "resume with the same file or choose a new --out")
+    elif (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
+        raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it or choose a new --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_copy.write_text(yaml.safe_dump(cfg.raw, sort_keys=False))
+
+    sampler, pde = build_sampler(cfg)
+    key = jax.random.key(cfg.seed)
+    k_model, k_fit = jax.random.split(jax.random.fold_in(key, 2))
+    model = build_model(cfg, pde, k_model)
+    t = cfg.training
+    test = _dataset(cfg, sampler, run_dir, "test", cfg.data["test_samples"], progress)
+    if cfg.data["online"]:
+        data = OnlineBatches(sampler, t["batch_size"])
+    else:
+        data = DatasetBatches(_dataset(cfg, sampler, run_dir, "train", cfg.data["train_samples"], progress),
+                              t["batch_size"], seed=cfg.seed)
+    horizon = t["eval_horizon"]
+    test_trajs = _test_trajectories(cfg, test, horizon)
+    eval_fn = lambda m: {"nrmse": rollout_nrmse(m, test_trajs, horizon=horizon)}
+    mesh = data_mesh()
+    print(f"training {cfg.name}: {cfg.model['kind']} ({cfg.task}), {len(mesh.devices.flat)} device(s), "
+          f"batch {t['batch_size']}, {t['num_steps']} steps -> {run_dir}")
+    result = fit(model, build_optimiser(cfg), _loss(cfg), data, num_steps=t["num_steps"], key=k_fit,
+                 run_dir=run_dir, checkpoint_every=t["checkpoint_every"], keep=t["keep"], resume=resume,
+                 eval_fn=eval_fn, eval_every=t["eval_every"] or None, mesh=mesh, progress=progress,
+                 config=cfg.raw)
+    losses = [r for r in result.history if "loss" in r]
+    rates = [r["samples_per_s"] for r in losses[len(losses) // 2 :]]
+    final = [r for r in result.history if "eval" in r][-1]["eval"]["nrmse"]
+    return {"run_dir": run_dir, "final_loss": losses[-1]["loss"], "test_nrmse": final,
+            "samples_per_s": sum(rates) / max(len(rates), 1)}
+
+
+def evaluate(run_dir: Path, *, progress=None) -> dict:
+    """Restore the latest checkpoint of a run and measure nRMSE against rollout horizon on
+    the held-out trajectories (and, for solver-in-the-loop, the uncorrected coarse
+    solver's error). Writes ``eval.json`` and ``nrmse.png`` into the run directory."""
+    import jax
+    import numpy as np
+
+    from ..train import Checkpointer, rollout_nrmse
+    from ._config import load_config
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.exists():
+        raise ConfigError(f"{run_dir}: not a training run directory (no config.yaml)")
+    raw = yaml.safe_load(cfg_path.read_text())
+    cfg = parse_train_config(raw, cfg_path)
+    del load_config
+    _setup_precision(cfg)
+    sampler, pde = build_sampler(cfg)
+    key = jax.random.key(cfg.seed)
+    k_model, k_fit = jax.random.split(jax.random.fold_in(key, 2))
+    model = build_model(cfg, pde, k_model)
+    opt = build_optimiser(cfg)
+    import equinox as eqx
+
+    ckpt = Checkpointer(run_dir / "checkpoints", every=cfg.training["checkpoint_every"])
+    model, _, _, meta = ckpt.restore(model, opt.init(eqx.filter(model, eqx.is_inexact_array)), k_fit)
+    ckpt.close()
+    test = _dataset(cfg, sampler, run_dir, "test", cfg.data["test_samples"], progress)
+    horizon = test.shape[0] - 1
+    trajs = _test_trajectories(cfg, test, horizon)
+    curves = {"model": np.asarray(rollout_nrmse(model, trajs, horizon=horizon))}
+    if cfg.task == "solver_in_the_loop":
+        curves["coarse solver"] = np.asarray(rollout_nrmse(coarse_solver(cfg, pde), trajs, horizon=horizon))
+    interval = cfg.sim.dt * cfg.sim.save_every
+    out = {"step": meta["step"], "horizon_time": (np.arange(1, horizon + 1) * interval).tolist(),
+           "nrmse": {k: v.tolist() for k, v in curves.items()}}
+    (run_dir / "eval.json").write_text(json.dumps(out, indent=1))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k, v in curves.items():
+        ax.semilogy(out["horizon_time"], v, "o-", ms=3, label=k)
+    ax.set_xlabel("rollout time")
+    ax.set_ylabel("nRMSE (mean over test trajectories)")
+    ax.set_title(f"{cfg.name}: {len(trajs)} held-out trajectories, step {meta['step']}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(run_dir / "nrmse.png", dpi=110)
+    plt.close(fig)
+    out["png"] = run_dir / "nrmse.png"
+    return out
+
+
+def remove_run(run_dir: Path):  # used by tests and users who want a clean restart
+    shutil.rmtree(run_dir, ignore_errors=True)

@@ -1,0 +1,289 @@
+"""The training loop: a jitted ``make_step`` called once per batch, with orbax
+checkpoints and exact resume, evaluation, a progress bar, a JSONL metrics log and a
+loss-curve plot. The loop state is explicit (model, optimiser state, PRNG key, step);
+the data order is a pure function of ``(seed, step)``, so a resumed run sees exactly the
+batches an uninterrupted one would have seen."""
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._checks import check_int
+from ..metrics import nrmse
+from ._checkpoint import Checkpointer, CheckpointError
+from ._data import TrajectoryDataset, online_batches
+from ._parallel import batch_sharding, check_batch_size, data_mesh, replicate, shard_batch
+from ._step import make_step
+
+
+class DatasetBatches:
+    """Host-side batches of a :class:`TrajectoryDataset`, reshuffled every epoch.
+
+    ``batches(step)`` is the batch of optimisation step `step`: epoch
+    ``step // steps_per_epoch`` in the order ``dataset.epoch_order(seed, epoch)``. With
+    several processes each reads its own slice of the global batch.
+    """
+
+    online = False
+
+    def __init__(self, dataset: TrajectoryDataset, batch_size: int, *, seed: int = 0):
+        self.dataset = dataset
+        self.batch_size = check_int(batch_size, "batch_size")
+        self.seed = int(seed)
+        if self.batch_size > len(dataset):
+            raise ValueError(f"batch_size {batch_size} exceeds the dataset size {len(dataset)}.")
+        self.steps_per_epoch = len(dataset) // self.batch_size
+        self._order = (None, None)
+
+    def position(self, step: int) -> dict:
+        return {"epoch": step // self.steps_per_epoch, "batch": step % self.steps_per_epoch}
+
+    def describe(self) -> dict:
+        return {"kind": "dataset", "path": str(self.dataset.path), "size": len(self.dataset),
+                "batch_size": self.batch_size, "seed": self.seed}
+
+    def __call__(self, step: int) -> dict:
+        pos = self.position(step)
+        if self._order[0] != pos["epoch"]:
+            self._order = (pos["epoch"], self.dataset.epoch_order(self.seed, pos["epoch"]))
+        s = pos["batch"] * self.batch_size
+        idx = self._order[1][s : s + self.batch_size]
+        n, p = jax.process_count(), jax.process_index()
+        if n > 1:
+            idx = np.array_split(idx, n)[p]
+        return self.dataset.read(idx)
+
+
+class OnlineBatches:
+    """Fresh samples made by the solver inside the jitted training step (no disk): the
+    batch of a step is ``online_batches(sampler, batch_size)(key)`` with that step's key."""
+
+    online = True
+
+    def __init__(self, sampler: Callable, batch_size: int):
+        self.batch_size = check_int(batch_size, "batch_size")
+        self.make = online_batches(sampler, self.batch_size)
+
+    def position(self, step: int) -> dict:
+        return {}
+
+    def describe(self) -> dict:
+        return {"kind": "online", "batch_size": self.batch_size}
+
+
+def rollout_nrmse(model: Callable, trajectories, *, horizon: int | None = None) -> jax.Array:
+    r"""Mean nRMSE ``‖û_h - u_h‖/‖u_h‖`` against rollout step ``h = 1..horizon`` of the
+    model's autoregressive rollout from each trajectory's first frame.
+
+    `trajectories` is ``(B, T, C, *N)``; returns ``(horizon,)`` (default ``T - 1``)."""
+    trajectories = jnp.asarray(trajectories)
+    horizon = trajectories.shape[1] - 1 if horizon is None else check_int(horizon, "horizon")
+    if horizon >= trajectories.shape[1]:
+        raise ValueError(f"horizon {horizon} needs at least {horizon + 1} frames, got {trajectories.shape[1]}.")
+    return _rollout_nrmse(model, trajectories[:, : horizon + 1])
+
+
+@eqx.filter_jit
+def _rollout_nrmse(model, trajs):
+    def unroll(u0):
+        return jax.lax.scan(lambda u, _: (model(u), model(u)), u0, None, length=trajs.shape[1] - 1)[1]
+
+    preds = jax.vmap(unroll)(trajs[:, 0])
+    return jnp.mean(nrmse(preds, trajs[:, 1:], num_spatial_dims=trajs.ndim - 3), axis=0)
+
+
+class FitResult(NamedTuple):
+    model: eqx.Module
+    opt_state: object
+    key: jax.Array
+    history: list  # the JSONL records of this run directory (or of this call)
+
+
+def _read_log(path: Path, before: int) -> list:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:  # a half-written last line of a killed run
+            continue
+        if rec.get("step", -1) < before:
+            out.append(rec)
+    return out
+
+
+def plot_losses(history: list, path) -> None:
+    """Training loss (and any scalar eval metrics) against step, log scale, to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [(r["step"], r["loss"]) for r in history if "loss" in r]
+    evals = [r for r in history if "eval" in r]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if train:
+        s, l = np.asarray(train).T
+        ax.semilogy(s, l, lw=0.8, alpha=0.5, label="train loss")
+        if len(l) >= 20:
+            w = max(len(l) // 50, 5)
+            ax.semilogy(s[w - 1 :], np.convolve(l, np.ones(w) / w, mode="valid"), lw=1.5, label=f"train (mean of {w})")
+    scalars = sorted({k for r in evals for k, v in r["eval"].items() if np.ndim(v) == 0})
+    for k in scalars:
+        pts = [(r["step"], r["eval"][k]) for r in evals if k in r["eval"]]
+        ax.semilogy(*np.asarray(pts).T, "o-", ms=3, label=f"eval {k}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fit(model, optimiser, loss_fn: Callable, data, *, num_steps: int, key, run_dir=None,
+        checkpoint_every: int | None = None, keep: int = 3, resume: bool = False,
+        eval_fn: Callable | None = None, eval_every: int | None = None, mesh=None,
+        progress: bool | None = None, config: dict | None = None) -> FitResult:
+    r"""Train `model` for `num_steps` optimiser steps.
+
+    Each step draws a fresh key (``key, sub = split(key)``), gets its batch (from a
+    :class:`DatasetBatches` on the host, or made by the solver inside the jitted step
+    from ``sub`` for :class:`OnlineBatches`), and applies ``optimiser`` to the gradient
+    of ``loss_fn(model, batch)``. The batch is split over the devices of `mesh` (default:
+    all devices, axis ``"data"``); model and optimiser state are replicated.
+
+    With a `run_dir`:
+
+    - ``metrics.jsonl``: one record per step (``step``, ``loss``, ``time``,
+      ``samples_per_s``) and one per evaluation (``step``, ``eval``);
+    - ``loss.png``: the loss curve, rewritten at each evaluation and at the end;
+    - ``checkpoints/``: orbax checkpoints every `checkpoint_every` steps (and at the
+      end, on Ctrl-C, and of the last good state when the loss turns non-finite), the last `keep` kept.
+      ``resume=True`` restores the latest one and continues; the losses then equal those
+      of an uninterrupted run with the same seed (data order and PRNG key are restored).
+
+    **Arguments:**
+
+    - `model`, `optimiser` (optax), `loss_fn` ``(model, batch) -> scalar``, `data`.
+    - `num_steps`: total steps (a resumed run stops at the same total).
+    - `key`: PRNG key of the run.
+    - `eval_fn`: ``model -> {name: value}`` run every `eval_every` steps and at the end.
+    - `config`: a JSON-able dict stored in the checkpoint metadata and compared on resume.
+
+    **Returns:** :class:`FitResult` ``(model, opt_state, key, history)``.
+    """
+    num_steps = check_int(num_steps, "num_steps")
+    mesh = data_mesh() if mesh is None else mesh
+    check_batch_size(data.batch_size, mesh)
+    run_dir = None if run_dir is None else Path(run_dir)
+    if resume and run_dir is None:
+        raise ValueError("resume=True needs a run_dir.")
+    opt_state = optimiser.init(eqx.filter(model, eqx.is_inexact_array))
+    describe = {"data": data.describe(), "config": config}
+    ckpt = None
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if checkpoint_every:
+            ckpt = Checkpointer(run_dir / "checkpoints", every=checkpoint_every, keep=keep)
+            if not resume and ckpt.steps:
+                raise CheckpointError(f"{run_dir} already has checkpoints {ckpt.steps}; pass resume=True "
+                                      "(--resume) to continue it, or choose a new run directory.")
+    start = 0
+    if resume:
+        if ckpt is None:
+            raise ValueError("resume=True needs checkpointing (checkpoint_every).")
+        model, opt_state, key, meta = ckpt.restore(model, opt_state, key)
+        start = int(meta["step"])
+        if meta.get("describe") != json.loads(json.dumps(describe)):
+            raise CheckpointError(f"{run_dir}: the checkpoint was written with different data or config; "
+                                  "resume with the same config, or start a new run directory.")
+    log_path = None if run_dir is None else run_dir / "metrics.jsonl"
+    history = _read_log(log_path, start) if log_path is not None else []
+    if log_path is not None:  # drop records past the checkpoint (a killed run's tail)
+        log_path.write_text("".join(json.dumps(r) + "\n" for r in history))
+
+    model, opt_state = replicate(model, mesh), replicate(opt_state, mesh)
+    if data.online:
+        shard = batch_sharding(mesh)
+        make = data.make
+        step_fn = make_step(lambda m, k: loss_fn(m, jax.lax.with_sharding_constraint(make(k), shard)), optimiser)
+    else:
+        step_fn = make_step(loss_fn, optimiser)
+
+    from tqdm.auto import tqdm
+
+    def meta_at(step):
+        return {"step": step, **data.position(step), "describe": describe}
+
+    def record(rec):
+        history.append(rec)
+        if log_path is not None:
+            with open(log_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+
+    def evaluate(step):
+        if eval_fn is None:
+            return
+        out = {k: np.asarray(v).tolist() for k, v in eval_fn(model).items()}
+        record({"step": step, "eval": out})
+        if run_dir is not None:
+            plot_losses(history, run_dir / "loss.png")
+
+    bar = tqdm(total=num_steps, initial=start, unit="step", disable=progress is False if progress is not None else None,
+               dynamic_ncols=True)
+    step = start
+    t_last, n_since = time.perf_counter(), 0
+    try:
+        while step < num_steps:
+            next_key, sub = jax.random.split(key)
+            batch = sub if data.online else shard_batch(data(step), mesh)
+            new_model, new_opt_state, loss = step_fn(model, opt_state, batch)
+            loss = float(loss)
+            if not math.isfinite(loss):
+                where = ""
+                if ckpt is not None:  # keep the last good state
+                    ckpt.save(step, model, opt_state, key, meta_at(step), force=True)
+                    ckpt.wait()
+                    where = f"; the state before it is checkpointed as step {step} in {ckpt.directory}"
+                raise FloatingPointError(f"training loss became {loss} at step {step}{where}. Lower the learning "
+                                         "rate, add gradient clipping, or check the data for non-finite values.")
+            model, opt_state, key = new_model, new_opt_state, next_key
+            now = time.perf_counter()
+            n_since += data.batch_size
+            rate = n_since / max(now - t_last, 1e-9)
+            record({"step": step, "loss": loss, "time": time.time(), "samples_per_s": rate})
+            if now - t_last > 2.0:
+                t_last, n_since = now, 0
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3e}", samples_per_s=f"{rate:.0f}")
+            if eval_every and step % eval_every == 0 and step < num_steps:
+                evaluate(step)
+            if ckpt is not None:
+                ckpt.save(step, model, opt_state, key, meta_at(step))
+        evaluate(step)
+        if ckpt is not None:
+            ckpt.save(step, model, opt_state, key, meta_at(step), force=True)
+    except KeyboardInterrupt:
+        if ckpt is not None:
+            ckpt.save(step, model, opt_state, key, meta_at(step), force=True)
+            ckpt.wait()
+            bar.write(f"interrupted at step {step}; checkpoint saved in {ckpt.directory} (resume with --resume)")
+        raise
+    finally:
+        bar.close()
+        if ckpt is not None:
+            ckpt.close()
+    if run_dir is not None:
+        plot_losses(history, run_dir / "loss.png")
+    return FitResult(model, opt_state, key, history)
