@@ -1,4 +1,5 @@
-"""``jaxpde`` command line: ``jaxpde simulate CONFIG.yaml [--out DIR]``."""
+"""``jaxpde`` command line: ``jaxpde simulate CONFIG.yaml [--out DIR]``,
+``jaxpde train CONFIG.yaml [--out DIR] [--resume]`` and ``jaxpde evaluate RUN_DIR``."""
 
 import argparse
 import inspect
@@ -158,7 +159,17 @@ def main(argv=None) -> int:
     p_sim.add_argument("config", help="YAML config file (see configs/)")
     p_sim.add_argument("--out", default=None, help="output directory (default: out/<name>)")
     p_sim.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p_train = sub.add_parser("train", help="train a neural operator / emulator from a YAML config")
+    p_train.add_argument("config", help="training config (see configs/train_*.yaml)")
+    p_train.add_argument("--out", default=None, help="run directory (default: runs/<name>)")
+    p_train.add_argument("--resume", action="store_true", help="continue the run in the run directory")
+    p_train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p_eval = sub.add_parser("evaluate", help="rollout nRMSE of a trained run on its held-out trajectories")
+    p_eval.add_argument("run_dir", help="a run directory written by 'jaxpde train'")
+    p_eval.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     ns = parser.parse_args(argv)
+    if ns.command in ("train", "evaluate"):
+        return _train_main(ns)
     if ns.command == "simulate":
         try:
             cfg = load_config(ns.config)
@@ -188,3 +199,35 @@ def main(argv=None) -> int:
         print(f"wrote {res['h5']} and {res['png']}  ({res['wall_s']:.2f} s, {speed})")
         return 0
     return 2  # pragma: no cover
+
+
+def _train_main(ns) -> int:
+    from ..train import CheckpointError
+    from ._train import TrainConfig, evaluate, train
+
+    progress = False if ns.no_progress else None
+    try:
+        if ns.command == "train":
+            cfg = load_config(ns.config)
+            if not isinstance(cfg, TrainConfig):
+                raise ConfigError(f"{ns.config}: not a training config (no 'training' section); "
+                                  "use 'jaxpde simulate' for simulation configs")
+            run_dir = Path(ns.out) if ns.out else Path("runs") / cfg.name
+            res = train(cfg, run_dir, resume=ns.resume, progress=progress)
+            nrmse = res["test_nrmse"]
+            print(f"trained {cfg.name}: final loss {res['final_loss']:.3e}, test nRMSE at 1 step {nrmse[0]:.3e}"
+                  f", at {len(nrmse)} steps {nrmse[-1]:.3e}; {res['samples_per_s']:.0f} samples/s -> {run_dir}")
+        else:
+            res = evaluate(Path(ns.run_dir), progress=progress)
+            parts = ", ".join(f"{k} {v[0]:.3e} (1 step) / {v[-1]:.3e} ({len(v)} steps)" for k, v in res["nrmse"].items())
+            print(f"evaluated step {res['step']}: nRMSE {parts}; wrote {res['png']}")
+    except (ConfigError, CheckpointError) as e:
+        print(f"jaxpde: error: {e}", file=sys.stderr)
+        return 2
+    except FloatingPointError as e:
+        print(f"jaxpde: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("jaxpde: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -15,7 +15,6 @@ and a ``training`` section:
 
 import difflib
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,8 +181,6 @@ def build_sampler(cfg):
     """The solver sampler ``key -> (trajectory, parameters)`` of the data section."""
     import inspect
 
-    import jax
-
     from ..spectral import ETDRK, StormerVerlet
     from ..train import make_sampler
     from ._config import EQUATIONS, INITIAL_CONDITIONS
@@ -213,7 +210,6 @@ def build_sampler(cfg):
     if "key" not in inspect.signature(fn).parameters:
         raise ConfigError(f"{cfg.path}: key 'data.initial_condition.kind': training data needs a random initial "
                           f"condition (one with a key), not '{sim.ic_kind}'")
-    del jax
     return make_sampler(make_stepper, sample_ic, num_steps=sim.num_steps, save_every=sim.save_every,
                         parameter_ranges=cfg.data["parameter_ranges"]), pde
 
@@ -371,7 +367,6 @@ def evaluate(run_dir: Path, *, progress=None) -> dict:
     import numpy as np
 
     from ..train import Checkpointer, rollout_nrmse
-    from ._config import load_config
 
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.yaml"
@@ -379,7 +374,6 @@ def evaluate(run_dir: Path, *, progress=None) -> dict:
         raise ConfigError(f"{run_dir}: not a training run directory (no config.yaml)")
     raw = yaml.safe_load(cfg_path.read_text())
     cfg = parse_train_config(raw, cfg_path)
-    del load_config
     _setup_precision(cfg)
     sampler, pde = build_sampler(cfg)
     key = jax.random.key(cfg.seed)
@@ -419,7 +413,3 @@ def evaluate(run_dir: Path, *, progress=None) -> dict:
     plt.close(fig)
     out["png"] = run_dir / "nrmse.png"
     return out
-
-
-def remove_run(run_dir: Path):  # used by tests and users who want a clean restart
-    shutil.rmtree(run_dir, ignore_errors=True)

@@ -202,9 +202,14 @@ def fit(model, optimiser, loss_fn: Callable, data, *, num_steps: int, key, run_d
     if resume:
         if ckpt is None:
             raise ValueError("resume=True needs checkpointing (checkpoint_every).")
-        model, opt_state, key, meta = ckpt.restore(model, opt_state, key)
+        try:
+            model, opt_state, key, meta = ckpt.restore(model, opt_state, key)
+        except CheckpointError:
+            ckpt.close()
+            raise
         start = int(meta["step"])
         if meta.get("describe") != json.loads(json.dumps(describe)):
+            ckpt.close()
             raise CheckpointError(f"{run_dir}: the checkpoint was written with different data or config; "
                                   "resume with the same config, or start a new run directory.")
     log_path = None if run_dir is None else run_dir / "metrics.jsonl"
