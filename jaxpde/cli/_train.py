@@ -24,11 +24,11 @@ from ._config import ConfigError, _number, _unknown, parse_config
 
 TASKS = ("operator", "emulator", "solver_in_the_loop")
 TOP_KEYS = ("name", "seed", "precision", "task", "data", "model", "training", "coarse")
-DATA_EXTRA = {"train_samples": 1000, "test_samples": 100, "online": False, "parameter_ranges": None}
+DATA_EXTRA = {"train_samples": 1000, "test_samples": 100, "online": False, "parameter_ranges": None, "burn_in": 0}
 TRAINING_KEYS = {
     "batch_size": 16, "num_steps": 1000, "optimiser": "adamw", "learning_rate": 1e-3, "weight_decay": 0.0,
     "schedule": "cosine", "warmup_steps": 0, "clip_norm": None, "loss": "one_step", "horizon": 1,
-    "pushforward": False, "checkpoint_every": 500, "keep": 3, "eval_every": 0, "eval_horizon": None,
+    "pushforward": False, "window": None, "checkpoint_every": 500, "keep": 3, "eval_every": 0, "eval_horizon": None,
 }
 OPTIMISERS = ("adam", "adamw", "sgd", "lion")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "exponential")
@@ -71,6 +71,7 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
     data = {k: data_raw.pop(k, v) for k, v in DATA_EXTRA.items()}
     _number(data["train_samples"], "data.train_samples", file, integer=True, positive=True)
     _number(data["test_samples"], "data.test_samples", file, integer=True, positive=True)
+    _number(data["burn_in"], "data.burn_in", file, integer=True, nonnegative=True)
     if not isinstance(data["online"], bool):
         raise ConfigError(f"{file}: key 'data.online' must be true or false")
     ranges = data["parameter_ranges"] or {}
@@ -141,6 +142,12 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
     if training["loss"] == "rollout" and training["horizon"] >= frames:
         raise ConfigError(f"{file}: key 'training.horizon' ({training['horizon']}) needs more frames; "
                           f"the data has {frames}")
+    if training["window"] is not None:
+        _number(training["window"], "training.window", file, integer=True)
+        need = training["horizon"] + 1 if training["loss"] == "rollout" else 2
+        if not need <= training["window"] <= frames:
+            raise ConfigError(f"{file}: key 'training.window' must be between {need} and {frames} (frames per "
+                              "trajectory)")
     if training["eval_horizon"] is None:
         training["eval_horizon"] = frames - 1
     _number(training["eval_horizon"], "training.eval_horizon", file, integer=True, positive=True)
@@ -211,7 +218,7 @@ def build_sampler(cfg):
         raise ConfigError(f"{cfg.path}: key 'data.initial_condition.kind': training data needs a random initial "
                           f"condition (one with a key), not '{sim.ic_kind}'")
     return make_sampler(make_stepper, sample_ic, num_steps=sim.num_steps, save_every=sim.save_every,
-                        parameter_ranges=cfg.data["parameter_ranges"]), pde
+                        parameter_ranges=cfg.data["parameter_ranges"], burn_in=cfg.data["burn_in"]), pde
 
 
 def build_model(cfg, pde, key):
@@ -341,7 +348,7 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
         data = OnlineBatches(sampler, t["batch_size"])
     else:
         data = DatasetBatches(_dataset(cfg, sampler, run_dir, "train", cfg.data["train_samples"], progress),
-                              t["batch_size"], seed=cfg.seed)
+                              t["batch_size"], seed=cfg.seed, window=t["window"])
     horizon = t["eval_horizon"]
     test_trajs = _test_trajectories(cfg, test, horizon)
     eval_fn = lambda m: {"nrmse": rollout_nrmse(m, test_trajs, horizon=horizon)}

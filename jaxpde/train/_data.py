@@ -37,7 +37,7 @@ def _check_ranges(parameter_ranges) -> dict:
 
 
 def make_sampler(make_stepper: Callable, sample_ic: Callable, *, num_steps: int, save_every: int = 1,
-                 parameter_ranges: dict | None = None) -> Callable:
+                 parameter_ranges: dict | None = None, burn_in: int = 0) -> Callable:
     """A pure function ``key -> (trajectory (T, C, *N), parameters {name: scalar})``.
 
     **Arguments:**
@@ -48,12 +48,17 @@ def make_sampler(make_stepper: Callable, sample_ic: Callable, *, num_steps: int,
     - `num_steps`, `save_every`: the rollout; ``T = num_steps // save_every + 1`` frames
       including the initial condition.
     - `parameter_ranges`: ``{name: (low, high)}``, sampled uniformly per trajectory.
+    - `burn_in`: solver steps run (and discarded) before the first saved frame, so that
+      trajectories start on the attractor rather than at the random initial condition.
     """
     num_steps = check_int(num_steps, "num_steps")
     save_every = check_int(save_every, "save_every")
     if num_steps % save_every:
         raise ValueError(f"save_every ({save_every}) must divide num_steps ({num_steps}).")
     ranges = _check_ranges(parameter_ranges)
+    burn_in = int(burn_in)
+    if burn_in < 0:
+        raise ValueError(f"burn_in must be >= 0, got {burn_in}.")
 
     def sample(key):
         k_ic, k_par = jax.random.split(key)
@@ -61,7 +66,10 @@ def make_sampler(make_stepper: Callable, sample_ic: Callable, *, num_steps: int,
         draws = jax.random.uniform(k_par, (len(names),))
         params = {n: ranges[n][0] + (ranges[n][1] - ranges[n][0]) * draws[i] for i, n in enumerate(names)}
         u0 = sample_ic(k_ic)
-        traj = rollout(make_stepper(params), u0, num_steps, save_every=save_every)
+        stepper = make_stepper(params)
+        if burn_in:
+            u0 = rollout(stepper, u0, burn_in, save_every=burn_in, include_initial=False)[-1]
+        traj = rollout(stepper, u0, num_steps, save_every=save_every)
         return traj, params
 
     return sample

@@ -30,12 +30,19 @@ class DatasetBatches:
     ``batches(step)`` is the batch of optimisation step `step`: epoch
     ``step // steps_per_epoch`` in the order ``dataset.epoch_order(seed, epoch)``. With
     several processes each reads its own slice of the global batch.
+
+    `window`: if given, each trajectory is cut to a random window of that many
+    consecutive frames (e.g. 2 for a one-step loss, ``horizon + 1`` for an unrolled one),
+    drawn from ``(seed, step)`` so that a resumed run sees the same windows.
     """
 
     online = False
 
-    def __init__(self, dataset: TrajectoryDataset, batch_size: int, *, seed: int = 0):
+    def __init__(self, dataset: TrajectoryDataset, batch_size: int, *, seed: int = 0, window: int | None = None):
         self.dataset = dataset
+        self.window = None if window is None else check_int(window, "window")
+        if self.window is not None and not 2 <= self.window <= dataset.shape[0]:
+            raise ValueError(f"window must be between 2 and the number of frames ({dataset.shape[0]}), got {window}.")
         self.batch_size = check_int(batch_size, "batch_size")
         self.seed = int(seed)
         if self.batch_size > len(dataset):
@@ -48,7 +55,7 @@ class DatasetBatches:
 
     def describe(self) -> dict:
         return {"kind": "dataset", "path": str(self.dataset.path), "size": len(self.dataset),
-                "batch_size": self.batch_size, "seed": self.seed}
+                "batch_size": self.batch_size, "seed": self.seed, "window": self.window}
 
     def __call__(self, step: int) -> dict:
         pos = self.position(step)
@@ -57,9 +64,18 @@ class DatasetBatches:
         s = pos["batch"] * self.batch_size
         idx = self._order[1][s : s + self.batch_size]
         n, p = jax.process_count(), jax.process_index()
+        if self.window is not None:
+            frames = self.dataset.shape[0]
+            starts = np.random.default_rng([self.seed, int(step), 1]).integers(0, frames - self.window + 1, len(idx))
         if n > 1:
             idx = np.array_split(idx, n)[p]
-        return self.dataset.read(idx)
+            starts = np.array_split(starts, n)[p] if self.window is not None else None
+        batch = self.dataset.read(idx)
+        if self.window is not None:
+            take = starts[:, None] + np.arange(self.window)
+            batch["trajectories"] = np.take_along_axis(
+                batch["trajectories"], take.reshape(take.shape + (1,) * (batch["trajectories"].ndim - 2)), axis=1)
+        return batch
 
 
 class OnlineBatches:

@@ -1,0 +1,120 @@
+"""``jaxpde train`` / ``jaxpde evaluate``: every shipped training config runs one step, a
+real run killed mid-way resumes to the uninterrupted loss trajectory, bad configs and
+missing/corrupt runs give one-line errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from jaxpde.cli import main
+
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("train_*.yaml"))
+
+
+def _shrink(raw: dict, *, steps=1) -> dict:
+    """The same config at smoke-test size: few samples, `steps` optimiser steps."""
+    raw = json.loads(json.dumps(raw))
+    t, d = raw["training"], raw["data"]
+    frames = d["num_steps"] // d.get("save_every", 1)
+    keep = min(frames, max(t.get("horizon", 1) + 1, t.get("window") or 2))
+    d["num_steps"] = keep * d.get("save_every", 1)
+    d["burn_in"] = min(d.get("burn_in", 0), 10)
+    d["train_samples"], d["test_samples"] = 2, 2
+    t.update(num_steps=steps, batch_size=2, eval_every=0, checkpoint_every=max(steps, 1))
+    t.pop("eval_horizon", None)
+    return raw
+
+
+def test_there_are_training_configs():
+    names = {p.stem for p in CONFIGS}
+    assert {"train_fno_burgers1d", "train_kolmogorov2d_emulator", "train_sil_ks1d"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_training_config_runs_one_step(path, tmp_path, capsys):
+    cfg = tmp_path / path.name
+    cfg.write_text(yaml.safe_dump(_shrink(yaml.safe_load(path.read_text()))))
+    assert main(["train", str(cfg), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert "trained" in capsys.readouterr().out
+    assert main(["evaluate", str(tmp_path / "run"), "--no-progress"]) == 0
+    ev = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert ev["step"] == 1 and all(np.all(np.isfinite(v)) for v in ev["nrmse"].values())
+    assert (tmp_path / "run" / "nrmse.png").exists() and (tmp_path / "run" / "loss.png").exists()
+
+
+def _records(run):
+    out = []
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        out.append(json.loads(line))
+    return [r["loss"] for r in out if "loss" in r]
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_loss_trajectory(tmp_path):
+    raw = yaml.safe_load((Path(__file__).parent.parent / "configs" / "train_fno_burgers1d.yaml").read_text())
+    raw = _shrink(raw, steps=300)
+    raw["data"]["train_samples"], raw["data"]["grid"]["num_points"] = 16, 64
+    raw["model"].update(modes=8, width=16, depth=2)
+    raw["training"].update(batch_size=8, checkpoint_every=20)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    cmd = [sys.executable, "-m", "jaxpde.cli", "train", str(cfg), "--no-progress", "--out"]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    ref = subprocess.run(cmd + [str(tmp_path / "ref")], env=env, capture_output=True, text=True, timeout=600)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + [str(run)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpts = run / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if ckpts.exists() and any(p.name.isdigit() and int(p.name) >= 60 for p in ckpts.iterdir()):
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    killed_at = len(_records(run))
+    assert 60 <= killed_at < 300
+
+    res = subprocess.run(cmd + [str(run), "--resume"], env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    np.testing.assert_array_equal(_records(run), _records(tmp_path / "ref"))
+    # resuming a finished run is a no-op; a different config is refused
+    raw["training"]["learning_rate"] = 0.5
+    cfg.write_text(yaml.safe_dump(raw))
+    bad = subprocess.run(cmd + [str(run), "--resume"], env=env, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "different config" in bad.stderr
+
+
+def test_training_errors_are_one_line(tmp_path, capsys):
+    base = _shrink(yaml.safe_load((Path(__file__).parent.parent / "configs" / "train_fno_burgers1d.yaml").read_text()))
+    cases = [
+        (lambda r: r["model"].update(kind="fn0"), "did you mean 'fno'"),
+        (lambda r: r["model"].update(widht=3), "model.widht"),
+        (lambda r: r["training"].update(optimiser="adamx"), "training.optimiser"),
+        (lambda r: r["data"].update(save_every=1), "task 'operator'"),
+        (lambda r: r["data"].update(equation="burger"), "in section 'data'"),
+        (lambda r: r.update(coarse={"order": 2}), "solver_in_the_loop"),
+    ]
+    for i, (edit, message) in enumerate(cases):
+        raw = json.loads(json.dumps(base))
+        edit(raw)
+        cfg = tmp_path / f"bad{i}.yaml"
+        cfg.write_text(yaml.safe_dump(raw))
+        assert main(["train", str(cfg), "--out", str(tmp_path / f"r{i}"), "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert main(["evaluate", str(tmp_path / "nothing")]) == 2
+    assert "not a training run" in capsys.readouterr().err
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(yaml.safe_dump(base))
+    assert main(["train", str(ok), "--out", str(tmp_path / "fresh"), "--resume", "--no-progress"]) == 2
+    assert "no run to resume" in capsys.readouterr().err
