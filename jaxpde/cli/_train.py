@@ -397,7 +397,9 @@ def evaluate(run_dir: Path, *, progress=None) -> dict:
     trajs = _test_trajectories(cfg, test, horizon)
     curves = {"model": np.asarray(rollout_nrmse(model, trajs, horizon=horizon))}
     if cfg.task == "solver_in_the_loop":
-        curves["coarse solver"] = np.asarray(rollout_nrmse(coarse_solver(cfg, pde), trajs, horizon=horizon))
+        order = cfg.coarse["order"]
+        curves = {f"coarse ETDRK{order} + correction": curves["model"],
+                  f"coarse ETDRK{order} alone": np.asarray(rollout_nrmse(coarse_solver(cfg, pde), trajs, horizon=horizon))}
     interval = cfg.sim.dt * cfg.sim.save_every
     out = {"step": meta["step"], "horizon_time": (np.arange(1, horizon + 1) * interval).tolist(),
            "nrmse": {k: v.tolist() for k, v in curves.items()}}
