@@ -128,6 +128,7 @@ def test_pure_noise_solve_is_the_same_path_at_every_step_size():
         np.testing.assert_allclose(f, 0.7 * w1, atol=1e-12)
 
 
+@pytest.mark.slow  # a 2048-member ensemble: validation, run with -m slow
 def test_stochastic_heat_equation_stationary_mode_variance():
     # du = ν u_xx dt + σ dW (space-time white noise): each Fourier mode is an
     # Ornstein-Uhlenbeck process with stationary E|û_k|² = r_k / (2 ν k²), r_k the

@@ -98,16 +98,18 @@ def test_make_step_trains_an_fno_stepper_on_solver_data():
     assert losses[-1] < losses[0] / 10
     batch = data(jax.random.key(999))
     # horizon 1 unroll is the one-step loss on the first pair; pushforward has the same value
+    one_step_loss = eqx.filter_jit(one_step_loss)
+    rollout_loss = eqx.filter_jit(rollout_loss)
     one = one_step_loss(model, {"trajectories": batch["trajectories"][:, :2]})
     np.testing.assert_allclose(float(rollout_loss(model, batch, 1)), float(one), rtol=1e-10)
     np.testing.assert_allclose(float(rollout_loss(model, batch, 1, pushforward=True)), float(one), rtol=1e-10)
     # pushforward: no gradient through the earlier steps of the unroll
-    g_full = eqx.filter_grad(lambda m: rollout_loss(m, batch, 3))(model)
-    g_push = eqx.filter_grad(lambda m: rollout_loss(m, batch, 3, pushforward=True))(model)
-    g_last = eqx.filter_grad(
+    g_full = eqx.filter_jit(eqx.filter_grad(lambda m: rollout_loss(m, batch, 3)))(model)
+    g_push = eqx.filter_jit(eqx.filter_grad(lambda m: rollout_loss(m, batch, 3, pushforward=True)))(model)
+    g_last = eqx.filter_jit(eqx.filter_grad(
         lambda m: one_step_loss(m, {"trajectories": jnp.stack(
             [jax.vmap(lambda u: model(model(u)))(batch["trajectories"][:, 0]), batch["trajectories"][:, 3]], axis=1)})
-    )(model)
+    ))(model)
     leaf = lambda g: np.asarray(g.model.spectral[0].weights)
     np.testing.assert_allclose(leaf(g_push), leaf(g_last), rtol=1e-8, atol=1e-14)
     assert not np.allclose(leaf(g_full), leaf(g_push))

@@ -400,6 +400,8 @@ def evaluate(run_dir: Path, *, progress=None) -> dict:
         order = cfg.coarse["order"]
         curves = {f"coarse ETDRK{order} + correction": curves["model"],
                   f"coarse ETDRK{order} alone": np.asarray(rollout_nrmse(coarse_solver(cfg, pde), trajs, horizon=horizon))}
+    if cfg.task == "emulator":  # context: how far the state moves away from where it started
+        curves["persistence (u_n = u_0)"] = np.asarray(rollout_nrmse(lambda u: u, trajs, horizon=horizon))
     interval = cfg.sim.dt * cfg.sim.save_every
     out = {"step": meta["step"], "horizon_time": (np.arange(1, horizon + 1) * interval).tolist(),
            "nrmse": {k: v.tolist() for k, v in curves.items()}}

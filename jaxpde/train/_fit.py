@@ -235,9 +235,7 @@ def fit(model, optimiser, loss_fn: Callable, data, *, num_steps: int, key, run_d
 
     model, opt_state = replicate(model, mesh), replicate(opt_state, mesh)
     if data.online:
-        shard = batch_sharding(mesh)
-        make = data.make
-        step_fn = make_step(lambda m, k: loss_fn(m, jax.lax.with_sharding_constraint(make(k), shard)), optimiser)
+        step_fn = make_step(loss_fn, optimiser, make_batch=data.make, batch_sharding=batch_sharding(mesh))
     else:
         step_fn = make_step(loss_fn, optimiser)
 

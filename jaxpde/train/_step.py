@@ -1,5 +1,6 @@
 """Losses for learned steppers and the training step: thin, functional, no hidden state."""
 
+import functools
 from collections.abc import Callable
 
 import equinox as eqx
@@ -58,16 +59,33 @@ def rollout_loss(model: Callable, batch: dict, horizon: int, *, pushforward: boo
     return _relative_mse(preds.reshape((-1, *preds.shape[2:])), target.reshape((-1, *target.shape[2:])))
 
 
-def make_step(loss_fn: Callable, optimiser) -> Callable:
+def make_step(loss_fn: Callable, optimiser, *, make_batch: Callable | None = None, batch_sharding=None) -> Callable:
     """A jitted training step ``(model, opt_state, batch) -> (model, opt_state, loss)``.
 
     `loss_fn(model, batch)` returns a scalar; `optimiser` is an optax
     ``GradientTransformation`` initialised with
     ``optimiser.init(eqx.filter(model, eqx.is_inexact_array))``.
-    """
 
+    With `make_batch` (online data), the third argument is a PRNG key and the batch is
+    ``make_batch(key)``, made inside the compiled step (constrained to `batch_sharding`
+    when given). Steps are cached on their arguments, so calling ``make_step`` (or
+    :func:`~jaxpde.train.fit`) again with the same loss and optimiser reuses the
+    compiled step.
+    """
+    try:
+        return _cached_step(loss_fn, optimiser, make_batch, batch_sharding)
+    except TypeError:  # something unhashable: build an uncached step
+        return _cached_step.__wrapped__(loss_fn, optimiser, make_batch, batch_sharding)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_step(loss_fn, optimiser, make_batch, batch_sharding):
     @eqx.filter_jit
     def step(model, opt_state, batch):
+        if make_batch is not None:
+            batch = make_batch(batch)
+            if batch_sharding is not None:
+                batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
         loss, grads = eqx.filter_value_and_grad(loss_fn)(model, batch)
         params = eqx.filter(model, eqx.is_inexact_array)
         updates, opt_state = optimiser.update(grads, opt_state, params)
