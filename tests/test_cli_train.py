@@ -35,7 +35,7 @@ def _shrink(raw: dict, *, steps=1) -> dict:
 
 def test_there_are_training_configs():
     names = {p.stem for p in CONFIGS}
-    assert {"train_fno_burgers1d", "train_kolmogorov2d_emulator", "train_sil_ks1d"} <= names
+    assert {"train_fno_burgers1d", "train_kolmogorov2d_emulator", "train_sil_ks1d", "train_cape_burgers1d"} <= names
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -102,6 +102,8 @@ def test_training_errors_are_one_line(tmp_path, capsys):
         (lambda r: r["data"].update(save_every=1), "task 'operator'"),
         (lambda r: r["data"].update(equation="burger"), "in section 'data'"),
         (lambda r: r.update(coarse={"order": 2}), "solver_in_the_loop"),
+        (lambda r: r["model"].update(num_parameters=1), "number of sampled PDE parameters"),
+        (lambda r: r.update(model={"kind": "unet", "num_parameters": 1}), "model.num_parameters"),
     ]
     for i, (edit, message) in enumerate(cases):
         raw = json.loads(json.dumps(base))

@@ -160,3 +160,28 @@ def test_eight_devices_match_one_device(tmp_path):
         np.testing.assert_allclose(eight["losses"], one["losses"], rtol=1e-10)
         np.testing.assert_allclose(eight["weights"], one["weights"], rtol=1e-8, atol=1e-12)
         assert one["losses"][-1] < one["losses"][0]
+
+
+def test_conditioned_losses_feed_each_trajectory_its_parameters():
+    sampler = _sampler()
+    batch = jax.jit(train.online_batches(sampler, 3))(jax.random.key(2))
+    p = train.parameter_vector(batch)
+    assert p.shape == (3, 1)
+    model = nn.OperatorStepper(nn.FNO(1, 1, modes=4, width=6, depth=1, num_parameters=1, key=jax.random.key(0)), 0.1)
+    model = eqx.tree_at(lambda m: m.model.attention[0].mlp.layers[-1].weight, model,
+                        jnp.ones_like(model.model.attention[0].mlp.layers[-1].weight))
+    trajs = batch["trajectories"]
+    loss = eqx.filter_jit(lambda m, b: train.one_step_loss(m, b, conditioned=True))(model, batch)
+    num = [np.sum((np.asarray(model(trajs[b, t], p[b])) - np.asarray(trajs[b, t + 1])) ** 2)
+           / np.sum(np.asarray(trajs[b, t + 1]) ** 2) for b in range(3) for t in range(trajs.shape[1] - 1)]
+    np.testing.assert_allclose(float(loss), np.mean(num), rtol=1e-10)
+    # one unrolled step is the first pair's one-step loss; the nRMSE of that step matches too
+    first = {"trajectories": trajs[:, :2], "parameters": batch["parameters"]}
+    np.testing.assert_allclose(float(train.rollout_loss(model, batch, 1, conditioned=True)),
+                               float(train.one_step_loss(model, first, conditioned=True)), rtol=1e-10)
+    err = train.rollout_nrmse(model, trajs, horizon=1, parameters=p)
+    manual = np.mean([np.linalg.norm(np.asarray(model(trajs[b, 0], p[b]) - trajs[b, 1])) /
+                      np.linalg.norm(np.asarray(trajs[b, 1])) for b in range(3)])
+    np.testing.assert_allclose(float(err[0]), manual, rtol=1e-8)
+    with pytest.raises(ValueError, match="parameter_ranges"):
+        train.parameter_vector({"trajectories": trajs})

@@ -119,6 +119,9 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
     for k in ("in_channels", "out_channels", "ndim"):
         if k in model_kwargs:
             raise ConfigError(f"{file}: key 'model.{k}' is set from the data (do not give it)")
+    if model_kwargs.get("num_parameters") and model_kwargs["num_parameters"] != len(ranges):
+        raise ConfigError(f"{file}: key 'model.num_parameters' ({model_kwargs['num_parameters']}) must equal the "
+                          f"number of sampled PDE parameters in data.parameter_ranges ({len(ranges)})")
 
     training = dict(TRAINING_KEYS)
     for k, v in raw["training"].items():
@@ -167,6 +170,9 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         _number(coarse["substeps"], "coarse.substeps", file, integer=True, positive=True)
         if coarse["order"] > 4:
             raise ConfigError(f"{file}: key 'coarse.order' must be 1 to 4")
+        if ranges:
+            raise ConfigError(f"{file}: key 'data.parameter_ranges': the coarse solver of solver_in_the_loop uses "
+                              "the fixed data.parameters; sampled parameters are not supported for this task")
     elif coarse:
         raise ConfigError(f"{file}: key 'coarse' only applies to task 'solver_in_the_loop'")
     return TrainConfig(path=path, name=sim.name, seed=sim.seed, precision=sim.precision, task=task, sim=sim,
@@ -302,19 +308,29 @@ def _dataset(cfg, sampler, run_dir: Path, split: str, num: int, progress):
     return TrajectoryDataset(path)
 
 
+def _conditioned(cfg) -> bool:
+    return bool(cfg.model.get("num_parameters"))
+
+
 def _loss(cfg):
     from ..train import one_step_loss, rollout_loss
 
-    t = cfg.training
+    t, cond = cfg.training, _conditioned(cfg)
     if t["loss"] == "rollout":
-        return lambda m, b: rollout_loss(m, b, t["horizon"], pushforward=t["pushforward"])
-    return one_step_loss
+        return lambda m, b: rollout_loss(m, b, t["horizon"], pushforward=t["pushforward"], conditioned=cond)
+    return lambda m, b: one_step_loss(m, b, conditioned=cond)
 
 
-def _test_trajectories(cfg, test, horizon):
+def _test_data(cfg, test, horizon):
+    """Held-out trajectories ``(B, horizon + 1, C, *N)`` and, for a conditioned model,
+    their PDE parameters ``(B, P)``."""
     import jax.numpy as jnp
 
-    return jnp.asarray(test.read(list(range(len(test))))["trajectories"][:, : horizon + 1])
+    from ..train import parameter_vector
+
+    batch = test.read(list(range(len(test))))
+    params = parameter_vector(batch) if _conditioned(cfg) else None
+    return jnp.asarray(batch["trajectories"][:, : horizon + 1]), params
 
 
 def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
@@ -350,8 +366,8 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
         data = DatasetBatches(_dataset(cfg, sampler, run_dir, "train", cfg.data["train_samples"], progress),
                               t["batch_size"], seed=cfg.seed, window=t["window"])
     horizon = t["eval_horizon"]
-    test_trajs = _test_trajectories(cfg, test, horizon)
-    eval_fn = lambda m: {"nrmse": rollout_nrmse(m, test_trajs, horizon=horizon)}
+    test_trajs, test_params = _test_data(cfg, test, horizon)
+    eval_fn = lambda m: {"nrmse": rollout_nrmse(m, test_trajs, horizon=horizon, parameters=test_params)}
     mesh = data_mesh()
     print(f"training {cfg.name}: {cfg.model['kind']} ({cfg.task}), {len(mesh.devices.flat)} device(s), "
           f"batch {t['batch_size']}, {t['num_steps']} steps -> {run_dir}")
@@ -394,8 +410,8 @@ def evaluate(run_dir: Path, *, progress=None) -> dict:
     ckpt.close()
     test = _dataset(cfg, sampler, run_dir, "test", cfg.data["test_samples"], progress)
     horizon = test.shape[0] - 1
-    trajs = _test_trajectories(cfg, test, horizon)
-    curves = {"model": np.asarray(rollout_nrmse(model, trajs, horizon=horizon))}
+    trajs, params = _test_data(cfg, test, horizon)
+    curves = {"model": np.asarray(rollout_nrmse(model, trajs, horizon=horizon, parameters=params))}
     if cfg.task == "solver_in_the_loop":
         order = cfg.coarse["order"]
         curves = {f"coarse ETDRK{order} + correction": curves["model"],

@@ -23,4 +23,9 @@ from ._parallel import (
     replicate as replicate,
     shard_batch as shard_batch,
 )
-from ._step import make_step as make_step, one_step_loss as one_step_loss, rollout_loss as rollout_loss
+from ._step import (
+    make_step as make_step,
+    one_step_loss as one_step_loss,
+    parameter_vector as parameter_vector,
+    rollout_loss as rollout_loss,
+)

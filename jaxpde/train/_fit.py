@@ -95,24 +95,31 @@ class OnlineBatches:
         return {"kind": "online", "batch_size": self.batch_size}
 
 
-def rollout_nrmse(model: Callable, trajectories, *, horizon: int | None = None) -> jax.Array:
+def rollout_nrmse(model: Callable, trajectories, *, horizon: int | None = None, parameters=None) -> jax.Array:
     r"""Mean nRMSE ``‖û_h - u_h‖/‖u_h‖`` against rollout step ``h = 1..horizon`` of the
     model's autoregressive rollout from each trajectory's first frame.
 
-    `trajectories` is ``(B, T, C, *N)``; returns ``(horizon,)`` (default ``T - 1``)."""
+    `trajectories` is ``(B, T, C, *N)``; returns ``(horizon,)`` (default ``T - 1``).
+    `parameters` ``(B, P)``: PDE parameters for a conditioned model (``model(u, p)``)."""
     trajectories = jnp.asarray(trajectories)
     horizon = trajectories.shape[1] - 1 if horizon is None else check_int(horizon, "horizon")
     if horizon >= trajectories.shape[1]:
         raise ValueError(f"horizon {horizon} needs at least {horizon + 1} frames, got {trajectories.shape[1]}.")
-    return _rollout_nrmse(model, trajectories[:, : horizon + 1])
+    return _rollout_nrmse(model, trajectories[:, : horizon + 1], None if parameters is None else jnp.asarray(parameters))
 
 
 @eqx.filter_jit
-def _rollout_nrmse(model, trajs):
-    def unroll(u0):
-        return jax.lax.scan(lambda u, _: (model(u), model(u)), u0, None, length=trajs.shape[1] - 1)[1]
+def _rollout_nrmse(model, trajs, parameters):
+    def unroll(u0, p):
+        step = model if p is None else (lambda u: model(u, p))
 
-    preds = jax.vmap(unroll)(trajs[:, 0])
+        def body(u, _):
+            nxt = step(u)
+            return nxt, nxt
+
+        return jax.lax.scan(body, u0, None, length=trajs.shape[1] - 1)[1]
+
+    preds = jax.vmap(unroll)(trajs[:, 0], parameters)
     return jnp.mean(nrmse(preds, trajs[:, 1:], num_spatial_dims=trajs.ndim - 3), axis=0)
 
 

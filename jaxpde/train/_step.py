@@ -16,20 +16,41 @@ def _relative_mse(pred, target):
     return jnp.mean(jnp.sum((pred - target) ** 2, axis=axes) / (jnp.sum(target**2, axis=axes) + 1e-12))
 
 
-def one_step_loss(model: Callable, batch: dict) -> jax.Array:
+def parameter_vector(batch: dict) -> jax.Array:
+    """The PDE parameters of a batch as ``(B, P)``, in sorted name order (the order a
+    parameter-conditioned model, e.g. ``nn.FNO(..., num_parameters=P)``, receives)."""
+    params = batch.get("parameters") or {}
+    if not params:
+        raise ValueError("a conditioned model needs PDE parameters in the batch (sample them with "
+                         "parameter_ranges in make_sampler).")
+    return jnp.stack([jnp.asarray(params[k]) for k in sorted(params)], axis=-1)
+
+
+def _stepper(model, p):
+    return model if p is None else (lambda u: model(u, p))
+
+
+def one_step_loss(model: Callable, batch: dict, *, conditioned: bool = False) -> jax.Array:
     r"""Mean relative squared error of one step, over every consecutive pair of frames:
     ``mean_i |model(u_t) - u_{t+1}|² / |u_{t+1}|²``.
 
     `model` maps a state ``(C, *N)`` to the next one (e.g. an
     :class:`~jaxpde.nn.OperatorStepper`); ``batch["trajectories"]`` is ``(B, T, C, *N)``.
+    With ``conditioned=True`` it is called as ``model(u, p)`` with each trajectory's PDE
+    parameters (:func:`parameter_vector`).
     """
     trajs = batch["trajectories"]
-    x = trajs[:, :-1].reshape((-1, *trajs.shape[2:]))
-    y = trajs[:, 1:].reshape((-1, *trajs.shape[2:]))
-    return _relative_mse(jax.vmap(model)(x), y)
+    p = parameter_vector(batch) if conditioned else None
+
+    def per_trajectory(traj, p):
+        return jax.vmap(_stepper(model, p))(traj[:-1])
+
+    preds = jax.vmap(per_trajectory)(trajs, p)
+    return _relative_mse(preds.reshape((-1, *trajs.shape[2:])), trajs[:, 1:].reshape((-1, *trajs.shape[2:])))
 
 
-def rollout_loss(model: Callable, batch: dict, horizon: int, *, pushforward: bool = False) -> jax.Array:
+def rollout_loss(model: Callable, batch: dict, horizon: int, *, pushforward: bool = False,
+                 conditioned: bool = False) -> jax.Array:
     r"""Mean relative squared error of an autoregressive unroll of `horizon` steps from
     each trajectory's first frame, with gradients through the unroll.
 
@@ -37,22 +58,24 @@ def rollout_loss(model: Callable, batch: dict, horizon: int, *, pushforward: boo
     ("Message Passing Neural PDE Solvers", ICLR 2022): the gradient flows only through
     the last step, whose input is the model's own (stopped-gradient) prediction, so the
     model learns to correct its own error distribution at the cost of one step of
-    backpropagation.
+    backpropagation. ``conditioned`` as in :func:`one_step_loss`.
     """
     horizon = check_int(horizon, "horizon")
     trajs = batch["trajectories"]
     if horizon >= trajs.shape[1]:
         raise ValueError(f"horizon {horizon} needs trajectories of at least {horizon + 1} frames, got {trajs.shape[1]}.")
 
-    def unroll(u0):
+    def unroll(u0, p):
+        step = _stepper(model, p)
+
         def body(u, _):
-            nxt = model(lax.stop_gradient(u) if pushforward else u)
+            nxt = step(lax.stop_gradient(u) if pushforward else u)
             return nxt, nxt
 
         _, preds = lax.scan(body, u0, None, length=horizon)
         return preds
 
-    preds = jax.vmap(unroll)(trajs[:, 0])
+    preds = jax.vmap(unroll)(trajs[:, 0], parameter_vector(batch) if conditioned else None)
     target = trajs[:, 1 : horizon + 1]
     if pushforward:
         return _relative_mse(preds[:, -1], target[:, -1])
