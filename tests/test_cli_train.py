@@ -104,6 +104,7 @@ def test_training_errors_are_one_line(tmp_path, capsys):
         (lambda r: r.update(coarse={"order": 2}), "solver_in_the_loop"),
         (lambda r: r["model"].update(num_parameters=1), "number of sampled PDE parameters"),
         (lambda r: r.update(model={"kind": "unet", "num_parameters": 1}), "model.num_parameters"),
+        (lambda r: (r["data"].update(online=True), r["training"].update(window=2)), "applies to data on disk"),
     ]
     for i, (edit, message) in enumerate(cases):
         raw = json.loads(json.dumps(base))

@@ -146,6 +146,9 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         raise ConfigError(f"{file}: key 'training.horizon' ({training['horizon']}) needs more frames; "
                           f"the data has {frames}")
     if training["window"] is not None:
+        if data["online"]:
+            raise ConfigError(f"{file}: key 'training.window' applies to data on disk; online batches use whole "
+                              "trajectories (shorten data.num_steps instead)")
         _number(training["window"], "training.window", file, integer=True)
         need = training["horizon"] + 1 if training["loss"] == "rollout" else 2
         if not need <= training["window"] <= frames:
