@@ -1,0 +1,58 @@
+"""The Φ-ROM latent velocity: the solver's right-hand side at a decoded field, projected
+onto the decoder's latent tangent space by least squares on a random subset of grid
+points (stochastic hyper-reduction). Gradients flow through the least-squares solve, the
+solver and the decoder."""
+
+import jax
+import jax.numpy as jnp
+import lineax as lx
+
+from .._abstract import AbstractPDE, AbstractStepper
+from ._decoder import decode, decode_grid, grid_points
+
+
+def field_velocity(physics, u, *, t=0.0, args=None):
+    """``du/dt`` at a state: ``pde.rhs(t, u, args)`` for an :class:`~jaxpde.AbstractPDE`,
+    or the one-step difference quotient ``(S(u) - u) / dt`` for an
+    :class:`~jaxpde.AbstractStepper`."""
+    if isinstance(physics, AbstractPDE):
+        return physics.rhs(t, u, args)
+    if isinstance(physics, AbstractStepper):
+        return (physics(u, args) - u) / physics.dt
+    raise TypeError(f"physics must be an AbstractPDE or an AbstractStepper, got {type(physics).__name__}.")
+
+
+def latent_velocity(decoder, alpha, physics, grid, *, key=None, fraction: float = 1.0, t=0.0, args=None):
+    r"""The latent velocity that best reproduces the solver's dynamics,
+
+    ``α̇* = argmin_a ‖J a − r‖₂``, ``J = ∂D(X_s, α)/∂α``, ``r = f(D(X, α))|_{X_s}``,
+
+    where ``f`` is the solver's right-hand side (:func:`field_velocity`) evaluated on the
+    field decoded on the full solver grid ``X``, and ``X_s`` a random subset of
+    ``round(fraction · |X|)`` grid points (all points when `key` is None or
+    ``fraction=1``). ``J`` comes from forward-mode autodiff; the least-squares problem is
+    solved by QR (lineax), and it is differentiable: Hosseini Dashtbayaz et al., NeurIPS
+    2025, Φ-ROM.
+
+    For a linear decoder ``D(x, α) = Σ_j α_j φ_j(x)`` on all points, ``α̇*`` is the
+    discrete Galerkin projection of ``f`` onto ``span{φ_j}``.
+
+    **Returns:** ``α̇*`` of shape ``(k,)``.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}.")
+    u = decode_grid(decoder, grid, alpha, dtype=alpha.dtype)
+    r = field_velocity(physics, u, t=t, args=args).reshape(u.shape[0], -1)  # (C, P)
+    pts = jnp.asarray(grid_points(grid), alpha.dtype)
+    n = pts.shape[0]
+    m = n if key is None or fraction == 1.0 else max(int(round(fraction * n)), alpha.shape[0])
+    if m < n:
+        idx = jax.random.choice(key, n, (m,), replace=False)
+        pts, r = pts[idx], r[:, idx]
+    jac = jax.jacfwd(lambda a: decode(decoder, pts, a))(alpha)  # (C, m, k)
+    k = alpha.shape[0]
+    if jac.shape[0] * jac.shape[1] < k:
+        raise ValueError(f"{jac.shape[0] * jac.shape[1]} residual rows cannot determine {k} latent velocities; "
+                         "raise fraction.")
+    op = lx.MatrixLinearOperator(jac.reshape(-1, k))
+    return lx.linear_solve(op, r.reshape(-1), solver=lx.QR()).value
