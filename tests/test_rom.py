@@ -90,11 +90,11 @@ def test_phi_rom_dynamics_loss_gradient_matches_finite_differences():
     d_alpha = jnp.array([0.4, -1.0, 0.7])
     fd = (f(dec, alpha + eps * d_alpha) - f(dec, alpha - eps * d_alpha)) / (2 * eps)
     np.testing.assert_allclose(float(jnp.dot(g_alpha, d_alpha)), float(fd), rtol=1e-6)
-    w = dec.layers[1].weight
+    w = dec.siren.layers[1].weight
     d_w = jax.random.normal(jax.random.key(9), w.shape)
-    shift = lambda s: eqx.tree_at(lambda d: d.layers[1].weight, dec, w + s * d_w)
+    shift = lambda s: eqx.tree_at(lambda d: d.siren.layers[1].weight, dec, w + s * d_w)
     fd = (f(shift(eps), alpha) - f(shift(-eps), alpha)) / (2 * eps)
-    np.testing.assert_allclose(float(jnp.sum(g_dec.layers[1].weight * d_w)), float(fd), rtol=1e-6)
+    np.testing.assert_allclose(float(jnp.sum(g_dec.siren.layers[1].weight * d_w)), float(fd), rtol=1e-6)
 
 
 def test_latent_velocity_works_with_a_finite_volume_solver_unchanged():

@@ -132,11 +132,10 @@ def simulate_diffrax(cfg, out_dir: Path, *, progress: bool | None = None) -> dic
     import numpy as np
     from tqdm.auto import tqdm
 
-    from .._version import __version__
     from ..integrate import MultiplicativeNoise, SpectralNoise, solve
     from ..io import TrajectoryWriter
     from ..viz import plot_snapshots, plot_spacetime
-    from ._main import build_problem
+    from ._main import build_problem, problem_metadata
 
     if cfg.precision == "float64":
         jax.config.update("jax_enable_x64", True)
@@ -174,17 +173,10 @@ def simulate_diffrax(cfg, out_dir: Path, *, progress: bool | None = None) -> dic
 
     advance = make_advance(frames_per_chunk)
     advance_rest = make_advance(max(1, num_frames % frames_per_chunk))
-    meta = {
-        "equation": cfg.equation,
-        "parameters": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in cfg.parameters.items()},
-        "grid": {"num_points": list(cfg.num_points), "extent": list(cfg.extent)},
-        "integrator": ic.kind, "solve": {"solver": ic.solver, "rtol": ic.rtol, "atol": ic.atol, "dt0": ic.dt0,
-                                         "adaptive": ic.adaptive, "max_steps": ic.max_steps},
-        "noise": ic.noise, "t_final": ic.t_final, "save_interval": ic.save_interval,
-        "initial_condition": {"kind": cfg.ic_kind, **cfg.ic_params}, "seed": cfg.seed,
-        "precision": cfg.precision, "jaxpde_version": __version__, "jax_version": jax.__version__,
-        "state_layout": "(time, channel, *space)", "config_file": str(cfg.path),
-    }
+    meta = problem_metadata(
+        cfg, integrator=ic.kind, solve={"solver": ic.solver, "rtol": ic.rtol, "atol": ic.atol, "dt0": ic.dt0,
+                                        "adaptive": ic.adaptive, "max_steps": ic.max_steps},
+        noise=ic.noise, t_final=ic.t_final, save_interval=ic.save_interval)
     out_dir = Path(out_dir)
     h5_path, png_path = out_dir / f"{cfg.name}.h5", out_dir / f"{cfg.name}.png"
     times = np.arange(num_frames + 1) * ic.save_interval

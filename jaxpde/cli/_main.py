@@ -11,6 +11,50 @@ from ._config import ConfigError, EQUATIONS, INITIAL_CONDITIONS, load_config
 from ._fv import FVConfig, simulate_fv
 
 
+def make_pde(cfg, grid, **overrides):
+    """The equation of a validated spectral config on `grid`; `overrides` replace
+    parameters (traceable: used inside ``vmap`` for sampled parameters)."""
+    kwargs = dict(cfg.parameters)
+    if cfg.dealias is not None:
+        kwargs["dealias"] = cfg.dealias
+    kwargs.update(overrides)
+    try:
+        return EQUATIONS[cfg.equation](grid, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{cfg.path}: key 'parameters' (equation '{cfg.equation}'): {e}") from None
+
+
+def ic_sampler(cfg, pde):
+    """``(key -> u0, takes_key)``: the config's initial condition on the PDE's grid, in
+    the config's precision (`takes_key` is False for deterministic ones)."""
+    fn = INITIAL_CONDITIONS[cfg.ic_kind]
+    params = dict(cfg.ic_params)
+    accepted = inspect.signature(fn).parameters
+    if "num_channels" in accepted and "num_channels" not in params:
+        params["num_channels"] = pde.num_channels
+    takes_key = "key" in accepted
+    dtype = "float64" if cfg.precision == "float64" else "float32"
+
+    def sample(key):
+        return fn(pde.grid, **params, **({"key": key} if takes_key else {})).astype(dtype)
+
+    return sample, takes_key
+
+
+def make_stepper(cfg, pde):
+    """The fixed-step stepper of a validated config for `pde`."""
+    from ..spectral import ETDRK, ExactLinear, StormerVerlet
+
+    try:
+        if cfg.method == "etdrk":
+            return ETDRK(pde, cfg.dt, order=cfg.order, substeps=cfg.substeps)
+        if cfg.method == "exact":
+            return ExactLinear(pde, cfg.dt)
+        return StormerVerlet(pde, cfg.dt, substeps=cfg.substeps)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{cfg.path}: key 'stepper' / 'dt': {e}") from None
+
+
 def build_problem(cfg):
     """Build ``(pde, u0)`` from a validated spectral config (imports JAX lazily)."""
     import jax
@@ -22,22 +66,10 @@ def build_problem(cfg):
         grid = PeriodicGrid(cfg.num_points, cfg.extent)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{file}: key 'grid': {e}") from None
-    kwargs = dict(cfg.parameters)
-    if cfg.dealias is not None:
-        kwargs["dealias"] = cfg.dealias
+    pde = make_pde(cfg, grid)
+    sample, _ = ic_sampler(cfg, pde)
     try:
-        pde = EQUATIONS[cfg.equation](grid, **kwargs)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{file}: key 'parameters' (equation '{cfg.equation}'): {e}") from None
-    fn = INITIAL_CONDITIONS[cfg.ic_kind]
-    params = dict(cfg.ic_params)
-    accepted = inspect.signature(fn).parameters
-    if "key" in accepted:
-        params["key"] = jax.random.PRNGKey(cfg.seed)
-    if "num_channels" in accepted and "num_channels" not in params:
-        params["num_channels"] = pde.num_channels
-    try:
-        u0 = fn(grid, **params)
+        u0 = sample(jax.random.PRNGKey(cfg.seed))
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{file}: key 'initial_condition': {e}") from None
     if tuple(u0.shape) != pde.state_shape:
@@ -45,25 +77,31 @@ def build_problem(cfg):
             f"{file}: key 'initial_condition': '{cfg.ic_kind}' gives shape {tuple(u0.shape)} but "
             f"'{cfg.equation}' needs {pde.state_shape} (channels, *grid.num_points)"
         )
-    dtype = "float64" if cfg.precision == "float64" else "float32"
-    return pde, u0.astype(dtype)
+    return pde, u0
 
 
 def build(cfg):
     """Build ``(pde, stepper, u0)`` from a validated fixed-step config (imports JAX lazily)."""
-    from ..spectral import ETDRK, ExactLinear, StormerVerlet
-
     pde, u0 = build_problem(cfg)
-    try:
-        if cfg.method == "etdrk":
-            stepper = ETDRK(pde, cfg.dt, order=cfg.order, substeps=cfg.substeps)
-        elif cfg.method == "exact":
-            stepper = ExactLinear(pde, cfg.dt)
-        else:
-            stepper = StormerVerlet(pde, cfg.dt, substeps=cfg.substeps)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{cfg.path}: key 'stepper' / 'dt': {e}") from None
-    return pde, stepper, u0
+    return pde, make_stepper(cfg, pde), u0
+
+
+def problem_metadata(cfg, **method) -> dict:
+    """The HDF5 metadata of a spectral run: the problem (equation, parameters, grid,
+    initial condition, seed, precision, versions) plus the `method` entries."""
+    import jax
+
+    from .._version import __version__
+
+    return {
+        "equation": cfg.equation,
+        "parameters": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in cfg.parameters.items()},
+        "grid": {"num_points": list(cfg.num_points), "extent": list(cfg.extent)},
+        **method,
+        "initial_condition": {"kind": cfg.ic_kind, **cfg.ic_params}, "seed": cfg.seed,
+        "precision": cfg.precision, "jaxpde_version": __version__, "jax_version": jax.__version__,
+        "state_layout": "(time, channel, *space)", "config_file": str(cfg.path),
+    }
 
 
 def simulate(cfg, out_dir: Path, *, progress: bool | None = None) -> dict:
@@ -72,7 +110,6 @@ def simulate(cfg, out_dir: Path, *, progress: bool | None = None) -> dict:
     import numpy as np
     from tqdm.auto import tqdm
 
-    from .._version import __version__
     from ..integrate import rollout
     from ..io import TrajectoryWriter
     from ..viz import plot_snapshots, plot_spacetime
@@ -90,16 +127,9 @@ def simulate(cfg, out_dir: Path, *, progress: bool | None = None) -> dict:
     advance = make_advance(frames_per_chunk)
     advance_rest = make_advance(max(1, num_frames % frames_per_chunk))
 
-    meta = {
-        "equation": cfg.equation,
-        "parameters": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in cfg.parameters.items()},
-        "grid": {"num_points": list(cfg.num_points), "extent": list(cfg.extent)},
-        "stepper": {"method": cfg.method, "order": cfg.order, "substeps": cfg.substeps, "dealias": cfg.dealias},
-        "dt": cfg.dt, "num_steps": cfg.num_steps, "save_every": cfg.save_every,
-        "initial_condition": {"kind": cfg.ic_kind, **cfg.ic_params}, "seed": cfg.seed,
-        "precision": cfg.precision, "jaxpde_version": __version__, "jax_version": jax.__version__,
-        "state_layout": "(time, channel, *space)", "config_file": str(cfg.path),
-    }
+    meta = problem_metadata(
+        cfg, stepper={"method": cfg.method, "order": cfg.order, "substeps": cfg.substeps, "dealias": cfg.dealias},
+        dt=cfg.dt, num_steps=cfg.num_steps, save_every=cfg.save_every)
     out_dir = Path(out_dir)
     h5_path = out_dir / f"{cfg.name}.h5"
     png_path = out_dir / f"{cfg.name}.png"

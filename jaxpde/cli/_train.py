@@ -195,45 +195,23 @@ def _setup_precision(cfg):
 
 def build_sampler(cfg):
     """The solver sampler ``key -> (trajectory, parameters)`` of the data section."""
-    import inspect
-
-    from ..spectral import ETDRK, StormerVerlet
     from ..train import make_sampler
-    from ._config import EQUATIONS, INITIAL_CONDITIONS
-    from ._main import build_problem
+    from ._main import build_problem, ic_sampler, make_pde, make_stepper
 
     sim = cfg.sim
-    pde, u0 = build_problem(sim)  # validates the equation and the IC shape
-    grid = pde.grid
-    dtype = u0.dtype
-    fixed = dict(sim.parameters)
-    if sim.dealias is not None:
-        fixed["dealias"] = sim.dealias
-    fn = INITIAL_CONDITIONS[sim.ic_kind]
-    ic_params = dict(sim.ic_params)
-    if "num_channels" in inspect.signature(fn).parameters and "num_channels" not in ic_params:
-        ic_params["num_channels"] = pde.num_channels
-
-    def make_stepper(p):
-        eq = EQUATIONS[sim.equation](grid, **{**fixed, **p})
-        if sim.method == "stormer_verlet":
-            return StormerVerlet(eq, sim.dt, substeps=sim.substeps)
-        return ETDRK(eq, sim.dt, order=sim.order, substeps=sim.substeps)
-
-    def sample_ic(key):
-        return fn(grid, key=key, **ic_params).astype(dtype)
-
-    if "key" not in inspect.signature(fn).parameters:
+    pde, _ = build_problem(sim)  # validates the equation and the IC shape
+    sample_ic, takes_key = ic_sampler(sim, pde)
+    if not takes_key:
         raise ConfigError(f"{cfg.path}: key 'data.initial_condition.kind': training data needs a random initial "
                           f"condition (one with a key), not '{sim.ic_kind}'")
-    return make_sampler(make_stepper, sample_ic, num_steps=sim.num_steps, save_every=sim.save_every,
+    return make_sampler(lambda p: make_stepper(sim, make_pde(sim, pde.grid, **p)), sample_ic,
+                        num_steps=sim.num_steps, save_every=sim.save_every,
                         parameter_ranges=cfg.data["parameter_ranges"], burn_in=cfg.data["burn_in"]), pde
 
 
 def build_model(cfg, pde, key):
     """The network of the config and the stepper the loss trains."""
     from .. import nn
-    from ..spectral import ETDRK
 
     cls = nn.OPERATORS[cfg.model["kind"]]
     kwargs = {k: v for k, v in cfg.model.items() if k != "kind"}
@@ -244,12 +222,9 @@ def build_model(cfg, pde, key):
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{cfg.path}: key 'model': {e}") from None
     interval = cfg.sim.dt * cfg.sim.save_every
-    if cfg.task == "operator":
-        return nn.OperatorStepper(net, interval, residual=False)
-    if cfg.task == "emulator":
-        return nn.OperatorStepper(net, interval, residual=True)
-    coarse = ETDRK(pde, interval, order=cfg.coarse["order"], substeps=cfg.coarse["substeps"])
-    return nn.CorrectedStepper(coarse, net)
+    if cfg.task == "solver_in_the_loop":
+        return nn.CorrectedStepper(coarse_solver(cfg, pde), net)
+    return nn.OperatorStepper(net, interval, residual=cfg.task == "emulator")
 
 
 def coarse_solver(cfg, pde):
@@ -336,14 +311,22 @@ def _test_data(cfg, test, horizon):
     return jnp.asarray(batch["trajectories"][:, : horizon + 1]), params
 
 
-def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
-    """Run a training config into `run_dir` (data, checkpoints, metrics, plots)."""
+def _setup(cfg):
+    """``(sampler, pde, model, fit_key)`` of a config: the same in ``train`` and
+    ``evaluate``, so a checkpoint restores into the model it was saved from."""
     import jax
 
+    _setup_precision(cfg)
+    sampler, pde = build_sampler(cfg)
+    k_model, k_fit = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), 2))
+    return sampler, pde, build_model(cfg, pde, k_model), k_fit
+
+
+def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
+    """Run a training config into `run_dir` (data, checkpoints, metrics, plots)."""
     from ..train import DatasetBatches, OnlineBatches, data_mesh, fit, maybe_initialize_distributed, rollout_nrmse
 
     maybe_initialize_distributed()
-    _setup_precision(cfg)
     run_dir = Path(run_dir)
     cfg_copy = run_dir / "config.yaml"
     if resume:
@@ -357,10 +340,7 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_copy.write_text(yaml.safe_dump(cfg.raw, sort_keys=False))
 
-    sampler, pde = build_sampler(cfg)
-    key = jax.random.key(cfg.seed)
-    k_model, k_fit = jax.random.split(jax.random.fold_in(key, 2))
-    model = build_model(cfg, pde, k_model)
+    sampler, pde, model, k_fit = _setup(cfg)
     t = cfg.training
     test = _dataset(cfg, sampler, run_dir, "test", cfg.data["test_samples"], progress)
     if cfg.data["online"]:
@@ -389,7 +369,7 @@ def evaluate(run_dir: Path, *, progress=None) -> dict:
     """Restore the latest checkpoint of a run and measure nRMSE against rollout horizon on
     the held-out trajectories (and, for solver-in-the-loop, the uncorrected coarse
     solver's error). Writes ``eval.json`` and ``nrmse.png`` into the run directory."""
-    import jax
+    import equinox as eqx
     import numpy as np
 
     from ..train import Checkpointer, rollout_nrmse
@@ -400,13 +380,8 @@ def evaluate(run_dir: Path, *, progress=None) -> dict:
         raise ConfigError(f"{run_dir}: not a training run directory (no config.yaml)")
     raw = yaml.safe_load(cfg_path.read_text())
     cfg = parse_train_config(raw, cfg_path)
-    _setup_precision(cfg)
-    sampler, pde = build_sampler(cfg)
-    key = jax.random.key(cfg.seed)
-    k_model, k_fit = jax.random.split(jax.random.fold_in(key, 2))
-    model = build_model(cfg, pde, k_model)
+    sampler, pde, model, k_fit = _setup(cfg)
     opt = build_optimiser(cfg)
-    import equinox as eqx
 
     ckpt = Checkpointer(run_dir / "checkpoints", every=cfg.training["checkpoint_every"])
     model, _, _, meta = ckpt.restore(model, opt.init(eqx.filter(model, eqx.is_inexact_array)), k_fit)

@@ -134,49 +134,39 @@ class LangevinSDE(_AbstractNeuralSDE):
         return self.sigma(t, z.dtype)
 
 
-class LinearNoiseSDE(_AbstractNeuralSDE):
+class _AbstractStateNoiseSDE(_AbstractNeuralSDE):
+    """Shared by the LNSDE and GSDE: a time-dependent drift network and the
+    multiplicative diffusion ``σ_φ(t) ⊙ z``; subclasses give the drift."""
+
+    size: int = eqx.field(static=True)
+    gamma: MLPField
+    sigma: _TimeMLP
+
+    def __init__(self, size, *, width=32, depth=2, key):
+        self.size = _check_size(size)
+        k1, k2 = jax.random.split(key)
+        self.gamma = MLPField(self.size, width=width, depth=depth, time_dependent=True, key=k1)
+        self.sigma = _TimeMLP(self.size, width, 1, key=k2)
+
+    def _diffusion(self, t, z, args):
+        return self.sigma(t, z.dtype) * z
+
+
+class LinearNoiseSDE(_AbstractStateNoiseSDE):
     r"""Linear-noise SDE (LNSDE): ``dz = γ_θ(t, z) dt + σ_φ(t) ⊙ z dW``.
 
     Multiplicative noise linear in the state (Itô with ``"euler"``; Stratonovich with
     ``"heun"`` or ``"spark"``)."""
 
-    size: int = eqx.field(static=True)
-    gamma: MLPField
-    sigma: _TimeMLP
-
-    def __init__(self, size, *, width=32, depth=2, key):
-        self.size = _check_size(size)
-        k1, k2 = jax.random.split(key)
-        self.gamma = MLPField(self.size, width=width, depth=depth, time_dependent=True, key=k1)
-        self.sigma = _TimeMLP(self.size, width, 1, key=k2)
-
     def _drift(self, t, z, args):
         return self.gamma(t, z)
 
-    def _diffusion(self, t, z, args):
-        return self.sigma(t, z.dtype) * z
 
-
-class GeometricSDE(_AbstractNeuralSDE):
+class GeometricSDE(_AbstractStateNoiseSDE):
     r"""Geometric SDE (GSDE): ``dz / z = γ_θ(t, z) dt + σ_φ(t) dW``, i.e.
     ``dz = z ⊙ γ_θ(t, z) dt + z ⊙ σ_φ(t) dW``.
 
     Zero is absorbing and the sign of each component is preserved by the exact flow."""
 
-    size: int = eqx.field(static=True)
-    gamma: MLPField
-    sigma: _TimeMLP
-
-    def __init__(self, size, *, width=32, depth=2, key):
-        self.size = _check_size(size)
-        k1, k2 = jax.random.split(key)
-        self.gamma = MLPField(self.size, width=width, depth=depth, time_dependent=True, key=k1)
-        self.sigma = _TimeMLP(self.size, width, 1, key=k2)
-
     def _drift(self, t, z, args):
         return z * self.gamma(t, z)
-
-    def _diffusion(self, t, z, args):
-        return self.sigma(t, z.dtype) * z
-
-

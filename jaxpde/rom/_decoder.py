@@ -8,6 +8,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._checks import check_int
+from ..nn import SIREN
 
 
 def domain_bounds(grid) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -26,6 +27,8 @@ def grid_points(grid) -> np.ndarray:
 
 
 class _Scaled(eqx.Module):
+    """A field on a box domain that sees its coordinate scaled to ``[-1, 1]^d``."""
+
     lower: tuple = eqx.field(static=True)
     upper: tuple = eqx.field(static=True)
 
@@ -35,45 +38,33 @@ class _Scaled(eqx.Module):
         return 2.0 * (x - lo) / (hi - lo) - 1.0
 
 
+def _as_bounds(bounds) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    lower, upper = (tuple(float(v) for v in b) for b in bounds)
+    if len(lower) != len(upper) or not all(h > lo for lo, h in zip(lower, upper)):
+        raise ValueError(f"bounds must be (lower, upper) with upper > lower per axis, got {bounds}.")
+    return lower, upper
+
+
 class SineDecoder(_Scaled):
-    r"""Coordinate MLP on ``[x̃, α]`` with sine activations, ``x̃ ∈ [-1, 1]^d`` the scaled
-    coordinate: ``h ← sin(ω₀ (W h + b))``, linear output (SIREN-type initialisation,
-    Sitzmann et al. 2020). A decoder of the Φ-ROM paper (Hosseini Dashtbayaz et al.,
-    NeurIPS 2025).
+    r"""Coordinate MLP on ``[x̃, α]`` with sine activations (a :class:`~jaxpde.nn.SIREN`
+    on the concatenation), ``x̃ ∈ [-1, 1]^d`` the scaled coordinate. A decoder of the
+    Φ-ROM paper (Hosseini Dashtbayaz et al., NeurIPS 2025).
 
     **Arguments:** `num_channels` C, `latent_size` k, `bounds` ``(lower, upper)`` of the
     domain (:func:`domain_bounds`), `width`, `depth`, `omega0`, `key`.
     """
 
-    layers: list
-    output: eqx.nn.Linear
-    omega0: float = eqx.field(static=True)
+    siren: SIREN
     latent_size: int = eqx.field(static=True)
 
     def __init__(self, num_channels, latent_size, bounds, *, width=64, depth=3, omega0=10.0, key):
-        self.lower, self.upper = (tuple(float(v) for v in b) for b in bounds)
-        d = len(self.lower)
+        self.lower, self.upper = _as_bounds(bounds)
         self.latent_size = check_int(latent_size, "latent_size")
-        width, depth = check_int(width, "width"), check_int(depth, "depth")
-        self.omega0 = float(omega0)
-        keys = jax.random.split(key, depth + 1)
-        layers = []
-        for i in range(depth):
-            n_in = d + self.latent_size if i == 0 else width
-            lim = 1.0 / n_in if i == 0 else np.sqrt(6.0 / n_in) / self.omega0
-            kw, kb = jax.random.split(keys[i])
-            lin = eqx.nn.Linear(n_in, width, key=kw)
-            layers.append(eqx.tree_at(lambda m: (m.weight, m.bias), lin, (
-                jax.random.uniform(kw, (width, n_in), minval=-lim, maxval=lim),
-                jax.random.uniform(kb, (width,), minval=-lim, maxval=lim))))
-        self.layers = layers
-        self.output = eqx.nn.Linear(width, check_int(num_channels, "num_channels"), key=keys[-1])
+        self.siren = SIREN(len(self.lower) + self.latent_size, num_channels, width=width, depth=depth,
+                           omega0=omega0, key=key)
 
     def __call__(self, x: Array, alpha: Array) -> Array:
-        h = jnp.concatenate([self._scale(jnp.atleast_1d(x)), alpha.astype(x.dtype)])
-        for layer in self.layers:
-            h = jnp.sin(self.omega0 * layer(h))
-        return self.output(h)
+        return self.siren(jnp.concatenate([self._scale(jnp.atleast_1d(x)), alpha.astype(x.dtype)]))
 
 
 class ModulatedDecoder(_Scaled):
@@ -94,7 +85,7 @@ class ModulatedDecoder(_Scaled):
     latent_size: int = eqx.field(static=True)
 
     def __init__(self, num_channels, latent_size, bounds, *, width=64, depth=3, frequency_scale=8.0, key):
-        self.lower, self.upper = (tuple(float(v) for v in b) for b in bounds)
+        self.lower, self.upper = _as_bounds(bounds)
         d = len(self.lower)
         self.latent_size = check_int(latent_size, "latent_size")
         width, depth = check_int(width, "width"), check_int(depth, "depth")

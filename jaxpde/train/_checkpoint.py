@@ -85,8 +85,8 @@ class Checkpointer:
             if want != got:
                 raise CheckpointError(f"checkpoint {self.directory / str(step)}: the saved {name} does not match "
                                       "the config's (different architecture or optimiser).")
-        model = eqx.combine(state["model"], model, is_leaf=lambda x: x is None)
-        opt_state = eqx.combine(state["opt_state"], opt_state, is_leaf=lambda x: x is None)
+        model = eqx.combine(state["model"], model)
+        opt_state = eqx.combine(state["opt_state"], opt_state)
         key = jax.random.wrap_key_data(state["key"], impl=jax.random.key_impl(key))
         return model, opt_state, key, meta
 
