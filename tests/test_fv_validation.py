@@ -206,6 +206,7 @@ def test_gradient_wrt_initial_state_and_gamma_matches_finite_differences(reconst
         np.testing.assert_allclose(jnp.vdot(grad_u, v), fd_u, rtol=1e-5)
 
 
+@pytest.mark.slow  # ~65 s on 2 cores: three compiled gradients of a 40-step WENO5 solve
 def test_gradient_through_cfl_adaptive_solve_to():
     g = jp.CellGrid(24)
     u0 = _smooth_state(g)
@@ -244,10 +245,10 @@ def test_float32_gradients_on_a_shock_tube_are_finite_and_agree():
     """Constant regions (zero slopes, zero smoothness indicators) must give neither 0/0 nor
     ill-conditioned huge gradients in reverse mode: every reconstruction gives the same
     dloss/dγ to a few percent (they are all consistent discretisations of one problem)."""
-    g = jp.CellGrid(100)
+    g = jp.CellGrid(64)
     u0 = fv.riemann_problem(fv.Euler(1.4), g, *fv.SOD[:3]).astype(jnp.float32)
     grads = {}
-    for name, rec in (("weno5z", fv.WENO5("z")), ("weno5js", fv.WENO5("js")), ("mc", fv.MUSCL("mc"))):
+    for name, rec in (("weno5z", fv.WENO5("z")), ("mc", fv.MUSCL("mc"))):
         def loss(u, gamma, rec=rec):
             pde = fv.FiniteVolume(fv.Euler(gamma), g, rec, fv.HLLC(), bc="outflow")
             return jnp.sum(jp.solve_to(pde, u, 0.1, max_steps=60, checkpoint=None) ** 2)

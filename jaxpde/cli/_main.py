@@ -196,6 +196,8 @@ def main(argv=None) -> int:
     p_train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p_eval = sub.add_parser("evaluate", help="rollout nRMSE of a trained run on its held-out trajectories")
     p_eval.add_argument("run_dir", help="a run directory written by 'jaxpde train'")
+    p_eval.add_argument("--compare", nargs="+", default=(), metavar="RUN_DIR",
+                        help="ROM runs on the same data (already evaluated) to plot beside this one")
     p_eval.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     ns = parser.parse_args(argv)
     if ns.command in ("train", "evaluate"):
@@ -244,11 +246,23 @@ def _train_main(ns) -> int:
                                   "use 'jaxpde simulate' for simulation configs")
             run_dir = Path(ns.out) if ns.out else Path("runs") / cfg.name
             res = train(cfg, run_dir, resume=ns.resume, progress=progress)
+            if "unseen" in res:
+                e = res["unseen"]
+                print(f"trained {cfg.name}: final loss {res['final_loss']:.3e}, unseen relative L2 error "
+                      f"{e['interpolation']:.3e} (interpolation) / {e['extrapolation']:.3e} (extrapolation); "
+                      f"{res['samples_per_s']:.0f} trajectories/s -> {run_dir}")
+                return 0
             nrmse = res["test_nrmse"]
             print(f"trained {cfg.name}: final loss {res['final_loss']:.3e}, test nRMSE at 1 step {nrmse[0]:.3e}"
                   f", at {len(nrmse)} steps {nrmse[-1]:.3e}; {res['samples_per_s']:.0f} samples/s -> {run_dir}")
         else:
-            res = evaluate(Path(ns.run_dir), progress=progress)
+            res = evaluate(Path(ns.run_dir), compare=ns.compare, progress=progress)
+            if "errors" in res:
+                for name, e in res["errors"].items():
+                    print(f"{name}: " + ", ".join(f"{split} {v['interpolation']:.3e} / {v['extrapolation']:.3e}"
+                                                  for split, v in e.items()) + " (interpolation / extrapolation)")
+                print(f"evaluated step {res['step']}; wrote {res['png']}")
+                return 0
             parts = ", ".join(f"{k} {v[0]:.3e} (1 step) / {v[-1]:.3e} ({len(v)} steps)" for k, v in res["nrmse"].items())
             print(f"evaluated step {res['step']}: nRMSE {parts}; wrote {res['png']}")
     except (ConfigError, CheckpointError) as e:

@@ -11,6 +11,8 @@ and a ``training`` section:
 - ``task: solver_in_the_loop``: a coarse differentiable solver (one ETDRK step of the
   frame interval, order ``coarse.order``) corrected by the model,
   ``u_{n+1} = S(u_n) + model(S(u_n))``; the loss back-propagates through the solver.
+- ``task: phirom | dino | pinn_rom``: a neural-field reduced-order model (see
+  :mod:`jaxpde.cli._rom`).
 """
 
 import difflib
@@ -22,8 +24,10 @@ import yaml
 
 from ._config import ConfigError, _number, _unknown, parse_config
 
-TASKS = ("operator", "emulator", "solver_in_the_loop")
-TOP_KEYS = ("name", "seed", "precision", "task", "data", "model", "training", "coarse")
+from ._rom import ROM_TASKS, evaluate_rom, parse_rom, train_rom
+
+TASKS = ("operator", "emulator", "solver_in_the_loop", *ROM_TASKS)
+TOP_KEYS = ("name", "seed", "precision", "task", "data", "model", "training", "coarse", "rom")
 DATA_EXTRA = {"train_samples": 1000, "test_samples": 100, "online": False, "parameter_ranges": None, "burn_in": 0}
 TRAINING_KEYS = {
     "batch_size": 16, "num_steps": 1000, "optimiser": "adamw", "learning_rate": 1e-3, "weight_decay": 0.0,
@@ -47,6 +51,7 @@ class TrainConfig:
     training: dict
     coarse: dict
     raw: dict
+    rom: dict | None = None
 
 
 def _model_registry():
@@ -105,6 +110,34 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         raise ConfigError(f"{file}: task 'operator' maps one frame to the next: set data.save_every = "
                           f"data.num_steps (got {frames} frames)")
 
+    if task in ROM_TASKS:
+        model, rom = parse_rom(raw, file, frames, task)
+    else:
+        if "rom" in raw:
+            raise ConfigError(f"{file}: key 'rom' only applies to the tasks {', '.join(ROM_TASKS)}")
+        model, rom = _parse_model(raw, file, ranges), None
+    training = _parse_training(raw, file, data, frames)
+    coarse = dict(raw.get("coarse") or {})
+    if task == "solver_in_the_loop":
+        for k in coarse:
+            if k not in ("order", "substeps"):
+                raise _unknown(f"coarse.{k}", k, ("order", "substeps"), file)
+        coarse.setdefault("order", 1)
+        coarse.setdefault("substeps", 1)
+        _number(coarse["order"], "coarse.order", file, integer=True, positive=True)
+        _number(coarse["substeps"], "coarse.substeps", file, integer=True, positive=True)
+        if coarse["order"] > 4:
+            raise ConfigError(f"{file}: key 'coarse.order' must be 1 to 4")
+        if ranges:
+            raise ConfigError(f"{file}: key 'data.parameter_ranges': the coarse solver of solver_in_the_loop uses "
+                              "the fixed data.parameters; sampled parameters are not supported for this task")
+    elif coarse:
+        raise ConfigError(f"{file}: key 'coarse' only applies to task 'solver_in_the_loop'")
+    return TrainConfig(path=path, name=sim.name, seed=sim.seed, precision=sim.precision, task=task, sim=sim,
+                       data=data, model=model, training=training, coarse=coarse, raw=raw, rom=rom)
+
+
+def _parse_model(raw, file, ranges) -> dict:
     model = dict(raw["model"])
     registry = _model_registry()
     kind = model.pop("kind", None)
@@ -114,15 +147,17 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         raise ConfigError(f"{file}: key 'model.kind': unknown model {kind!r}{hint}")
     from ._config import _check_params
 
-    cls = registry[kind]
-    model_kwargs = _check_params(model, cls, "model", file)
+    model_kwargs = _check_params(model, registry[kind], "model", file)
     for k in ("in_channels", "out_channels", "ndim"):
         if k in model_kwargs:
             raise ConfigError(f"{file}: key 'model.{k}' is set from the data (do not give it)")
     if model_kwargs.get("num_parameters") and model_kwargs["num_parameters"] != len(ranges):
         raise ConfigError(f"{file}: key 'model.num_parameters' ({model_kwargs['num_parameters']}) must equal the "
                           f"number of sampled PDE parameters in data.parameter_ranges ({len(ranges)})")
+    return {"kind": kind, **model_kwargs}
 
+
+def _parse_training(raw, file, data, frames) -> dict:
     training = dict(TRAINING_KEYS)
     for k, v in raw["training"].items():
         if k not in TRAINING_KEYS:
@@ -161,25 +196,7 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         raise ConfigError(f"{file}: key 'training.eval_horizon' must be < {frames} (the number of frames)")
     if training["batch_size"] > data["train_samples"] and not data["online"]:
         raise ConfigError(f"{file}: key 'training.batch_size' exceeds data.train_samples")
-
-    coarse = dict(raw.get("coarse") or {})
-    if task == "solver_in_the_loop":
-        for k in coarse:
-            if k not in ("order", "substeps"):
-                raise _unknown(f"coarse.{k}", k, ("order", "substeps"), file)
-        coarse.setdefault("order", 1)
-        coarse.setdefault("substeps", 1)
-        _number(coarse["order"], "coarse.order", file, integer=True, positive=True)
-        _number(coarse["substeps"], "coarse.substeps", file, integer=True, positive=True)
-        if coarse["order"] > 4:
-            raise ConfigError(f"{file}: key 'coarse.order' must be 1 to 4")
-        if ranges:
-            raise ConfigError(f"{file}: key 'data.parameter_ranges': the coarse solver of solver_in_the_loop uses "
-                              "the fixed data.parameters; sampled parameters are not supported for this task")
-    elif coarse:
-        raise ConfigError(f"{file}: key 'coarse' only applies to task 'solver_in_the_loop'")
-    return TrainConfig(path=path, name=sim.name, seed=sim.seed, precision=sim.precision, task=task, sim=sim,
-                       data=data, model={"kind": kind, **model_kwargs}, training=training, coarse=coarse, raw=raw)
+    return training
 
 
 # ------------------------------------------------------------------------------------------
@@ -202,8 +219,10 @@ def build_sampler(cfg):
     pde, _ = build_problem(sim)  # validates the equation and the IC shape
     sample_ic, takes_key = ic_sampler(sim, pde)
     if not takes_key:
-        raise ConfigError(f"{cfg.path}: key 'data.initial_condition.kind': training data needs a random initial "
-                          f"condition (one with a key), not '{sim.ic_kind}'")
+        if not cfg.data["parameter_ranges"]:
+            raise ConfigError(f"{cfg.path}: key 'data.initial_condition.kind': training data needs a random initial "
+                              f"condition (one with a key), not '{sim.ic_kind}', or sampled parameters "
+                              "(data.parameter_ranges)")
     return make_sampler(lambda p: make_stepper(sim, make_pde(sim, pde.grid, **p)), sample_ic,
                         num_steps=sim.num_steps, save_every=sim.save_every,
                         parameter_ranges=cfg.data["parameter_ranges"], burn_in=cfg.data["burn_in"]), pde
@@ -339,6 +358,8 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it or choose a new --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_copy.write_text(yaml.safe_dump(cfg.raw, sort_keys=False))
+    if cfg.task in ROM_TASKS:
+        return train_rom(cfg, run_dir, resume=resume, progress=progress)
 
     sampler, pde, model, k_fit = _setup(cfg)
     t = cfg.training
@@ -365,7 +386,7 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
             "samples_per_s": sum(rates) / max(len(rates), 1)}
 
 
-def evaluate(run_dir: Path, *, progress=None) -> dict:
+def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
     """Restore the latest checkpoint of a run and measure nRMSE against rollout horizon on
     the held-out trajectories (and, for solver-in-the-loop, the uncorrected coarse
     solver's error). Writes ``eval.json`` and ``nrmse.png`` into the run directory."""
@@ -380,6 +401,10 @@ def evaluate(run_dir: Path, *, progress=None) -> dict:
         raise ConfigError(f"{run_dir}: not a training run directory (no config.yaml)")
     raw = yaml.safe_load(cfg_path.read_text())
     cfg = parse_train_config(raw, cfg_path)
+    if cfg.task in ROM_TASKS:
+        return evaluate_rom(cfg, run_dir, compare=compare, progress=progress)
+    if compare:
+        raise ConfigError("--compare applies to reduced-order-model runs")
     sampler, pde, model, k_fit = _setup(cfg)
     opt = build_optimiser(cfg)
 

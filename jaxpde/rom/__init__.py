@@ -1,7 +1,7 @@
-"""Reduced-order models (in progress, issue 7): conditional neural-field decoders and the
-Φ-ROM latent velocity, the solver's right-hand side projected onto the decoder's latent
-tangent space."""
+"""Reduced-order models: neural-field ROMs trained with the solver in the loop (Φ-ROM),
+their data-driven (DINo-style) and PINN-ROM baselines, and POD-Galerkin."""
 
+from ._data import SnapshotBatches as SnapshotBatches
 from ._decoder import (
     ModulatedDecoder as ModulatedDecoder,
     SineDecoder as SineDecoder,
@@ -10,4 +10,24 @@ from ._decoder import (
     domain_bounds as domain_bounds,
     grid_points as grid_points,
 )
-from ._physics import field_velocity as field_velocity, latent_velocity as latent_velocity
+from ._losses import (
+    METHODS as METHODS,
+    latent_step as latent_step,
+    physics_loss as physics_loss,
+    reconstruction_loss as reconstruction_loss,
+    rom_loss as rom_loss,
+    trajectory_loss as trajectory_loss,
+)
+from ._model import (
+    LatentDynamics as LatentDynamics,
+    ReducedOrderModel as ReducedOrderModel,
+    encode as encode,
+    forecast as forecast,
+)
+from ._physics import (
+    autodiff_velocity as autodiff_velocity,
+    field_velocity as field_velocity,
+    latent_velocity as latent_velocity,
+    pointwise_rhs as pointwise_rhs,
+)
+from ._pod import PODGalerkin as PODGalerkin, pod as pod

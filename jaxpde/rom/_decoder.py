@@ -55,11 +55,13 @@ class SineDecoder(_Scaled):
     """
 
     siren: SIREN
+    num_channels: int = eqx.field(static=True)
     latent_size: int = eqx.field(static=True)
 
     def __init__(self, num_channels, latent_size, bounds, *, width=64, depth=3, omega0=10.0, key):
         self.lower, self.upper = _as_bounds(bounds)
         self.latent_size = check_int(latent_size, "latent_size")
+        self.num_channels = check_int(num_channels, "num_channels")
         self.siren = SIREN(len(self.lower) + self.latent_size, num_channels, width=width, depth=depth,
                            omega0=omega0, key=key)
 
@@ -82,6 +84,7 @@ class ModulatedDecoder(_Scaled):
     linears: list
     modulations: list
     output: eqx.nn.Linear
+    num_channels: int = eqx.field(static=True)
     latent_size: int = eqx.field(static=True)
 
     def __init__(self, num_channels, latent_size, bounds, *, width=64, depth=3, frequency_scale=8.0, key):
@@ -97,7 +100,8 @@ class ModulatedDecoder(_Scaled):
         self.linears = [eqx.nn.Linear(width, width, key=k) for k in keys[depth + 1 : 2 * depth + 1]]
         self.modulations = [eqx.nn.Linear(self.latent_size, width, use_bias=False, key=k)
                             for k in keys[2 * depth + 1 : 3 * depth + 1]]
-        self.output = eqx.nn.Linear(width, check_int(num_channels, "num_channels"), key=keys[-1])
+        self.num_channels = check_int(num_channels, "num_channels")
+        self.output = eqx.nn.Linear(width, self.num_channels, key=keys[-1])
 
     def _filter(self, i, x):
         z = self.filters[i].astype(x.dtype) @ x

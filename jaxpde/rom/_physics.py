@@ -6,6 +6,7 @@ solver and the decoder."""
 import jax
 import jax.numpy as jnp
 import lineax as lx
+import numpy as np
 
 from .._abstract import AbstractPDE, AbstractStepper
 from ._decoder import decode, decode_grid, grid_points
@@ -39,16 +40,26 @@ def latent_velocity(decoder, alpha, physics, grid, *, key=None, fraction: float 
 
     **Returns:** ``α̇*`` of shape ``(k,)``.
     """
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}.")
     u = decode_grid(decoder, grid, alpha, dtype=alpha.dtype)
     r = field_velocity(physics, u, t=t, args=args).reshape(u.shape[0], -1)  # (C, P)
+    idx = _subset(grid, alpha, key, fraction)
     pts = jnp.asarray(grid_points(grid), alpha.dtype)
-    n = pts.shape[0]
-    m = n if key is None or fraction == 1.0 else max(int(round(fraction * n)), alpha.shape[0])
-    if m < n:
-        idx = jax.random.choice(key, n, (m,), replace=False)
+    if idx is not None:
         pts, r = pts[idx], r[:, idx]
+    return _project(decoder, alpha, pts, r)
+
+
+def _subset(grid, alpha, key, fraction):
+    """Indices of the random hyper-reduction subset, or None for all grid points."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}.")
+    n = int(np.prod(grid.shape))
+    m = n if key is None or fraction == 1.0 else max(int(round(fraction * n)), alpha.shape[0])
+    return None if m >= n else jax.random.choice(key, n, (m,), replace=False)
+
+
+def _project(decoder, alpha, pts, r):
+    """``argmin_a ‖J a − r‖`` with ``J = ∂D(pts, α)/∂α`` (forward mode), by QR."""
     jac = jax.jacfwd(lambda a: decode(decoder, pts, a))(alpha)  # (C, m, k)
     k = alpha.shape[0]
     if jac.shape[0] * jac.shape[1] < k:
@@ -56,3 +67,41 @@ def latent_velocity(decoder, alpha, physics, grid, *, key=None, fraction: float 
                          "raise fraction.")
     op = lx.MatrixLinearOperator(jac.reshape(-1, k))
     return lx.linear_solve(op, r.reshape(-1), solver=lx.QR()).value
+
+
+def autodiff_velocity(decoder, alpha, pde, grid, *, key=None, fraction: float = 1.0, args=None):
+    r"""The PINN-ROM latent velocity: as :func:`latent_velocity`, but the right-hand side
+    ``r = f(D(·, α))`` is the PDE's pointwise form evaluated with autodiff derivatives of
+    the decoder in ``x`` at the sampled points (no solver, no grid decode). Supports the
+    equations of :func:`pointwise_rhs`."""
+    form = pointwise_rhs(pde)
+    idx = _subset(grid, alpha, key, fraction)
+    pts = jnp.asarray(grid_points(grid), alpha.dtype)
+    if idx is not None:
+        pts = pts[idx]
+    r = jax.vmap(lambda x: form(lambda y: decoder(y, alpha), x, args), out_axes=1)(pts)
+    return _project(decoder, alpha, pts, r)
+
+
+def pointwise_rhs(pde):
+    """``(field, x, args) -> du/dt (C,)``: the right-hand side of `pde` at one point from
+    autodiff derivatives of a pointwise ``field: x -> (C,)``. Local equations only
+    (diffusion, 1D Burgers, KdV); a forcing in `args` is not supported."""
+    from ..spectral import Burgers, Diffusion, KortewegDeVries
+
+    def lap(f, x):
+        h = jax.jacfwd(jax.jacfwd(f))(x)  # (C, d, d)
+        return jnp.trace(h, axis1=-2, axis2=-1)
+
+    def dx(f):  # 1D: x -> (C,)
+        return lambda x: jax.jacfwd(f)(x)[..., 0]
+
+    if isinstance(pde, Diffusion):
+        return lambda f, x, args: pde.diffusivity * lap(f, x)
+    if isinstance(pde, Burgers) and pde.grid.ndim == 1:
+        return lambda f, x, args: pde.viscosity * dx(dx(f))(x) - pde.convection * f(x) * dx(f)(x)
+    if isinstance(pde, KortewegDeVries):
+        return lambda f, x, args: (-pde.nonlinear_coefficient * f(x) * dx(f)(x) - pde.dispersion * dx(dx(dx(f)))(x)
+                                   + pde.viscosity * dx(dx(f))(x))
+    raise ValueError(f"PINN-ROM needs a pointwise (local) form of the PDE; none for {type(pde).__name__} "
+                     "(supported: Diffusion, 1D Burgers, KortewegDeVries).")

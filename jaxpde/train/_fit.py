@@ -160,7 +160,7 @@ def plot_losses(history: list, path) -> None:
         if len(l) >= 20:
             w = max(len(l) // 50, 5)
             ax.semilogy(s[w - 1 :], np.convolve(l, np.ones(w) / w, mode="valid"), lw=1.5, label=f"train (mean of {w})")
-    scalars = sorted({k for r in evals for k, v in r["eval"].items() if np.ndim(v) == 0})
+    scalars = sorted({k for r in evals for k, v in r["eval"].items() if isinstance(v, (int, float))})
     for k in scalars:
         pts = [(r["step"], r["eval"][k]) for r in evals if k in r["eval"]]
         ax.semilogy(*np.asarray(pts).T, "o-", ms=3, label=f"eval {k}")

@@ -1,0 +1,381 @@
+"""Reduced-order-model runs of ``jaxpde train`` / ``jaxpde evaluate``.
+
+Tasks ``phirom`` (physics-informed, the solver's right-hand side in the loss), ``dino``
+(data-driven latent dynamics, the baseline) and ``pinn_rom`` (the right-hand side from
+autodiff of the decoder). The config's ``model`` section has a ``decoder`` and a
+``dynamics`` mapping; the ``rom`` section holds the method's settings::
+
+    rom:
+      train_frames: 21        # frames of [0, T_train]; the rest is the extrapolation window
+      weight: 0.5             # λ of λ L_rec + (1 − λ) L_dyn
+      fraction: 0.1           # hyper-reduction: share of grid points in each least-squares fit
+      warmup_steps: 200       # steps before the physics gradient reaches decoder and latents
+      coupling: 1.0           # the scale of that gradient afterwards
+      teacher_forcing_steps: 0
+      observed_fraction: null # sparse training: each trajectory seen at this share of points
+      encode_steps: 500       # Adam steps fitting the initial latent at inference
+
+``jaxpde evaluate`` forecasts every training trajectory (seen parameters) and every test
+trajectory (unseen) from its initial state and reports the mean relative L2 error on the
+interpolation window ``[0, T_train]`` and the extrapolation window ``(T_train, T_test]``,
+beside a POD-Galerkin ROM of the same rank built on the same right-hand side.
+"""
+
+import json
+from pathlib import Path
+
+from ._config import ConfigError, _check_params, _number, _unknown
+
+ROM_TASKS = ("phirom", "dino", "pinn_rom")
+ROM_KEYS = {"train_frames": None, "weight": 0.5, "fraction": 0.1, "warmup_steps": 0, "coupling": 1.0,
+            "teacher_forcing_steps": 0, "observed_fraction": None, "encode_steps": 500,
+            "encode_learning_rate": 0.01}
+DYNAMICS_KEYS = {"width": 64, "depth": 3}
+
+
+def _decoders():
+    from .. import rom
+
+    return {"sine": rom.SineDecoder, "modulated": rom.ModulatedDecoder}
+
+
+def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]:
+    """Validate the ``model`` and ``rom`` sections of a ROM config."""
+    model = dict(raw["model"])
+    for k in model:
+        if k not in ("decoder", "dynamics"):
+            raise _unknown(f"model.{k}", k, ("decoder", "dynamics"), file)
+    dec = dict(model.get("decoder") or {})
+    kind = dec.pop("kind", "sine")
+    decoders = _decoders()
+    if kind not in decoders:
+        raise ConfigError(f"{file}: key 'model.decoder.kind' must be one of {', '.join(decoders)}, got {kind!r}")
+    if "latent_size" not in dec:
+        raise ConfigError(f"{file}: missing required key 'model.decoder.latent_size'")
+    _number(dec["latent_size"], "model.decoder.latent_size", file, integer=True, positive=True)
+    dec = {"kind": kind, **_check_params(dec, decoders[kind], "model.decoder", file)}
+    for k in ("num_channels", "bounds"):
+        if k in dec:
+            raise ConfigError(f"{file}: key 'model.decoder.{k}' is set from the data (do not give it)")
+    dyn = dict(DYNAMICS_KEYS)
+    for k, v in (model.get("dynamics") or {}).items():
+        if k not in DYNAMICS_KEYS:
+            raise _unknown(f"model.dynamics.{k}", k, DYNAMICS_KEYS, file)
+        _number(v, f"model.dynamics.{k}", file, integer=True, positive=True)
+        dyn[k] = v
+
+    rom = dict(ROM_KEYS)
+    for k, v in (raw.get("rom") or {}).items():
+        if k not in ROM_KEYS:
+            raise _unknown(f"rom.{k}", k, ROM_KEYS, file)
+        rom[k] = v
+    if rom["train_frames"] is None:
+        raise ConfigError(f"{file}: missing required key 'rom.train_frames' (frames of the training window)")
+    _number(rom["train_frames"], "rom.train_frames", file, integer=True)
+    if not 2 <= rom["train_frames"] < frames:
+        raise ConfigError(f"{file}: key 'rom.train_frames' must be between 2 and {frames - 1} (the data has "
+                          f"{frames} frames; the rest is the extrapolation window)")
+    for k in ("weight", "coupling"):
+        _number(rom[k], f"rom.{k}", file, nonnegative=True)
+        if rom[k] > 1:
+            raise ConfigError(f"{file}: key 'rom.{k}' must be in [0, 1]")
+    for k in ("fraction", "observed_fraction"):
+        if rom[k] is not None:
+            _number(rom[k], f"rom.{k}", file, positive=True)
+            if rom[k] > 1:
+                raise ConfigError(f"{file}: key 'rom.{k}' must be in (0, 1]")
+    for k in ("warmup_steps", "teacher_forcing_steps"):
+        _number(rom[k], f"rom.{k}", file, integer=True, nonnegative=True)
+    _number(rom["encode_steps"], "rom.encode_steps", file, integer=True, positive=True)
+    _number(rom["encode_learning_rate"], "rom.encode_learning_rate", file, positive=True)
+    if task == "dino" and rom["coupling"] != ROM_KEYS["coupling"]:
+        raise ConfigError(f"{file}: key 'rom.coupling' applies to the physics-informed tasks, not 'dino'")
+    return {"decoder": dec, "dynamics": dyn}, rom
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def _names(cfg):
+    return sorted(cfg.data["parameter_ranges"])
+
+
+def _read(ds):
+    import numpy as np
+
+    from ..train import parameter_vector
+
+    batch = ds.read(list(range(len(ds))))
+    trajs = np.asarray(batch["trajectories"])
+    params = np.asarray(parameter_vector(batch)) if batch.get("parameters") else np.zeros((len(trajs), 0), trajs.dtype)
+    return trajs, params.astype(trajs.dtype)
+
+
+def _interval(cfg):
+    return cfg.sim.dt * cfg.sim.save_every
+
+
+def build_batches(cfg, trajs, params):
+    from ..rom import SnapshotBatches
+
+    r, t = cfg.rom, cfg.training
+    return SnapshotBatches(trajs[:, : r["train_frames"]], params, t["batch_size"], seed=cfg.seed,
+                           warmup_steps=r["warmup_steps"], coupling=r["coupling"],
+                           teacher_forcing_steps=r["teacher_forcing_steps"], observed_fraction=r["observed_fraction"])
+
+
+def build_rom(cfg, pde, batches, key):
+    """The untrained model: decoder, dynamics and a zero latent memory, with the data's
+    per-channel statistics (of the observed values only, for sparse training)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from .. import rom
+
+    trajs = batches.trajectories
+    c = trajs.shape[2]
+    flat = trajs.reshape(*trajs.shape[:3], -1)
+    if batches.observed is not None:
+        flat = np.take_along_axis(flat, batches.observed[:, None, None, :], axis=-1)
+    vals = np.moveaxis(flat, 2, 0).reshape(c, -1)
+    dec_cfg = dict(cfg.model["decoder"])
+    cls = _decoders()[dec_cfg.pop("kind")]
+    k = dec_cfg.pop("latent_size")
+    kd, kp = jax.random.split(key)
+    params = batches.parameters
+    p = params.shape[1]
+    try:
+        decoder = cls(c, k, rom.domain_bounds(pde.grid), key=kd, **dec_cfg)
+        dynamics = rom.LatentDynamics(k, p, key=kp, **cfg.model["dynamics"])
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{cfg.path}: key 'model': {e}") from None
+    pstd = params.std(axis=0) if p else np.zeros(0)
+    return rom.ReducedOrderModel(
+        decoder, dynamics, jnp.zeros((trajs.shape[0], trajs.shape[1], k), trajs.dtype),
+        shift=vals.mean(axis=1), scale=np.maximum(vals.std(axis=1), 1e-12),
+        parameter_shift=params.mean(axis=0) if p else (), parameter_scale=np.where(pstd > 0, pstd, 1.0) if p else ())
+
+
+def physics(cfg, grid):
+    """``beta -> AbstractPDE`` with the sampled parameters (sorted names) set to beta."""
+    from ._main import make_pde
+
+    names = _names(cfg)
+    return lambda beta: make_pde(cfg.sim, grid, **{n: beta[i] for i, n in enumerate(names)})
+
+
+def loss_fn(cfg, grid):
+    import functools
+
+    from ..rom import rom_loss
+
+    method = {"phirom": "phirom", "pinn_rom": "pinn", "dino": "dino"}[cfg.task]
+    return functools.partial(rom_loss, method=method, grid=grid, physics=physics(cfg, grid),
+                             weight=cfg.rom["weight"], fraction=cfg.rom["fraction"], interval=_interval(cfg))
+
+
+def _setup(cfg, run_dir, progress):
+    import jax
+
+    from ._train import _dataset, _setup_precision, build_sampler
+
+    _setup_precision(cfg)
+    sampler, pde = build_sampler(cfg)
+    train_ds = _dataset(cfg, sampler, run_dir, "train", cfg.data["train_samples"], progress)
+    test_ds = _dataset(cfg, sampler, run_dir, "test", cfg.data["test_samples"], progress)
+    train_data, test_data = _read(train_ds), _read(test_ds)
+    train_ds.close()
+    test_ds.close()
+    batches = build_batches(cfg, *train_data)
+    k_model, k_fit = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), 2))
+    return pde, build_rom(cfg, pde, batches, k_model), batches, train_data, test_data, k_fit
+
+
+def window_errors(cfg, model, pde, trajs, params, observed=None):
+    """Per-frame relative L2 errors ``(S, T)`` of the ROM's forecasts from each
+    trajectory's first frame (observed on the full grid, or at `observed` indices)."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from .. import rom
+
+    grid = pde.grid
+    model = eqx.tree_at(lambda m: m.latents, model, None)
+    times = np.arange(trajs.shape[1]) * _interval(cfg)
+    pts = jnp.asarray(rom.grid_points(grid), trajs.dtype)
+    steps, lr = cfg.rom["encode_steps"], cfg.rom["encode_learning_rate"]
+    p = params.shape[1]
+
+    @jax.jit
+    def one(u0, beta, obs):
+        vals = u0.reshape(u0.shape[0], -1)
+        at = pts if obs is None else pts[obs]
+        vals = vals if obs is None else vals[:, obs]
+        return rom.forecast(model, vals, at, times, beta if p else None, grid=grid, encode_steps=steps,
+                            encode_lr=lr)
+
+    preds = np.stack([np.asarray(one(jnp.asarray(trajs[i, 0]), jnp.asarray(params[i]),
+                                     None if observed is None else jnp.asarray(observed[i])))
+                      for i in range(len(trajs))])
+    return _relative_errors(preds, trajs), preds
+
+
+def _relative_errors(preds, trajs):
+    import numpy as np
+
+    axes = tuple(range(2, trajs.ndim))
+    return np.sqrt(((preds - trajs) ** 2).sum(axes) / ((trajs**2).sum(axes) + 1e-30))
+
+
+def pod_errors(cfg, pde, train_trajs, train_params, trajs, params, rank):
+    """The POD-Galerkin ROM (rank `rank`, modes of the training window's snapshots) on
+    the same right-hand side: per-frame relative L2 errors ``(S, T)``."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from .. import rom
+
+    snaps = train_trajs[:, : cfg.rom["train_frames"]]
+    model = rom.pod(jnp.asarray(snaps.reshape(-1, *snaps.shape[2:])), rank)
+    times = np.arange(trajs.shape[1]) * _interval(cfg)
+    make = physics(cfg, pde.grid)
+
+    @jax.jit
+    def one(u0, beta):
+        a = model.integrate(model.project(u0), times, make(beta))
+        return jax.vmap(model.reconstruct)(a)
+
+    preds = np.stack([np.asarray(one(jnp.asarray(trajs[i, 0]), jnp.asarray(params[i]))) for i in range(len(trajs))])
+    return _relative_errors(preds, trajs)
+
+
+def _summary(curves, n_train):
+    return {"interpolation": float(curves[:, :n_train].mean()), "extrapolation": float(curves[:, n_train:].mean())}
+
+
+def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
+    from ..train import data_mesh, fit, maybe_initialize_distributed
+    from ._train import build_optimiser
+
+    maybe_initialize_distributed()
+    pde, model, batches, train_data, test_data, k_fit = _setup(cfg, run_dir, progress)
+    t, n_tr = cfg.training, cfg.rom["train_frames"]
+    test_trajs, test_params = test_data
+    test_obs = _test_observed(cfg, test_trajs)
+
+    def eval_fn(m):
+        curves, _ = window_errors(cfg, m, pde, test_trajs, test_params, test_obs)
+        return {f"unseen_{k}": v for k, v in _summary(curves, n_tr).items()}
+
+    print(f"training {cfg.name}: {cfg.task} ROM, latent size {cfg.model['decoder']['latent_size']}, "
+          f"{len(batches.trajectories)} trajectories x {n_tr} frames, batch {t['batch_size']}, "
+          f"{t['num_steps']} steps -> {run_dir}")
+    result = fit(model, build_optimiser(cfg), loss_fn(cfg, pde.grid), batches, num_steps=t["num_steps"], key=k_fit,
+                 run_dir=run_dir, checkpoint_every=t["checkpoint_every"], keep=t["keep"], resume=resume,
+                 eval_fn=eval_fn, eval_every=t["eval_every"] or None, mesh=data_mesh(), progress=progress,
+                 config=cfg.raw)
+    losses = [r for r in result.history if "loss" in r]
+    rates = [r["samples_per_s"] for r in losses[len(losses) // 2 :]]
+    last = [r for r in result.history if "eval" in r][-1]["eval"]
+    final = {k: last[f"unseen_{k}"] for k in ("interpolation", "extrapolation")}
+    return {"run_dir": run_dir, "final_loss": losses[-1]["loss"], "unseen": final,
+            "samples_per_s": sum(rates) / max(len(rates), 1)}
+
+
+def _test_observed(cfg, trajs):
+    """Sparse runs encode test states from the same share of points (fixed per trajectory)."""
+    import numpy as np
+
+    frac = cfg.rom["observed_fraction"]
+    if frac is None:
+        return None
+    n = int(np.prod(trajs.shape[3:]))
+    m = max(int(round(frac * n)), 1)
+    return np.stack([np.sort(np.random.default_rng([cfg.seed, 29, i]).choice(n, m, replace=False))
+                     for i in range(len(trajs))])
+
+
+def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
+    import equinox as eqx
+    import numpy as np
+
+    from ..train import Checkpointer
+    from ._train import build_optimiser
+
+    pde, model, batches, (train_trajs, train_params), (test_trajs, test_params), k_fit = _setup(cfg, run_dir, progress)
+    opt = build_optimiser(cfg)
+    ckpt = Checkpointer(run_dir / "checkpoints", every=cfg.training["checkpoint_every"])
+    model, _, _, meta = ckpt.restore(model, opt.init(eqx.filter(model, eqx.is_inexact_array)), k_fit)
+    ckpt.close()
+    n_tr = cfg.rom["train_frames"]
+    label = {"phirom": "Φ-ROM", "dino": "DINo-style (data-driven)", "pinn_rom": "PINN-ROM"}[cfg.task]
+    seen, seen_pred = window_errors(cfg, model, pde, train_trajs, train_params, batches.observed)
+    unseen, unseen_pred = window_errors(cfg, model, pde, test_trajs, test_params, _test_observed(cfg, test_trajs))
+    curves = {label: {"seen": seen, "unseen": unseen}}
+    notes = {}
+    if cfg.rom["observed_fraction"] is None:
+        rank = cfg.model["decoder"]["latent_size"]
+        pod = f"POD-Galerkin (rank {rank})"
+        curves[pod] = {"seen": pod_errors(cfg, pde, train_trajs, train_params, train_trajs, train_params, rank),
+                       "unseen": pod_errors(cfg, pde, train_trajs, train_params, test_trajs, test_params, rank)}
+    else:
+        notes["pod_galerkin"] = "skipped: POD needs full-grid snapshots and this run trains on sparse observations"
+    times = (np.arange(test_trajs.shape[1]) * _interval(cfg)).tolist()
+    out = {"step": meta["step"], "task": cfg.task, "times": times, "train_frames": n_tr,
+           "t_train": times[n_tr - 1], "t_test": times[-1],
+           "errors": {k: {s: _summary(v[s], n_tr) for s in v} for k, v in curves.items()},
+           "curves": {k: {s: v[s].mean(axis=0).tolist() for s in v} for k, v in curves.items()}, **notes}
+    for other in compare:
+        path = Path(other) / "eval.json"
+        if not path.exists():
+            raise ConfigError(f"{other}: no eval.json to compare with; run 'jaxpde evaluate {other}' first")
+        o = json.loads(path.read_text())
+        if o["times"] != times:
+            raise ConfigError(f"{other}: its frames differ from this run's; compare runs on the same data")
+        first = next(iter(o["curves"]))
+        out["curves"][f"{first} ({Path(other).name})"] = o["curves"][first]
+        out["errors"][f"{first} ({Path(other).name})"] = o["errors"][first]
+    (run_dir / "eval.json").write_text(json.dumps(out, indent=1))
+    out["png"] = _plot(cfg, run_dir, out, test_trajs[0], unseen_pred[0], pde)
+    return out
+
+
+def _plot(cfg, run_dir, out, truth, pred, pde):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, split in zip(axes[:2], ("seen", "unseen")):
+        for name, c in out["curves"].items():
+            ax.semilogy(out["times"], c[split], "-", label=name)
+        ax.axvline(out["t_train"], color="k", ls=":", lw=1)
+        ax.set_title(f"{split} parameters / initial conditions")
+        ax.set_xlabel("time (dotted: end of the training window)")
+        ax.set_ylabel("relative L2 error")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    ax = axes[2]
+    if pde.grid.ndim == 1:  # 1D field: truth vs forecast at a few times
+        x = pde.grid.coordinates()[0]
+        for j, n in enumerate(np.linspace(0, len(truth) - 1, 4).astype(int)):
+            ax.plot(x, truth[n, 0], color=f"C{j}", lw=1.5, label=f"t = {out['times'][n]:.2f}")
+            ax.plot(x, pred[n, 0], color=f"C{j}", ls="--", lw=1.2)
+        ax.set_title("first unseen case: solver (solid) vs ROM (dashed)")
+        ax.legend(fontsize=8)
+    else:  # 2D: forecast error at the final time
+        im = ax.imshow(pred[-1, 0] - truth[-1, 0], cmap="RdBu_r", origin="lower")
+        fig.colorbar(im, ax=ax)
+        ax.set_title(f"first unseen case: ROM - solver at t = {out['times'][-1]:.2f}")
+    fig.suptitle(f"{cfg.name} (step {out['step']})")
+    fig.tight_layout()
+    path = run_dir / "rom_errors.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

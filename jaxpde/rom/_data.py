@@ -1,0 +1,86 @@
+"""Batches of training trajectories for the reduced-order models, with the schedules
+(physics warm-up, teacher forcing) and the sparse observation masks of a run."""
+
+import numpy as np
+
+from .._checks import check_int
+
+
+class SnapshotBatches:
+    r"""Host-side batches for :func:`~jaxpde.rom.rom_loss` and :func:`~jaxpde.train.fit`.
+
+    Batch `step` holds `batch_size` whole trajectories (all frames of the training
+    window), in an epoch order that is a pure function of ``(seed, epoch)``, so a resumed
+    run sees the same batches.
+
+    **Arguments:**
+
+    - `trajectories` ``(S, T, C, *N)`` and `parameters` ``(S, p)`` (``p`` may be 0).
+    - `warmup_steps`: steps with ``coupling = 0`` (the physics loss trains ``Ψ`` only);
+      after them ``coupling`` is `coupling` (1 in the paper; smaller values keep the
+      physics gradient from swamping the reconstruction at small budgets).
+    - `teacher_forcing_steps`: the teacher-forcing probability decays linearly from 1 to
+      0 over these steps (data-driven baseline).
+    - `observed_fraction`: if given, each trajectory is observed only at a fixed random
+      subset of that fraction of the grid points (drawn once from `seed`); the batch
+      carries their indices as ``observed``.
+    """
+
+    online = False
+
+    def __init__(self, trajectories, parameters, batch_size: int, *, seed: int = 0, warmup_steps: int = 0, coupling: float = 1.0,
+                 teacher_forcing_steps: int = 0, observed_fraction: float | None = None):
+        self.trajectories = np.asarray(trajectories)
+        if self.trajectories.ndim < 4:
+            raise ValueError(f"trajectories must be (S, T, C, *N), got shape {self.trajectories.shape}.")
+        s = self.trajectories.shape[0]
+        self.parameters = np.asarray(parameters, dtype=self.trajectories.dtype).reshape(s, -1)
+        self.batch_size = check_int(batch_size, "batch_size")
+        if self.batch_size > s:
+            raise ValueError(f"batch_size {batch_size} exceeds the number of trajectories ({s}).")
+        self.seed = int(seed)
+        self.warmup_steps = check_int(warmup_steps, "warmup_steps", minimum=0)
+        self.teacher_forcing_steps = check_int(teacher_forcing_steps, "teacher_forcing_steps", minimum=0)
+        self.steps_per_epoch = s // self.batch_size
+        if not 0.0 <= coupling <= 1.0:
+            raise ValueError(f"coupling must be in [0, 1], got {coupling}.")
+        self.coupling_value = float(coupling)
+        self.observed = None
+        self.observed_fraction = observed_fraction
+        if observed_fraction is not None:
+            if not 0.0 < observed_fraction <= 1.0:
+                raise ValueError(f"observed_fraction must be in (0, 1], got {observed_fraction}.")
+            n = int(np.prod(self.trajectories.shape[3:]))
+            m = max(int(round(observed_fraction * n)), 1)
+            self.observed = np.stack([np.sort(np.random.default_rng([self.seed, 17, i]).choice(n, m, replace=False))
+                                      for i in range(s)])
+
+    def position(self, step: int) -> dict:
+        return {"epoch": step // self.steps_per_epoch, "batch": step % self.steps_per_epoch}
+
+    def describe(self) -> dict:
+        return {"kind": "rom_snapshots", "shape": list(self.trajectories.shape), "batch_size": self.batch_size,
+                "seed": self.seed, "warmup_steps": self.warmup_steps, "coupling": self.coupling_value,
+                "teacher_forcing_steps": self.teacher_forcing_steps, "observed_fraction": self.observed_fraction}
+
+    def coupling(self, step: int) -> float:
+        return self.coupling_value if step >= self.warmup_steps else 0.0
+
+    def teacher_forcing(self, step: int) -> float:
+        if not self.teacher_forcing_steps:
+            return 0.0
+        return max(0.0, 1.0 - step / self.teacher_forcing_steps)
+
+    def __call__(self, step: int) -> dict:
+        pos = self.position(step)
+        order = np.random.default_rng([self.seed, pos["epoch"]]).permutation(self.trajectories.shape[0])
+        idx = np.sort(order[pos["batch"] * self.batch_size : (pos["batch"] + 1) * self.batch_size])
+        b = len(idx)
+        keys = np.random.default_rng([self.seed, int(step), 3]).integers(0, 2**32, (b, 2), dtype=np.uint32)
+        batch = {"trajectories": self.trajectories[idx], "index": idx.astype(np.int32),
+                 "parameters": self.parameters[idx], "key": keys,
+                 "coupling": np.full(b, self.coupling(step), self.trajectories.dtype),
+                 "teacher_forcing": np.full(b, self.teacher_forcing(step), self.trajectories.dtype)}
+        if self.observed is not None:
+            batch["observed"] = self.observed[idx].astype(np.int32)
+        return batch

@@ -1,0 +1,156 @@
+r"""Training losses of the neural-field reduced-order models.
+
+A batch (from :class:`SnapshotBatches`) holds ``B`` training trajectories with all their
+frames in the training window:
+
+- ``trajectories`` ``(B, T, C, *N)`` on the solver grid, ``index`` ``(B,)`` their rows in
+  the latent memory, ``parameters`` ``(B, p)`` their PDE parameters;
+- ``observed`` ``(B, m)`` (optional): flat indices of the grid points where each
+  trajectory is observed (sparse training: the reconstruction loss sees nothing else);
+- ``key`` ``(B, 2)`` raw PRNG key data (hyper-reduction subsets, teacher forcing);
+- ``coupling`` ``(B,)``: 0 during the physics warm-up, 1 after;
+- ``teacher_forcing`` ``(B,)``: the teacher-forcing probability of the data-driven
+  baseline.
+
+All three methods minimise ``λ L_rec + (1 − λ) L_dyn`` and differ in ``L_dyn``:
+
+- ``"phirom"``: the solver's right-hand side projected on the latent tangent space
+  (:func:`latent_velocity`) supervises ``Ψ``; with coupling 1 its gradient also reaches
+  the decoder and the latent memory (through the least-squares solve and the solver).
+- ``"pinn"``: the same, with the right-hand side from autodiff of the decoder in ``x``
+  (:func:`autodiff_velocity`).
+- ``"dino"``: data-driven; ``Ψ`` is integrated along the memory's latent trajectories
+  with scheduled teacher forcing and fit to them (the latents are not moved by it).
+"""
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from .._abstract import AbstractPDE, AbstractStepper
+from ._decoder import grid_points
+from ._physics import autodiff_velocity, latent_velocity
+
+METHODS = ("phirom", "pinn", "dino")
+
+
+def _rel(pred, target, axis):
+    return jnp.sqrt(jnp.sum((pred - target) ** 2, axis=axis) / (jnp.sum(target**2, axis=axis) + 1e-12))
+
+
+def _batch_latents(model, batch):
+    return model.latents[batch["index"]]  # (B, T, k)
+
+
+def reconstruction_loss(model, batch, grid) -> jax.Array:
+    r"""Mean relative L2 error ``‖D(X, α_{i,n}) − u_{i,n}‖ / ‖u_{i,n}‖`` per snapshot and
+    channel, over the observed points (all grid points without ``observed``)."""
+    trajs = batch["trajectories"]
+    b, t, c = trajs.shape[:3]
+    u = trajs.reshape(b, t, c, -1)
+    alphas = _batch_latents(model, batch)
+    pts = jnp.asarray(grid_points(grid), u.dtype)
+    obs = batch.get("observed")
+    if obs is None:
+        pred = jax.vmap(jax.vmap(lambda a: model.decode(pts, a)))(alphas)
+    else:
+        u = jnp.take_along_axis(u, obs[:, None, None, :], axis=-1)
+        pred = jax.vmap(lambda o, al: jax.vmap(lambda a: model.decode(pts[o], a))(al))(obs, alphas)
+    return jnp.mean(_rel(pred, u, -1))
+
+
+def _coupled(x, m):
+    """``x`` in value; its gradient scaled by ``m`` (0 stops it, 1 passes it)."""
+    return jax.tree.map(lambda a: lax.stop_gradient(a) + m * (a - lax.stop_gradient(a))
+                        if eqx.is_inexact_array(a) else a, x)
+
+
+def _physics_at(physics, beta):
+    return physics if isinstance(physics, (AbstractPDE, AbstractStepper)) else physics(beta)
+
+
+def physics_loss(model, batch, physics, grid, *, fraction: float = 0.1, autodiff: bool = False) -> jax.Array:
+    r"""The Φ-ROM dynamics loss ``mean ‖Ψ(α, β) − α̇*‖ / ‖sg(α̇*)‖`` with ``α̇*`` the
+    least-squares latent velocity of the solver (``autodiff=True``: of the PDE's pointwise
+    form, PINN-ROM) on a random `fraction` of the grid per snapshot.
+
+    `physics` is an :class:`~jaxpde.AbstractPDE` / :class:`~jaxpde.AbstractStepper`, or
+    ``beta -> `` one (built inside the trace, so parameters may be traced values). The
+    gradient into the decoder and the latents is scaled by the batch's ``coupling``.
+    """
+    m = jnp.mean(batch["coupling"])
+    field = _coupled(model, m)
+    alphas = _coupled(_batch_latents(model, batch), m)
+    t = alphas.shape[1]
+
+    def one(alpha, beta, key):
+        pde = _physics_at(physics, beta)
+        if autodiff:
+            target = autodiff_velocity(field, alpha, pde, grid, key=key, fraction=fraction)
+        else:
+            target = latent_velocity(field, alpha, pde, grid, key=key, fraction=fraction)
+        psi = model.velocity(0.0, alpha, beta)
+        return jnp.linalg.norm(psi - target) / (jnp.linalg.norm(lax.stop_gradient(target)) + 1e-12)
+
+    def per_trajectory(al, beta, key):
+        keys = jax.random.split(jax.random.wrap_key_data(key), t)
+        return jax.vmap(lambda a, k: one(a, beta, k))(al, keys)
+
+    return jnp.mean(jax.vmap(per_trajectory)(alphas, batch["parameters"], batch["key"]))
+
+
+def latent_step(model, alpha, beta, dt, *, solver=None):
+    """One step of length `dt` of the latent ODE (``diffrax.Bosh3`` by default)."""
+    sol = diffrax.diffeqsolve(diffrax.ODETerm(lambda t, a, b: model.velocity(t, a, b)),
+                              diffrax.Bosh3() if solver is None else solver, 0.0, dt, dt, alpha, args=beta,
+                              saveat=diffrax.SaveAt(t1=True))
+    return sol.ys[0]
+
+
+def trajectory_loss(model, batch, interval: float) -> jax.Array:
+    r"""The data-driven (DINo-style) dynamics loss: unroll ``Ψ`` along each trajectory's
+    memory latents, one frame `interval` per step, feeding the true latent instead of the
+    prediction with probability ``teacher_forcing``; mean relative L2 error of the
+    predicted latents. The memory is not trained by this loss.
+
+    **Reference:** Yin et al., "Continuous PDE Dynamics Forecasting with Implicit Neural
+    Representations" (DINo), ICLR 2023.
+    """
+    alphas = lax.stop_gradient(_batch_latents(model, batch))
+
+    def per_trajectory(al, beta, key, p):
+        coins = jax.random.uniform(jax.random.wrap_key_data(key), (al.shape[0],))
+
+        def body(a, inp):
+            true, coin = inp
+            a = jnp.where(coin < p, true, a)
+            nxt = latent_step(model, a, beta, interval)
+            return nxt, nxt
+
+        _, preds = lax.scan(body, al[0], (al[:-1], coins[:-1]))
+        return _rel(preds, al[1:], -1)
+
+    return jnp.mean(jax.vmap(per_trajectory)(alphas, batch["parameters"], batch["key"], batch["teacher_forcing"]))
+
+
+def rom_loss(model, batch, *, method: str, grid, physics=None, weight: float = 0.5, fraction: float = 0.1,
+             interval: float | None = None) -> jax.Array:
+    r"""``λ L_rec + (1 − λ) L_dyn`` with ``λ`` = `weight` and ``L_dyn`` of `method`
+    (``"phirom"``, ``"pinn"`` or ``"dino"``; see the module docstring). ``"dino"`` needs
+    the frame `interval`; the others need `physics`."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must be in [0, 1], got {weight}.")
+    rec = reconstruction_loss(model, batch, grid)
+    if method == "dino":
+        if interval is None:
+            raise ValueError("method 'dino' needs the frame interval.")
+        dyn = trajectory_loss(model, batch, interval)
+    else:
+        if physics is None:
+            raise ValueError(f"method {method!r} needs physics (a PDE, a stepper, or beta -> one).")
+        dyn = physics_loss(model, batch, physics, grid, fraction=fraction, autodiff=method == "pinn")
+    return weight * rec + (1.0 - weight) * dyn
