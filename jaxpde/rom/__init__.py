@@ -17,6 +17,7 @@ from ._losses import (
     reconstruction_loss as reconstruction_loss,
     rom_loss as rom_loss,
     trajectory_loss as trajectory_loss,
+    velocity_pairs as velocity_pairs,
 )
 from ._model import (
     LatentDynamics as LatentDynamics,

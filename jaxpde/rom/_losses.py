@@ -80,6 +80,14 @@ def physics_loss(model, batch, physics, grid, *, fraction: float = 0.1, autodiff
     ``beta -> `` one (built inside the trace, so parameters may be traced values). The
     gradient into the decoder and the latents is scaled by the batch's ``coupling``.
     """
+    psi, target = velocity_pairs(model, batch, physics, grid, fraction=fraction, autodiff=autodiff)
+    norm = jnp.linalg.norm(lax.stop_gradient(target), axis=-1) + 1e-12
+    return jnp.mean(jnp.linalg.norm(psi - target, axis=-1) / norm)
+
+
+def velocity_pairs(model, batch, physics, grid, *, fraction: float = 0.1, autodiff: bool = False):
+    """``(Ψ(α, β), α̇*)`` for every snapshot of the batch, each ``(B, T, k)``: the terms of
+    :func:`physics_loss`."""
     m = jnp.mean(batch["coupling"])
     field = _coupled(model, m)
     alphas = _coupled(_batch_latents(model, batch), m)
@@ -91,14 +99,13 @@ def physics_loss(model, batch, physics, grid, *, fraction: float = 0.1, autodiff
             target = autodiff_velocity(field, alpha, pde, grid, key=key, fraction=fraction)
         else:
             target = latent_velocity(field, alpha, pde, grid, key=key, fraction=fraction)
-        psi = model.velocity(0.0, alpha, beta)
-        return jnp.linalg.norm(psi - target) / (jnp.linalg.norm(lax.stop_gradient(target)) + 1e-12)
+        return model.velocity(0.0, alpha, beta), target
 
     def per_trajectory(al, beta, key):
         keys = jax.random.split(jax.random.wrap_key_data(key), t)
         return jax.vmap(lambda a, k: one(a, beta, k))(al, keys)
 
-    return jnp.mean(jax.vmap(per_trajectory)(alphas, batch["parameters"], batch["key"]))
+    return jax.vmap(per_trajectory)(alphas, batch["parameters"], batch["key"])
 
 
 def latent_step(model, alpha, beta, dt, *, solver=None):
