@@ -30,7 +30,9 @@ def test_every_method_has_configs():
     assert {"phirom_burgers", "dino_burgers", "phirom_diffusion", "dino_diffusion"} <= names
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+# one config in the default suite (~1 min each on 2 cores); the others with -m slow
+@pytest.mark.parametrize("path", [pytest.param(p, marks=() if p.stem == "phirom_burgers" else pytest.mark.slow)
+                                  for p in CONFIGS], ids=[p.stem for p in CONFIGS])
 def test_every_rom_config_runs_one_step(path, tmp_path, capsys):
     cfg = tmp_path / path.name
     cfg.write_text(yaml.safe_dump(_shrink(yaml.safe_load(path.read_text()))))

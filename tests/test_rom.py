@@ -158,7 +158,8 @@ def _directional_fd(loss, model, eps=1e-6, freeze_latents=False, fd_loss=None):
     return float(ad), float(fd)
 
 
-@pytest.mark.parametrize("method", ["phirom", "pinn", "dino"])
+@pytest.mark.parametrize("method", ["phirom", pytest.param("pinn", marks=pytest.mark.slow),
+                                    pytest.param("dino", marks=pytest.mark.slow)])
 def test_rom_losses_have_finite_difference_gradients(method):
     """The whole training loss (reconstruction + dynamics, through the least-squares solve
     and the spectral solver / the autodiff residual / the latent ODE steps), float64.

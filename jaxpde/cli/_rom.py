@@ -127,6 +127,7 @@ def build_batches(cfg, trajs, params):
 def build_rom(cfg, pde, batches, key):
     """The untrained model: decoder, dynamics and a zero latent memory, with the data's
     per-channel statistics (of the observed values only, for sparse training)."""
+    import equinox as eqx
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -151,6 +152,8 @@ def build_rom(cfg, pde, batches, key):
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{cfg.path}: key 'model': {e}") from None
     pstd = params.std(axis=0) if p else np.zeros(0)
+    decoder, dynamics = (jax.tree.map(lambda a: a.astype(trajs.dtype) if eqx.is_inexact_array(a) else a, m)
+                         for m in (decoder, dynamics))  # the config's precision
     return rom.ReducedOrderModel(
         decoder, dynamics, jnp.zeros((trajs.shape[0], trajs.shape[1], k), trajs.dtype),
         shift=vals.mean(axis=1), scale=np.maximum(vals.std(axis=1), 1e-12),

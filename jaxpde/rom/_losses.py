@@ -110,10 +110,11 @@ def velocity_pairs(model, batch, physics, grid, *, fraction: float = 0.1, autodi
 
 def latent_step(model, alpha, beta, dt, *, solver=None):
     """One step of length `dt` of the latent ODE (``diffrax.Bosh3`` by default)."""
-    sol = diffrax.diffeqsolve(diffrax.ODETerm(lambda t, a, b: model.velocity(t, a, b)),
-                              diffrax.Bosh3() if solver is None else solver, 0.0, dt, dt, alpha, args=beta,
-                              saveat=diffrax.SaveAt(t1=True))
-    return sol.ys[0]
+    dt = jnp.asarray(dt, alpha.dtype)
+    sol = diffrax.diffeqsolve(diffrax.ODETerm(lambda t, a, b: model.velocity(t, a, b).astype(a.dtype)),
+                              diffrax.Bosh3() if solver is None else solver, jnp.zeros_like(dt), dt, dt, alpha,
+                              args=beta, saveat=diffrax.SaveAt(t1=True))
+    return sol.ys[0].astype(alpha.dtype)
 
 
 def trajectory_loss(model, batch, interval: float) -> jax.Array:

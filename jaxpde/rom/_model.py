@@ -146,7 +146,7 @@ class ReducedOrderModel(eqx.Module):
         ctrl = (diffrax.ConstantStepSize() if rtol is None
                 else diffrax.PIDController(rtol=rtol, atol=atol))
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(lambda t, a, b: self.velocity(t, a, b)), solver, times[0], times[-1], dt0, alpha0,
+            diffrax.ODETerm(lambda t, a, b: self.velocity(t, a, b).astype(a.dtype)), solver, times[0], times[-1], dt0, alpha0,
             args=None if beta is None else jnp.asarray(beta, alpha0.dtype),
             saveat=diffrax.SaveAt(ts=times), stepsize_controller=ctrl, max_steps=max_steps)
         return sol.ys
