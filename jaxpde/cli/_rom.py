@@ -21,6 +21,7 @@ interpolation window ``[0, T_train]`` and the extrapolation window ``(T_train, T
 beside a POD-Galerkin ROM of the same rank built on the same right-hand side.
 """
 
+import functools
 import json
 from pathlib import Path
 
@@ -151,13 +152,13 @@ def build_rom(cfg, pde, batches, key):
         dynamics = rom.LatentDynamics(k, p, key=kp, **cfg.model["dynamics"])
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{cfg.path}: key 'model': {e}") from None
-    pstd = params.std(axis=0) if p else np.zeros(0)
+    pstd = params.std(axis=0)
     decoder, dynamics = (jax.tree.map(lambda a: a.astype(trajs.dtype) if eqx.is_inexact_array(a) else a, m)
                          for m in (decoder, dynamics))  # the config's precision
     return rom.ReducedOrderModel(
         decoder, dynamics, jnp.zeros((trajs.shape[0], trajs.shape[1], k), trajs.dtype),
         shift=vals.mean(axis=1), scale=np.maximum(vals.std(axis=1), 1e-12),
-        parameter_shift=params.mean(axis=0) if p else (), parameter_scale=np.where(pstd > 0, pstd, 1.0) if p else ())
+        parameter_shift=params.mean(axis=0), parameter_scale=np.where(pstd > 0, pstd, 1.0))
 
 
 def physics(cfg, grid):
@@ -169,8 +170,6 @@ def physics(cfg, grid):
 
 
 def loss_fn(cfg, grid):
-    import functools
-
     from ..rom import rom_loss
 
     method = {"phirom": "phirom", "pinn_rom": "pinn", "dino": "dino"}[cfg.task]
@@ -195,48 +194,70 @@ def _setup(cfg, run_dir, progress):
     return pde, build_rom(cfg, pde, batches, k_model), batches, train_data, test_data, k_fit
 
 
+def _forecasts(model, u0s, betas, observed, pts, times, grid, steps, lr):
+    """Every trajectory's forecast from its first frame, vmapped (compiled once per model
+    structure and data shapes)."""
+    import jax
+
+    from .. import rom
+
+    def one(u0, beta, obs):
+        vals = u0.reshape(u0.shape[0], -1)
+        at = pts if obs is None else pts[obs]
+        vals = vals if obs is None else vals[:, obs]
+        return rom.forecast(model, vals, at, times, beta if betas.shape[-1] else None, grid=grid,
+                            encode_steps=steps, encode_lr=lr)
+
+    return jax.vmap(one)(u0s, betas, observed)
+
+
+def _pod_forecasts(model, u0s, betas, times, make):
+    import jax
+
+    def one(u0, beta):
+        return jax.vmap(model.reconstruct)(model.integrate(model.project(u0), times, make(beta)))
+
+    return jax.vmap(one)(u0s, betas)
+
+
+@functools.cache
+def _jitted():
+    """The compiled forecasts, built once per process (JAX is imported lazily here)."""
+    import equinox as eqx
+
+    return eqx.filter_jit(_forecasts), eqx.filter_jit(_pod_forecasts)
+
+
+def _errors(preds, trajs):
+    import numpy as np
+
+    from ..metrics import nrmse
+
+    return np.asarray(nrmse(preds, trajs, num_spatial_dims=trajs.ndim - 3))  # (S, T)
+
+
 def window_errors(cfg, model, pde, trajs, params, observed=None):
     """Per-frame relative L2 errors ``(S, T)`` of the ROM's forecasts from each
-    trajectory's first frame (observed on the full grid, or at `observed` indices)."""
+    trajectory's first frame (observed on the full grid, or at `observed` indices), and
+    the forecasts."""
     import equinox as eqx
-    import jax
     import jax.numpy as jnp
     import numpy as np
 
     from .. import rom
 
-    grid = pde.grid
     model = eqx.tree_at(lambda m: m.latents, model, None)
-    times = np.arange(trajs.shape[1]) * _interval(cfg)
-    pts = jnp.asarray(rom.grid_points(grid), trajs.dtype)
-    steps, lr = cfg.rom["encode_steps"], cfg.rom["encode_learning_rate"]
-    p = params.shape[1]
-
-    @jax.jit
-    def one(u0, beta, obs):
-        vals = u0.reshape(u0.shape[0], -1)
-        at = pts if obs is None else pts[obs]
-        vals = vals if obs is None else vals[:, obs]
-        return rom.forecast(model, vals, at, times, beta if p else None, grid=grid, encode_steps=steps,
-                            encode_lr=lr)
-
-    preds = np.stack([np.asarray(one(jnp.asarray(trajs[i, 0]), jnp.asarray(params[i]),
-                                     None if observed is None else jnp.asarray(observed[i])))
-                      for i in range(len(trajs))])
-    return _relative_errors(preds, trajs), preds
+    times = jnp.asarray(np.arange(trajs.shape[1]) * _interval(cfg), trajs.dtype)
+    pts = jnp.asarray(rom.grid_points(pde.grid), trajs.dtype)
+    preds = _jitted()[0](model, jnp.asarray(trajs[:, 0]), jnp.asarray(params), None if observed is None
+                         else jnp.asarray(observed), pts, times, pde.grid, cfg.rom["encode_steps"],
+                         cfg.rom["encode_learning_rate"])
+    return _errors(preds, trajs), np.asarray(preds)
 
 
-def _relative_errors(preds, trajs):
-    import numpy as np
-
-    axes = tuple(range(2, trajs.ndim))
-    return np.sqrt(((preds - trajs) ** 2).sum(axes) / ((trajs**2).sum(axes) + 1e-30))
-
-
-def pod_errors(cfg, pde, train_trajs, train_params, trajs, params, rank):
+def pod_errors(cfg, pde, train_trajs, trajs, params, rank):
     """The POD-Galerkin ROM (rank `rank`, modes of the training window's snapshots) on
     the same right-hand side: per-frame relative L2 errors ``(S, T)``."""
-    import jax
     import jax.numpy as jnp
     import numpy as np
 
@@ -244,16 +265,9 @@ def pod_errors(cfg, pde, train_trajs, train_params, trajs, params, rank):
 
     snaps = train_trajs[:, : cfg.rom["train_frames"]]
     model = rom.pod(jnp.asarray(snaps.reshape(-1, *snaps.shape[2:])), rank)
-    times = np.arange(trajs.shape[1]) * _interval(cfg)
-    make = physics(cfg, pde.grid)
-
-    @jax.jit
-    def one(u0, beta):
-        a = model.integrate(model.project(u0), times, make(beta))
-        return jax.vmap(model.reconstruct)(a)
-
-    preds = np.stack([np.asarray(one(jnp.asarray(trajs[i, 0]), jnp.asarray(params[i]))) for i in range(len(trajs))])
-    return _relative_errors(preds, trajs)
+    times = jnp.asarray(np.arange(trajs.shape[1]) * _interval(cfg), trajs.dtype)
+    preds = _jitted()[1](model, jnp.asarray(trajs[:, 0]), jnp.asarray(params), times, physics(cfg, pde.grid))
+    return _errors(preds, trajs)
 
 
 def _summary(curves, n_train):
@@ -293,13 +307,12 @@ def _test_observed(cfg, trajs):
     """Sparse runs encode test states from the same share of points (fixed per trajectory)."""
     import numpy as np
 
+    from ..rom import sensor_indices
+
     frac = cfg.rom["observed_fraction"]
     if frac is None:
         return None
-    n = int(np.prod(trajs.shape[3:]))
-    m = max(int(round(frac * n)), 1)
-    return np.stack([np.sort(np.random.default_rng([cfg.seed, 29, i]).choice(n, m, replace=False))
-                     for i in range(len(trajs))])
+    return sensor_indices(int(np.prod(trajs.shape[3:])), frac, count=len(trajs), seed=cfg.seed, stream=29)
 
 
 def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
@@ -323,8 +336,8 @@ def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
     if cfg.rom["observed_fraction"] is None:
         rank = cfg.model["decoder"]["latent_size"]
         pod = f"POD-Galerkin (rank {rank})"
-        curves[pod] = {"seen": pod_errors(cfg, pde, train_trajs, train_params, train_trajs, train_params, rank),
-                       "unseen": pod_errors(cfg, pde, train_trajs, train_params, test_trajs, test_params, rank)}
+        curves[pod] = {"seen": pod_errors(cfg, pde, train_trajs, train_trajs, train_params, rank),
+                       "unseen": pod_errors(cfg, pde, train_trajs, test_trajs, test_params, rank)}
     else:
         notes["pod_galerkin"] = "skipped: POD needs full-grid snapshots and this run trains on sparse observations"
     times = (np.arange(test_trajs.shape[1]) * _interval(cfg)).tolist()

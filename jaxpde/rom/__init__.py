@@ -1,7 +1,7 @@
 """Reduced-order models: neural-field ROMs trained with the solver in the loop (Φ-ROM),
 their data-driven (DINo-style) and PINN-ROM baselines, and POD-Galerkin."""
 
-from ._data import SnapshotBatches as SnapshotBatches
+from ._data import SnapshotBatches as SnapshotBatches, sensor_indices as sensor_indices
 from ._decoder import (
     ModulatedDecoder as ModulatedDecoder,
     SineDecoder as SineDecoder,

@@ -6,6 +6,17 @@ import numpy as np
 from .._checks import check_int
 
 
+def sensor_indices(num_points: int, fraction: float, *, count: int, seed: int = 0, stream: int = 0) -> np.ndarray:
+    """Fixed random observation points: ``(count, m)`` sorted flat grid indices,
+    ``m = max(round(fraction · num_points), 1)`` distinct points per row, row ``i`` drawn
+    from ``(seed, stream, i)`` (a different `stream` gives an independent set)."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"observed_fraction must be in (0, 1], got {fraction}.")
+    m = max(int(round(fraction * num_points)), 1)
+    return np.stack([np.sort(np.random.default_rng([seed, stream, i]).choice(num_points, m, replace=False))
+                     for i in range(count)])
+
+
 class SnapshotBatches:
     r"""Host-side batches for :func:`~jaxpde.rom.rom_loss` and :func:`~jaxpde.train.fit`.
 
@@ -48,12 +59,8 @@ class SnapshotBatches:
         self.observed = None
         self.observed_fraction = observed_fraction
         if observed_fraction is not None:
-            if not 0.0 < observed_fraction <= 1.0:
-                raise ValueError(f"observed_fraction must be in (0, 1], got {observed_fraction}.")
-            n = int(np.prod(self.trajectories.shape[3:]))
-            m = max(int(round(observed_fraction * n)), 1)
-            self.observed = np.stack([np.sort(np.random.default_rng([self.seed, 17, i]).choice(n, m, replace=False))
-                                      for i in range(s)])
+            self.observed = sensor_indices(int(np.prod(self.trajectories.shape[3:])), observed_fraction, count=s,
+                                           seed=self.seed, stream=17)
 
     def position(self, step: int) -> dict:
         return {"epoch": step // self.steps_per_epoch, "batch": step % self.steps_per_epoch}

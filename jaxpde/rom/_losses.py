@@ -23,7 +23,6 @@ All three methods minimise ``λ L_rec + (1 − λ) L_dyn`` and differ in ``L_dyn
   with scheduled teacher forcing and fit to them (the latents are not moved by it).
 """
 
-import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -110,11 +109,8 @@ def velocity_pairs(model, batch, physics, grid, *, fraction: float = 0.1, autodi
 
 def latent_step(model, alpha, beta, dt, *, solver=None):
     """One step of length `dt` of the latent ODE (``diffrax.Bosh3`` by default)."""
-    dt = jnp.asarray(dt, alpha.dtype)
-    sol = diffrax.diffeqsolve(diffrax.ODETerm(lambda t, a, b: model.velocity(t, a, b).astype(a.dtype)),
-                              diffrax.Bosh3() if solver is None else solver, jnp.zeros_like(dt), dt, dt, alpha,
-                              args=beta, saveat=diffrax.SaveAt(t1=True))
-    return sol.ys[0].astype(alpha.dtype)
+    return model.integrate(alpha, jnp.stack([jnp.zeros((), alpha.dtype), jnp.asarray(dt, alpha.dtype)]), beta,
+                           solver=solver)[-1]
 
 
 def trajectory_loss(model, batch, interval: float) -> jax.Array:
