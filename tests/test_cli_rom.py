@@ -27,21 +27,55 @@ def _shrink(raw: dict) -> dict:
 
 def test_every_method_has_configs():
     names = {p.stem for p in CONFIGS}
-    assert {"phirom_burgers", "dino_burgers", "phirom_diffusion", "dino_diffusion"} <= names
+    for case in ("burgers", "diffusion", "navier_stokes", "kdv"):
+        assert {f"phirom_{case}", f"dino_{case}"} <= names
+    assert "pinn_rom_burgers" in names
 
 
-# one config in the default suite (~1 min each on 2 cores); the others with -m slow
-@pytest.mark.parametrize("path", [pytest.param(p, marks=() if p.stem == "phirom_burgers" else pytest.mark.slow)
-                                  for p in CONFIGS], ids=[p.stem for p in CONFIGS])
-def test_every_rom_config_runs_one_step(path, tmp_path, capsys):
+def _train_one_step(path, tmp_path, capsys):
     cfg = tmp_path / path.name
     cfg.write_text(yaml.safe_dump(_shrink(yaml.safe_load(path.read_text()))))
     run = tmp_path / "run"
     assert main(["train", str(cfg), "--out", str(run), "--no-progress"]) == 0
     assert "unseen relative L2 error" in capsys.readouterr().out
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert np.isfinite(records[0]["loss"])
+    final = records[-1]["eval"]
+    assert np.isfinite(final["unseen_interpolation"]) and np.isfinite(final["unseen_extrapolation"])
+    assert (run / "checkpoints").is_dir()
+    return run
+
+
+# The whole train -> restore -> evaluate path: one full-field and one sparse config in the
+# default suite (~20 s each on 2 cores), the others with -m slow.
+EVALUATED = ("phirom_burgers", "dino_navier_stokes")
+
+
+def _one_step_marks(path):
+    """Every physics-informed config takes a training step in the default suite. The other
+    DINo baselines share their data and decoder with a Φ-ROM config and their loss with
+    dino_navier_stokes (evaluated below), so they run with -m slow, as do configs already
+    trained by the evaluation test."""
+    return pytest.mark.slow if path.stem.startswith("dino_") or path.stem in EVALUATED else ()
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=_one_step_marks(p)) for p in CONFIGS],
+                         ids=[p.stem for p in CONFIGS])
+def test_every_rom_config_trains_one_step(path, tmp_path, capsys):
+    _train_one_step(path, tmp_path, capsys)
+
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=() if p.stem in EVALUATED else pytest.mark.slow)
+                                  for p in CONFIGS], ids=[p.stem for p in CONFIGS])
+def test_every_rom_config_evaluates(path, tmp_path, capsys):
+    run = _train_one_step(path, tmp_path, capsys)
     assert main(["evaluate", str(run), "--no-progress"]) == 0
     ev = json.loads((run / "eval.json").read_text())
     assert ev["step"] == 1 and ev["t_train"] < ev["t_test"]
+    sparse = yaml.safe_load(path.read_text())["rom"].get("observed_fraction") is not None
+    assert len(ev["errors"]) == (1 if sparse else 2)  # POD-Galerkin needs full fields
+    assert ("pod_galerkin" in ev) == sparse
     for errors in ev["errors"].values():
         for split in ("seen", "unseen"):
             assert np.isfinite(errors[split]["interpolation"]) and np.isfinite(errors[split]["extrapolation"])
@@ -55,6 +89,8 @@ def test_every_rom_config_runs_one_step(path, tmp_path, capsys):
     (lambda r: r["model"]["decoder"].update(kind="mlp"), "model.decoder.kind"),
     (lambda r: r["rom"].update(coupling=2.0), "rom.coupling"),
     (lambda r: r.update(task="dino"), "rom.coupling"),
+    (lambda r: r["rom"].update(physics="euler"), "rom.physics"),
+    (lambda r: (r.update(task="pinn_rom"), r["rom"].update(physics="step")), "rom.physics"),
 ])
 def test_bad_rom_sections_are_one_line_errors(edit, message, tmp_path, capsys):
     raw = yaml.safe_load((ROOT / "phirom_burgers.yaml").read_text())

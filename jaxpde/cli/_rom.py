@@ -11,6 +11,7 @@ autodiff of the decoder). The config's ``model`` section has a ``decoder`` and a
       fraction: 0.1           # hyper-reduction: share of grid points in each least-squares fit
       warmup_steps: 200       # steps before the physics gradient reaches decoder and latents
       coupling: 1.0           # the scale of that gradient afterwards
+      physics: rhs            # rhs: the PDE's du/dt; step: (S(u) - u) / dt of the data's stepper
       teacher_forcing_steps: 0
       observed_fraction: null # sparse training: each trajectory seen at this share of points
       encode_steps: 500       # Adam steps fitting the initial latent at inference
@@ -28,7 +29,7 @@ from pathlib import Path
 from ._config import ConfigError, _check_params, _number, _unknown
 
 ROM_TASKS = ("phirom", "dino", "pinn_rom")
-ROM_KEYS = {"train_frames": None, "weight": 0.5, "fraction": 0.1, "warmup_steps": 0, "coupling": 1.0,
+ROM_KEYS = {"train_frames": None, "weight": 0.5, "fraction": 0.1, "warmup_steps": 0, "coupling": 1.0, "physics": "rhs",
             "teacher_forcing_steps": 0, "observed_fraction": None, "encode_steps": 500,
             "encode_learning_rate": 0.01}
 DYNAMICS_KEYS = {"width": 64, "depth": 3}
@@ -89,8 +90,14 @@ def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]
         _number(rom[k], f"rom.{k}", file, integer=True, nonnegative=True)
     _number(rom["encode_steps"], "rom.encode_steps", file, integer=True, positive=True)
     _number(rom["encode_learning_rate"], "rom.encode_learning_rate", file, positive=True)
-    if task == "dino" and rom["coupling"] != ROM_KEYS["coupling"]:
-        raise ConfigError(f"{file}: key 'rom.coupling' applies to the physics-informed tasks, not 'dino'")
+    if rom["physics"] not in ("rhs", "step"):
+        raise ConfigError(f"{file}: key 'rom.physics' must be 'rhs' (the PDE's du/dt) or 'step' (the one-step "
+                          f"difference quotient of the data's stepper), got {rom['physics']!r}")
+    if task == "pinn_rom" and rom["physics"] != "rhs":
+        raise ConfigError(f"{file}: key 'rom.physics' does not apply to 'pinn_rom' (its residual comes from autodiff)")
+    for k in ("coupling", "physics"):
+        if task == "dino" and rom[k] != ROM_KEYS[k]:
+            raise ConfigError(f"{file}: key 'rom.{k}' applies to the physics-informed tasks, not 'dino'")
     return {"decoder": dec, "dynamics": dyn}, rom
 
 
@@ -161,12 +168,24 @@ def build_rom(cfg, pde, batches, key):
         parameter_shift=params.mean(axis=0), parameter_scale=np.where(pstd > 0, pstd, 1.0))
 
 
-def physics(cfg, grid):
+def _pde_of(cfg, grid):
     """``beta -> AbstractPDE`` with the sampled parameters (sorted names) set to beta."""
     from ._main import make_pde
 
     names = _names(cfg)
     return lambda beta: make_pde(cfg.sim, grid, **{n: beta[i] for i, n in enumerate(names)})
+
+
+def physics(cfg, grid):
+    """What the physics loss differentiates: ``beta -> AbstractPDE`` (``rom.physics: rhs``)
+    or ``beta -> `` the data's stepper on it (``step``: the latent velocity fits the
+    one-step difference quotient ``(S(u) − u) / dt``)."""
+    from ._main import make_stepper
+
+    pde = _pde_of(cfg, grid)
+    if cfg.rom["physics"] == "step":
+        return lambda beta: make_stepper(cfg.sim, pde(beta))
+    return pde
 
 
 def loss_fn(cfg, grid):
@@ -266,7 +285,7 @@ def pod_errors(cfg, pde, train_trajs, trajs, params, rank):
     snaps = train_trajs[:, : cfg.rom["train_frames"]]
     model = rom.pod(jnp.asarray(snaps.reshape(-1, *snaps.shape[2:])), rank)
     times = jnp.asarray(np.arange(trajs.shape[1]) * _interval(cfg), trajs.dtype)
-    preds = _jitted()[1](model, jnp.asarray(trajs[:, 0]), jnp.asarray(params), times, physics(cfg, pde.grid))
+    preds = _jitted()[1](model, jnp.asarray(trajs[:, 0]), jnp.asarray(params), times, _pde_of(cfg, pde.grid))
     return _errors(preds, trajs)
 
 
