@@ -218,11 +218,10 @@ def build_sampler(cfg):
     sim = cfg.sim
     pde, _ = build_problem(sim)  # validates the equation and the IC shape
     sample_ic, takes_key = ic_sampler(sim, pde)
-    if not takes_key:
-        if not cfg.data["parameter_ranges"]:
-            raise ConfigError(f"{cfg.path}: key 'data.initial_condition.kind': training data needs a random initial "
-                              f"condition (one with a key), not '{sim.ic_kind}', or sampled parameters "
-                              "(data.parameter_ranges)")
+    if not takes_key and not cfg.data["parameter_ranges"]:
+        raise ConfigError(f"{cfg.path}: key 'data.initial_condition.kind': training data needs a random initial "
+                          f"condition (one with a key), not '{sim.ic_kind}', or sampled parameters "
+                          "(data.parameter_ranges)")
     return make_sampler(lambda p: make_stepper(sim, make_pde(sim, pde.grid, **p)), sample_ic,
                         num_steps=sim.num_steps, save_every=sim.save_every,
                         parameter_ranges=cfg.data["parameter_ranges"], burn_in=cfg.data["burn_in"]), pde
