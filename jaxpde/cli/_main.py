@@ -1,5 +1,6 @@
 """``jaxpde`` command line: ``jaxpde simulate CONFIG.yaml [--out DIR]``,
-``jaxpde train CONFIG.yaml [--out DIR] [--resume]`` and ``jaxpde evaluate RUN_DIR``."""
+``jaxpde train CONFIG.yaml [--out DIR] [--resume]``, ``jaxpde evaluate RUN_DIR`` and
+``jaxpde design CONFIG.yaml [--out DIR] [--resume]``."""
 
 import argparse
 import inspect
@@ -199,9 +200,16 @@ def main(argv=None) -> int:
     p_eval.add_argument("--compare", nargs="+", default=(), metavar="RUN_DIR",
                         help="ROM runs on the same data (already evaluated) to plot beside this one")
     p_eval.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p_design = sub.add_parser("design", help="solve an inverse-design / control problem from a YAML config")
+    p_design.add_argument("config", help="design config (see configs/design_*.yaml)")
+    p_design.add_argument("--out", default=None, help="run directory (default: runs/<name>)")
+    p_design.add_argument("--resume", action="store_true", help="continue the run in the run directory")
+    p_design.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     ns = parser.parse_args(argv)
     if ns.command in ("train", "evaluate"):
         return _train_main(ns)
+    if ns.command == "design":
+        return _design_main(ns)
     if ns.command == "simulate":
         try:
             cfg = load_config(ns.config)
@@ -231,6 +239,29 @@ def main(argv=None) -> int:
         print(f"wrote {res['h5']} and {res['png']}  ({res['wall_s']:.2f} s, {speed})")
         return 0
     return 2  # pragma: no cover
+
+
+def _design_main(ns) -> int:
+    from ..train import CheckpointError
+    from ._design import load_design_config, run_design
+
+    try:
+        cfg = load_design_config(ns.config)
+        run_dir = Path(ns.out) if ns.out else Path("runs") / cfg.name
+        res = run_design(cfg, run_dir, resume=ns.resume, progress=False if ns.no_progress else None)
+    except (ConfigError, CheckpointError) as e:
+        print(f"jaxpde: error: {e}", file=sys.stderr)
+        return 2
+    except FloatingPointError as e:
+        print(f"jaxpde: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("jaxpde: interrupted", file=sys.stderr)
+        return 130
+    floor = f" (noise floor {res['noise_floor']:.3g})" if res["noise_floor"] else ""
+    print(f"{cfg.name}: objective {res['initial_objective']:.3e} -> {res['final_objective']:.3e}{floor}, "
+          f"{res['reduction']:.3g}x in {res['iterations']} iterations ({res['wall_s']:.1f} s) -> {run_dir}")
+    return 0
 
 
 def _train_main(ns) -> int:

@@ -133,7 +133,7 @@ def solve_to(
 
     carry = (u0, jnp.asarray(t0, dtype), jnp.asarray(0, jnp.int32))
     if differentiable:
-        def step(c):
+        def step(c, _):
             return jax.lax.cond(c[1] < t_final, advance, lambda c: c, c)
 
         u, t, n = _advance(step, carry, max_steps, levels)

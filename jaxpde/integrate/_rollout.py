@@ -9,21 +9,24 @@ from .._checks import check_int
 from .._types import Args, Field, Trajectory
 
 
-def _advance(step, carry, n: int, levels: int):
-    """Apply ``step`` ``n`` times. With ``levels >= 2`` the steps are split into about
-    ``n^(1/levels)`` rematerialised chunks per level, so reverse mode stores
+def _advance(step, carry, n: int, levels: int, xs=None):
+    """Apply ``step(carry, x)`` ``n`` times, ``x`` running over the leading axis of the
+    pytree `xs` (``None``: no per-step input). With ``levels >= 2`` the steps are split
+    into about ``n^(1/levels)`` rematerialised chunks per level, so reverse mode stores
     ``O(levels * n^(1/levels))`` states instead of ``O(n)`` (at ~``levels``× the
     forward cost)."""
     if n <= 0:
         return carry
     if levels <= 1 or n < 4:
-        return jax.lax.scan(lambda c, _: (step(c), None), carry, None, length=n)[0]
+        return jax.lax.scan(lambda c, x: (step(c, x), None), carry, xs, length=n)[0]
     num_chunks = max(2, round(n ** (1.0 / levels)))
     size = n // num_chunks
     rem = n - num_chunks * size
-    body = jax.checkpoint(lambda c: _advance(step, c, size, levels - 1))
-    carry = jax.lax.scan(lambda c, _: (body(c), None), carry, None, length=num_chunks)[0]
-    return _advance(step, carry, rem, levels - 1)
+    head = jax.tree.map(lambda a: a[: num_chunks * size].reshape(num_chunks, size, *a.shape[1:]), xs)
+    tail = jax.tree.map(lambda a: a[num_chunks * size :], xs)
+    body = jax.checkpoint(lambda c, x: _advance(step, c, size, levels - 1, x))
+    carry = jax.lax.scan(lambda c, x: (body(c, x), None), carry, head, length=num_chunks)[0]
+    return _advance(step, carry, rem, levels - 1, tail)
 
 
 def _levels(checkpoint) -> int:
@@ -103,13 +106,9 @@ def rollout(
     def block(carry, ctrl):
         """Advance ``save_every`` steps; return the new carry and the frame to save."""
         if ctrl is None:
-            new = _advance(lambda c: raw_step(c, args), carry, save_every, levels)
-        else:
-            def body(c, a):
-                return raw_step(c, a), None
-
-            scan = lambda c: jax.lax.scan(body, c, ctrl)[0]  # noqa: E731
-            new = jax.checkpoint(scan)(carry) if levels else scan(carry)
+            new = _advance(lambda c, _: raw_step(c, args), carry, save_every, levels)
+        else:  # per-step controls are checkpointed in the same nested chunks
+            new = _advance(raw_step, carry, save_every, levels, ctrl)
         return new, decode(new)
 
     if levels:

@@ -1,0 +1,30 @@
+"""Gradient-based inverse design and control through any jaxpde solver.
+
+A *design* is any pytree of float arrays that a simulation depends on: an initial
+condition, PDE coefficients, a space-time control, inflow values, the parameters of a
+shape. :func:`minimise` optimises it with optax (projected onto a :class:`Box`, with
+:class:`Tikhonov` / :class:`Smoothness` / :class:`TotalVariation` penalties),
+:func:`least_squares` with optimistix (Gauss–Newton, Levenberg–Marquardt, dogleg,
+BFGS); both record a history, show progress and checkpoint with orbax so that a run
+can be resumed. :func:`laplace` gives a Gaussian uncertainty around a least-squares
+estimate, :func:`check_gradient` compares the gradients used with finite differences,
+and :func:`peak_memory` measures what a gradient program needs."""
+
+from ._analysis import (
+    LaplacePosterior as LaplacePosterior,
+    check_gradient as check_gradient,
+    fourier_series as fourier_series,
+    laplace as laplace,
+    peak_memory as peak_memory,
+    piecewise_constant as piecewise_constant,
+    plot_history as plot_history,
+    smooth_indicator as smooth_indicator,
+)
+from ._optimise import DesignResult as DesignResult, least_squares as least_squares, minimise as minimise
+from ._regularise import (
+    AbstractRegulariser as AbstractRegulariser,
+    Box as Box,
+    Smoothness as Smoothness,
+    TotalVariation as TotalVariation,
+    Tikhonov as Tikhonov,
+)
