@@ -56,6 +56,7 @@ def test_adaptive_config_matches_the_library(tmp_path):
     np.testing.assert_allclose(traj[1:], np.asarray(ref.us), atol=1e-6)
 
 
+@pytest.mark.slow  # 30 s; the SDE path itself is fixed by its key in test_sde.py
 def test_sde_config_is_fixed_by_its_seed(tmp_path):
     a = _shrink("allen_cahn1d_sde", tmp_path, t_final=0.2, save_interval=0.05)
     main(["simulate", str(a), "--out", str(tmp_path / "a"), "--no-progress"])

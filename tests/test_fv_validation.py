@@ -241,6 +241,7 @@ def test_gradient_through_cfl_adaptive_solve_to():
     np.testing.assert_allclose(fast, sol.u, rtol=1e-13)
 
 
+@pytest.mark.slow  # 40 s; float64 finite-difference gradients of the same solver stay in the default suite
 def test_float32_gradients_on_a_shock_tube_are_finite_and_agree():
     """Constant regions (zero slopes, zero smoothness indicators) must give neither 0/0 nor
     ill-conditioned huge gradients in reverse mode: every reconstruction gives the same

@@ -17,6 +17,7 @@ from ._analysis import (
     laplace as laplace,
     peak_memory as peak_memory,
     piecewise_constant as piecewise_constant,
+    piecewise_constant_rollout as piecewise_constant_rollout,
     plot_history as plot_history,
     smooth_indicator as smooth_indicator,
 )

@@ -13,10 +13,14 @@ from .._checks import check_int
 from ._regularise import AbstractRegulariser
 
 
-def check_gradient(fn: Callable, design, *, key, num_directions: int = 3, eps: float | None = None) -> dict:
-    r"""Compare the reverse-mode gradient of a scalar `fn` with central finite
-    differences along random unit directions ``v``:
-    ``∇f·v`` against ``(f(x + εv) - f(x - εv)) / 2ε``.
+def check_gradient(fn: Callable, design, *, key, num_directions: int = 3, eps: float | None = None,
+                   mode: str = "reverse") -> dict:
+    r"""Compare the derivative of a scalar `fn` with central finite differences along
+    random unit directions ``v``: ``∇f·v`` against ``(f(x + εv) - f(x - εv)) / 2ε``.
+
+    `mode` picks the autodiff that is checked: ``"reverse"`` (``jax.grad``, what optax
+    optimisers use) or ``"forward"`` (``jax.jvp``, what the Gauss–Newton and
+    Levenberg–Marquardt solvers of :func:`least_squares` use for their Jacobians).
 
     Use float64 (``jax.config.update("jax_enable_x64", True)``): the finite-difference
     error is then ``O(ε²) + O(10⁻¹⁶/ε)``, about ``1e-10`` relative at the default
@@ -29,11 +33,16 @@ def check_gradient(fn: Callable, design, *, key, num_directions: int = 3, eps: f
     flat, unravel = ravel_pytree(design)
     if eps is None:
         eps = 1e-5 if flat.dtype == jnp.float64 else 1e-2
+    if mode not in ("reverse", "forward"):
+        raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}.")
     f = jax.jit(lambda v: fn(unravel(v)))
-    g = jax.jit(jax.grad(lambda v: fn(unravel(v))))(flat)
     dirs = jax.random.normal(key, (num_directions, flat.size), flat.dtype)
     dirs = dirs / jnp.linalg.norm(dirs, axis=1, keepdims=True)
-    ad = np.asarray(dirs @ g)
+    if mode == "reverse":
+        ad = np.asarray(dirs @ jax.jit(jax.grad(lambda v: fn(unravel(v))))(flat))
+    else:
+        jvp = jax.jit(lambda d: jax.jvp(f, (flat,), (d,))[1])
+        ad = np.asarray([jvp(d) for d in dirs])
     fd = np.asarray([(f(flat + eps * d) - f(flat - eps * d)) / (2 * eps) for d in dirs])
     err = float(np.max(np.abs(ad - fd)) / max(float(np.max(np.abs(fd))), 1e-300))
     return {"autodiff": ad, "finite_difference": fd, "relative_error": err}
@@ -150,6 +159,33 @@ def piecewise_constant(values, num_steps: int) -> jax.Array:
         raise ValueError(f"num_steps ({num_steps}) must be a multiple of the number of control intervals "
                          f"(leading axis of values, shape {values.shape}).")
     return jnp.repeat(values, num_steps // values.shape[0], axis=0)
+
+
+def piecewise_constant_rollout(stepper, u0, values, num_steps: int, *, checkpoint=True):
+    r"""The final state after `num_steps` steps of `stepper` from `u0`, with control
+    ``values[k]`` (shape ``(K, ...)``) passed as ``args`` during the k-th of ``K`` equal
+    time intervals.
+
+    Equivalent to ``rollout_final(stepper, u0, num_steps,
+    controls=piecewise_constant(values, num_steps))`` but never expands the controls
+    to one per step: a ``lax.scan`` over the intervals with a checkpointed
+    :func:`~jaxpde.rollout_final` inside, so reverse mode stores ``K`` states plus
+    ``O(√(num_steps / K))`` per interval (see `checkpoint` of :func:`~jaxpde.rollout`).
+    """
+    from ..integrate import rollout_final
+
+    values = jnp.asarray(values)
+    num_steps = check_int(num_steps, "num_steps")
+    if values.ndim == 0 or num_steps % values.shape[0]:
+        raise ValueError(f"num_steps ({num_steps}) must be a multiple of the number of control intervals "
+                         f"(leading axis of values, shape {values.shape}).")
+    per = num_steps // values.shape[0]
+
+    def interval(u, f):
+        return rollout_final(stepper, u, per, args=f, checkpoint=checkpoint), None
+
+    body = jax.checkpoint(interval) if checkpoint else interval
+    return jax.lax.scan(body, jnp.asarray(u0), values)[0]
 
 
 def plot_history(history: list, path, *, title: str | None = None) -> None:

@@ -175,7 +175,8 @@ def minimise(
     - `bounds`: a :class:`Box` (projected after each update).
     - `regularisers`: penalties added to the objective (:class:`Tikhonov`,
       :class:`Smoothness`, :class:`TotalVariation`).
-    - `gtol`: stop once the gradient norm falls below it.
+    - `gtol`: stop once the gradient norm falls below `gtol` times its value at the
+      initial design.
     - `run_dir`: if given, ``history.jsonl`` is written there, and with
       `checkpoint_every` orbax checkpoints of ``(design, optimiser state)`` go to
       ``run_dir/checkpoints`` (also at the end, on Ctrl-C and before a non-finite
@@ -213,7 +214,7 @@ def minimise(
             x_new = optax.apply_updates(x, updates)
             if bounds is not None:
                 x_new = bounds.project(x_new)
-            return (x_new, state), (j, f, optax.global_norm(g))
+            return (x_new, state), (j, f, optax.tree.norm(g))
 
         return jax.lax.scan(body, (x, state), None, length=n)
 
@@ -241,9 +242,10 @@ def minimise(
                     f"{step + int(np.argmax(bad))}{where}. Lower the learning rate, add bounds, or check the "
                     "simulation for instability (CFL, time step).")
             now = time.time()
+            g0 = log.history[0]["grad_norm"] if log.history else gs[0]
             for i in range(n):
                 log.record({"step": step + i, "objective": js[i], "misfit": fs[i], "grad_norm": gs[i], "time": now})
-                if gtol is not None and gs[i] <= gtol:
+                if gtol is not None and gs[i] <= gtol * g0:
                     converged = True
             design, opt_state = new_design, new_state
             step += n
@@ -293,6 +295,7 @@ def least_squares(
     max_steps: int = 100,
     rtol: float = 1e-8,
     atol: float = 1e-8,
+    gtol: float | None = None,
     bounds: Box | None = None,
     regularisers: Sequence[AbstractRegulariser] = (),
     run_dir=None,
@@ -318,6 +321,9 @@ def least_squares(
       ``"bfgs"``, or any optimistix least-squares solver or minimiser.
     - `max_steps`, `rtol`, `atol`: iteration budget and the optimistix Cauchy
       tolerances (on the change of ``x`` and of the objective).
+    - `gtol`: also stop once the gradient norm falls below `gtol` times its value at
+      the initial design (useful with noisy data, where a converged trust-region
+      solver can keep rejecting round-off-sized steps).
     - `bounds`: a :class:`Box`; the solver then works on an unconstrained variable
       mapped smoothly into the box.
     - `regularisers`: their residuals are appended to ``r``.
@@ -370,7 +376,7 @@ def least_squares(
         done, result = solver.terminate(fn, z, None, {}, state, tags)
         info = state.f_info
         grad = info.compute_grad() if hasattr(info, "compute_grad") else info.grad
-        return z, state, done, result == optx.RESULTS.successful, info.as_min(), optax.global_norm(grad)
+        return z, state, done, result == optx.RESULTS.successful, info.as_min(), optax.tree.norm(grad)
 
     misfit_fn = eqx.filter_jit(misfit)
     bar = _progress(max_steps, step, progress)
@@ -393,6 +399,9 @@ def least_squares(
             log.save(step, x, {})
             if bool(done):
                 converged = bool(ok)
+                break
+            if gtol is not None and g <= gtol * log.history[0]["grad_norm"]:
+                converged = True
                 break
         log.save(step, to_x(z), {}, force=True)
     except KeyboardInterrupt:

@@ -161,7 +161,7 @@ class TotalVariation(_DifferenceRegulariser):
 def _bound_tree(bound, design, name):
     if bound is None:
         return jax.tree.map(lambda x: None, design)
-    if jnp.ndim(bound) == 0 and not isinstance(bound, (dict, list, tuple, eqx.Module)):
+    if not isinstance(bound, (dict, list, tuple, eqx.Module)) and jnp.ndim(bound) == 0:
         return jax.tree.map(lambda x: jnp.asarray(bound, dtype=jnp.result_type(x)), design)
     try:
         return jax.tree.map(lambda x, b: None if b is None else jnp.broadcast_to(jnp.asarray(b, jnp.result_type(x)),
