@@ -124,6 +124,10 @@ def _rollout_nrmse(model, trajs, parameters):
 
 
 class FitResult(NamedTuple):
+    """What :func:`fit` returns: the trained `model`, the optimiser state `opt_state`,
+    the PRNG `key` after the last step, and the `history` (the JSONL records of the run
+    directory, or of this call without one)."""
+
     model: eqx.Module
     opt_state: object
     key: jax.Array

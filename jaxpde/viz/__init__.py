@@ -1,3 +1,8 @@
-"""Plots of trajectories (matplotlib, no global style changes)."""
+"""Plots and animations of trajectories (matplotlib, no global style changes)."""
 
-from ._plots import plot_fv_profiles as plot_fv_profiles, plot_snapshots as plot_snapshots, plot_spacetime as plot_spacetime
+from ._plots import (
+    animate as animate,
+    plot_fv_profiles as plot_fv_profiles,
+    plot_snapshots as plot_snapshots,
+    plot_spacetime as plot_spacetime,
+)

@@ -108,3 +108,49 @@ def plot_fv_profiles(law, grid, trajectory, times=None, *, exact=None, title=Non
     if title:
         fig.suptitle(title)
     return fig
+
+
+def animate(trajectory, extent=1.0, times=None, *, channel: int = 0, interval: int = 80, title=None, cmap="RdBu_r"):
+    """A matplotlib animation of a 1D ``(T, C, N)`` (line) or 2D ``(T, C, Nx, Ny)``
+    (image) trajectory, one frame per saved state.
+
+    `extent` is the domain length (1D) or ``(Lx, Ly)`` (2D). Returns a
+    ``matplotlib.animation.FuncAnimation``: in a notebook show it with
+    ``IPython.display.HTML(anim.to_jshtml())``, or write it with
+    ``anim.save("run.gif", writer="pillow")``.
+    """
+    plt = _plt()
+    from matplotlib.animation import FuncAnimation
+
+    traj = np.asarray(trajectory)
+    if traj.ndim not in (3, 4):
+        raise ValueError(f"animate needs a 1D (T, C, N) or 2D (T, C, Nx, Ny) trajectory, got shape {traj.shape}.")
+    t = np.arange(traj.shape[0]) if times is None else np.asarray(times)
+    data = traj[:, channel]
+    lo, hi = float(data.min()), float(data.max())
+    fig, ax = plt.subplots(figsize=(5, 3.4) if traj.ndim == 3 else (4, 3.6))
+    if traj.ndim == 3:
+        x = np.linspace(0, float(np.ravel(extent)[0]), traj.shape[-1], endpoint=False)
+        (art,) = ax.plot(x, data[0])
+        pad = 0.05 * (hi - lo or 1.0)
+        ax.set(xlim=(x[0], x[-1]), ylim=(lo - pad, hi + pad), xlabel="x", ylabel=f"u[{channel}]")
+
+        def draw(i):
+            art.set_ydata(data[i])
+            ax.set_title(f"{title + ': ' if title else ''}t = {t[i]:.4g}")
+            return (art,)
+    else:
+        ext = np.broadcast_to(np.asarray(extent, dtype=float), (2,))
+        vmax = max(abs(lo), abs(hi)) or 1.0
+        art = ax.imshow(data[0].T, origin="lower", cmap=cmap, vmin=-vmax, vmax=vmax, extent=(0, ext[0], 0, ext[1]))
+        fig.colorbar(art, ax=ax)
+
+        def draw(i):
+            art.set_data(data[i].T)
+            ax.set_title(f"{title + ': ' if title else ''}t = {t[i]:.4g}")
+            return (art,)
+
+    draw(0)
+    anim = FuncAnimation(fig, draw, frames=traj.shape[0], interval=interval, blit=False)
+    plt.close(fig)
+    return anim
