@@ -36,7 +36,7 @@ def main():
     ns = ap.parse_args()
     print("gradient of a Burgers control objective w.r.t. a (10, 1, 256) forcing, ETDRK4, "
           f"{jnp.zeros(()).dtype}")
-    print(f"(dt = 0.01: 10,000 steps reach t = 100)")
+    print("(dt = 0.01: 10,000 steps reach t = 100)")
     print(f"{'steps':>7s} {'checkpoint':>12s} {'peak memory':>14s} {'time':>9s}")
     for steps in (1000, 10000):
         for ck, label in ((None, "none"), (True, "2 levels"), (3, "3 levels")):

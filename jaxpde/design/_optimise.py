@@ -18,6 +18,7 @@ from jax.flatten_util import ravel_pytree
 
 from .._checks import check_int
 from ..train._checkpoint import Checkpointer, CheckpointError
+from ..train._fit import _read_log
 from ._regularise import AbstractRegulariser, Box, _is_float
 
 
@@ -58,20 +59,6 @@ def _check_design(design):
     if bad:
         raise ValueError("the initial design contains non-finite values.")
     return jax.tree.map(jnp.asarray, design)
-
-
-def _read_log(path: Path, before: int) -> list:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:  # half-written last line of a killed run
-            continue
-        if rec.get("step", -1) < before:
-            out.append(rec)
-    return out
 
 
 class _Log:
