@@ -90,6 +90,9 @@ def test_minimise_resumes_to_the_uninterrupted_iterates(tmp_path):
     assert [r["objective"] for r in res.history] == [r["objective"] for r in full.history]
     assert len((tmp_path / "b" / "history.jsonl").read_text().splitlines()) == 12
     del part
+    more = D.minimise(f, jnp.zeros(5), optax.adam(0.05), num_steps=16, run_dir=tmp_path / "b", checkpoint_every=4,
+                      resume=True, progress=False)  # a finished run continues with a larger budget
+    assert len(more.history) == 16 and more.history[-1]["objective"] < full.history[-1]["objective"]
     with pytest.raises(CheckpointError, match="already has"):
         D.minimise(f, jnp.zeros(5), optax.adam(0.05), num_steps=12, run_dir=tmp_path / "a", checkpoint_every=4,
                    progress=False)

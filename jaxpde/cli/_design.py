@@ -475,7 +475,8 @@ def run_design(cfg: DesignConfig, run_dir: Path, *, resume: bool = False, progre
     opt = cfg.optimiser
     common = dict(bounds=prob.bounds, regularisers=prob.regularisers, run_dir=run_dir,
                   checkpoint_every=cfg.checkpoint_every, resume=resume, progress=progress,
-                  config={"problem": cfg.problem, "setup": cfg.setup, "optimiser": opt,
+                  config={"problem": cfg.problem, "setup": cfg.setup,
+                          "optimiser": {k: v for k, v in opt.items() if k != "steps"},
                           "regularisation": cfg.regularisation, "seed": cfg.seed, "precision": cfg.precision})
     if opt["name"] in OPTAX:
         optimiser = optax.lbfgs() if opt["name"] == "lbfgs" else optax.adam(opt["learning_rate"])

@@ -158,7 +158,8 @@ def minimise(
     - `objective`: ``x -> scalar``, differentiable (the misfit ``f``).
     - `design`: the initial design, any pytree of float arrays.
     - `optimiser`: an optax gradient transformation.
-    - `num_steps`: iteration budget (a resumed run stops at the same total).
+    - `num_steps`: the total iteration budget (a resumed run counts the iterations
+      already done; raise it to continue a finished run).
     - `bounds`: a :class:`Box` (projected after each update).
     - `regularisers`: penalties added to the objective (:class:`Tikhonov`,
       :class:`Smoothness`, :class:`TotalVariation`).
@@ -206,7 +207,7 @@ def minimise(
         return jax.lax.scan(body, (x, state), None, length=n)
 
     opt_state = optimiser.init(design)
-    describe = {"method": "optax", "num_steps": num_steps, "config": config}
+    describe = {"method": "optax", "config": config}  # num_steps may grow on resume
     log = _Log(run_dir, checkpoint_every, keep, resume, describe)
     step = 0
     if resume:
@@ -345,7 +346,7 @@ def least_squares(
     def misfit(x):
         return 0.5 * jnp.sum(ravel_pytree(residuals(x))[0] ** 2)
 
-    describe = {"method": type(solver).__name__, "max_steps": max_steps, "config": config}
+    describe = {"method": type(solver).__name__, "config": config}
     log = _Log(run_dir, checkpoint_every, 2, resume, describe)
     step = 0
     if resume:
