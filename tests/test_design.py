@@ -121,6 +121,11 @@ def test_regularisers_match_their_continuous_values():
 def test_smoothness_along_time_of_a_control():
     f = jnp.arange(4.0)[:, None, None] * jnp.ones((4, 1, 3))
     assert_allclose(D.Smoothness(1.0, axes=0)(f), 1.0)  # unit jumps, non-periodic
+    # non-periodic total variation in 2D: a unit step along x only, on a 4 x 5 cell grid
+    grid = jp.CellGrid((4, 5), 0.0, 1.0)
+    u = jnp.zeros((1, 4, 5)).at[:, 2:].set(1.0)
+    tv = D.TotalVariation(1.0, grid=grid, epsilon=1e-12)(u)
+    assert_allclose(tv, 5 / grid.spacing[0] / 20, rtol=1e-9)  # 5 unit jumps of size 1/h, mean over 20 cells
 
 
 # ------------------------------------------------------- analysis helpers

@@ -150,7 +150,7 @@ class TotalVariation(_DifferenceRegulariser):
         parts = []
         for x in _select(design, self.where):
             comps = _gradient_components(x, self.grid, self.axes, self.periodic)
-            shape = jnp.broadcast_shapes(*(c.shape for c in comps))
+            shape = tuple(max(d) for d in zip(*(c.shape for c in comps)))  # non-periodic: pad the short axes
             sq = sum(jnp.pad(c, [(0, s - n) for s, n in zip(shape, c.shape)]) ** 2 for c in comps)
             density = jnp.sqrt(sq + self.epsilon**2) - self.epsilon
             parts.append(density.ravel())
