@@ -3,6 +3,9 @@
 import abc
 
 import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from ._types import Args, Field
@@ -24,6 +27,28 @@ def check_state_shape(u: Array, expected: tuple[int, ...], what: str = "state") 
     raise ValueError(
         f"{what} has shape {shape}, expected {tuple(expected)} (channels, *grid.shape).{hint}"
     )
+
+
+def check_state_dtype(u, what: str = "state") -> None:
+    """Refuse a state that is not floating point: an integer state would be stepped in
+    integer arithmetic."""
+    dtype = jnp.result_type(u)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(
+            f"{what} has dtype {dtype}; jaxpde integrates floating-point states. "
+            "Convert it first, e.g. u.astype(jnp.float32)."
+        )
+
+
+def check_state_finite(u, what: str = "state"):
+    """Raise if `u` holds NaN or inf: at once for a concrete array, at run time (through
+    ``eqx.error_if``) for a traced one. Returns `u` (use the returned value under jit so
+    the check is kept)."""
+    if not isinstance(u, jax.core.Tracer):
+        if not np.all(np.isfinite(np.asarray(u))):
+            raise FloatingPointError(f"{what} is not finite (it holds NaN or inf).")
+        return u
+    return eqx.error_if(u, ~jnp.all(jnp.isfinite(u)), f"{what} is not finite (it holds NaN or inf).")
 
 
 class AbstractPDE(eqx.Module):
@@ -48,8 +73,10 @@ class AbstractPDE(eqx.Module):
         return (self.num_channels, *self.grid.shape)  # pyright: ignore
 
     def check_state(self, u: Array, what: str = "state") -> None:
-        """Raise ``ValueError`` if ``u`` does not have shape :attr:`state_shape`."""
+        """Raise ``ValueError`` if ``u`` does not have shape :attr:`state_shape`, and
+        ``TypeError`` if it is not floating point."""
         check_state_shape(u, self.state_shape, what)
+        check_state_dtype(u, what)
 
     @abc.abstractmethod
     def rhs(self, t, u: Field, args: Args = None) -> Field:
@@ -69,6 +96,14 @@ class AbstractStepper(eqx.Module):
     three together when another carry saves work between steps (a Fourier state, a
     force that the next step would recompute); ``read_carry(step_carry(init_carry(u)))``
     must equal ``__call__(u)``.
+
+    **Gradients by construction.** A stepper never stores anything derived from its
+    leaves at construction. What it would precompute (ETDRK's φ-function coefficients)
+    it derives at use: :meth:`prepare` returns a copy with that work done, and
+    :func:`jaxpde.rollout` calls it once per rollout inside the traced computation, so
+    derivatives with respect to every floating-point leaf are exact wherever the
+    stepper was built. A prepared stepper is for the loop that made it: keep the
+    unprepared one in models and optimiser states.
     """
 
     dt: eqx.AbstractVar[float]
@@ -76,6 +111,13 @@ class AbstractStepper(eqx.Module):
     @abc.abstractmethod
     def __call__(self, u: Field, args: Args = None) -> Field:
         """Advance ``u`` by one step of size :attr:`dt`."""
+
+    def prepare(self) -> "AbstractStepper":
+        """This stepper with its per-use precomputation done (default: itself).
+
+        Call it inside the function being differentiated, once before a loop of steps.
+        """
+        return self
 
     def init_carry(self, u: Field):
         """The carry :func:`~jaxpde.rollout` advances, built from a field ``u``."""

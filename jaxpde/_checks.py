@@ -27,9 +27,14 @@ def check_periodic_grid(grid, name: str, ndims: tuple[int, ...] = (1, 2, 3)) -> 
     return grid
 
 
-def as_coefficient(value, name: str, *, scalar: bool = True) -> Array:
+def as_coefficient(value, name: str, *, scalar: bool = True, minimum: float | None = None,
+                   strict: bool = False) -> Array:
     """Turn a physical coefficient into a differentiable array leaf (a scalar unless
-    ``scalar=False``)."""
+    ``scalar=False``).
+
+    A concrete value must be finite and, with `minimum`, ``>= minimum`` (``> minimum``
+    when `strict`); a traced value (inside ``jit``/``grad``/``vmap``) passes unchecked.
+    """
     if isinstance(value, (bool, str)) or value is None:
         raise TypeError(f"{name} must be a real number or array, got {value!r}.")
     arr = jnp.asarray(value)
@@ -39,6 +44,15 @@ def as_coefficient(value, name: str, *, scalar: bool = True) -> Array:
         arr = arr.astype(jnp.result_type(float))
     if scalar and arr.ndim != 0:
         raise ValueError(f"{name} must be a scalar, got an array of shape {arr.shape}; use jax.vmap for many values.")
+    if not isinstance(arr, jax.core.Tracer):
+        values = np.asarray(arr)
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"{name} must be finite, got {value!r}.")
+        if minimum is not None:
+            bad = values <= minimum if strict else values < minimum
+            if np.any(bad):
+                rel = ">" if strict else ">="
+                raise ValueError(f"{name} must be {rel} {minimum:g}, got {value!r}.")
     return arr
 
 

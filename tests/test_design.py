@@ -218,15 +218,18 @@ def test_worked_problem_reaches_the_noise_floor_and_recovers_the_truth(tmp_path,
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_worked_problem_gradients_match_finite_differences(tmp_path, name):
-    from jaxpde.cli._design import build_design_problem, load_design_config, uses_reverse_mode
-
-    cfg = load_design_config(_small_config(tmp_path, name))
-    prob = build_design_problem(cfg)
+def test_worked_problem_gradients_match_finite_differences(name):
+    # the library objects, built from Python as a notebook would
+    raw = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    setup = {**raw["setup"], **SMALL[name]}
+    optimiser = raw["optimiser"].get("name") or D.DEFAULT_OPTIMISERS[raw["problem"]]
+    reverse = D.uses_reverse_mode(optimiser)
+    prob = D.PROBLEMS[raw["problem"]](key=jax.random.PRNGKey(0), checkpoint=reverse, **setup)
+    assert isinstance(prob, D.DesignProblem) and prob.default_optimiser == D.DEFAULT_OPTIMISERS[raw["problem"]]
     x0 = jax.tree.map(lambda v: v + 0.05, prob.design0)  # away from zeros (e.g. a flat initial condition)
     # check the derivatives the configured optimiser uses: reverse mode (optax) or the
     # forward-mode Jacobian-vector products of Levenberg-Marquardt
-    mode = "reverse" if uses_reverse_mode(cfg) else "forward"
+    mode = "reverse" if reverse else "forward"
     chk = D.check_gradient(lambda x: 0.5 * jnp.sum(prob.residuals(x) ** 2), x0, key=jax.random.PRNGKey(0),
                            num_directions=2, mode=mode)
     assert chk["relative_error"] < 1e-6, chk
@@ -246,8 +249,13 @@ def test_design_resume_and_config_errors(tmp_path, capsys):
     for text, msg in [("problem: nope\n", "key 'problem'"),
                       ("problem: burgers_control\nsetup: {viscositty: 1}\n", "did you mean 'viscosity'"),
                       ("problem: burgers_control\noptimiser: {name: sgd}\n", "optimiser.name"),
-                      ("problem: burgers_control\nsetup: {dt: -1}\n", "setup.dt")]:
-        bad.write_text(text)
+                      ("problem: burgers_control\nsetup: {dt: -1}\n", "dt"),
+                      ("problem: burgers_control\nsetup: {dt: 5.0, final_time: 0.2}\n", "must divide final_time"),
+                      ("problem: burgers_control\nsetup: {dt: 0.03, final_time: 0.2}\n", "must divide final_time"),
+                      ("problem: burgers_control\nname: ../../x\n", "plain file name"),
+                      ("problem: burgers_control\nsetup: {num_points: 64.7}\n", "setup.num_points"),
+                      ("problem: burgers_control\nregularisation: {total_variation: 1.0}\n", "no total_variation")]:
+        bad.write_text("kind: design\n" + text)
         assert main(["design", str(bad), "--no-progress"]) == 2
         err = capsys.readouterr().err
         assert msg in err and len(err.strip().splitlines()) == 1, err

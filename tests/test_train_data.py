@@ -67,9 +67,10 @@ def test_dataset_errors(tmp_path):
         make_sampler(lambda p: None, lambda k: None, num_steps=10, save_every=3)
     with pytest.raises(ValueError, match="low <= high"):
         make_sampler(lambda p: None, lambda k: None, num_steps=10, parameter_ranges={"nu": (1.0, 0.5)})
-    # a blow-up raises and leaves no file
-    bad = make_sampler(lambda p: spectral.ETDRK(spectral.Diffusion(GRID, -50.0), 0.5),
-                       lambda k: ic.random_fourier(GRID, key=k), num_steps=40)
+    # a blow-up raises and leaves no file (a traced, sampled negative diffusivity passes
+    # the constructor's check, which only sees concrete values)
+    bad = make_sampler(lambda p: spectral.ETDRK(spectral.Diffusion(GRID, p["nu"]), 0.5),
+                       lambda k: ic.random_fourier(GRID, key=k), num_steps=40, parameter_ranges={"nu": (-51.0, -50.0)})
     with pytest.raises(FloatingPointError, match="non-finite"):
         generate_dataset(tmp_path / "bad.h5", bad, num_samples=2, key=jax.random.key(0), progress=False)
     assert not list(tmp_path.glob("bad.h5*"))

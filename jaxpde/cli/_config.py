@@ -12,8 +12,7 @@ from .. import ic as ic_module
 from .. import spectral
 
 
-class ConfigError(Exception):
-    """A problem in a config file; the message names the file and the key."""
+from ._schema import ConfigError as ConfigError
 
 
 EQUATIONS = {

@@ -184,7 +184,10 @@ def simulate(cfg, out_dir: Path, *, progress: bool | None = None) -> dict:
 
 
 def main(argv=None) -> int:
+    from .._version import __version__
+
     parser = argparse.ArgumentParser(prog="jaxpde", description="Differentiable PDE simulation in JAX.")
+    parser.add_argument("--version", action="version", version=f"jaxpde {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_sim = sub.add_parser("simulate", help="run a simulation from a YAML config")
     p_sim.add_argument("config", help="YAML config file (see configs/)")
@@ -205,6 +208,8 @@ def main(argv=None) -> int:
     p_design.add_argument("--out", default=None, help="run directory (default: runs/<name>)")
     p_design.add_argument("--resume", action="store_true", help="continue the run in the run directory")
     p_design.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p_design.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="override a config value, e.g. --set optimiser.steps=20 (repeatable)")
     ns = parser.parse_args(argv)
     if ns.command in ("train", "evaluate"):
         return _train_main(ns)
@@ -243,12 +248,17 @@ def main(argv=None) -> int:
 
 def _design_main(ns) -> int:
     from ..train import CheckpointError
-    from ._design import load_design_config, run_design
+    from . import _design
+    from ._schema import apply_overrides, read_yaml
 
     try:
-        cfg = load_design_config(ns.config)
+        raw = apply_overrides(read_yaml(ns.config), ns.set, ns.config)
+        if raw.get("kind") != "design" and "problem" not in raw:
+            raise ConfigError(f"{ns.config}: not a design config (it needs 'kind: design'); use 'jaxpde simulate' "
+                              "or 'jaxpde train'")
+        cfg = _design.parse(raw, ns.config)
         run_dir = Path(ns.out) if ns.out else Path("runs") / cfg.name
-        res = run_design(cfg, run_dir, resume=ns.resume, progress=False if ns.no_progress else None)
+        res = _design.run(cfg, ns.config, run_dir, resume=ns.resume, progress=False if ns.no_progress else None)
     except (ConfigError, CheckpointError) as e:
         print(f"jaxpde: error: {e}", file=sys.stderr)
         return 2

@@ -180,6 +180,7 @@ def piecewise_constant_rollout(stepper, u0, values, num_steps: int, *, checkpoin
         raise ValueError(f"num_steps ({num_steps}) must be a multiple of the number of control intervals "
                          f"(leading axis of values, shape {values.shape}).")
     per = num_steps // values.shape[0]
+    stepper = stepper.prepare()  # once, outside the scan over intervals
 
     def interval(u, f):
         return rollout_final(stepper, u, per, args=f, checkpoint=checkpoint), None

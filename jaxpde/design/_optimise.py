@@ -1,7 +1,6 @@
 """Design loops: first-order (optax) and Gauss–Newton / Levenberg–Marquardt / BFGS
 (optimistix), with a history, a progress bar, and orbax checkpoints with resume."""
 
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -17,8 +16,7 @@ import optimistix as optx
 from jax.flatten_util import ravel_pytree
 
 from .._checks import check_int
-from ..train._checkpoint import Checkpointer, CheckpointError
-from ..train._fit import _read_log
+from ..train._loop import RunLoop
 from ._regularise import AbstractRegulariser, Box, _is_float
 
 
@@ -59,70 +57,6 @@ def _check_design(design):
     if bad:
         raise ValueError("the initial design contains non-finite values.")
     return jax.tree.map(jnp.asarray, design)
-
-
-class _Log:
-    """JSONL history in a run directory (or in memory), with its checkpointer."""
-
-    def __init__(self, run_dir, checkpoint_every, keep, resume, describe):
-        self.run_dir = None if run_dir is None else Path(run_dir)
-        self.describe = json.loads(json.dumps(describe))
-        if resume and self.run_dir is None:
-            raise ValueError("resume=True needs a run_dir.")
-        self.ckpt = None
-        self.history = []
-        self.path = None
-        if self.run_dir is None:
-            return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.run_dir / "history.jsonl"
-        if checkpoint_every:
-            self.ckpt = Checkpointer(self.run_dir / "checkpoints", every=checkpoint_every, keep=keep)
-            if not resume and self.ckpt.steps:
-                self.ckpt.close()
-                raise CheckpointError(f"{self.run_dir} already has checkpoints {self.ckpt.steps}; pass resume=True "
-                                      "(--resume) to continue it, or choose a new run directory.")
-        elif resume:
-            raise ValueError("resume=True needs checkpointing (checkpoint_every).")
-
-    def restore(self, design, opt_state):
-        try:
-            design, opt_state, _, meta = self.ckpt.restore(design, opt_state, jax.random.PRNGKey(0))
-        except CheckpointError:
-            self.ckpt.close()
-            raise
-        if meta.get("describe") != self.describe:
-            self.ckpt.close()
-            raise CheckpointError(f"{self.run_dir}: the checkpoint was written by a different design problem or "
-                                  "optimiser; resume with the same settings, or start a new run directory.")
-        return design, opt_state, int(meta["step"])
-
-    def start(self, step):
-        if self.path is not None:
-            self.history = _read_log(self.path, step)
-            self.path.write_text("".join(json.dumps(r) + "\n" for r in self.history))
-
-    def record(self, rec):
-        self.history.append(rec)
-        if self.path is not None:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(rec) + "\n")
-
-    def save(self, step, design, opt_state, *, force=False):
-        if self.ckpt is not None:
-            self.ckpt.save(step, design, opt_state, jax.random.PRNGKey(0), {"step": step, "describe": self.describe},
-                           force=force)
-
-    def close(self):
-        if self.ckpt is not None:
-            self.ckpt.close()
-
-
-def _progress(total, initial, progress):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, unit="it", disable=None if progress is None else not progress,
-                dynamic_ncols=True)
 
 
 def minimise(
@@ -207,51 +141,41 @@ def minimise(
         return jax.lax.scan(body, (x, state), None, length=n)
 
     opt_state = optimiser.init(design)
-    describe = {"method": "optax", "config": config}  # num_steps may grow on resume
-    log = _Log(run_dir, checkpoint_every, keep, resume, describe)
-    step = 0
-    if resume:
-        design, opt_state, step = log.restore(design, opt_state)
-    log.start(step)
-    every = checkpoint_every or num_steps or 1
-    bar = _progress(num_steps, step, progress)
+    identity = {"method": "optax", "config": config}  # num_steps may grow on resume
     converged = False
-    try:
+    with RunLoop(run_dir, total=num_steps, identity=identity, checkpoint_every=checkpoint_every, keep=keep,
+                 resume=resume, progress=progress, unit="it") as run:
+        step = 0
+        if resume:
+            design, opt_state, _, meta = run.restore(design, opt_state)
+            step = int(meta["step"])
+        run.start(step)
+        every = checkpoint_every or num_steps or 1
+        run.track(step, design, opt_state)
         while step < num_steps and not converged:
             n = min(steps_per_call, num_steps - step, every - step % every)
             (new_design, new_state), (js, fs, gs) = run_chunk(design, opt_state, n)
             js, fs, gs = (np.asarray(a, dtype=float) for a in (js, fs, gs))
             bad = ~np.isfinite(js) | ~np.isfinite(gs)
             if bad.any():
-                log.save(step, design, opt_state, force=True)
-                where = "" if log.ckpt is None else f"; the design before it is checkpointed as step {step}"
-                raise FloatingPointError(
+                run.nonfinite(step, design, opt_state, message=(
                     f"the design objective or its gradient became non-finite at iteration "
-                    f"{step + int(np.argmax(bad))}{where}. Lower the learning rate, add bounds, or check the "
-                    "simulation for instability (CFL, time step).")
+                    f"{step + int(np.argmax(bad))}. Lower the learning rate, add bounds, or check the "
+                    "simulation for instability (CFL, time step)"))
             now = time.time()
-            g0 = log.history[0]["grad_norm"] if log.history else gs[0]
+            g0 = run.history[0]["grad_norm"] if run.history else gs[0]
             for i in range(n):
-                log.record({"step": step + i, "objective": js[i], "misfit": fs[i], "grad_norm": gs[i], "time": now})
+                run.record({"step": step + i, "objective": js[i], "misfit": fs[i], "grad_norm": gs[i], "time": now})
                 if gtol is not None and gs[i] <= gtol * g0:
                     converged = True
             design, opt_state = new_design, new_state
             step += n
-            bar.update(n)
-            bar.set_postfix(objective=f"{js[-1]:.3e}", grad_norm=f"{gs[-1]:.2e}")
-            log.save(step, design, opt_state)
-        log.save(step, design, opt_state, force=True)
-    except KeyboardInterrupt:
-        log.save(step, design, opt_state, force=True)
-        if log.ckpt is not None:
-            log.ckpt.wait()
-            bar.write(f"interrupted at iteration {step}; checkpoint saved in {log.ckpt.directory} (resume with --resume)")
-        raise
-    finally:
-        bar.close()
-        log.close()
+            run.bar.update(n, objective=f"{js[-1]:.3e}", grad_norm=f"{gs[-1]:.2e}")
+            run.save(step, design, opt_state)
+        run.save(step, design, opt_state, force=True)
+        history = run.history
     final = float(eqx.filter_jit(value_fn)(design))
-    return DesignResult(design, final, log.history, opt_state, converged)
+    return DesignResult(design, final, history, opt_state, converged)
 
 
 _LSQ_SOLVERS = {
@@ -346,59 +270,54 @@ def least_squares(
     def misfit(x):
         return 0.5 * jnp.sum(ravel_pytree(residuals(x))[0] ** 2)
 
-    describe = {"method": type(solver).__name__, "config": config}
-    log = _Log(run_dir, checkpoint_every, 2, resume, describe)
-    step = 0
-    if resume:
-        design, _, step = log.restore(design, {})
-    log.start(step)
-    z = design if bounds is None else bounds.to_unconstrained(bounds.project(design))
-    tags = frozenset()
-    f_struct, aux_struct = jax.eval_shape(lambda: fn(z, None))
-    state = eqx.filter_jit(solver.init)(fn, z, None, {}, f_struct, aux_struct, tags)
-
-    @eqx.filter_jit
-    def step_fn(z, state):
-        # optimistix returns the last accepted iterate; ``state.f_info`` is evaluated there
-        z, state, _ = solver.step(fn, z, None, {}, state, tags)
-        done, result = solver.terminate(fn, z, None, {}, state, tags)
-        info = state.f_info
-        grad = info.compute_grad() if hasattr(info, "compute_grad") else info.grad
-        return z, state, done, result == optx.RESULTS.successful, info.as_min(), optax.tree.norm(grad)
-
-    misfit_fn = eqx.filter_jit(misfit)
-    bar = _progress(max_steps, step, progress)
+    identity = {"method": type(solver).__name__, "config": config}
     converged = False
-    try:
+    with RunLoop(run_dir, total=max_steps, identity=identity, checkpoint_every=checkpoint_every, keep=2,
+                 resume=resume, progress=progress, unit="it") as run:
+        step = 0
+        if resume:
+            design, _, _, meta = run.restore(design, {})
+            step = int(meta["step"])
+        run.start(step)
+        z = design if bounds is None else bounds.to_unconstrained(bounds.project(design))
+        tags = frozenset()
+        f_struct, aux_struct = jax.eval_shape(lambda: fn(z, None))
+        state = eqx.filter_jit(solver.init)(fn, z, None, {}, f_struct, aux_struct, tags)
+
+        @eqx.filter_jit
+        def step_fn(z, state):
+            # optimistix returns the last accepted iterate; ``state.f_info`` is evaluated there
+            z, state, _ = solver.step(fn, z, None, {}, state, tags)
+            done, result = solver.terminate(fn, z, None, {}, state, tags)
+            info = state.f_info
+            grad = info.compute_grad() if hasattr(info, "compute_grad") else info.grad
+            return z, state, done, result == optx.RESULTS.successful, info.as_min(), optax.tree.norm(grad)
+
+        misfit_fn = eqx.filter_jit(misfit)
+        run.track(step, to_x(z), {})
         while step < max_steps:
             z_next, state_next, done, ok, j, g = step_fn(z, state)
             j, g = float(j), float(g)
             if not (math.isfinite(j) and math.isfinite(g)):
-                log.save(step, to_x(z), {}, force=True)
-                raise FloatingPointError(f"the least-squares objective became non-finite at iteration {step}; "
-                                         "add bounds or check the simulation for instability.")
+                run.nonfinite(step, to_x(z), {}, message=(
+                    f"the least-squares objective became non-finite at iteration {step}; add bounds or check "
+                    "the simulation for instability"))
             z, state = z_next, state_next
             x = to_x(z)
-            log.record({"step": step, "objective": j, "misfit": float(misfit_fn(x)) if regs else j,
+            run.record({"step": step, "objective": j, "misfit": float(misfit_fn(x)) if regs else j,
                         "grad_norm": g, "time": time.time()})
             step += 1
-            bar.update(1)
-            bar.set_postfix(objective=f"{j:.3e}", grad_norm=f"{g:.2e}")
-            log.save(step, x, {})
+            run.bar.update(1, objective=f"{j:.3e}", grad_norm=f"{g:.2e}")
+            run.save(step, x, {})
             if bool(done):
                 converged = bool(ok)
                 break
-            if gtol is not None and g <= gtol * log.history[0]["grad_norm"]:
+            if gtol is not None and g <= gtol * run.history[0]["grad_norm"]:
                 converged = True
                 break
-        log.save(step, to_x(z), {}, force=True)
-    except KeyboardInterrupt:
-        log.save(step, to_x(z), {}, force=True)
-        raise
-    finally:
-        bar.close()
-        log.close()
+        run.save(step, to_x(z), {}, force=True)
+        history = run.history
     x = to_x(z)
     final = float(eqx.filter_jit(lambda z: 0.5 * jnp.sum(rfn(z, None)[0] ** 2))(z))
-    return DesignResult(x, final, log.history, None, bool(converged))
+    return DesignResult(x, final, history, None, bool(converged))
 

@@ -135,7 +135,7 @@ class Burgers(AbstractConservationLaw):
 
     def __init__(self, viscosity=None, *, ndim: int = 1):
         self.ndim = _check_ndim(ndim)
-        self.viscosity_ = None if viscosity is None else as_coefficient(viscosity, "viscosity")
+        self.viscosity_ = None if viscosity is None else as_coefficient(viscosity, "viscosity", minimum=0.0)
 
     @property
     def num_channels(self):
@@ -177,7 +177,7 @@ class ShallowWater(AbstractConservationLaw):
         self.ndim = _check_ndim(ndim)
         if self.ndim > 2:
             raise ValueError(f"ShallowWater is defined in 1D and 2D, got ndim={ndim}.")
-        self.gravity = as_coefficient(gravity, "gravity")
+        self.gravity = as_coefficient(gravity, "gravity", minimum=0.0, strict=True)
         self.bathymetry = None if bathymetry is None else jnp.asarray(bathymetry, dtype=jnp.result_type(float))
         if self.bathymetry is not None and self.bathymetry.ndim != self.ndim:
             raise ValueError(f"bathymetry must have shape grid.shape ({self.ndim} axes), got shape {self.bathymetry.shape}.")
@@ -242,7 +242,7 @@ class Euler(AbstractConservationLaw):
 
     def __init__(self, gamma=1.4, *, ndim: int = 1):
         self.ndim = _check_ndim(ndim)
-        self.gamma = as_coefficient(gamma, "gamma")
+        self.gamma = as_coefficient(gamma, "gamma", minimum=1.0, strict=True)
 
     @property
     def num_channels(self):

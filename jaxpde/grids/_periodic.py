@@ -9,7 +9,18 @@ import numpy as np
 from jaxtyping import Array
 
 
+def _integer(value, name: str) -> int:
+    """An integer count; a non-integral number is refused rather than truncated."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"PeriodicGrid: {name} must be an integer, got {value!r}.")
+    if not float(value).is_integer():
+        raise ValueError(f"PeriodicGrid: {name} must be an integer, got {value!r}.")
+    return int(value)
+
+
 def _as_tuple(value, ndim: int | None, name: str, kind) -> tuple:
+    if kind is int:
+        kind = lambda v: _integer(v, name)  # noqa: E731
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         if ndim is None:
             return (kind(value),)

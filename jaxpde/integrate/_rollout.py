@@ -1,10 +1,11 @@
 """Autoregressive rollouts of any stepper as one ``lax.scan``."""
 
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._abstract import AbstractStepper
+from .._abstract import AbstractStepper, check_state_dtype, check_state_finite
 from .._checks import check_int
 from .._types import Args, Field, Trajectory
 
@@ -52,6 +53,7 @@ def rollout(
     args: Args = None,
     controls: Args = None,
     checkpoint: bool | int | None = None,
+    check_finite: bool = False,
 ) -> Trajectory:
     """Advance ``u0`` by ``num_steps`` steps of ``stepper`` in one ``lax.scan``.
 
@@ -73,6 +75,12 @@ def rollout(
       intermediate of every step. ``True`` (= 2) stores ``O(√n)`` states between saved
       frames; an int ``L`` uses ``L`` nested levels (``O(L n^{1/L})`` memory, about
       ``L``× the forward work in the backward pass). Saved frames are always stored.
+    - `check_finite`: raise if a saved frame holds NaN or inf (through ``eqx.error_if``
+      under ``jit``; one reduction over the saved frames). A concrete `u0` is always
+      checked.
+
+    Raises ``TypeError`` for a state that is not floating point, and
+    ``FloatingPointError`` for a non-finite concrete `u0`.
 
     **Returns:** the trajectory ``(T, C, *N)`` with ``T = num_steps // save_every``
     (``+ 1`` with `include_initial`).
@@ -87,6 +95,8 @@ def rollout(
         raise ValueError("pass either args (constant) or controls (one per step), not both.")
     levels = _levels(checkpoint)
     u0 = jnp.asarray(u0)
+    check_state_dtype(u0, "u0")
+    u0 = check_state_finite(u0, "the initial state u0") if (check_finite or not isinstance(u0, jax.core.Tracer)) else u0
     num_saves = num_steps // save_every
     if controls is not None:
         for leaf in jax.tree.leaves(controls):
@@ -98,6 +108,7 @@ def rollout(
         controls = jax.tree.map(lambda c: jnp.reshape(c, (num_saves, save_every, *jnp.shape(c)[1:])), controls)
 
     if isinstance(stepper, AbstractStepper):
+        stepper = stepper.prepare()  # derived coefficients: once per rollout, from the leaves
         encode, raw_step = stepper.init_carry, stepper.step_carry
         decode = lambda v: stepper.read_carry(v).astype(u0.dtype)  # noqa: E731
     else:  # a plain callable u -> u_next
@@ -118,6 +129,9 @@ def rollout(
         frames = jnp.zeros((0, *u0.shape), u0.dtype)
     else:
         _, frames = jax.lax.scan(block, v0, controls, length=num_saves)
+    if check_finite and num_saves:
+        frames = eqx.error_if(frames, ~jnp.all(jnp.isfinite(frames)),
+                              "rollout produced a non-finite state (NaN or inf); reduce dt or check the parameters.")
     if include_initial:
         frames = jnp.concatenate([u0[None], frames.astype(u0.dtype)])
     return frames

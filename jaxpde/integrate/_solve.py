@@ -10,6 +10,8 @@ SDEs), so every discretisation in jaxpde and every neural vector field in
 from collections.abc import Callable
 from typing import Any
 
+import math
+
 import diffrax
 import equinox as eqx
 import jax.numpy as jnp
@@ -17,7 +19,7 @@ import numpy as np
 import optimistix as optx
 from jaxtyping import Array
 
-from .._abstract import AbstractPDE
+from .._abstract import AbstractPDE, check_state_finite
 from .._checks import check_int
 from ._imex import LinearStageSolve
 
@@ -343,6 +345,10 @@ def solve(
         raise ValueError(f"dt0 must be positive, got {dt0}.")
     if not adaptive and dt0 is None:
         raise ValueError("adaptive=False takes constant steps of dt0: pass dt0.")
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if isinstance(tol, (int, float)) and not (tol > 0 and math.isfinite(tol)):
+            raise ValueError(f"{name} must be positive and finite, got {tol!r}.")
+    u0 = check_state_finite(u0, "u0")
 
     is_sde = noise is not None
     if solver is None:

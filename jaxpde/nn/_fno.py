@@ -116,6 +116,14 @@ class SpectralConv(eqx.Module):
         spatial = v.shape[1:]
         if len(spatial) != ndim:
             raise ValueError(f"SpectralConv is {ndim}D: expected (C, *N) with {ndim} spatial axes, got {v.shape}.")
+        for i, (n, m) in enumerate(zip(spatial, self.modes)):
+            held = n // 2 + 1 if i == ndim - 1 else n // 2
+            if m > held:
+                raise ValueError(
+                    f"SpectralConv keeps {self.modes} Fourier modes, but a field of shape {spatial} holds only "
+                    f"{held} along axis {i}: the extra weights would never be used. Use modes <= {held} there, "
+                    "or a finer grid."
+                )
         axes = tuple(range(1, ndim + 1))
         v_hat = jnp.fft.rfftn(v, axes=axes)
         idx = [_mode_index(n, m, last=(i == ndim - 1)) for i, (n, m) in enumerate(zip(spatial, self.modes))]
@@ -300,6 +308,9 @@ class CorrectedStepper(AbstractStepper):
     @property
     def dt(self):
         return self.solver.dt
+
+    def prepare(self) -> "CorrectedStepper":
+        return CorrectedStepper(self.solver.prepare(), self.model)
 
     def __call__(self, u, args=None):
         v = self.solver(u)

@@ -43,7 +43,7 @@ class Diffusion(AbstractLinearPDE):
 
     def __init__(self, grid, diffusivity=0.01, *, num_channels: int = 1, dealias=2 / 3):
         self.grid = check_periodic_grid(grid, "Diffusion")
-        self.diffusivity = as_coefficient(diffusivity, "diffusivity")
+        self.diffusivity = as_coefficient(diffusivity, "diffusivity", minimum=0.0)
         self.channels = check_int(num_channels, "num_channels")
         self.dealias = check_dealias(dealias)
 
@@ -90,7 +90,7 @@ class AdvectionDiffusion(AbstractLinearPDE):
     def __init__(self, grid, velocity=1.0, diffusivity=0.01, *, num_channels: int = 1, dealias=2 / 3):
         self.grid = check_periodic_grid(grid, "AdvectionDiffusion")
         self.velocity = _velocity(velocity, grid.ndim, "velocity")
-        self.diffusivity = as_coefficient(diffusivity, "diffusivity")
+        self.diffusivity = as_coefficient(diffusivity, "diffusivity", minimum=0.0)
         self.channels = check_int(num_channels, "num_channels")
         self.dealias = check_dealias(dealias)
 
@@ -136,7 +136,7 @@ class HyperDiffusion(AbstractLinearPDE):
 
     def __init__(self, grid, coefficient=1e-4, *, num_channels: int = 1, dealias=2 / 3):
         self.grid = check_periodic_grid(grid, "HyperDiffusion")
-        self.coefficient = as_coefficient(coefficient, "coefficient")
+        self.coefficient = as_coefficient(coefficient, "coefficient", minimum=0.0)
         self.channels = check_int(num_channels, "num_channels")
         self.dealias = check_dealias(dealias)
 
@@ -165,7 +165,7 @@ class Burgers(AbstractSemilinearPDE):
 
     def __init__(self, grid, viscosity=0.01, *, convection=1.0, dealias=2 / 3):
         self.grid = check_periodic_grid(grid, "Burgers")
-        self.viscosity = as_coefficient(viscosity, "viscosity")
+        self.viscosity = as_coefficient(viscosity, "viscosity", minimum=0.0)
         self.convection = as_coefficient(convection, "convection")
         self.dealias = check_dealias(dealias)
 
@@ -208,7 +208,7 @@ class KortewegDeVries(AbstractSemilinearPDE):
         self.grid = check_periodic_grid(grid, "KortewegDeVries", (1,))
         self.nonlinear_coefficient = as_coefficient(nonlinear_coefficient, "nonlinear_coefficient")
         self.dispersion = as_coefficient(dispersion, "dispersion")
-        self.viscosity = as_coefficient(viscosity, "viscosity")
+        self.viscosity = as_coefficient(viscosity, "viscosity", minimum=0.0)
         self.dealias = check_dealias(dealias)
 
     @property
@@ -253,7 +253,7 @@ class KuramotoSivashinsky(AbstractSemilinearPDE):
         self.form = form
         self.convection = as_coefficient(convection, "convection")
         self.second_order = as_coefficient(second_order, "second_order")
-        self.fourth_order = as_coefficient(fourth_order, "fourth_order")
+        self.fourth_order = as_coefficient(fourth_order, "fourth_order", minimum=0.0)
         self.dealias = check_dealias(dealias)
 
     @property
@@ -285,7 +285,7 @@ class AllenCahn(AbstractSemilinearPDE):
 
     def __init__(self, grid, diffusivity=1e-3, *, reactivity=1.0, dealias=2 / 3):
         self.grid = check_periodic_grid(grid, "AllenCahn")
-        self.diffusivity = as_coefficient(diffusivity, "diffusivity")
+        self.diffusivity = as_coefficient(diffusivity, "diffusivity", minimum=0.0)
         self.reactivity = as_coefficient(reactivity, "reactivity")
         self.dealias = check_dealias(dealias)
 
@@ -311,7 +311,7 @@ class FisherKPP(AbstractSemilinearPDE):
 
     def __init__(self, grid, diffusivity=1e-3, *, reactivity=1.0, dealias=2 / 3):
         self.grid = check_periodic_grid(grid, "FisherKPP")
-        self.diffusivity = as_coefficient(diffusivity, "diffusivity")
+        self.diffusivity = as_coefficient(diffusivity, "diffusivity", minimum=0.0)
         self.reactivity = as_coefficient(reactivity, "reactivity")
         self.dealias = check_dealias(dealias)
 
@@ -338,8 +338,8 @@ class CahnHilliard(AbstractSemilinearPDE):
 
     def __init__(self, grid, gamma=1e-3, *, mobility=1.0, dealias=2 / 3):
         self.grid = check_periodic_grid(grid, "CahnHilliard")
-        self.mobility = as_coefficient(mobility, "mobility")
-        self.gamma = as_coefficient(gamma, "gamma")
+        self.mobility = as_coefficient(mobility, "mobility", minimum=0.0)
+        self.gamma = as_coefficient(gamma, "gamma", minimum=0.0)
         self.dealias = check_dealias(dealias)
 
     @property
@@ -401,10 +401,10 @@ class GrayScott(AbstractSemilinearPDE):
 
     def __init__(self, grid, *, diffusivity_u=2e-5, diffusivity_v=1e-5, feed=0.04, kill=0.06, dealias=2 / 3):
         self.grid = check_periodic_grid(grid, "GrayScott")
-        self.diffusivity_u = as_coefficient(diffusivity_u, "diffusivity_u")
-        self.diffusivity_v = as_coefficient(diffusivity_v, "diffusivity_v")
-        self.feed = as_coefficient(feed, "feed")
-        self.kill = as_coefficient(kill, "kill")
+        self.diffusivity_u = as_coefficient(diffusivity_u, "diffusivity_u", minimum=0.0)
+        self.diffusivity_v = as_coefficient(diffusivity_v, "diffusivity_v", minimum=0.0)
+        self.feed = as_coefficient(feed, "feed", minimum=0.0)
+        self.kill = as_coefficient(kill, "kill", minimum=0.0)
         self.dealias = check_dealias(dealias)
 
     @property
@@ -449,8 +449,8 @@ class NavierStokes2D(AbstractSemilinearPDE):
 
     def __init__(self, grid, viscosity=1e-3, *, drag=0.0, forcing_amplitude=0.0, forcing_wavenumber=4, dealias=2 / 3):
         self.grid = check_periodic_grid(grid, "NavierStokes2D", (2,))
-        self.viscosity = as_coefficient(viscosity, "viscosity")
-        self.drag = as_coefficient(drag, "drag")
+        self.viscosity = as_coefficient(viscosity, "viscosity", minimum=0.0)
+        self.drag = as_coefficient(drag, "drag", minimum=0.0)
         self.forcing_amplitude = as_coefficient(forcing_amplitude, "forcing_amplitude")
         self.forcing_wavenumber = check_int(forcing_wavenumber, "forcing_wavenumber")
         self.dealias = check_dealias(dealias)

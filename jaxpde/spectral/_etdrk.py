@@ -22,6 +22,12 @@ def _cast(c, like: Array):
     return jnp.asarray(c).astype(real)
 
 
+def _with_coefficients(stepper, coeffs):
+    if stepper.coefficients is not None:  # already prepared
+        return stepper
+    return eqx.tree_at(lambda s: s.coefficients, stepper, coeffs, is_leaf=lambda x: x is None)
+
+
 class AbstractFourierStepper(AbstractStepper):
     """A stepper whose natural state is the rfft of the field.
 
@@ -56,9 +62,10 @@ class ETDRK(AbstractFourierStepper):
     The linear part is integrated exactly; the nonlinear part by the schemes of
     Cox & Matthews, "Exponential time differencing for stiff systems", J. Comput.
     Phys. 176 (2002): ETD1 (exponential Euler), ETD2 (ETD2RK), ETD3RK and ETDRK4.
-    Coefficients ``h φ_k(hL)`` are precomputed by Kassam-Trefethen contour integrals in
-    float64 (see :func:`~jaxpde.spectral.phi_functions`) and cast to the state's
-    precision at each step; complex symbols keep complex coefficients.
+    Coefficients ``h φ_k(hL)`` come from Kassam-Trefethen contour integrals (see
+    :func:`~jaxpde.spectral.phi_functions`; float64 when the PDE's coefficients are
+    concrete) and are cast to the state's precision at each step; complex symbols keep
+    complex coefficients.
 
     **Arguments:**
 
@@ -68,17 +75,21 @@ class ETDRK(AbstractFourierStepper):
     - `substeps`: internal steps of size ``dt / substeps`` per call.
     - `num_contour_points`, `contour_radius`: trapezoidal rule on the contour.
 
-    The coefficients depend on the PDE's coefficients: to differentiate with respect
-    to, e.g., a viscosity, build the stepper *inside* the differentiated function
-    (construction is cheap and traceable). A stepper built outside holds its
-    coefficients as constants.
+    **Gradients by construction.** The coefficients are derived from the PDE's leaves
+    when the stepper is used, never stored at construction: a single call computes
+    them, and :func:`jaxpde.rollout` computes them once per rollout through
+    :meth:`prepare`. So ``eqx.filter_grad`` with respect to a stepper (or a model
+    holding one) gives the derivative with respect to, e.g., the viscosity wherever the
+    stepper was built. Differentiable: every floating-point leaf of `pde`.
     """
 
     pde: AbstractSemilinearPDE
     dt: float
     order: int = eqx.field(static=True)
     substeps: int = eqx.field(static=True)
-    coefficients: tuple
+    num_contour_points: int = eqx.field(static=True)
+    contour_radius: float = eqx.field(static=True)
+    coefficients: tuple | None
 
     def __init__(
         self,
@@ -98,13 +109,29 @@ class ETDRK(AbstractFourierStepper):
         self.dt = _check_dt(dt)
         self.order = int(order)
         self.substeps = check_int(substeps, "substeps")
+        self.num_contour_points = check_int(num_contour_points, "num_contour_points", minimum=4)
+        self.contour_radius = float(contour_radius)
+        self.coefficients = None
+
+    def compute_coefficients(self) -> tuple:
+        """The φ-function coefficients of one substep, derived from the current leaves.
+
+        When the leaves are concrete (a stepper closed over by a jitted function) they
+        are evaluated once, in float64, at trace time; when they are traced (a stepper
+        passed to ``jit`` or differentiated) they are part of the computation, so
+        derivatives reach the PDE's coefficients.
+        """
+        with jax.ensure_compile_time_eval():
+            return self._coefficients_now()
+
+    def _coefficients_now(self) -> tuple:
         h = self.dt / self.substeps
-        L = pde.linear_symbol()
-        kw = dict(num_points=num_contour_points, radius=contour_radius)
-        if order == 1:
+        L = self.pde.linear_symbol()
+        kw = dict(num_points=self.num_contour_points, radius=self.contour_radius)
+        if self.order == 1:
             e, p1 = phi_functions(h * L, 1, **kw)
             coeffs = (e, h * p1)
-        elif order == 2:
+        elif self.order == 2:
             e, p1, p2 = phi_functions(h * L, 2, **kw)
             coeffs = (e, h * p1, h * p2)
         else:
@@ -113,11 +140,14 @@ class ETDRK(AbstractFourierStepper):
             f1 = h * (p1 - 3 * p2 + 4 * p3)
             f2 = h * (p2 - 2 * p3)
             f3 = h * (4 * p3 - p2)
-            if order == 3:
+            if self.order == 3:
                 coeffs = (e2, h / 2 * p1h, e, h * p1, f1, 4 * f2, f3)
             else:
                 coeffs = (e2, h / 2 * p1h, e, f1, 2 * f2, f3)
-        self.coefficients = tuple(jnp.asarray(c) for c in coeffs)
+        return tuple(jnp.asarray(c) for c in coeffs)
+
+    def prepare(self) -> "ETDRK":
+        return self if self.coefficients is not None else _with_coefficients(self, self.compute_coefficients())
 
     def _single_step(self, u_hat, args, c):
         N = lambda v: self.pde.nonlinear(v, args)  # noqa: E731
@@ -149,7 +179,8 @@ class ETDRK(AbstractFourierStepper):
         return e * u_hat + f1 * n0 + f2 * (na + nb) + f3 * nc
 
     def step_fourier(self, u_hat: SpectralField, args: Args = None) -> SpectralField:
-        c = tuple(_cast(ci, u_hat) for ci in self.coefficients)
+        coeffs = self.coefficients if self.coefficients is not None else self.compute_coefficients()
+        c = tuple(_cast(ci, u_hat) for ci in coeffs)
         # coefficient leaves may be wider than the state (e.g. float64 viscosity, float32
         # state): keep the state's precision so scans see a fixed carry type
         one = lambda _, v: self._single_step(v, args, c).astype(u_hat.dtype)  # noqa: E731
@@ -169,11 +200,17 @@ class ExactLinear(AbstractFourierStepper):
 
     - `pde`: an :class:`AbstractLinearPDE` (diffusion, advection, dispersion, ...).
     - `dt`: time step.
+
+    The coefficients are derived from the PDE's leaves at use (once per rollout), so
+    derivatives with respect to every floating-point leaf of `pde` are exact wherever
+    the stepper was built.
     """
 
     pde: AbstractLinearPDE
     dt: float
-    coefficients: tuple
+    num_contour_points: int = eqx.field(static=True)
+    contour_radius: float = eqx.field(static=True)
+    coefficients: tuple | None
 
     def __init__(self, pde: AbstractLinearPDE, dt, *, num_contour_points: int = 32, contour_radius: float = 1.0):
         if not isinstance(pde, AbstractLinearPDE):
@@ -183,11 +220,25 @@ class ExactLinear(AbstractFourierStepper):
             )
         self.pde = pde
         self.dt = _check_dt(dt)
-        e, p1 = phi_functions(self.dt * pde.linear_symbol(), 1, num_points=num_contour_points, radius=contour_radius)
-        self.coefficients = (jnp.asarray(e), jnp.asarray(self.dt * p1))
+        self.num_contour_points = check_int(num_contour_points, "num_contour_points", minimum=4)
+        self.contour_radius = float(contour_radius)
+        self.coefficients = None
+
+    def compute_coefficients(self) -> tuple:
+        """``(e^{dt L}, dt φ_1(dt L))`` derived from the current leaves (see
+        :meth:`ETDRK.compute_coefficients`)."""
+        with jax.ensure_compile_time_eval():
+            e, p1 = phi_functions(
+                self.dt * self.pde.linear_symbol(), 1, num_points=self.num_contour_points, radius=self.contour_radius
+            )
+            return (jnp.asarray(e), jnp.asarray(self.dt * p1))
+
+    def prepare(self) -> "ExactLinear":
+        return self if self.coefficients is not None else _with_coefficients(self, self.compute_coefficients())
 
     def step_fourier(self, u_hat: SpectralField, args: Args = None) -> SpectralField:
-        e, q = (_cast(c, u_hat) for c in self.coefficients)
+        coeffs = self.coefficients if self.coefficients is not None else self.compute_coefficients()
+        e, q = (_cast(c, u_hat) for c in coeffs)
         out = e * u_hat
         if args is not None:
             out = out + q * self.pde.forcing_hat(args, u_hat.dtype)

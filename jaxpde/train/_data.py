@@ -167,9 +167,30 @@ class TrajectoryDataset:
             self.parameter_names = sorted(f["parameters"]) if "parameters" in f else []
             self.metadata = json.loads(f.attrs.get("metadata_json", "{}"))
         self._file = None
+        self._fingerprint = None
 
     def __len__(self):
         return self._len
+
+    def fingerprint(self) -> str:
+        """A SHA-256 of the dataset's content (trajectories, parameters, metadata), not of
+        its path: a run resumed through another spelling of the path, or after its
+        directory moved, recognises its data; a regenerated dataset is told apart."""
+        if getattr(self, "_fingerprint", None) is None:
+            import hashlib
+
+            h = hashlib.sha256()
+            h.update(json.dumps({"shape": self.shape, "len": self._len, "dtype": str(self.dtype),
+                                 "parameters": self.parameter_names, "metadata": self.metadata},
+                                sort_keys=True).encode())
+            f = self._f()
+            step = max(1, (64 << 20) // max(1, int(np.prod(self.shape)) * self.dtype.itemsize))
+            for s in range(0, self._len, step):
+                h.update(np.ascontiguousarray(f["trajectories"][s : s + step]).tobytes())
+            for n in self.parameter_names:
+                h.update(np.ascontiguousarray(f[f"parameters/{n}"][...]).tobytes())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     def _f(self):
         if self._file is None:

@@ -16,10 +16,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._abstract import AbstractStepper
 from .._checks import check_int
 from ..metrics import nrmse
-from ._checkpoint import Checkpointer, CheckpointError
 from ._data import TrajectoryDataset, online_batches
+from ._loop import RunLoop, read_history
 from ._parallel import batch_sharding, check_batch_size, data_mesh, replicate, shard_batch
 from ._step import make_step
 
@@ -54,7 +55,7 @@ class DatasetBatches:
         return {"epoch": step // self.steps_per_epoch, "batch": step % self.steps_per_epoch}
 
     def describe(self) -> dict:
-        return {"kind": "dataset", "path": str(self.dataset.path), "size": len(self.dataset),
+        return {"kind": "dataset", "sha256": self.dataset.fingerprint(), "size": len(self.dataset),
                 "batch_size": self.batch_size, "seed": self.seed, "window": self.window}
 
     def __call__(self, step: int) -> dict:
@@ -110,8 +111,10 @@ def rollout_nrmse(model: Callable, trajectories, *, horizon: int | None = None, 
 
 @eqx.filter_jit
 def _rollout_nrmse(model, trajs, parameters):
+    prepared = model.prepare() if isinstance(model, AbstractStepper) else model
+
     def unroll(u0, p):
-        step = model if p is None else (lambda u: model(u, p))
+        step = prepared if p is None else (lambda u: prepared(u, p))
 
         def body(u, _):
             nxt = step(u)
@@ -132,20 +135,6 @@ class FitResult(NamedTuple):
     opt_state: object
     key: jax.Array
     history: list  # the JSONL records of this run directory (or of this call)
-
-
-def _read_log(path: Path, before: int) -> list:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:  # a half-written last line of a killed run
-            continue
-        if rec.get("step", -1) < before:
-            out.append(rec)
-    return out
 
 
 def plot_losses(history: list, path) -> None:
@@ -212,108 +201,56 @@ def fit(model, optimiser, loss_fn: Callable, data, *, num_steps: int, key, run_d
     num_steps = check_int(num_steps, "num_steps")
     mesh = data_mesh() if mesh is None else mesh
     check_batch_size(data.batch_size, mesh)
-    run_dir = None if run_dir is None else Path(run_dir)
-    if resume and run_dir is None:
-        raise ValueError("resume=True needs a run_dir.")
     opt_state = optimiser.init(eqx.filter(model, eqx.is_inexact_array))
-    describe = {"data": data.describe(), "config": config}
-    ckpt = None
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if checkpoint_every:
-            ckpt = Checkpointer(run_dir / "checkpoints", every=checkpoint_every, keep=keep)
-            if not resume and ckpt.steps:
-                raise CheckpointError(f"{run_dir} already has checkpoints {ckpt.steps}; pass resume=True "
-                                      "(--resume) to continue it, or choose a new run directory.")
-    start = 0
-    if resume:
-        if ckpt is None:
-            raise ValueError("resume=True needs checkpointing (checkpoint_every).")
-        try:
-            model, opt_state, key, meta = ckpt.restore(model, opt_state, key)
-        except CheckpointError:
-            ckpt.close()
-            raise
-        start = int(meta["step"])
-        if meta.get("describe") != json.loads(json.dumps(describe)):
-            ckpt.close()
-            raise CheckpointError(f"{run_dir}: the checkpoint was written with different data or config; "
-                                  "resume with the same config, or start a new run directory.")
-    log_path = None if run_dir is None else run_dir / "metrics.jsonl"
-    history = _read_log(log_path, start) if log_path is not None else []
-    if log_path is not None:  # drop records past the checkpoint (a killed run's tail)
-        log_path.write_text("".join(json.dumps(r) + "\n" for r in history))
+    identity = {"data": data.describe(), "config": config}
+    with RunLoop(run_dir, total=num_steps, identity=identity, history="metrics.jsonl",
+                 checkpoint_every=checkpoint_every, keep=keep, resume=resume, progress=progress) as run:
+        start = 0
+        if resume:
+            model, opt_state, key, meta = run.restore(model, opt_state, key)
+            start = int(meta["step"])
+        run.start(start)
+        model, opt_state = replicate(model, mesh), replicate(opt_state, mesh)
+        if data.online:
+            step_fn = make_step(loss_fn, optimiser, make_batch=data.make, batch_sharding=batch_sharding(mesh))
+        else:
+            step_fn = make_step(loss_fn, optimiser)
 
-    model, opt_state = replicate(model, mesh), replicate(opt_state, mesh)
-    if data.online:
-        step_fn = make_step(loss_fn, optimiser, make_batch=data.make, batch_sharding=batch_sharding(mesh))
-    else:
-        step_fn = make_step(loss_fn, optimiser)
+        def evaluate(step):
+            if eval_fn is None:
+                return
+            out = {k: np.asarray(v).tolist() for k, v in eval_fn(model).items()}
+            run.record({"step": step, "eval": out})
+            if run.run_dir is not None:
+                plot_losses(run.history, run.run_dir / "loss.png")
 
-    from tqdm.auto import tqdm
-
-    def meta_at(step):
-        return {"step": step, **data.position(step), "describe": describe}
-
-    def record(rec):
-        history.append(rec)
-        if log_path is not None:
-            with open(log_path, "a") as f:
-                f.write(json.dumps(rec) + "\n")
-
-    def evaluate(step):
-        if eval_fn is None:
-            return
-        out = {k: np.asarray(v).tolist() for k, v in eval_fn(model).items()}
-        record({"step": step, "eval": out})
-        if run_dir is not None:
-            plot_losses(history, run_dir / "loss.png")
-
-    bar = tqdm(total=num_steps, initial=start, unit="step", disable=progress is False if progress is not None else None,
-               dynamic_ncols=True)
-    step = start
-    t_last, n_since = time.perf_counter(), 0
-    try:
+        step = start
+        t_last, n_since = time.perf_counter(), 0
+        run.track(step, model, opt_state, key, meta=data.position(step))
         while step < num_steps:
             next_key, sub = jax.random.split(key)
             batch = sub if data.online else shard_batch(data(step), mesh)
             new_model, new_opt_state, loss = step_fn(model, opt_state, batch)
             loss = float(loss)
             if not math.isfinite(loss):
-                where = ""
-                if ckpt is not None:  # keep the last good state
-                    ckpt.save(step, model, opt_state, key, meta_at(step), force=True)
-                    ckpt.wait()
-                    where = f"; the state before it is checkpointed as step {step} in {ckpt.directory}"
-                raise FloatingPointError(f"training loss became {loss} at step {step}{where}. Lower the learning "
-                                         "rate, add gradient clipping, or check the data for non-finite values.")
+                run.nonfinite(step, model, opt_state, key, meta=data.position(step), message=(
+                    f"training loss became {loss} at step {step}. Lower the learning rate, add gradient "
+                    "clipping, or check the data for non-finite values"))
             model, opt_state, key = new_model, new_opt_state, next_key
             now = time.perf_counter()
             n_since += data.batch_size
             rate = n_since / max(now - t_last, 1e-9)
-            record({"step": step, "loss": loss, "time": time.time(), "samples_per_s": rate})
+            run.record({"step": step, "loss": loss, "time": time.time(), "samples_per_s": rate})
             if now - t_last > 2.0:
                 t_last, n_since = now, 0
             step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3e}", samples_per_s=f"{rate:.0f}")
+            run.bar.update(1, loss=f"{loss:.3e}", samples_per_s=f"{rate:.0f}")
             if eval_every and step % eval_every == 0 and step < num_steps:
                 evaluate(step)
-            if ckpt is not None:
-                ckpt.save(step, model, opt_state, key, meta_at(step))
+            run.save(step, model, opt_state, key, meta=data.position(step))
         evaluate(step)
-        if ckpt is not None:
-            ckpt.save(step, model, opt_state, key, meta_at(step), force=True)
-    except KeyboardInterrupt:
-        if ckpt is not None:
-            ckpt.save(step, model, opt_state, key, meta_at(step), force=True)
-            ckpt.wait()
-            bar.write(f"interrupted at step {step}; checkpoint saved in {ckpt.directory} (resume with --resume)")
-        raise
-    finally:
-        bar.close()
-        if ckpt is not None:
-            ckpt.close()
+        run.save(step, model, opt_state, key, meta=data.position(step), force=True)
+        history = run.history
     if run_dir is not None:
-        plot_losses(history, run_dir / "loss.png")
+        plot_losses(history, Path(run_dir) / "loss.png")
     return FitResult(model, opt_state, key, history)

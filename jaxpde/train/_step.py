@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .._abstract import AbstractStepper
 from .._checks import check_int
 
 
@@ -27,6 +28,8 @@ def parameter_vector(batch: dict) -> jax.Array:
 
 
 def _stepper(model, p):
+    if isinstance(model, AbstractStepper):
+        model = model.prepare()  # a solver inside the model: its coefficients once per loss
     return model if p is None else (lambda u: model(u, p))
 
 

@@ -1,0 +1,151 @@
+"""Reading config files: YAML with one-line errors, ``--set`` overrides, and validation
+by pydantic models whose errors name the file and the dotted key (with a did-you-mean)."""
+
+import difflib
+import inspect
+import math
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+
+class ConfigError(Exception):
+    """A problem in a config file or on the command line; the message names the file
+    and the key."""
+
+
+def read_yaml(path) -> dict:
+    """The mapping in a YAML file, or a :class:`ConfigError` saying what is wrong with it."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a config file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (not valid UTF-8)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of keys to values, got {type(raw).__name__}")
+    return raw
+
+
+def apply_overrides(raw: dict, overrides, path) -> dict:
+    """``--set a.b=value`` overrides (value parsed as YAML) applied to a copy of `raw`."""
+    import copy
+
+    out = copy.deepcopy(raw)
+    for item in overrides or ():
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. training.steps=2000")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        if not all(parts):
+            raise ConfigError(f"--set {item!r}: the key {key!r} has an empty part")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"{path}: --set {key}: '{'.'.join(parts[: i + 1])}' is not a section")
+            node = nxt
+        node[parts[-1]] = parsed
+    return out
+
+
+def _dotted(loc) -> str:
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+
+
+def _allowed_at(model: type[pydantic.BaseModel], loc) -> list[str]:
+    """The field names of the (sub)model at `loc` (for a did-you-mean)."""
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        current = annotation if inspect.isclass(annotation) else None
+    return list(getattr(current, "model_fields", {}) or {})
+
+
+def validate(model: type[pydantic.BaseModel], raw: dict, path, *, prefix: tuple = ()):
+    """Validate `raw` against `model`; the first error becomes one :class:`ConfigError`
+    line naming the file and the dotted key (under `prefix` for a nested section)."""
+    try:
+        return model.model_validate(raw)
+    except pydantic.ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        loc = err["loc"]
+        key = _dotted(tuple(prefix) + tuple(loc))
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_at(model, loc[:-1]) or err.get("ctx", {}).get("allowed", [])
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else (f"; allowed: {', '.join(allowed)}" if allowed else "")
+            raise ConfigError(f"{path}: unknown key '{key}'{hint}") from None
+        if err["type"] == "missing":
+            raise ConfigError(f"{path}: missing key '{key}'") from None
+        msg = err["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            msg = msg.removeprefix(prefix)
+        given = err.get("input")
+        shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+        where = f"key '{key}'" if key else "the config"
+        raise ConfigError(f"{path}: {where}: {msg}{shown}") from None
+
+
+# --------------------------------------------------------------- keyword sections
+def _finite(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError("must be a number")
+    if not math.isfinite(v):
+        raise ValueError("must be finite")
+    return v
+
+
+def _integer(v):
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError("must be an integer")
+    return v
+
+
+def keyword_model(fn, name: str, *, skip=("key", "dtype", "checkpoint"), only=None) -> type[pydantic.BaseModel]:
+    """A pydantic model of the keyword arguments of a library constructor `fn`: one
+    optional field per keyword, typed by its default (number, integer, string, bool),
+    unknown keys refused. The constructor itself checks admissibility."""
+    from typing import Annotated
+
+    from pydantic import BeforeValidator
+
+    fields = {}
+    for pname, p in inspect.signature(fn).parameters.items():
+        if pname in skip or p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is p.empty:
+            continue
+        if only is not None and pname not in only:
+            continue
+        d = p.default
+        if isinstance(d, bool):
+            ann = bool
+        elif isinstance(d, int):
+            ann = Annotated[int, BeforeValidator(_integer)]
+        elif isinstance(d, float):
+            ann = Annotated[float, BeforeValidator(_finite)]
+        elif isinstance(d, str):
+            ann = str
+        else:
+            ann = Any
+        fields[pname] = (ann, d)
+    return pydantic.create_model(name, __config__=pydantic.ConfigDict(extra="forbid"), **fields)

@@ -1,0 +1,210 @@
+"""The outer loop every long run shares: a run directory with a JSONL history, orbax
+checkpoints with resume, progress on a terminal or as plain lines in a log, a checkpoint
+on Ctrl-C and of the last good state before a non-finite value.
+
+:func:`~jaxpde.train.fit`, :func:`~jaxpde.design.minimise` and
+:func:`~jaxpde.design.least_squares` are written on it.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+from ._checkpoint import Checkpointer, CheckpointError
+
+
+def read_history(path, before: int | None = None) -> list:
+    """The records of a JSONL history file (those with ``step < before`` when given);
+    a half-written last line of a killed run is skipped."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if before is None or rec.get("step", -1) < before:
+            out.append(rec)
+    return out
+
+
+class Progress:
+    """A progress display: a tqdm bar when stderr is a terminal, otherwise one plain
+    line every `interval` seconds (so a log file shows how a batch job is doing).
+    ``enabled=False`` shows nothing; ``True`` forces the bar."""
+
+    def __init__(self, total: int, initial: int = 0, *, enabled: bool | None = None, unit: str = "step",
+                 interval: float = 10.0, stream=None):
+        self.total, self.n, self.unit = int(total), int(initial), unit
+        self.stream = sys.stderr if stream is None else stream
+        self.interval = float(interval)
+        self.postfix = ""
+        self._bar = None
+        self._last = time.perf_counter()
+        self._t0 = self._last
+        self._n0 = self.n
+        tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.mode = "off" if enabled is False else ("bar" if enabled or tty else "lines")
+        if self.mode == "bar":
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.total, initial=self.n, unit=unit, dynamic_ncols=True, file=self.stream)
+
+    def update(self, n: int = 1, **postfix):
+        self.n += int(n)
+        self.postfix = ", ".join(f"{k}={v}" for k, v in postfix.items())
+        if self._bar is not None:
+            self._bar.update(n)
+            if postfix:
+                self._bar.set_postfix(**postfix)
+        elif self.mode == "lines":
+            now = time.perf_counter()
+            if now - self._last >= self.interval or self.n >= self.total:
+                self._line(now)
+
+    def _line(self, now):
+        rate = (self.n - self._n0) / max(now - self._t0, 1e-9)
+        pct = 100.0 * self.n / max(self.total, 1)
+        tail = f" {self.postfix}" if self.postfix else ""
+        print(f"[{self.n}/{self.total} {self.unit}s, {pct:.0f}%, {rate:.3g} {self.unit}/s]{tail}", file=self.stream,
+              flush=True)
+        self._last = now
+
+    def write(self, message: str):
+        if self._bar is not None:
+            self._bar.write(message, file=self.stream)
+        elif self.mode != "off":
+            print(message, file=self.stream, flush=True)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class RunLoop:
+    """Bookkeeping of one long run, shared by training and design loops.
+
+    **Arguments:**
+
+    - `run_dir`: the run directory (``None``: nothing is written, history in memory).
+    - `total`: the step budget (for progress).
+    - `identity`: a JSON-able description of what is run (config, content hashes of the
+      data). It is stored with every checkpoint and compared on resume, so a run is
+      recognised by its content whatever path it is reached through.
+    - `history`: the JSONL file name in `run_dir`.
+    - `checkpoint_every`, `keep`: orbax checkpoints in ``run_dir/checkpoints``.
+    - `resume`: continue from the latest checkpoint (:meth:`restore`).
+    - `progress`: as :class:`Progress`; `unit` names a step.
+
+    Use it as a context manager. Keep :attr:`state` (``(step, trees)``) current: on
+    Ctrl-C it is checkpointed before the interrupt propagates.
+    """
+
+    def __init__(self, run_dir, *, total: int, identity: dict, history: str = "history.jsonl",
+                 checkpoint_every: int | None = None, keep: int = 3, resume: bool = False,
+                 progress: bool | None = None, unit: str = "step"):
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.identity = json.loads(json.dumps(identity))
+        self.total = int(total)
+        self.progress_enabled, self.unit = progress, unit
+        self.ckpt = None
+        self.history: list = []
+        self.path = None
+        self.state = None  # (step, (a, b, key)) to save on interrupt
+        self.bar = None
+        if resume and self.run_dir is None:
+            raise ValueError("resume=True needs a run_dir.")
+        if self.run_dir is None:
+            if checkpoint_every:
+                raise ValueError("checkpoint_every needs a run_dir.")
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.run_dir / history
+        if checkpoint_every:
+            self.ckpt = Checkpointer(self.run_dir / "checkpoints", every=checkpoint_every, keep=keep)
+            if not resume and self.ckpt.steps:
+                steps = self.ckpt.steps
+                self.ckpt.close()
+                raise CheckpointError(f"{self.run_dir} already has checkpoints {steps}; pass resume=True "
+                                      "(--resume) to continue it, or choose a new run directory.")
+        elif resume:
+            raise ValueError("resume=True needs checkpointing (checkpoint_every).")
+
+    # --- resume ---------------------------------------------------------------------
+    def restore(self, a, b, key=None):
+        """Restore ``(a, b, key)`` (e.g. model, optimiser state, PRNG key) from the latest
+        checkpoint into the structure of freshly built ones. Returns ``(a, b, key, meta)``;
+        raises :class:`CheckpointError` if the checkpoint belongs to another run."""
+        key = jax.random.PRNGKey(0) if key is None else key
+        try:
+            a, b, key, meta = self.ckpt.restore(a, b, key)
+        except CheckpointError:
+            self.ckpt.close()
+            raise
+        if meta.get("identity") != self.identity:
+            self.ckpt.close()
+            raise CheckpointError(f"{self.run_dir}: the checkpoint was written by a different run (other data, "
+                                  "config or optimiser); resume with the same settings, or start a new run directory.")
+        return a, b, key, meta
+
+    def start(self, step: int):
+        """Begin at `step`: keep the history before it (dropping a killed run's tail) and
+        open the progress display."""
+        if self.path is not None:
+            self.history = read_history(self.path, step)
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in self.history))
+        self.bar = Progress(self.total, step, enabled=self.progress_enabled, unit=self.unit)
+
+    # --- during the run -------------------------------------------------------------
+    def record(self, rec: dict):
+        self.history.append(rec)
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+
+    def save(self, step: int, a, b, key=None, *, meta: dict | None = None, force: bool = False):
+        """Checkpoint ``(a, b, key)`` at `step` (when due, or always with `force`)."""
+        self.state = (step, (a, b, key), meta)
+        if self.ckpt is not None:
+            key = jax.random.PRNGKey(0) if key is None else key
+            self.ckpt.save(step, a, b, key, {**(meta or {}), "step": step, "identity": self.identity}, force=force)
+
+    def track(self, step: int, a, b, key=None, *, meta: dict | None = None):
+        """Remember the current state (checkpointed on Ctrl-C) without saving it."""
+        self.state = (step, (a, b, key), meta)
+
+    def nonfinite(self, step: int, a, b, key=None, *, message: str, meta: dict | None = None):
+        """Checkpoint the last good state and raise ``FloatingPointError(message)``,
+        saying where that state is."""
+        where = ""
+        if self.ckpt is not None:
+            self.save(step, a, b, key, meta=meta, force=True)
+            self.ckpt.wait()
+            where = f"; the state before it is checkpointed as step {step} in {self.ckpt.directory}"
+        raise FloatingPointError(f"{message}{where}")
+
+    # --- context --------------------------------------------------------------------
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is KeyboardInterrupt and self.state is not None and self.ckpt is not None:
+                step, (a, b, key), meta = self.state
+                self.save(step, a, b, key, meta=meta, force=True)
+                self.ckpt.wait()
+                if self.bar is not None:
+                    self.bar.write(f"interrupted at step {step}; checkpoint saved in {self.ckpt.directory} "
+                                   "(resume with --resume / resume=True)")
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+            if self.ckpt is not None:
+                self.ckpt.close()
+        return False
