@@ -84,8 +84,15 @@ def test_a_killed_run_resumes_to_the_uninterrupted_loss_trajectory(tmp_path):
     killed_at = len(_records(run))
     assert 60 <= killed_at < 300
 
-    res = subprocess.run(cmd + [str(run), "--resume"], env=env, capture_output=True, text=True, timeout=600)
+    # resume after moving the run directory, through an absolute path spelled another way:
+    # a run is recognised by its content (config and data hashes), not by its path
+    moved = tmp_path / "elsewhere" / "moved"
+    moved.parent.mkdir()
+    run.rename(moved)
+    spelled = os.path.join(str(tmp_path.absolute()), ".", "elsewhere", "..", "elsewhere", "moved")
+    res = subprocess.run(cmd + [spelled, "--resume"], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
+    run = moved
     np.testing.assert_array_equal(_records(run), _records(tmp_path / "ref"))
     # resuming with a different config is refused
     raw["training"]["learning_rate"] = 0.5

@@ -140,6 +140,20 @@ def _check_params(given, fn, section, file):
     return out
 
 
+def parse_any(kind: str, raw: dict, path: Path):
+    """Validate a config of the given kind (``kind`` already checked)."""
+    raw = {k: v for k, v in raw.items() if k != "kind"}
+    if kind == "design":
+        from ._design import parse
+
+        return parse({"kind": "design", **raw}, path)
+    if kind == "train":
+        from ._train import parse_train_config
+
+        return parse_train_config(raw, path)
+    return parse_config(raw, path)
+
+
 def load_config(path) -> SimulationConfig:
     """Parse and validate a simulation config; raise :class:`ConfigError` on any problem."""
     path = Path(path)

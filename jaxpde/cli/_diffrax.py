@@ -16,7 +16,7 @@ additive noise) or ``euler`` (sde with multiplicative noise); SDEs take fixed st
 ``dt0`` unless ``adaptive: true``.
 """
 
-import time
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,104 +122,3 @@ def parse_integrator(raw: dict, file: str, equation: str) -> IntegratorConfig:
         kind=kind, solver=solver, rtol=rtol, atol=atol, dt0=dt0, adaptive=adaptive, max_steps=max_steps,
         noise=dict(noise) if noise else None, t_final=t_final, save_interval=save_interval,
     )
-
-
-def simulate_diffrax(cfg, out_dir: Path, *, progress: bool | None = None) -> dict:
-    """Run a spectral config with a diffrax integrator; write ``<name>.h5`` and ``<name>.png``."""
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-    from tqdm.auto import tqdm
-
-    from ..integrate import MultiplicativeNoise, SpectralNoise, solve
-    from ..io import TrajectoryWriter
-    from ..viz import plot_snapshots, plot_spacetime
-    from ._main import build_problem, problem_metadata
-
-    if cfg.precision == "float64":
-        jax.config.update("jax_enable_x64", True)
-    ic = cfg.integrator
-    pde, u0 = build_problem(cfg)
-    noise = None
-    if ic.kind == "sde":
-        n = ic.noise
-        try:
-            noise = SpectralNoise(
-                pde.grid, n["amplitude"], correlation_length=n.get("correlation_length"), dealias=n.get("dealias"),
-                num_channels=pde.num_channels,
-            )
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"{cfg.path}: key 'noise': {e}") from None
-        if n.get("multiplicative", False):
-            noise = MultiplicativeNoise(noise)
-    num_frames = ic.num_frames
-    frames_per_chunk = max(1, num_frames // 50)
-    base_key = jax.random.key(cfg.seed)
-    stats_total = {"num_steps": 0, "num_accepted_steps": 0, "num_rejected_steps": 0}
-
-    def make_advance(frames):
-        @eqx.filter_jit
-        def advance(u, t_start, chunk):
-            ts = t_start + ic.save_interval * jnp.arange(1, frames + 1, dtype=t_start.dtype)
-            sol = solve(
-                pde, u, t_start, ts[-1], solver=ic.solver, rtol=ic.rtol, atol=ic.atol, dt0=ic.dt0,
-                adaptive=ic.adaptive, saveat=ts, max_steps=ic.max_steps, noise=noise,
-                key=jax.random.fold_in(base_key, chunk) if noise is not None else None,
-            )
-            return sol.us, sol.stats
-
-        return advance
-
-    advance = make_advance(frames_per_chunk)
-    advance_rest = make_advance(max(1, num_frames % frames_per_chunk))
-    meta = problem_metadata(
-        cfg, integrator=ic.kind, solve={"solver": ic.solver, "rtol": ic.rtol, "atol": ic.atol, "dt0": ic.dt0,
-                                        "adaptive": ic.adaptive, "max_steps": ic.max_steps},
-        noise=ic.noise, t_final=ic.t_final, save_interval=ic.save_interval)
-    out_dir = Path(out_dir)
-    h5_path, png_path = out_dir / f"{cfg.name}.h5", out_dir / f"{cfg.name}.png"
-    times = np.arange(num_frames + 1) * ic.save_interval
-    kept, keep_every = [np.asarray(u0)], max(1, (num_frames + 1) // 400)
-    t0 = time.perf_counter()
-    with TrajectoryWriter(h5_path, (num_frames + 1, *u0.shape), np.dtype(u0.dtype), meta, times) as writer:
-        writer.write(np.asarray(u0)[None])
-        u, done, chunk = u0, 0, 0
-        bar = tqdm(total=num_frames, unit="frame", desc=cfg.name,
-                   disable=progress is False if progress is not None else None)
-        with bar:
-            while done < num_frames:
-                n = min(frames_per_chunk, num_frames - done)
-                fn = advance if n == frames_per_chunk else advance_rest
-                try:
-                    frames, stats = fn(u, jnp.asarray(float(times[done])), jnp.asarray(chunk))
-                    frames = np.asarray(frames)
-                except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as e:  # jaxpde.solve's failures
-                    msg = str(e)
-                    line = next((ln for ln in msg.splitlines() if "jaxpde.solve" in ln), msg.splitlines()[0] if msg else "")
-                    raise FloatingPointError(f"{line.strip()} (t = {times[done]:.6g}, config {cfg.path})") from None
-                writer.write(frames)
-                for k in stats_total:
-                    stats_total[k] += int(stats[k])
-                for j in range(n):
-                    if (done + j + 1) % keep_every == 0:
-                        kept.append(frames[j])
-                u, done, chunk = frames[-1], done + n, chunk + 1
-                bar.update(n)
-                bar.set_postfix(steps=stats_total["num_steps"], rejected=stats_total["num_rejected_steps"])
-    wall = time.perf_counter() - t0
-    kept = np.stack(kept)
-    kept_times = np.concatenate([[0.0], times[1:][(np.arange(1, num_frames + 1) % keep_every) == 0]])
-    title = f"{cfg.equation}  ({ic.kind}: {ic.solver}, {stats_total['num_steps']} steps)"
-    if len(cfg.num_points) == 1:
-        fig = plot_spacetime(kept, cfg.extent[0], kept_times, title=title)
-    else:
-        fig = plot_snapshots(kept if len(cfg.num_points) == 2 else kept[..., kept.shape[-1] // 2],
-                             cfg.extent[:2], kept_times, title=title, num=4)
-    tmp_png = png_path.with_name(png_path.name + ".partial.png")
-    fig.savefig(tmp_png, dpi=110)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    tmp_png.replace(png_path)
-    return {"h5": h5_path, "png": png_path, "wall_s": wall, "stats": stats_total, "frames": num_frames}

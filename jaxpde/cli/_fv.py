@@ -8,7 +8,7 @@ Config keys: ``law`` (euler | shallow_water | burgers | advection), ``parameters
 ``precision`` and ``name``.
 """
 
-import time
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +151,9 @@ def build_fv(cfg: FVConfig):
     try:
         law = _law_class(cfg.law)(ndim=grid.ndim, **cfg.parameters)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"{file}: key 'parameters' (law '{cfg.law}'): {e}") from None
+        first = str(e).split(" ", 1)[0]
+        key = f"parameters.{first}" if first in cfg.parameters else "parameters"
+        raise ConfigError(f"{file}: key '{key}' (law '{cfg.law}'): {e}") from None
     try:
         pde = fv.FiniteVolume(law, grid, fv.make_reconstruction(cfg.scheme["reconstruction"]),
                               fv.make_riemann_solver(cfg.scheme["riemann_solver"]), bc=cfg.boundary)
@@ -169,81 +171,3 @@ def build_fv(cfg: FVConfig):
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{file}: key 'initial_condition': {e}") from None
     return pde, u0.astype(jnp.float64 if cfg.precision == "float64" else jnp.float32)
-
-
-def simulate_fv(cfg: FVConfig, out_dir: Path, *, progress=None) -> dict:
-    """Run a finite-volume config; write ``<name>.h5`` (conserved variables) and ``<name>.png``."""
-    import jax
-    import numpy as np
-    from tqdm.auto import tqdm
-
-    from .. import fv
-    from .._version import __version__
-    from ..integrate import solve_to
-    from ..io import TrajectoryWriter
-    from ..viz import plot_fv_profiles, plot_snapshots
-
-    if cfg.precision == "float64":
-        jax.config.update("jax_enable_x64", True)
-    pde, u0 = build_fv(cfg)
-    cfl, stepper = cfg.scheme["cfl"], cfg.scheme["stepper"]
-    advance = jax.jit(lambda u, t0, t1: solve_to(pde, u, t1, t0=t0, cfl=cfl, stepper=stepper, differentiable=False, full_output=True))
-    times = np.linspace(0.0, cfg.t_final, cfg.num_frames + 1)
-    meta = {
-        "law": cfg.law, "parameters": cfg.parameters, "solver": "finite_volume",
-        "grid": {"num_cells": list(cfg.num_cells), "lower": list(cfg.lower), "upper": list(cfg.upper)},
-        "scheme": cfg.scheme, "boundary": cfg.boundary if isinstance(cfg.boundary, str) else [list(b) if isinstance(b, tuple) else b for b in cfg.boundary],
-        "t_final": cfg.t_final, "initial_condition": {"kind": cfg.ic_kind, **cfg.ic_params},
-        "precision": cfg.precision, "jaxpde_version": __version__, "jax_version": jax.__version__,
-        "state_layout": "(time, channel, *space), conserved variables", "config_file": str(cfg.path),
-    }
-    out_dir = Path(out_dir)
-    h5_path, png_path = out_dir / f"{cfg.name}.h5", out_dir / f"{cfg.name}.png"
-    frames = [np.asarray(u0)]
-    steps = 0
-    t0 = time.perf_counter()
-    with TrajectoryWriter(h5_path, (cfg.num_frames + 1, *u0.shape), np.dtype(u0.dtype), meta, times) as writer:
-        writer.write(np.asarray(u0)[None])
-        u = u0
-        bar = tqdm(total=cfg.num_frames, unit="frame", desc=cfg.name, disable=progress is False if progress is not None else None)
-        with bar:
-            for k in range(cfg.num_frames):
-                try:
-                    sol = advance(u, times[k], times[k + 1])
-                    u = jax.block_until_ready(sol.u)
-                except Exception as e:  # eqx.error_if surfaces as a runtime error
-                    if "non-finite" in str(e):
-                        raise FloatingPointError(f"the solution became non-finite before t = {times[k + 1]:.6g}; lower scheme.cfl (config {cfg.path})") from None
-                    raise
-                steps += int(sol.num_steps)
-                frame = np.asarray(u)
-                writer.write(frame[None])
-                frames.append(frame)
-                bar.update(1)
-                bar.set_postfix(steps=steps)
-    wall = time.perf_counter() - t0
-    traj = np.stack(frames)
-    title = f"{cfg.law}: {cfg.scheme['reconstruction']} + {cfg.scheme['riemann_solver']} + {cfg.scheme['stepper']}, CFL {cfl:g}"
-    law = pde.law
-    if len(cfg.num_cells) == 1:
-        exact = None
-        if cfg.law == "euler" and cfg.ic_kind == "riemann":
-            p = {"x0": 0.5, **cfg.ic_params}
-            try:
-                exact = lambda x: fv.exact_riemann(p["left"], p["right"], x, cfg.t_final, gamma=float(law.gamma), x0=p["x0"])  # noqa: E731
-            except ValueError:
-                exact = None
-        fig = plot_fv_profiles(law, pde.grid, traj, times, exact=exact, title=title)
-    else:
-        prim = np.stack([np.asarray(law.to_primitive(f)) for f in traj])
-        sl = prim if prim.ndim == 4 else prim[..., prim.shape[-1] // 2]
-        extent = tuple(b - a for a, b in zip(cfg.lower, cfg.upper))
-        fig = plot_snapshots(sl, extent, times, title=title + " (density)", num=4)
-    tmp_png = png_path.with_name(png_path.name + ".partial.png")
-    fig.savefig(tmp_png, dpi=110)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    tmp_png.replace(png_path)
-    cells = int(np.prod(cfg.num_cells))
-    return {"h5": h5_path, "png": png_path, "wall_s": wall, "steps": steps, "cell_steps_per_s": cells * steps / wall}

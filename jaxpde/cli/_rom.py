@@ -170,7 +170,7 @@ def build_rom(cfg, pde, batches, key):
 
 def _pde_of(cfg, grid):
     """``beta -> AbstractPDE`` with the sampled parameters (sorted names) set to beta."""
-    from ._main import make_pde
+    from ._build import make_pde
 
     names = _names(cfg)
     return lambda beta: make_pde(cfg.sim, grid, **{n: beta[i] for i, n in enumerate(names)})
@@ -180,7 +180,7 @@ def physics(cfg, grid):
     """What the physics loss differentiates: ``beta -> AbstractPDE`` (``rom.physics: rhs``)
     or ``beta -> `` the data's stepper on it (``step``: the latent velocity fits the
     one-step difference quotient ``(S(u) − u) / dt``)."""
-    from ._main import make_stepper
+    from ._build import make_stepper
 
     pde = _pde_of(cfg, grid)
     if cfg.rom["physics"] == "step":

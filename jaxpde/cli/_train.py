@@ -213,7 +213,7 @@ def _setup_precision(cfg):
 def build_sampler(cfg):
     """The solver sampler ``key -> (trajectory, parameters)`` of the data section."""
     from ..train import make_sampler
-    from ._main import build_problem, ic_sampler, make_pde, make_stepper
+    from ._build import build_problem, ic_sampler, make_pde, make_stepper
 
     sim = cfg.sim
     pde, _ = build_problem(sim)  # validates the equation and the IC shape
@@ -237,6 +237,12 @@ def build_model(cfg, pde, key):
     ndim = len(cfg.sim.num_points)
     try:
         net = cls(c, c, ndim=ndim, key=key, **kwargs)
+        import jax
+        import jax.numpy as jnp
+
+        probe = jnp.zeros(pde.state_shape)
+        extra = (jnp.zeros(len(cfg.data["parameter_ranges"])),) if kwargs.get("num_parameters") else ()
+        jax.eval_shape(lambda m: m(probe, *extra), net)  # shape checks (e.g. modes vs the grid) before any work
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{cfg.path}: key 'model': {e}") from None
     interval = cfg.sim.dt * cfg.sim.save_every

@@ -14,7 +14,12 @@ from ._laws import AbstractConservationLaw, Euler, ShallowWater
 
 
 def _primitive(law, w) -> np.ndarray:
-    return np.asarray(law.to_conserved(jnp.asarray(w, dtype=jnp.result_type(float))))
+    w = jnp.asarray(w, dtype=jnp.result_type(float))
+    ok = law.admissible(w)
+    if ok is not None and not bool(jnp.all(ok)):
+        raise ValueError(f"the state {np.asarray(w).tolist()} is not admissible for {type(law).__name__} "
+                         "(density, depth and pressure must be positive).")
+    return np.asarray(law.to_conserved(w))
 
 
 def _fraction_below(grid: CellGrid, x0: float, axis: int) -> np.ndarray:

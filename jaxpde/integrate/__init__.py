@@ -3,6 +3,12 @@ integration to a final time, and diffrax-based method-of-lines integration
 (:func:`solve`: adaptive explicit/implicit/IMEX ODE solves, SDEs on a Virtual Brownian
 Tree with the noise models below, solver-heuristic regularisers)."""
 
+from ._advance import (
+    brownian_horizon as brownian_horizon,
+    cfl_advance as cfl_advance,
+    rollout_advance as rollout_advance,
+    solve_advance as solve_advance,
+)
 from ._cfl import CFLSolution as CFLSolution, solve_to as solve_to
 from ._explicit import (
     AbstractExplicitStepper as AbstractExplicitStepper,

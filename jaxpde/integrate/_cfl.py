@@ -54,6 +54,7 @@ def solve_to(
     checkpoint: bool | int | None = True,
     differentiate_dt: bool = False,
     full_output: bool = False,
+    throw: bool = True,
 ):
     """Integrate ``du/dt = pde.rhs(u)`` from `t0` to `t_final` with steps
     ``dt = cfl_dt(pde, u, cfl)`` chosen from the current state inside ``jit``; the last
@@ -91,6 +92,8 @@ def solve_to(
       on the differentiable path; otherwise estimated as ``2 · (t_final - t0) / dt(u0) + 16``.
     - `checkpoint`: ``True`` (two levels), an int number of levels, or ``None``.
     - `full_output`: return a :class:`CFLSolution` ``(u, t, num_steps)`` instead of the state.
+    - `throw`: raise the runtime errors below; with ``False`` the caller checks the
+      returned state and time itself.
 
     **Errors:** if `t_final` is not reached within `max_steps` or the state becomes
     non-finite, a runtime error (``eqx.error_if``) names the cause.
@@ -143,8 +146,10 @@ def solve_to(
             return going if max_steps is None else going & (c[2] < max_steps)
 
         u, t, n = jax.lax.while_loop(cond, advance, carry)
-    u = eqx.error_if(u, ~jnp.all(jnp.isfinite(u)), "solve_to: the state became non-finite; lower cfl or check the initial state.")
-    u = eqx.error_if(u, t < t_final, "solve_to: max_steps was reached before t_final; raise max_steps.")
+    if throw:
+        u = eqx.error_if(u, ~jnp.all(jnp.isfinite(u)),
+                         "solve_to: the state became non-finite; lower cfl or check the initial state.")
+        u = eqx.error_if(u, t < t_final, "solve_to: max_steps was reached before t_final; raise max_steps.")
     if full_output:
         return CFLSolution(u, t, n)
     return u

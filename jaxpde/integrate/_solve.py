@@ -261,6 +261,7 @@ def solve(
     noise=None,
     key: Array | None = None,
     brownian_tol: float | None = None,
+    brownian_interval: tuple | None = None,
     heuristics: bool = False,
     throw: bool = True,
     progress: bool = False,
@@ -318,6 +319,9 @@ def solve(
     - `brownian_tol`: time resolution of the Virtual Brownian Tree (default:
       ``dt0 / 4`` for constant steps, ``min(dt0, (t1 - t0) / max_steps) / 8`` for
       adaptive ones, which also sets ``dtmin`` above it).
+    - `brownian_interval`: ``(a, b)`` containing ``[t0, t1]``: the interval of the
+      Brownian tree (default ``(t0, t1)``). Solves of consecutive pieces of one run that
+      share `key`, `brownian_interval` and `brownian_tol` follow one Brownian path.
     - `heuristics`: also accumulate the solver heuristics (local error and stiffness
       estimates of accepted steps) used by the regulariser of Pal et al.
     - `throw`: raise a runtime error if the solve fails (max steps, failed implicit
@@ -370,7 +374,8 @@ def solve(
         span = float(t1 - t0) if isinstance(t1 - t0, (int, float)) else None
         if brownian_tol is None:
             brownian_tol = dt0 / 4 if not adaptive else min(dt0, (span or dt0) / max_steps) / 8
-        terms = sde_terms(pde, noise, u0, t0, t1, solver, key=key, tol=brownian_tol)
+        a, b = (t0, t1) if brownian_interval is None else brownian_interval
+        terms = sde_terms(pde, noise, u0, a, b, solver, key=key, tol=brownian_tol)
     elif imex:
         terms = _imex_terms(pde)
     else:

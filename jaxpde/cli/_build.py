@@ -1,0 +1,95 @@
+"""Spectral problems of a validated simulation config, built through the library's
+constructors (the equation and initial-condition registries)."""
+
+import inspect
+
+from ._config import ConfigError, EQUATIONS, INITIAL_CONDITIONS
+
+
+def make_pde(cfg, grid, **overrides):
+    """The equation of a validated spectral config on `grid`; `overrides` replace
+    parameters (traceable: used inside ``vmap`` for sampled parameters)."""
+    kwargs = dict(cfg.parameters)
+    if cfg.dealias is not None:
+        kwargs["dealias"] = cfg.dealias
+    kwargs.update(overrides)
+    try:
+        return EQUATIONS[cfg.equation](grid, **kwargs)
+    except (TypeError, ValueError) as e:
+        first = str(e).split(" ", 1)[0]  # the library's messages start with the argument's name
+        key = f"parameters.{first}" if first in cfg.parameters else "parameters"
+        raise ConfigError(f"{cfg.path}: key '{key}' (equation '{cfg.equation}'): {e}") from None
+
+
+def ic_sampler(cfg, pde):
+    """``(key -> u0, takes_key)``: the config's initial condition on the PDE's grid, in
+    the config's precision (`takes_key` is False for deterministic ones)."""
+    fn = INITIAL_CONDITIONS[cfg.ic_kind]
+    params = dict(cfg.ic_params)
+    accepted = inspect.signature(fn).parameters
+    if "num_channels" in accepted and "num_channels" not in params:
+        params["num_channels"] = pde.num_channels
+    takes_key = "key" in accepted
+    dtype = "float64" if cfg.precision == "float64" else "float32"
+
+    def sample(key):
+        return fn(pde.grid, **params, **({"key": key} if takes_key else {})).astype(dtype)
+
+    return sample, takes_key
+
+
+def make_stepper(cfg, pde):
+    """The fixed-step stepper of a validated config for `pde`."""
+    from ..spectral import ETDRK, ExactLinear, StormerVerlet
+
+    try:
+        if cfg.method == "etdrk":
+            return ETDRK(pde, cfg.dt, order=cfg.order, substeps=cfg.substeps)
+        if cfg.method == "exact":
+            return ExactLinear(pde, cfg.dt)
+        return StormerVerlet(pde, cfg.dt, substeps=cfg.substeps)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{cfg.path}: key 'stepper' / 'dt': {e}") from None
+
+
+def build_problem(cfg):
+    """Build ``(pde, u0)`` from a validated spectral config (imports JAX lazily)."""
+    import jax
+
+    from ..grids import PeriodicGrid
+
+    file = cfg.path
+    try:
+        grid = PeriodicGrid(cfg.num_points, cfg.extent)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{file}: key 'grid': {e}") from None
+    pde = make_pde(cfg, grid)
+    sample, _ = ic_sampler(cfg, pde)
+    try:
+        u0 = sample(jax.random.PRNGKey(cfg.seed))
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{file}: key 'initial_condition': {e}") from None
+    if tuple(u0.shape) != pde.state_shape:
+        raise ConfigError(
+            f"{file}: key 'initial_condition': '{cfg.ic_kind}' gives shape {tuple(u0.shape)} but "
+            f"'{cfg.equation}' needs {pde.state_shape} (channels, *grid.num_points)"
+        )
+    return pde, u0
+
+
+def build(cfg):
+    """Build ``(pde, stepper, u0)`` from a validated fixed-step config (imports JAX lazily)."""
+    pde, u0 = build_problem(cfg)
+    return pde, make_stepper(cfg, pde), u0
+
+
+def build_any(cfg):
+    """Build the problem of a validated simulation config (spectral or finite volume),
+    so that the library's constructors check it."""
+    from ._fv import FVConfig, build_fv
+
+    if isinstance(cfg, FVConfig):
+        return build_fv(cfg)
+    if cfg.integrator is None:
+        return build(cfg)
+    return build_problem(cfg)
