@@ -38,7 +38,7 @@ DYNAMICS_KEYS = {"width": 64, "depth": 3}
 def _decoders():
     from .. import rom
 
-    return {"sine": rom.SineDecoder, "modulated": rom.ModulatedDecoder}
+    return rom.DECODERS
 
 
 def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]:
@@ -123,51 +123,6 @@ def _interval(cfg):
     return cfg.sim.dt * cfg.sim.save_every
 
 
-def build_batches(cfg, trajs, params):
-    from ..rom import SnapshotBatches
-
-    r, t = cfg.rom, cfg.training
-    return SnapshotBatches(trajs[:, : r["train_frames"]], params, t["batch_size"], seed=cfg.seed,
-                           warmup_steps=r["warmup_steps"], coupling=r["coupling"],
-                           teacher_forcing_steps=r["teacher_forcing_steps"], observed_fraction=r["observed_fraction"])
-
-
-def build_rom(cfg, pde, batches, key):
-    """The untrained model: decoder, dynamics and a zero latent memory, with the data's
-    per-channel statistics (of the observed values only, for sparse training)."""
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-
-    from .. import rom
-
-    trajs = batches.trajectories
-    c = trajs.shape[2]
-    flat = trajs.reshape(*trajs.shape[:3], -1)
-    if batches.observed is not None:
-        flat = np.take_along_axis(flat, batches.observed[:, None, None, :], axis=-1)
-    vals = np.moveaxis(flat, 2, 0).reshape(c, -1)
-    dec_cfg = dict(cfg.model["decoder"])
-    cls = _decoders()[dec_cfg.pop("kind")]
-    k = dec_cfg.pop("latent_size")
-    kd, kp = jax.random.split(key)
-    params = batches.parameters
-    p = params.shape[1]
-    try:
-        decoder = cls(c, k, rom.domain_bounds(pde.grid), key=kd, **dec_cfg)
-        dynamics = rom.LatentDynamics(k, p, key=kp, **cfg.model["dynamics"])
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{cfg.path}: key 'model': {e}") from None
-    pstd = params.std(axis=0)
-    decoder, dynamics = (jax.tree.map(lambda a: a.astype(trajs.dtype) if eqx.is_inexact_array(a) else a, m)
-                         for m in (decoder, dynamics))  # the config's precision
-    return rom.ReducedOrderModel(
-        decoder, dynamics, jnp.zeros((trajs.shape[0], trajs.shape[1], k), trajs.dtype),
-        shift=vals.mean(axis=1), scale=np.maximum(vals.std(axis=1), 1e-12),
-        parameter_shift=params.mean(axis=0), parameter_scale=np.where(pstd > 0, pstd, 1.0))
-
-
 def _pde_of(cfg, grid):
     """``beta -> AbstractPDE`` with the sampled parameters (sorted names) set to beta."""
     from ._build import make_pde
@@ -176,150 +131,46 @@ def _pde_of(cfg, grid):
     return lambda beta: make_pde(cfg.sim, grid, **{n: beta[i] for i, n in enumerate(names)})
 
 
-def physics(cfg, grid):
-    """What the physics loss differentiates: ``beta -> AbstractPDE`` (``rom.physics: rhs``)
-    or ``beta -> `` the data's stepper on it (``step``: the latent velocity fits the
-    one-step difference quotient ``(S(u) − u) / dt``)."""
+def _loss_fn(cfg, grid):
+    """The ROM loss; its physics is ``beta -> AbstractPDE`` (``rom.physics: rhs``) or the
+    data's stepper on it (``step``: the one-step difference quotient)."""
+    from ..rom import rom_loss
     from ._build import make_stepper
 
     pde = _pde_of(cfg, grid)
-    if cfg.rom["physics"] == "step":
-        return lambda beta: make_stepper(cfg.sim, pde(beta))
-    return pde
-
-
-def loss_fn(cfg, grid):
-    from ..rom import rom_loss
-
+    phys = (lambda beta: make_stepper(cfg.sim, pde(beta))) if cfg.rom["physics"] == "step" else pde
     method = {"phirom": "phirom", "pinn_rom": "pinn", "dino": "dino"}[cfg.task]
-    return functools.partial(rom_loss, method=method, grid=grid, physics=physics(cfg, grid),
-                             weight=cfg.rom["weight"], fraction=cfg.rom["fraction"], interval=_interval(cfg))
+    return functools.partial(rom_loss, method=method, grid=grid, physics=phys, weight=cfg.rom["weight"],
+                             fraction=cfg.rom["fraction"], interval=_interval(cfg))
 
 
 def _setup(cfg, run_dir, progress):
     import jax
 
+    from .. import rom
     from ._train import _dataset, _setup_precision, build_sampler
 
     _setup_precision(cfg)
     sampler, pde = build_sampler(cfg)
-    train_ds = _dataset(cfg, sampler, run_dir, "train", cfg.data["train_samples"], progress)
-    test_ds = _dataset(cfg, sampler, run_dir, "test", cfg.data["test_samples"], progress)
-    train_data, test_data = _read(train_ds), _read(test_ds)
-    train_ds.close()
-    test_ds.close()
-    batches = build_batches(cfg, *train_data)
+    data = []
+    for split, num in (("train", cfg.data["train_samples"]), ("test", cfg.data["test_samples"])):
+        ds = _dataset(cfg, sampler, run_dir, split, num, progress)
+        data.append(_read(ds))
+        ds.close()
+    r, t = cfg.rom, cfg.training
+    batches = rom.SnapshotBatches(data[0][0][:, : r["train_frames"]], data[0][1], t["batch_size"], seed=cfg.seed,
+                                  warmup_steps=r["warmup_steps"], coupling=r["coupling"],
+                                  teacher_forcing_steps=r["teacher_forcing_steps"],
+                                  observed_fraction=r["observed_fraction"])
     k_model, k_fit = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), 2))
-    return pde, build_rom(cfg, pde, batches, k_model), batches, train_data, test_data, k_fit
-
-
-def _forecasts(model, u0s, betas, observed, pts, times, grid, steps, lr):
-    """Every trajectory's forecast from its first frame, vmapped (compiled once per model
-    structure and data shapes)."""
-    import jax
-
-    from .. import rom
-
-    def one(u0, beta, obs):
-        vals = u0.reshape(u0.shape[0], -1)
-        at = pts if obs is None else pts[obs]
-        vals = vals if obs is None else vals[:, obs]
-        return rom.forecast(model, vals, at, times, beta if betas.shape[-1] else None, grid=grid,
-                            encode_steps=steps, encode_lr=lr)
-
-    return jax.vmap(one)(u0s, betas, observed)
-
-
-def _pod_forecasts(model, u0s, betas, times, make):
-    import jax
-
-    def one(u0, beta):
-        return jax.vmap(model.reconstruct)(model.integrate(model.project(u0), times, make(beta)))
-
-    return jax.vmap(one)(u0s, betas)
-
-
-@functools.cache
-def _jitted():
-    """The compiled forecasts, built once per process (JAX is imported lazily here)."""
-    import equinox as eqx
-
-    return eqx.filter_jit(_forecasts), eqx.filter_jit(_pod_forecasts)
-
-
-def _errors(preds, trajs):
-    import numpy as np
-
-    from ..metrics import nrmse
-
-    return np.asarray(nrmse(preds, trajs, num_spatial_dims=trajs.ndim - 3))  # (S, T)
-
-
-def window_errors(cfg, model, pde, trajs, params, observed=None):
-    """Per-frame relative L2 errors ``(S, T)`` of the ROM's forecasts from each
-    trajectory's first frame (observed on the full grid, or at `observed` indices), and
-    the forecasts."""
-    import equinox as eqx
-    import jax.numpy as jnp
-    import numpy as np
-
-    from .. import rom
-
-    model = eqx.tree_at(lambda m: m.latents, model, None)
-    times = jnp.asarray(np.arange(trajs.shape[1]) * _interval(cfg), trajs.dtype)
-    pts = jnp.asarray(rom.grid_points(pde.grid), trajs.dtype)
-    preds = _jitted()[0](model, jnp.asarray(trajs[:, 0]), jnp.asarray(params), None if observed is None
-                         else jnp.asarray(observed), pts, times, pde.grid, cfg.rom["encode_steps"],
-                         cfg.rom["encode_learning_rate"])
-    return _errors(preds, trajs), np.asarray(preds)
-
-
-def pod_errors(cfg, pde, train_trajs, trajs, params, rank):
-    """The POD-Galerkin ROM (rank `rank`, modes of the training window's snapshots) on
-    the same right-hand side: per-frame relative L2 errors ``(S, T)``."""
-    import jax.numpy as jnp
-    import numpy as np
-
-    from .. import rom
-
-    snaps = train_trajs[:, : cfg.rom["train_frames"]]
-    model = rom.pod(jnp.asarray(snaps.reshape(-1, *snaps.shape[2:])), rank)
-    times = jnp.asarray(np.arange(trajs.shape[1]) * _interval(cfg), trajs.dtype)
-    preds = _jitted()[1](model, jnp.asarray(trajs[:, 0]), jnp.asarray(params), times, _pde_of(cfg, pde.grid))
-    return _errors(preds, trajs)
-
-
-def _summary(curves, n_train):
-    return {"interpolation": float(curves[:, :n_train].mean()), "extrapolation": float(curves[:, n_train:].mean())}
-
-
-def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
-    from ..train import data_mesh, fit, maybe_initialize_distributed
-    from ._train import build_optimiser
-
-    maybe_initialize_distributed()
-    pde, model, batches, train_data, test_data, k_fit = _setup(cfg, run_dir, progress)
-    t, n_tr = cfg.training, cfg.rom["train_frames"]
-    test_trajs, test_params = test_data
-    test_obs = _test_observed(cfg, test_trajs)
-
-    def eval_fn(m):
-        curves, _ = window_errors(cfg, m, pde, test_trajs, test_params, test_obs)
-        return {f"unseen_{k}": v for k, v in _summary(curves, n_tr).items()}
-
-    print(f"training {cfg.name}: {cfg.task} ROM, latent size {cfg.model['decoder']['latent_size']}, "
-          f"{len(batches.trajectories)} trajectories x {n_tr} frames, batch {t['batch_size']}, "
-          f"{t['num_steps']} steps -> {run_dir}")
-    result = fit(model, build_optimiser(cfg), loss_fn(cfg, pde.grid), batches, num_steps=t["num_steps"], key=k_fit,
-                 run_dir=run_dir, checkpoint_every=t["checkpoint_every"], keep=t["keep"], resume=resume,
-                 eval_fn=eval_fn, eval_every=t["eval_every"] or None, mesh=data_mesh(), progress=progress,
-                 config=cfg.raw)
-    losses = [r for r in result.history if "loss" in r]
-    rates = [r["samples_per_s"] for r in losses[len(losses) // 2 :]]
-    last = [r for r in result.history if "eval" in r][-1]["eval"]
-    final = {k: last[f"unseen_{k}"] for k in ("interpolation", "extrapolation")}
-    return {"run_dir": run_dir, "final_loss": losses[-1]["loss"], "unseen": final,
-            "samples_per_s": sum(rates) / max(len(rates), 1)}
+    dec = dict(cfg.model["decoder"])
+    kind, k = dec.pop("kind"), dec.pop("latent_size")
+    try:
+        model = rom.initial_model(batches, pde.grid, latent_size=k, key=k_model, decoder=kind, decoder_options=dec,
+                                  dynamics_options=cfg.model["dynamics"])
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{cfg.path}: key 'model': {e}") from None
+    return pde, model, batches, data[0], data[1], k_fit
 
 
 def _test_observed(cfg, trajs):
@@ -334,10 +185,48 @@ def _test_observed(cfg, trajs):
     return sensor_indices(int(np.prod(trajs.shape[3:])), frac, count=len(trajs), seed=cfg.seed, stream=29)
 
 
+def _errors(cfg, model, pde, trajs, params, observed):
+    from ..rom import forecast_errors
+
+    return forecast_errors(model, trajs, params, pde.grid, _interval(cfg), observed=observed,
+                           encode_steps=cfg.rom["encode_steps"], encode_learning_rate=cfg.rom["encode_learning_rate"])
+
+
+def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
+    from ..rom import window_summary
+    from ..train import data_mesh, fit, maybe_initialize_distributed
+    from ._train import build_optimiser
+
+    maybe_initialize_distributed()
+    pde, model, batches, train_data, test_data, k_fit = _setup(cfg, run_dir, progress)
+    t, n_tr = cfg.training, cfg.rom["train_frames"]
+    test_trajs, test_params = test_data
+    test_obs = _test_observed(cfg, test_trajs)
+
+    def eval_fn(m):
+        curves, _ = _errors(cfg, m, pde, test_trajs, test_params, test_obs)
+        return {f"unseen_{k}": v for k, v in window_summary(curves, n_tr).items()}
+
+    print(f"training {cfg.name}: {cfg.task} ROM, latent size {cfg.model['decoder']['latent_size']}, "
+          f"{len(batches.trajectories)} trajectories x {n_tr} frames, batch {t['batch_size']}, "
+          f"{t['num_steps']} steps -> {run_dir}")
+    result = fit(model, build_optimiser(cfg), _loss_fn(cfg, pde.grid), batches, num_steps=t["num_steps"], key=k_fit,
+                 run_dir=run_dir, checkpoint_every=t["checkpoint_every"], keep=t["keep"], resume=resume,
+                 eval_fn=eval_fn, eval_every=t["eval_every"] or None, mesh=data_mesh(), progress=progress,
+                 config=cfg.raw)
+    losses = [r for r in result.history if "loss" in r]
+    rates = [r["samples_per_s"] for r in losses[len(losses) // 2 :]]
+    last = [r for r in result.history if "eval" in r][-1]["eval"]
+    final = {k: last[f"unseen_{k}"] for k in ("interpolation", "extrapolation")}
+    return {"run_dir": run_dir, "final_loss": losses[-1]["loss"], "unseen": final,
+            "samples_per_s": sum(rates) / max(len(rates), 1)}
+
+
 def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
     import equinox as eqx
     import numpy as np
 
+    from ..rom import plot_errors, pod_errors, window_summary
     from ..train import Checkpointer
     from ._train import build_optimiser
 
@@ -348,21 +237,22 @@ def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
     ckpt.close()
     n_tr = cfg.rom["train_frames"]
     label = {"phirom": "Φ-ROM", "dino": "DINo-style (data-driven)", "pinn_rom": "PINN-ROM"}[cfg.task]
-    seen, seen_pred = window_errors(cfg, model, pde, train_trajs, train_params, batches.observed)
-    unseen, unseen_pred = window_errors(cfg, model, pde, test_trajs, test_params, _test_observed(cfg, test_trajs))
+    seen, _ = _errors(cfg, model, pde, train_trajs, train_params, batches.observed)
+    unseen, unseen_pred = _errors(cfg, model, pde, test_trajs, test_params, _test_observed(cfg, test_trajs))
     curves = {label: {"seen": seen, "unseen": unseen}}
     notes = {}
     if cfg.rom["observed_fraction"] is None:
         rank = cfg.model["decoder"]["latent_size"]
-        pod = f"POD-Galerkin (rank {rank})"
-        curves[pod] = {"seen": pod_errors(cfg, pde, train_trajs, train_trajs, train_params, rank),
-                       "unseen": pod_errors(cfg, pde, train_trajs, test_trajs, test_params, rank)}
+        snaps, make = train_trajs[:, :n_tr], _pde_of(cfg, pde.grid)
+        curves[f"POD-Galerkin (rank {rank})"] = {
+            "seen": pod_errors(snaps, train_trajs, train_params, make, _interval(cfg), rank),
+            "unseen": pod_errors(snaps, test_trajs, test_params, make, _interval(cfg), rank)}
     else:
         notes["pod_galerkin"] = "skipped: POD needs full-grid snapshots and this run trains on sparse observations"
     times = (np.arange(test_trajs.shape[1]) * _interval(cfg)).tolist()
     out = {"step": meta["step"], "task": cfg.task, "times": times, "train_frames": n_tr,
            "t_train": times[n_tr - 1], "t_test": times[-1],
-           "errors": {k: {s: _summary(v[s], n_tr) for s in v} for k, v in curves.items()},
+           "errors": {k: {s: window_summary(v[s], n_tr) for s in v} for k, v in curves.items()},
            "curves": {k: {s: v[s].mean(axis=0).tolist() for s in v} for k, v in curves.items()}, **notes}
     for other in compare:
         path = Path(other) / "eval.json"
@@ -375,42 +265,6 @@ def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
         out["curves"][f"{first} ({Path(other).name})"] = o["curves"][first]
         out["errors"][f"{first} ({Path(other).name})"] = o["errors"][first]
     (run_dir / "eval.json").write_text(json.dumps(out, indent=1))
-    out["png"] = _plot(cfg, run_dir, out, test_trajs[0], unseen_pred[0], pde)
+    out["png"] = run_dir / "rom_errors.png"
+    plot_errors(out, test_trajs[0], unseen_pred[0], pde.grid, out["png"], title=f"{cfg.name} (step {out['step']})")
     return out
-
-
-def _plot(cfg, run_dir, out, truth, pred, pde):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for ax, split in zip(axes[:2], ("seen", "unseen")):
-        for name, c in out["curves"].items():
-            ax.semilogy(out["times"], c[split], "-", label=name)
-        ax.axvline(out["t_train"], color="k", ls=":", lw=1)
-        ax.set_title(f"{split} parameters / initial conditions")
-        ax.set_xlabel("time (dotted: end of the training window)")
-        ax.set_ylabel("relative L2 error")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=8)
-    ax = axes[2]
-    if pde.grid.ndim == 1:  # 1D field: truth vs forecast at a few times
-        x = pde.grid.coordinates()[0]
-        for j, n in enumerate(np.linspace(0, len(truth) - 1, 4).astype(int)):
-            ax.plot(x, truth[n, 0], color=f"C{j}", lw=1.5, label=f"t = {out['times'][n]:.2f}")
-            ax.plot(x, pred[n, 0], color=f"C{j}", ls="--", lw=1.2)
-        ax.set_title("first unseen case: solver (solid) vs ROM (dashed)")
-        ax.legend(fontsize=8)
-    else:  # 2D: forecast error at the final time
-        im = ax.imshow(pred[-1, 0] - truth[-1, 0], cmap="RdBu_r", origin="lower")
-        fig.colorbar(im, ax=ax)
-        ax.set_title(f"first unseen case: ROM - solver at t = {out['times'][-1]:.2f}")
-    fig.suptitle(f"{cfg.name} (step {out['step']})")
-    fig.tight_layout()
-    path = run_dir / "rom_errors.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -237,12 +237,12 @@ def build_model(cfg, pde, key):
     ndim = len(cfg.sim.num_points)
     try:
         net = cls(c, c, ndim=ndim, key=key, **kwargs)
-        import jax
+        import equinox as eqx
         import jax.numpy as jnp
 
         probe = jnp.zeros(pde.state_shape)
         extra = (jnp.zeros(len(cfg.data["parameter_ranges"])),) if kwargs.get("num_parameters") else ()
-        jax.eval_shape(lambda m: m(probe, *extra), net)  # shape checks (e.g. modes vs the grid) before any work
+        eqx.filter_eval_shape(lambda m: m(probe, *extra), net)  # shape checks (modes vs grid) before any work
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{cfg.path}: key 'model': {e}") from None
     interval = cfg.sim.dt * cfg.sim.save_every
@@ -259,55 +259,25 @@ def coarse_solver(cfg, pde):
 
 
 def build_optimiser(cfg):
-    import optax
+    from ..train import make_optimiser
 
     t = cfg.training
-    lr, n, warm = t["learning_rate"], t["num_steps"], t["warmup_steps"]
-    if t["schedule"] == "constant":
-        sched = optax.constant_schedule(lr)
-    elif t["schedule"] == "cosine":
-        sched = optax.cosine_decay_schedule(lr, n)
-    elif t["schedule"] == "warmup_cosine":
-        sched = optax.warmup_cosine_decay_schedule(0.0, lr, max(warm, 1), n)
-    else:
-        sched = optax.exponential_decay(lr, transition_steps=max(n // 10, 1), decay_rate=0.5)
-    name = t["optimiser"]
-    if name == "adamw":
-        opt = optax.adamw(sched, weight_decay=t["weight_decay"])
-    elif name == "adam":
-        opt = optax.adam(sched)
-    elif name == "lion":
-        opt = optax.lion(sched, weight_decay=t["weight_decay"])
-    else:
-        opt = optax.sgd(sched, momentum=0.9)
-    if t["clip_norm"] is not None:
-        opt = optax.chain(optax.clip_by_global_norm(t["clip_norm"]), opt)
-    return opt
+    return make_optimiser(t["optimiser"], t["learning_rate"], num_steps=t["num_steps"], schedule=t["schedule"],
+                          warmup_steps=t["warmup_steps"], weight_decay=t["weight_decay"], clip_norm=t["clip_norm"])
 
 
 def _dataset(cfg, sampler, run_dir: Path, split: str, num: int, progress):
-    """Generate (once) and open the train or test HDF5 file of a run."""
+    """The train or test HDF5 file of a run (generated once)."""
     import jax
-
-    from ..train import TrajectoryDataset, generate_dataset
-
-    path = run_dir / "data" / f"{split}.h5"
-    key = jax.random.fold_in(jax.random.key(cfg.seed), {"train": 0, "test": 1}[split])
-    want = {"config": json.loads(json.dumps(cfg.raw["data"])), "split": split, "seed": cfg.seed}
-    if path.exists():
-        ds = TrajectoryDataset(path)
-        if len(ds) == num and ds.metadata.get("source") == want:
-            return ds
-        ds.close()
-        path.unlink()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sim = cfg.sim
     import numpy as np
 
-    times = np.arange(sim.num_steps // sim.save_every + 1) * sim.dt * sim.save_every
-    generate_dataset(path, sampler, num_samples=num, key=key, metadata={"source": want}, times=times,
-                     progress=progress)
-    return TrajectoryDataset(path)
+    from ..train import cached_dataset
+
+    key = jax.random.fold_in(jax.random.key(cfg.seed), {"train": 0, "test": 1}[split])
+    source = {"config": cfg.raw["data"], "split": split, "seed": cfg.seed}
+    times = np.arange(cfg.sim.num_steps // cfg.sim.save_every + 1) * cfg.sim.dt * cfg.sim.save_every
+    return cached_dataset(run_dir / "data" / f"{split}.h5", sampler, num_samples=num, key=key, source=source,
+                          times=times, progress=progress)
 
 
 def _conditioned(cfg) -> bool:

@@ -31,4 +31,12 @@ from ._physics import (
     latent_velocity as latent_velocity,
     pointwise_rhs as pointwise_rhs,
 )
+from ._pipeline import (
+    DECODERS as DECODERS,
+    forecast_errors as forecast_errors,
+    initial_model as initial_model,
+    plot_errors as plot_errors,
+    pod_errors as pod_errors,
+    window_summary as window_summary,
+)
 from ._pod import PODGalerkin as PODGalerkin, pod as pod

@@ -6,6 +6,7 @@ parallelism over a device mesh."""
 from ._checkpoint import Checkpointer as Checkpointer, CheckpointError as CheckpointError
 from ._data import (
     TrajectoryDataset as TrajectoryDataset,
+    cached_dataset as cached_dataset,
     generate_dataset as generate_dataset,
     make_sampler as make_sampler,
     online_batches as online_batches,
@@ -18,6 +19,7 @@ from ._fit import (
     plot_losses as plot_losses,
     rollout_nrmse as rollout_nrmse,
 )
+from ._optim import OPTIMISERS as OPTIMISERS, SCHEDULES as SCHEDULES, make_optimiser as make_optimiser
 from ._loop import Progress as Progress, RunLoop as RunLoop, read_history as read_history
 from ._parallel import (
     data_mesh as data_mesh,
