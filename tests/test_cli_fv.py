@@ -46,7 +46,7 @@ def test_fv_simulate_writes_h5_and_png_matching_the_library(tmp_path):
 
 
 BAD = [
-    ("law: euler", "law: eulr", "'law'", "unknown law"),
+    ("law: euler", "law: eulr", "'law'", "did you mean 'euler'"),
     ("parameters: {gamma: 1.4}", "parameters: {gama: 1.4}", "parameters.gama", "gamma"),
     ("reconstruction: muscl_mc", "reconstruction: weno7", "scheme.reconstruction", "weno5_z"),
     ("riemann_solver: hllc", "riemann_solver: roe", "scheme.riemann_solver", "hllc"),

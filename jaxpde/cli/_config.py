@@ -3,17 +3,17 @@
 import difflib
 import inspect
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
-import yaml
+import pydantic
 
 from .. import ic as ic_module
 from .. import spectral
 
-
 from ._schema import ConfigError as ConfigError
-
 
 EQUATIONS = {
     "diffusion": spectral.Diffusion,
@@ -47,13 +47,6 @@ INITIAL_CONDITIONS = {
 }
 
 METHODS = ("etdrk", "exact", "stormer_verlet")
-TOP_KEYS = {
-    "equation": True, "parameters": False, "grid": True, "stepper": False, "dt": True,
-    "num_steps": True, "save_every": False, "initial_condition": True, "seed": False,
-    "precision": False, "name": False,
-    # diffrax integrators (see _diffrax.py); they replace stepper/dt/num_steps/save_every
-    "integrator": False, "solve": False, "noise": False, "t_final": False, "save_interval": False,
-}
 
 
 @dataclass
@@ -154,140 +147,179 @@ def parse_any(kind: str, raw: dict, path: Path):
     return parse_config(raw, path)
 
 
-def load_config(path) -> SimulationConfig:
-    """Parse and validate a simulation config; raise :class:`ConfigError` on any problem."""
-    path = Path(path)
-    file = str(path)
-    if not path.exists():
-        raise ConfigError(f"{file}: file not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{file}: invalid YAML{where}: {getattr(e, 'problem', e)}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{file}: the top level must be a mapping of keys to values")
-    if "training" in raw:  # a training config
-        from ._train import parse_train_config
+class _Grid(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    num_points: int | list[int]
+    extent: float | list[float] = 2 * math.pi
 
-        return parse_train_config(raw, path)
-    return parse_config(raw, path)
+    @pydantic.field_validator("num_points")
+    @classmethod
+    def _points(cls, v):
+        if any(n < 2 for n in (v if isinstance(v, list) else [v])):
+            raise ValueError("must be >= 2 on every axis")
+        return v
+
+
+class _Stepper(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    method: Literal[METHODS] | None = None  # type: ignore[valid-type]
+    order: Literal[1, 2, 3, 4] = 4
+    substeps: pydantic.PositiveInt = 1
+    dealias: Annotated[float, pydantic.Field(gt=0, le=1)] | None = None
+
+
+class _Solve(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    solver: str | None = None
+    rtol: pydantic.PositiveFloat = 1e-6
+    atol: pydantic.PositiveFloat = 1e-6
+    dt0: pydantic.PositiveFloat | None = None
+    adaptive: bool | None = None
+    max_steps: pydantic.PositiveInt = 100_000
+
+
+class _Noise(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    amplitude: pydantic.NonNegativeFloat
+    correlation_length: pydantic.PositiveFloat | None = None
+    dealias: Annotated[float, pydantic.Field(gt=0, le=1)] | None = None
+    multiplicative: bool = False
+
+
+class _Simulation(pydantic.BaseModel):
+    """A spectral ``kind: simulate`` config (fixed steps, or a diffrax integrator)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    name: str | None = None
+    equation: Literal[tuple(EQUATIONS)]  # type: ignore[valid-type]
+    parameters: dict = {}
+    grid: _Grid
+    stepper: _Stepper = _Stepper()
+    dt: pydantic.PositiveFloat | None = None
+    num_steps: pydantic.PositiveInt | None = None
+    save_every: pydantic.PositiveInt = 1
+    integrator: Literal["adaptive", "imex", "sde"] | None = None
+    solve: _Solve | None = None
+    noise: _Noise | None = None
+    t_final: pydantic.PositiveFloat | None = None
+    save_interval: pydantic.PositiveFloat | None = None
+    initial_condition: dict
+    seed: pydantic.NonNegativeInt = 0
+    precision: Literal["float32", "float64"] = "float32"
+
+    @pydantic.field_validator("name")
+    @classmethod
+    def _plain(cls, v):
+        if v is not None and not _PLAIN.match(v):
+            raise ValueError("must be a plain file name (letters, digits, '_', '-', '.')")
+        return v
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _fail(file, key, msg):
+    raise ConfigError(f"{file}: key '{key}' {msg}")
 
 
 def parse_config(raw: dict, path) -> SimulationConfig:
-    """Validate a simulation config already read from YAML (see :func:`load_config`)."""
+    """Validate a simulation config (spectral, or finite volume when it names a ``law``)
+    against its schema; the sections are the keywords of the library's constructors."""
+    from ._schema import keyword_model, validate
+
     file = str(path)
     if "law" in raw:  # a finite-volume config
         from ._fv import load_fv_config
 
         return load_fv_config(raw, path)
-    for k in raw:
-        if k not in TOP_KEYS:
-            raise _unknown(k, k, TOP_KEYS, file)
-    diffrax_run = "integrator" in raw
-    for k, required in TOP_KEYS.items():
-        if required and k not in raw and not (diffrax_run and k in ("dt", "num_steps")):
-            raise ConfigError(f"{file}: missing required key '{k}'")
-    if not diffrax_run:
-        for k in ("solve", "noise", "t_final", "save_interval"):
-            if k in raw:
-                raise ConfigError(f"{file}: key '{k}' needs 'integrator: adaptive | imex | sde'")
-
-    eq = raw["equation"]
-    if not isinstance(eq, str) or eq not in EQUATIONS:
-        close = difflib.get_close_matches(str(eq), EQUATIONS, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(EQUATIONS))})"
-        raise ConfigError(f"{file}: key 'equation': unknown equation {eq!r}{hint}")
-    params = _check_params(raw.get("parameters"), EQUATIONS[eq], "parameters", file)
-
-    grid = raw["grid"]
-    if not isinstance(grid, dict):
-        raise ConfigError(f"{file}: key 'grid' must be a mapping with num_points and extent")
-    for k in grid:
-        if k not in ("num_points", "extent"):
-            raise _unknown(f"grid.{k}", k, ("num_points", "extent"), file)
-    if "num_points" not in grid:
-        raise ConfigError(f"{file}: missing required key 'grid.num_points'")
-    npts = grid["num_points"]
-    npts = tuple(npts) if isinstance(npts, list) else (npts,)
-    for i, n in enumerate(npts):
-        _number(n, "grid.num_points", file, integer=True)
-        if n < 2:
-            raise ConfigError(f"{file}: key 'grid.num_points' must be >= 2, got {n}")
-    ext = grid.get("extent", 2 * math.pi)
-    ext = tuple(ext) if isinstance(ext, list) else (ext,)
-    for e in ext:
-        _number(e, "grid.extent", file, positive=True)
+    c = validate(_Simulation, raw, file)
+    eq = c.equation
+    params = validate(keyword_model(EQUATIONS[eq], f"parameters_{eq}", skip=("grid", "key", "dtype")),
+                      c.parameters, file, prefix=("parameters",)).model_dump(exclude_unset=True)
+    ic = dict(c.initial_condition)
+    kind = ic.pop("kind", None)
+    if kind not in INITIAL_CONDITIONS:
+        close = difflib.get_close_matches(str(kind), INITIAL_CONDITIONS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(INITIAL_CONDITIONS))})"
+        _fail(file, "initial_condition.kind", f"must name an initial condition, got {kind!r}{hint}")
+    ic_params = validate(keyword_model(INITIAL_CONDITIONS[kind], f"ic_{kind}", skip=("grid", "key", "dtype")),
+                         ic, file, prefix=("initial_condition",)).model_dump(exclude_unset=True)
+    npts = tuple(c.grid.num_points) if isinstance(c.grid.num_points, list) else (c.grid.num_points,)
+    ext = tuple(c.grid.extent) if isinstance(c.grid.extent, list) else (c.grid.extent,)
     if len(npts) == 1 and len(ext) > 1:
         npts = npts * len(ext)
     if len(ext) == 1 and len(npts) > 1:
         ext = ext * len(npts)
     if len(npts) != len(ext):
-        raise ConfigError(f"{file}: key 'grid.extent' has {len(ext)} entries but grid.num_points has {len(npts)}")
+        _fail(file, "grid.extent", f"has {len(ext)} entries but grid.num_points has {len(npts)}")
     if not 1 <= len(npts) <= 3:
-        raise ConfigError(f"{file}: key 'grid.num_points' must describe 1 to 3 dimensions, got {len(npts)}")
-
-    stepper = raw.get("stepper") or {}
-    if not isinstance(stepper, dict):
-        raise ConfigError(f"{file}: key 'stepper' must be a mapping")
-    for k in stepper:
-        if k not in ("method", "order", "substeps", "dealias"):
-            raise _unknown(f"stepper.{k}", k, ("method", "order", "substeps", "dealias"), file)
-    default_method = "stormer_verlet" if eq == "klein_gordon" else "etdrk"
-    method = stepper.get("method", default_method)
-    if method not in METHODS:
-        raise ConfigError(f"{file}: key 'stepper.method' must be one of {', '.join(METHODS)}, got {method!r}")
+        _fail(file, "grid.num_points", f"must describe 1 to 3 dimensions, got {len(npts)}")
+    st = c.stepper
+    method = st.method or ("stormer_verlet" if eq == "klein_gordon" else "etdrk")
     if (eq == "klein_gordon") != (method == "stormer_verlet"):
-        raise ConfigError(
-            f"{file}: key 'stepper.method': '{method}' cannot integrate '{eq}' "
-            f"(klein_gordon needs stormer_verlet; first-order-in-time equations need etdrk or exact)"
-        )
-    order = stepper.get("order", 4)
-    _number(order, "stepper.order", file, integer=True)
-    if order not in (1, 2, 3, 4):
-        raise ConfigError(f"{file}: key 'stepper.order' must be 1, 2, 3 or 4, got {order}")
-    substeps = _number(stepper.get("substeps", 1), "stepper.substeps", file, integer=True, positive=True)
-    dealias = stepper.get("dealias")
-    if dealias is not None:
-        _number(dealias, "stepper.dealias", file, positive=True)
-        if dealias > 1:
-            raise ConfigError(f"{file}: key 'stepper.dealias' must be in (0, 1], got {dealias}")
-        if eq == "klein_gordon":
-            raise ConfigError(f"{file}: key 'stepper.dealias' does not apply to klein_gordon")
-
+        _fail(file, "stepper.method", f"'{method}' cannot integrate '{eq}' (klein_gordon needs stormer_verlet; "
+                                      "first-order-in-time equations need etdrk or exact)")
+    if st.dealias is not None and eq == "klein_gordon":
+        _fail(file, "stepper.dealias", "does not apply to klein_gordon")
     integrator = None
-    if diffrax_run:
-        from ._diffrax import parse_integrator
-
-        integrator = parse_integrator(raw, file, eq)
-        raw = {**raw, "dt": integrator.save_interval, "num_steps": integrator.num_frames}
-    dt = _number(raw["dt"], "dt", file, positive=True)
-    num_steps = _number(raw["num_steps"], "num_steps", file, integer=True, positive=True)
-    save_every = _number(raw.get("save_every", 1), "save_every", file, integer=True, positive=True)
-    if num_steps % save_every:
-        raise ConfigError(f"{file}: key 'save_every' ({save_every}) must divide num_steps ({num_steps})")
-
-    icc = raw["initial_condition"]
-    if not isinstance(icc, dict) or "kind" not in icc:
-        raise ConfigError(f"{file}: key 'initial_condition' must be a mapping with a 'kind'")
-    kind = icc["kind"]
-    if kind not in INITIAL_CONDITIONS:
-        close = difflib.get_close_matches(str(kind), INITIAL_CONDITIONS, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(INITIAL_CONDITIONS))})"
-        raise ConfigError(f"{file}: key 'initial_condition.kind': unknown initial condition {kind!r}{hint}")
-    ic_params = _check_params({k: v for k, v in icc.items() if k != "kind"}, INITIAL_CONDITIONS[kind], "initial_condition", file)
-
-    seed = _number(raw.get("seed", 0), "seed", file, integer=True, nonnegative=True)
-    precision = raw.get("precision", "float32")
-    if precision not in ("float32", "float64"):
-        raise ConfigError(f"{file}: key 'precision' must be 'float32' or 'float64', got {precision!r}")
-    name = raw.get("name", path.stem)
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ConfigError(f"{file}: key 'name' must be a non-empty string without '/', got {name!r}")
+    if c.integrator is not None:
+        integrator = _integrator(c, raw, file, eq)
+        dt, num_steps, save_every = integrator.save_interval, integrator.num_frames, 1
+    else:
+        for k in ("solve", "noise", "t_final", "save_interval"):
+            if k in raw:
+                _fail(file, k, "needs 'integrator: adaptive | imex | sde'")
+        for k in ("dt", "num_steps"):
+            if getattr(c, k) is None:
+                raise ConfigError(f"{file}: missing key '{k}'")
+        dt, num_steps, save_every = c.dt, c.num_steps, c.save_every
+        if num_steps % save_every:
+            _fail(file, "save_every", f"({save_every}) must divide num_steps ({num_steps})")
     return SimulationConfig(
-        path=path, name=name, equation=eq, parameters=params, num_points=npts, extent=tuple(float(e) for e in ext),
-        method=method, order=order, substeps=substeps, dealias=dealias, dt=float(dt), num_steps=num_steps,
-        save_every=save_every, ic_kind=kind, ic_params=ic_params, seed=seed, precision=precision, raw=raw,
-        integrator=integrator,
-    )
+        path=Path(path), name=c.name or Path(path).stem, equation=eq, parameters=params, num_points=npts,
+        extent=tuple(float(e) for e in ext), method=method, order=st.order, substeps=st.substeps, dealias=st.dealias,
+        dt=float(dt), num_steps=num_steps, save_every=save_every, ic_kind=kind, ic_params=ic_params, seed=c.seed,
+        precision=c.precision, raw=raw, integrator=integrator)
+
+
+def _integrator(c, raw, file, equation):
+    """The diffrax settings of a spectral config with an ``integrator``."""
+    from ..integrate import ODE_SOLVERS, SDE_SOLVERS
+    from ._diffrax import IntegratorConfig
+
+    kind = c.integrator
+    for k in ("stepper", "dt", "num_steps", "save_every"):
+        if k in raw:
+            _fail(file, k, f"belongs to the fixed-step integrator; with 'integrator: {kind}' use 't_final', "
+                           "'save_interval' and the 'solve' section")
+    for k in ("t_final", "save_interval"):
+        if getattr(c, k) is None:
+            raise ConfigError(f"{file}: missing key '{k}' (needed with 'integrator: {kind}')")
+    frames = c.t_final / c.save_interval
+    if abs(frames - round(frames)) > 1e-9 * max(1.0, frames):
+        _fail(file, "save_interval", f"({c.save_interval:g}) must divide t_final ({c.t_final:g})")
+    if equation == "klein_gordon":
+        _fail(file, "integrator", "klein_gordon is second order in time; use its stormer_verlet stepper")
+    if (kind == "sde") != (c.noise is not None):
+        if kind == "sde":
+            raise ConfigError(f"{file}: missing key 'noise' ('integrator: sde' needs amplitude, correlation_length, ...)")
+        _fail(file, "noise", "only applies with 'integrator: sde'")
+    solve = c.solve or _Solve()
+    multiplicative = bool(c.noise and c.noise.multiplicative)
+    solver = solve.solver or {"adaptive": "tsit5", "imex": "kencarp4", "sde": "euler" if multiplicative else "shark"}[kind]
+    table = SDE_SOLVERS if kind == "sde" else ODE_SOLVERS
+    if solver not in table:
+        close = difflib.get_close_matches(solver, table, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        _fail(file, "solve.solver", f"must be one of {', '.join(sorted(table))}, got {solver!r}{hint}")
+    if kind == "imex" and not solver.startswith("kencarp"):
+        _fail(file, "solve.solver", "'integrator: imex' needs kencarp3, kencarp4 or kencarp5")
+    adaptive = solve.adaptive if solve.adaptive is not None else kind != "sde"
+    if solve.dt0 is None and (kind == "sde" or not adaptive):
+        raise ConfigError(f"{file}: missing key 'solve.dt0' (the {'SDE ' if kind == 'sde' else ''}step size)")
+    if kind == "sde" and adaptive and solver == "euler":
+        _fail(file, "solve.solver", "euler (Euler-Maruyama) cannot take adaptive steps; use spark or heun")
+    return IntegratorConfig(kind=kind, solver=solver, rtol=solve.rtol, atol=solve.atol, dt0=solve.dt0,
+                            adaptive=adaptive, max_steps=solve.max_steps,
+                            noise=c.noise.model_dump() if c.noise else None, t_final=c.t_final,
+                            save_interval=c.save_interval)

@@ -8,11 +8,15 @@ Config keys: ``law`` (euler | shallow_water | burgers | advection), ``parameters
 ``precision`` and ``name``.
 """
 
-
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._config import ConfigError, _check_params, _number, _unknown
+import difflib
+from typing import Literal
+
+import pydantic
+
+from ._config import ConfigError
 
 LAWS = ("euler", "shallow_water", "burgers", "advection")
 BOUNDARIES = ("periodic", "outflow", "reflective")
@@ -23,11 +27,6 @@ IC_KINDS = {
     "riemann_2d": ("quadrants", "centre"),
     "density_wave": ("amplitude", "velocity", "pressure"),
 }
-TOP = {
-    "law": True, "parameters": False, "grid": True, "scheme": False, "boundary": False, "t_final": True,
-    "num_frames": False, "initial_condition": True, "precision": False, "name": False,
-}
-SCHEME = {"reconstruction": "weno5_z", "riemann_solver": "hllc", "stepper": "ssprk3", "cfl": 0.5}
 
 
 @dataclass
@@ -55,88 +54,75 @@ def _law_class(name):
     return {"euler": fv.Euler, "shallow_water": fv.ShallowWater, "burgers": fv.Burgers, "advection": fv.LinearAdvection}[name]
 
 
-def _tuple(v, key, file, *, integer=False, positive=False):
-    vals = v if isinstance(v, list) else [v]
-    for x in vals:
-        _number(x, key, file, integer=integer, positive=positive)
-    return tuple(vals)
+_NAMES = {"reconstruction": ("constant", "muscl_minmod", "muscl_mc", "muscl_van_leer", "weno5_js", "weno5_z"),
+          "riemann_solver": ("rusanov", "hll", "hllc", "godunov"), "stepper": ("euler", "ssprk2", "ssprk3", "rk4")}
+_Side = Literal[BOUNDARIES]  # type: ignore[valid-type]
+
+
+class _Grid(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    num_cells: pydantic.PositiveInt | list[pydantic.PositiveInt]
+    lower: float | list[float] = 0.0
+    upper: float | list[float] = 1.0
+
+
+class _Scheme(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    reconstruction: Literal[_NAMES["reconstruction"]] = "weno5_z"  # type: ignore[valid-type]
+    riemann_solver: Literal[_NAMES["riemann_solver"]] = "hllc"  # type: ignore[valid-type]
+    stepper: Literal[_NAMES["stepper"]] = "ssprk3"  # type: ignore[valid-type]
+    cfl: pydantic.PositiveFloat = 0.5
+
+
+class _FVSimulation(pydantic.BaseModel):
+    """A finite-volume ``kind: simulate`` config (it names a ``law``)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    name: str | None = None
+    law: Literal[LAWS]  # type: ignore[valid-type]
+    parameters: dict = {}
+    grid: _Grid
+    scheme: _Scheme = _Scheme()
+    boundary: _Side | list[_Side | tuple[_Side, _Side]] = "periodic"
+    t_final: pydantic.PositiveFloat
+    num_frames: pydantic.PositiveInt = 40
+    initial_condition: dict
+    precision: Literal["float32", "float64"] = "float64"
 
 
 def load_fv_config(raw: dict, path: Path) -> FVConfig:
-    """Validate a finite-volume config; raise :class:`ConfigError` naming the key."""
-    from ..fv._reconstruct import RECONSTRUCTIONS
-    from ..fv._riemann import RIEMANN_SOLVERS
-    from ..integrate._explicit import EXPLICIT_STEPPERS
+    """Validate a finite-volume config against its schema; the library's constructors
+    check the rest when it is built."""
+    from ._schema import keyword_model, validate
 
     file = str(path)
-    for k in raw:
-        if k not in TOP:
-            raise _unknown(k, k, TOP, file)
-    for k, required in TOP.items():
-        if required and k not in raw:
-            raise ConfigError(f"{file}: missing required key '{k}'")
-    law = raw["law"]
-    if law not in LAWS:
-        raise ConfigError(f"{file}: key 'law': unknown law {law!r} (known: {', '.join(LAWS)})")
-    params = _check_params(raw.get("parameters"), _law_class(law), "parameters", file)
-    grid = raw["grid"]
-    if not isinstance(grid, dict):
-        raise ConfigError(f"{file}: key 'grid' must be a mapping with num_cells, lower, upper")
-    for k in grid:
-        if k not in ("num_cells", "lower", "upper"):
-            raise _unknown(f"grid.{k}", k, ("num_cells", "lower", "upper"), file)
-    if "num_cells" not in grid:
-        raise ConfigError(f"{file}: missing required key 'grid.num_cells'")
-    n = _tuple(grid["num_cells"], "grid.num_cells", file, integer=True, positive=True)
+    c = validate(_FVSimulation, raw, file)
+    params = validate(keyword_model(_law_class(c.law), f"law_{c.law}", skip=("ndim",)), c.parameters, file,
+                      prefix=("parameters",)).model_dump(exclude_unset=True)
+    per_axis = lambda v: tuple(v) if isinstance(v, list) else (v,)  # noqa: E731
+    n = per_axis(c.grid.num_cells)
     ndim = len(n)
-    lower = _tuple(grid.get("lower", 0.0), "grid.lower", file)
-    upper = _tuple(grid.get("upper", 1.0), "grid.upper", file)
+    lower, upper = per_axis(c.grid.lower), per_axis(c.grid.upper)
     lower, upper = (lower * ndim if len(lower) == 1 else lower), (upper * ndim if len(upper) == 1 else upper)
     if not 1 <= ndim <= 3 or len(lower) != ndim or len(upper) != ndim:
         raise ConfigError(f"{file}: key 'grid': num_cells, lower and upper need one entry per axis (1 to 3 axes)")
     if any(b <= a for a, b in zip(lower, upper)):
         raise ConfigError(f"{file}: key 'grid.upper' must exceed grid.lower on every axis")
-    scheme = dict(SCHEME)
-    given = raw.get("scheme") or {}
-    if not isinstance(given, dict):
-        raise ConfigError(f"{file}: key 'scheme' must be a mapping")
-    for k, v in given.items():
-        if k not in SCHEME:
-            raise _unknown(f"scheme.{k}", k, SCHEME, file)
-        scheme[k] = v
-    for key, allowed in (("reconstruction", RECONSTRUCTIONS), ("riemann_solver", RIEMANN_SOLVERS), ("stepper", tuple(EXPLICIT_STEPPERS))):
-        if scheme[key] not in allowed:
-            raise ConfigError(f"{file}: key 'scheme.{key}' must be one of {', '.join(allowed)}, got {scheme[key]!r}")
-    _number(scheme["cfl"], "scheme.cfl", file, positive=True)
-    boundary = raw.get("boundary", "periodic")
-    entries = [boundary] if isinstance(boundary, str) else boundary
-    if not isinstance(entries, list) or (not isinstance(boundary, str) and len(entries) != ndim):
-        raise ConfigError(f"{file}: key 'boundary' must be one of {', '.join(BOUNDARIES)} or a list with one entry per axis")
-    for e in entries:
-        for side in (e if isinstance(e, list) else [e]):
-            if side not in BOUNDARIES:
-                raise ConfigError(f"{file}: key 'boundary': unknown boundary {side!r} (known: {', '.join(BOUNDARIES)})")
-    boundary = boundary if isinstance(boundary, str) else [tuple(e) if isinstance(e, list) else e for e in entries]
-    t_final = _number(raw["t_final"], "t_final", file, positive=True)
-    num_frames = _number(raw.get("num_frames", 40), "num_frames", file, integer=True, positive=True)
-    icc = raw["initial_condition"]
-    if not isinstance(icc, dict) or "kind" not in icc:
-        raise ConfigError(f"{file}: key 'initial_condition' must be a mapping with a 'kind'")
-    kind = icc["kind"]
+    boundary = c.boundary
+    if not isinstance(boundary, str) and len(boundary) != ndim:
+        raise ConfigError(f"{file}: key 'boundary' needs one entry per axis ({ndim}), got {len(boundary)}")
+    ic = dict(c.initial_condition)
+    kind = ic.pop("kind", None)
     if kind not in IC_KINDS:
-        raise ConfigError(f"{file}: key 'initial_condition.kind': unknown kind {kind!r} (known: {', '.join(IC_KINDS)})")
-    ic_params = {k: v for k, v in icc.items() if k != "kind"}
-    for k in ic_params:
+        raise ConfigError(f"{file}: key 'initial_condition.kind' must be one of {', '.join(IC_KINDS)}, got {kind!r}")
+    for k in ic:
         if k not in IC_KINDS[kind]:
-            raise _unknown(f"initial_condition.{k}", k, IC_KINDS[kind] or ("(none)",), file)
-    precision = raw.get("precision", "float64")
-    if precision not in ("float32", "float64"):
-        raise ConfigError(f"{file}: key 'precision' must be 'float32' or 'float64', got {precision!r}")
-    name = raw.get("name", path.stem)
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ConfigError(f"{file}: key 'name' must be a non-empty string without '/', got {name!r}")
-    return FVConfig(path, name, law, params, n, tuple(map(float, lower)), tuple(map(float, upper)), scheme, boundary,
-                    float(t_final), num_frames, kind, ic_params, precision, raw)
+            close = difflib.get_close_matches(k, IC_KINDS[kind], n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(IC_KINDS[kind]) or '(none)'}"
+            raise ConfigError(f"{file}: unknown key 'initial_condition.{k}'{hint}")
+    return FVConfig(Path(path), c.name or Path(path).stem, c.law, params, n, tuple(map(float, lower)),
+                    tuple(map(float, upper)), c.scheme.model_dump(), boundary, float(c.t_final), c.num_frames, kind,
+                    ic, c.precision, raw)
 
 
 def build_fv(cfg: FVConfig):

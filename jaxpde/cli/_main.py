@@ -132,8 +132,12 @@ def _evaluate(ns, progress):
 def _validate(ns, progress):
     kind, cfg = load(ns.config, ns.set)
     if kind == "simulate":
+        import jax
+
         from ._build import build_any
 
+        if cfg.precision == "float64":
+            jax.config.update("jax_enable_x64", True)
         build_any(cfg)
     elif kind == "train":
         _check_size(cfg.sim)

@@ -67,7 +67,8 @@ def apply_overrides(raw: dict, overrides, path) -> dict:
 
 
 def _dotted(loc) -> str:
-    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+    # drop pydantic's names of union branches and validators ("literal[...]", "function-after[...]")
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
 
 
 def _allowed_at(model: type[pydantic.BaseModel], loc) -> list[str]:
@@ -98,10 +99,23 @@ def validate(model: type[pydantic.BaseModel], raw: dict, path, *, prefix: tuple 
             raise ConfigError(f"{path}: unknown key '{key}'{hint}") from None
         if err["type"] == "missing":
             raise ConfigError(f"{path}: missing key '{key}'") from None
+        given = err.get("input")
+        if err["type"] == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",") if o.strip()]
+            close = difflib.get_close_matches(str(given), options, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"{path}: key '{key}' must be one of {expected}, got {given!r}{hint}") from None
         msg = err["msg"]
+        for old, new in (("Input should be greater than or equal to", "must be >="),
+                         ("Input should be greater than 0", "must be positive (> 0)"),
+                         ("Input should be greater than", "must be >"), ("Input should be less than or equal to",
+                         "must be <="), ("Input should be a valid", "must be a valid"), ("Input should be", "must be")):
+            if msg.startswith(old):
+                msg = new + msg[len(old):]
+                break
         for prefix in ("Value error, ", "Assertion failed, "):
             msg = msg.removeprefix(prefix)
-        given = err.get("input")
         shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
         where = f"key '{key}'" if key else "the config"
         raise ConfigError(f"{path}: {where}: {msg}{shown}") from None
@@ -109,6 +123,8 @@ def validate(model: type[pydantic.BaseModel], raw: dict, path, *, prefix: tuple 
 
 # --------------------------------------------------------------- keyword sections
 def _finite(v):
+    if isinstance(v, list):  # one value per axis or channel
+        return [_finite(x) for x in v]
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ValueError("must be a number")
     if not math.isfinite(v):
@@ -142,7 +158,7 @@ def keyword_model(fn, name: str, *, skip=("key", "dtype", "checkpoint"), only=No
         elif isinstance(d, int):
             ann = Annotated[int, BeforeValidator(_integer)]
         elif isinstance(d, float):
-            ann = Annotated[float, BeforeValidator(_finite)]
+            ann = Annotated[Any, BeforeValidator(_finite)]
         elif isinstance(d, str):
             ann = str
         else:
