@@ -1,7 +1,6 @@
 """Config files for ``jaxpde simulate``: parsing and validation with one-line errors."""
 
 import difflib
-import inspect
 import math
 import re
 from dataclasses import dataclass
@@ -70,67 +69,6 @@ class SimulationConfig:
     precision: str
     raw: dict
     integrator: object = None
-
-
-def _unknown(key_path, key, allowed, file):
-    close = difflib.get_close_matches(key, list(allowed), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
-    return ConfigError(f"{file}: unknown key '{key_path}'{hint}")
-
-
-def _is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _number(v, key, file, *, positive=False, integer=False, nonnegative=False):
-    if integer:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ConfigError(f"{file}: key '{key}' must be an integer, got {v!r}")
-    elif not _is_number(v):
-        raise ConfigError(f"{file}: key '{key}' must be a number, got {v!r}")
-    if not math.isfinite(v):
-        raise ConfigError(f"{file}: key '{key}' must be finite, got {v!r}")
-    if positive and not v > 0:
-        raise ConfigError(f"{file}: key '{key}' must be positive, got {v!r}")
-    if nonnegative and v < 0:
-        raise ConfigError(f"{file}: key '{key}' must be non-negative, got {v!r}")
-    return v
-
-
-def _keyword_params(fn, skip=("grid", "key", "dtype")):
-    sig = inspect.signature(fn)
-    return {n: p.default for n, p in sig.parameters.items() if n not in skip and n != "self"}
-
-
-def _check_params(given, fn, section, file):
-    if given is None:
-        return {}
-    if not isinstance(given, dict):
-        raise ConfigError(f"{file}: key '{section}' must be a mapping, got {type(given).__name__}")
-    allowed = _keyword_params(fn)
-    out = {}
-    for k, v in given.items():
-        if k not in allowed:
-            raise _unknown(f"{section}.{k}", k, allowed, file)
-        default = allowed[k]
-        where = f"{section}.{k}"
-        if isinstance(default, str):
-            if not isinstance(v, str):
-                raise ConfigError(f"{file}: key '{where}' must be a string, got {v!r}")
-        elif isinstance(default, bool):
-            if not isinstance(v, bool):
-                raise ConfigError(f"{file}: key '{where}' must be true or false, got {v!r}")
-        elif isinstance(default, int) and not isinstance(default, bool):
-            _number(v, where, file, integer=True)
-        elif isinstance(v, list):
-            for i, vi in enumerate(v):
-                _number(vi, f"{where}[{i}]", file)
-        elif v is not None and not isinstance(v, str):
-            _number(v, where, file)
-        elif isinstance(v, str) and not isinstance(default, str):
-            raise ConfigError(f"{file}: key '{where}' must be a number, got {v!r}")
-        out[k] = v
-    return out
 
 
 def parse_any(kind: str, raw: dict, path: Path):

@@ -18,9 +18,6 @@ additive noise) or ``euler`` (sde with multiplicative noise); SDEs take fixed st
 
 
 from dataclasses import dataclass
-from pathlib import Path
-
-
 
 
 @dataclass

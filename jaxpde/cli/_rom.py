@@ -26,13 +26,13 @@ import functools
 import json
 from pathlib import Path
 
-from ._config import ConfigError, _check_params, _number, _unknown
+from typing import Annotated, Literal
+
+import pydantic
+
+from ._schema import ConfigError
 
 ROM_TASKS = ("phirom", "dino", "pinn_rom")
-ROM_KEYS = {"train_frames": None, "weight": 0.5, "fraction": 0.1, "warmup_steps": 0, "coupling": 1.0, "physics": "rhs",
-            "teacher_forcing_steps": 0, "observed_fraction": None, "encode_steps": 500,
-            "encode_learning_rate": 0.01}
-DYNAMICS_KEYS = {"width": 64, "depth": 3}
 
 
 def _decoders():
@@ -41,64 +41,70 @@ def _decoders():
     return rom.DECODERS
 
 
+class _Strict(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+_Unit = Annotated[float, pydantic.Field(ge=0, le=1)]
+_Fraction = Annotated[float, pydantic.Field(gt=0, le=1)]
+
+
+class _Rom(_Strict):
+    """The ``rom`` section (keywords of :class:`jaxpde.rom.SnapshotBatches`, the loss and the forecasts)."""
+
+    train_frames: int
+    weight: _Unit = 0.5
+    fraction: _Fraction = 0.1
+    warmup_steps: pydantic.NonNegativeInt = 0
+    coupling: _Unit = 1.0
+    physics: Literal["rhs", "step"] = "rhs"
+    teacher_forcing_steps: pydantic.NonNegativeInt = 0
+    observed_fraction: _Fraction | None = None
+    encode_steps: pydantic.PositiveInt = 500
+    encode_learning_rate: pydantic.PositiveFloat = 0.01
+
+
+class _Dynamics(_Strict):
+    width: pydantic.PositiveInt = 64
+    depth: pydantic.PositiveInt = 3
+
+
+class _RomModel(_Strict):
+    decoder: dict
+    dynamics: _Dynamics = _Dynamics()
+
+
 def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]:
     """Validate the ``model`` and ``rom`` sections of a ROM config."""
-    model = dict(raw["model"])
-    for k in model:
-        if k not in ("decoder", "dynamics"):
-            raise _unknown(f"model.{k}", k, ("decoder", "dynamics"), file)
-    dec = dict(model.get("decoder") or {})
+    from ._schema import keyword_model, validate
+
+    model = validate(_RomModel, raw["model"], file, prefix=("model",))
+    dec = dict(model.decoder)
     kind = dec.pop("kind", "sine")
     decoders = _decoders()
     if kind not in decoders:
         raise ConfigError(f"{file}: key 'model.decoder.kind' must be one of {', '.join(decoders)}, got {kind!r}")
-    if "latent_size" not in dec:
-        raise ConfigError(f"{file}: missing required key 'model.decoder.latent_size'")
-    _number(dec["latent_size"], "model.decoder.latent_size", file, integer=True, positive=True)
-    dec = {"kind": kind, **_check_params(dec, decoders[kind], "model.decoder", file)}
     for k in ("num_channels", "bounds"):
         if k in dec:
             raise ConfigError(f"{file}: key 'model.decoder.{k}' is set from the data (do not give it)")
-    dyn = dict(DYNAMICS_KEYS)
-    for k, v in (model.get("dynamics") or {}).items():
-        if k not in DYNAMICS_KEYS:
-            raise _unknown(f"model.dynamics.{k}", k, DYNAMICS_KEYS, file)
-        _number(v, f"model.dynamics.{k}", file, integer=True, positive=True)
-        dyn[k] = v
-
-    rom = dict(ROM_KEYS)
-    for k, v in (raw.get("rom") or {}).items():
-        if k not in ROM_KEYS:
-            raise _unknown(f"rom.{k}", k, ROM_KEYS, file)
-        rom[k] = v
-    if rom["train_frames"] is None:
-        raise ConfigError(f"{file}: missing required key 'rom.train_frames' (frames of the training window)")
-    _number(rom["train_frames"], "rom.train_frames", file, integer=True)
+    if "latent_size" not in dec:
+        raise ConfigError(f"{file}: missing key 'model.decoder.latent_size'")
+    k = dec.pop("latent_size")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ConfigError(f"{file}: key 'model.decoder.latent_size' must be a positive integer, got {k!r}")
+    dec = validate(keyword_model(decoders[kind], f"decoder_{kind}", skip=("key", "num_channels", "bounds")), dec,
+                   file, prefix=("model", "decoder")).model_dump(exclude_unset=True)
+    dec["latent_size"] = k
+    rom = validate(_Rom, raw.get("rom") or {}, file, prefix=("rom",)).model_dump()
     if not 2 <= rom["train_frames"] < frames:
         raise ConfigError(f"{file}: key 'rom.train_frames' must be between 2 and {frames - 1} (the data has "
                           f"{frames} frames; the rest is the extrapolation window)")
-    for k in ("weight", "coupling"):
-        _number(rom[k], f"rom.{k}", file, nonnegative=True)
-        if rom[k] > 1:
-            raise ConfigError(f"{file}: key 'rom.{k}' must be in [0, 1]")
-    for k in ("fraction", "observed_fraction"):
-        if rom[k] is not None:
-            _number(rom[k], f"rom.{k}", file, positive=True)
-            if rom[k] > 1:
-                raise ConfigError(f"{file}: key 'rom.{k}' must be in (0, 1]")
-    for k in ("warmup_steps", "teacher_forcing_steps"):
-        _number(rom[k], f"rom.{k}", file, integer=True, nonnegative=True)
-    _number(rom["encode_steps"], "rom.encode_steps", file, integer=True, positive=True)
-    _number(rom["encode_learning_rate"], "rom.encode_learning_rate", file, positive=True)
-    if rom["physics"] not in ("rhs", "step"):
-        raise ConfigError(f"{file}: key 'rom.physics' must be 'rhs' (the PDE's du/dt) or 'step' (the one-step "
-                          f"difference quotient of the data's stepper), got {rom['physics']!r}")
     if task == "pinn_rom" and rom["physics"] != "rhs":
         raise ConfigError(f"{file}: key 'rom.physics' does not apply to 'pinn_rom' (its residual comes from autodiff)")
     for k in ("coupling", "physics"):
-        if task == "dino" and rom[k] != ROM_KEYS[k]:
+        if task == "dino" and rom[k] != _Rom.model_fields[k].default:
             raise ConfigError(f"{file}: key 'rom.{k}' applies to the physics-informed tasks, not 'dino'")
-    return {"decoder": dec, "dynamics": dyn}, rom
+    return {"decoder": {"kind": kind, **dec}, "dynamics": model.dynamics.model_dump()}, rom
 
 
 # ------------------------------------------------------------------------------------------

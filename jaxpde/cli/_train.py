@@ -22,18 +22,15 @@ from pathlib import Path
 
 import yaml
 
-from ._config import ConfigError, _number, _unknown, parse_config
+from typing import Literal
+
+import pydantic
+
+from ._config import ConfigError, parse_config
 
 from ._rom import ROM_TASKS, evaluate_rom, parse_rom, train_rom
 
 TASKS = ("operator", "emulator", "solver_in_the_loop", *ROM_TASKS)
-TOP_KEYS = ("name", "seed", "precision", "task", "data", "model", "training", "coarse", "rom")
-DATA_EXTRA = {"train_samples": 1000, "test_samples": 100, "online": False, "parameter_ranges": None, "burn_in": 0}
-TRAINING_KEYS = {
-    "batch_size": 16, "num_steps": 1000, "optimiser": "adamw", "learning_rate": 1e-3, "weight_decay": 0.0,
-    "schedule": "cosine", "warmup_steps": 0, "clip_norm": None, "loss": "one_step", "horizon": 1,
-    "pushforward": False, "window": None, "checkpoint_every": 500, "keep": 3, "eval_every": 0, "eval_horizon": None,
-}
 OPTIMISERS = ("adam", "adamw", "sgd", "lion")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "exponential")
 
@@ -60,143 +57,154 @@ def _model_registry():
     return nn.OPERATORS
 
 
+class _Strict(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+class _DataExtra(_Strict):
+    train_samples: pydantic.PositiveInt = 1000
+    test_samples: pydantic.PositiveInt = 100
+    online: bool = False
+    parameter_ranges: dict[str, tuple[float, float]] | None = None
+    burn_in: pydantic.NonNegativeInt = 0
+
+
+class _Training(_Strict):
+    batch_size: pydantic.PositiveInt = 16
+    num_steps: pydantic.PositiveInt = 1000
+    optimiser: Literal[OPTIMISERS] = "adamw"  # type: ignore[valid-type]
+    learning_rate: pydantic.PositiveFloat = 1e-3
+    weight_decay: pydantic.NonNegativeFloat = 0.0
+    schedule: Literal[SCHEDULES] = "cosine"  # type: ignore[valid-type]
+    warmup_steps: pydantic.NonNegativeInt = 0
+    clip_norm: pydantic.PositiveFloat | None = None
+    loss: Literal["one_step", "rollout"] = "one_step"
+    horizon: pydantic.PositiveInt = 1
+    pushforward: bool = False
+    window: pydantic.PositiveInt | None = None
+    checkpoint_every: pydantic.PositiveInt = 500
+    keep: pydantic.PositiveInt = 3
+    eval_every: pydantic.NonNegativeInt = 0
+    eval_horizon: pydantic.PositiveInt | None = None
+
+
+class _Coarse(_Strict):
+    order: Literal[1, 2, 3, 4] = 1
+    substeps: pydantic.PositiveInt = 1
+
+
+class _Train(_Strict):
+    """A ``kind: train`` config."""
+
+    name: str | None = None
+    seed: pydantic.NonNegativeInt | None = None
+    precision: Literal["float32", "float64"] | None = None
+    task: Literal[TASKS] = "emulator"  # type: ignore[valid-type]
+    data: dict
+    model: dict
+    training: _Training = _Training()
+    coarse: _Coarse | None = None
+    rom: dict | None = None
+
+
+def _err(file, key, msg):
+    return ConfigError(f"{file}: key '{key}' {msg}")
+
+
 def parse_train_config(raw: dict, path) -> TrainConfig:
+    """Validate a training config: its sections against their schemas, the ``data``
+    section as a simulation config, then the rules that tie them together."""
+    from ._config import EQUATIONS
+    from ._schema import keyword_model, validate
+
     path = Path(path)
     file = str(path)
-    for k in raw:
-        if k not in TOP_KEYS:
-            raise _unknown(k, k, TOP_KEYS, file)
-    for k in ("data", "model", "training"):
-        if not isinstance(raw.get(k), dict):
-            raise ConfigError(f"{file}: key '{k}' must be a mapping (required)")
-    task = raw.get("task", "emulator")
-    if task not in TASKS:
-        raise ConfigError(f"{file}: key 'task' must be one of {', '.join(TASKS)}, got {task!r}")
-    data_raw = dict(raw["data"])
-    data = {k: data_raw.pop(k, v) for k, v in DATA_EXTRA.items()}
-    _number(data["train_samples"], "data.train_samples", file, integer=True, positive=True)
-    _number(data["test_samples"], "data.test_samples", file, integer=True, positive=True)
-    _number(data["burn_in"], "data.burn_in", file, integer=True, nonnegative=True)
-    if not isinstance(data["online"], bool):
-        raise ConfigError(f"{file}: key 'data.online' must be true or false")
-    ranges = data["parameter_ranges"] or {}
-    if not isinstance(ranges, dict):
-        raise ConfigError(f"{file}: key 'data.parameter_ranges' must map parameter names to [low, high]")
+    c = validate(_Train, raw, file)
+    extra_keys = set(_DataExtra.model_fields)
+    data = validate(_DataExtra, {k: v for k, v in c.data.items() if k in extra_keys}, file, prefix=("data",))
+    data_raw = {k: v for k, v in c.data.items() if k not in extra_keys}
     for k in ("seed", "precision"):
-        if k in raw:
-            data_raw[k] = raw[k]
-    data_raw.setdefault("name", raw.get("name", path.stem))
+        if getattr(c, k) is not None:
+            data_raw[k] = getattr(c, k)
+    data_raw.setdefault("name", c.name or path.stem)
     if "integrator" in data_raw:
-        raise ConfigError(f"{file}: key 'data.integrator': training data uses fixed-step solvers (stepper, dt)")
+        raise _err(file, "data.integrator", ": training data uses fixed-step solvers (stepper, dt)")
     try:
         sim = parse_config(data_raw, path)
     except ConfigError as e:
         raise ConfigError(f"{e} (in section 'data')") from None
-    from ._config import EQUATIONS, _keyword_params
-
-    known = _keyword_params(EQUATIONS[sim.equation])
-    for name, bounds in ranges.items():
+    ranges = {k: list(v) for k, v in (data.parameter_ranges or {}).items()}
+    known = keyword_model(EQUATIONS[sim.equation], "p", skip=("grid", "key", "dtype")).model_fields
+    for name, (low, high) in ranges.items():
         if name not in known:
-            raise _unknown(f"data.parameter_ranges.{name}", name, known, file)
-        if not (isinstance(bounds, list) and len(bounds) == 2):
-            raise ConfigError(f"{file}: key 'data.parameter_ranges.{name}' must be [low, high]")
-        for b in bounds:
-            _number(b, f"data.parameter_ranges.{name}", file)
-        if bounds[0] > bounds[1]:
-            raise ConfigError(f"{file}: key 'data.parameter_ranges.{name}' needs low <= high")
-    data["parameter_ranges"] = ranges
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(known)}"
+            raise ConfigError(f"{file}: unknown key 'data.parameter_ranges.{name}'{hint}")
+        if low > high:
+            raise _err(file, f"data.parameter_ranges.{name}", "needs low <= high")
     frames = sim.num_steps // sim.save_every + 1
-    if task == "operator" and frames != 2:
+    if c.task == "operator" and frames != 2:
         raise ConfigError(f"{file}: task 'operator' maps one frame to the next: set data.save_every = "
                           f"data.num_steps (got {frames} frames)")
-
-    if task in ROM_TASKS:
-        model, rom = parse_rom(raw, file, frames, task)
+    if c.task in ROM_TASKS:
+        model, rom = parse_rom(raw, file, frames, c.task)
     else:
-        if "rom" in raw:
-            raise ConfigError(f"{file}: key 'rom' only applies to the tasks {', '.join(ROM_TASKS)}")
-        model, rom = _parse_model(raw, file, ranges), None
-    training = _parse_training(raw, file, data, frames)
-    coarse = dict(raw.get("coarse") or {})
-    if task == "solver_in_the_loop":
-        for k in coarse:
-            if k not in ("order", "substeps"):
-                raise _unknown(f"coarse.{k}", k, ("order", "substeps"), file)
-        coarse.setdefault("order", 1)
-        coarse.setdefault("substeps", 1)
-        _number(coarse["order"], "coarse.order", file, integer=True, positive=True)
-        _number(coarse["substeps"], "coarse.substeps", file, integer=True, positive=True)
-        if coarse["order"] > 4:
-            raise ConfigError(f"{file}: key 'coarse.order' must be 1 to 4")
+        if c.rom is not None:
+            raise _err(file, "rom", f"only applies to the tasks {', '.join(ROM_TASKS)}")
+        model, rom = _parse_model(c.model, file, ranges), None
+    data = {**data.model_dump(), "parameter_ranges": ranges}
+    training = _check_training(c.training.model_dump(), file, data, frames)
+    coarse = {}
+    if c.task == "solver_in_the_loop":
+        coarse = (c.coarse or _Coarse()).model_dump()
         if ranges:
-            raise ConfigError(f"{file}: key 'data.parameter_ranges': the coarse solver of solver_in_the_loop uses "
-                              "the fixed data.parameters; sampled parameters are not supported for this task")
-    elif coarse:
-        raise ConfigError(f"{file}: key 'coarse' only applies to task 'solver_in_the_loop'")
-    return TrainConfig(path=path, name=sim.name, seed=sim.seed, precision=sim.precision, task=task, sim=sim,
+            raise _err(file, "data.parameter_ranges", ": the coarse solver of solver_in_the_loop uses the fixed "
+                       "data.parameters; sampled parameters are not supported for this task")
+    elif c.coarse is not None:
+        raise _err(file, "coarse", "only applies to task 'solver_in_the_loop'")
+    return TrainConfig(path=path, name=sim.name, seed=sim.seed, precision=sim.precision, task=c.task, sim=sim,
                        data=data, model=model, training=training, coarse=coarse, raw=raw, rom=rom)
 
 
-def _parse_model(raw, file, ranges) -> dict:
-    model = dict(raw["model"])
+def _parse_model(model, file, ranges) -> dict:
+    from ._schema import keyword_model, validate
+
+    model = dict(model)
     registry = _model_registry()
     kind = model.pop("kind", None)
     if kind not in registry:
         close = difflib.get_close_matches(str(kind), registry, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(registry))})"
+        hint = f"; did you mean '{close[0]}'?" if close else f" (known: {', '.join(sorted(registry))})"
         raise ConfigError(f"{file}: key 'model.kind': unknown model {kind!r}{hint}")
-    from ._config import _check_params
-
-    model_kwargs = _check_params(model, registry[kind], "model", file)
     for k in ("in_channels", "out_channels", "ndim"):
-        if k in model_kwargs:
-            raise ConfigError(f"{file}: key 'model.{k}' is set from the data (do not give it)")
-    if model_kwargs.get("num_parameters") and model_kwargs["num_parameters"] != len(ranges):
-        raise ConfigError(f"{file}: key 'model.num_parameters' ({model_kwargs['num_parameters']}) must equal the "
-                          f"number of sampled PDE parameters in data.parameter_ranges ({len(ranges)})")
-    return {"kind": kind, **model_kwargs}
+        if k in model:
+            raise _err(file, f"model.{k}", "is set from the data (do not give it)")
+    kwargs = validate(keyword_model(registry[kind], f"model_{kind}", skip=("key", "in_channels", "out_channels",
+                                                                            "ndim")),
+                      model, file, prefix=("model",)).model_dump(exclude_unset=True)
+    if kwargs.get("num_parameters") and kwargs["num_parameters"] != len(ranges):
+        raise _err(file, "model.num_parameters", f"({kwargs['num_parameters']}) must equal the number of sampled PDE "
+                   f"parameters in data.parameter_ranges ({len(ranges)})")
+    return {"kind": kind, **kwargs}
 
 
-def _parse_training(raw, file, data, frames) -> dict:
-    training = dict(TRAINING_KEYS)
-    for k, v in raw["training"].items():
-        if k not in TRAINING_KEYS:
-            raise _unknown(f"training.{k}", k, TRAINING_KEYS, file)
-        training[k] = v
-    for k in ("batch_size", "num_steps", "horizon", "checkpoint_every", "keep"):
-        _number(training[k], f"training.{k}", file, integer=True, positive=True)
-    for k in ("warmup_steps", "eval_every"):
-        _number(training[k], f"training.{k}", file, integer=True, nonnegative=True)
-    _number(training["learning_rate"], "training.learning_rate", file, positive=True)
-    _number(training["weight_decay"], "training.weight_decay", file, nonnegative=True)
-    if training["clip_norm"] is not None:
-        _number(training["clip_norm"], "training.clip_norm", file, positive=True)
-    if training["optimiser"] not in OPTIMISERS:
-        raise ConfigError(f"{file}: key 'training.optimiser' must be one of {', '.join(OPTIMISERS)}")
-    if training["schedule"] not in SCHEDULES:
-        raise ConfigError(f"{file}: key 'training.schedule' must be one of {', '.join(SCHEDULES)}")
-    if training["loss"] not in ("one_step", "rollout"):
-        raise ConfigError(f"{file}: key 'training.loss' must be one_step or rollout")
-    if training["loss"] == "rollout" and training["horizon"] >= frames:
-        raise ConfigError(f"{file}: key 'training.horizon' ({training['horizon']}) needs more frames; "
-                          f"the data has {frames}")
-    if training["window"] is not None:
+def _check_training(t, file, data, frames) -> dict:
+    if t["loss"] == "rollout" and t["horizon"] >= frames:
+        raise _err(file, "training.horizon", f"({t['horizon']}) needs more frames; the data has {frames}")
+    if t["window"] is not None:
         if data["online"]:
-            raise ConfigError(f"{file}: key 'training.window' applies to data on disk; online batches use whole "
-                              "trajectories (shorten data.num_steps instead)")
-        _number(training["window"], "training.window", file, integer=True)
-        need = training["horizon"] + 1 if training["loss"] == "rollout" else 2
-        if not need <= training["window"] <= frames:
-            raise ConfigError(f"{file}: key 'training.window' must be between {need} and {frames} (frames per "
-                              "trajectory)")
-    if training["eval_horizon"] is None:
-        training["eval_horizon"] = frames - 1
-    _number(training["eval_horizon"], "training.eval_horizon", file, integer=True, positive=True)
-    if training["eval_horizon"] >= frames:
-        raise ConfigError(f"{file}: key 'training.eval_horizon' must be < {frames} (the number of frames)")
-    if training["batch_size"] > data["train_samples"] and not data["online"]:
-        raise ConfigError(f"{file}: key 'training.batch_size' exceeds data.train_samples")
-    return training
+            raise _err(file, "training.window", "applies to data on disk; online batches use whole trajectories "
+                       "(shorten data.num_steps instead)")
+        need = t["horizon"] + 1 if t["loss"] == "rollout" else 2
+        if not need <= t["window"] <= frames:
+            raise _err(file, "training.window", f"must be between {need} and {frames} (frames per trajectory)")
+    if t["eval_horizon"] is None:
+        t["eval_horizon"] = frames - 1
+    if t["eval_horizon"] >= frames:
+        raise _err(file, "training.eval_horizon", f"must be < {frames} (the number of frames)")
+    if t["batch_size"] > data["train_samples"] and not data["online"]:
+        raise _err(file, "training.batch_size", "exceeds data.train_samples")
+    return t
 
 
 # ------------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@
 import math
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 import equinox as eqx

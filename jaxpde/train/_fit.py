@@ -4,7 +4,6 @@ loss-curve plot. The loop state is explicit (model, optimiser state, PRNG key, s
 the data order is a pure function of ``(seed, step)``, so a resumed run sees exactly the
 batches an uninterrupted one would have seen."""
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from .._abstract import AbstractStepper
 from .._checks import check_int
 from ..metrics import nrmse
 from ._data import TrajectoryDataset, online_batches
-from ._loop import RunLoop, read_history
+from ._loop import RunLoop
 from ._parallel import batch_sharding, check_batch_size, data_mesh, replicate, shard_batch
 from ._step import make_step
 
