@@ -114,3 +114,40 @@ def test_every_shipped_config_validates(path, capsys):
     # validation builds the problem through the library's constructors (cheap; nothing runs)
     assert main(["validate", str(path)]) == 0
     assert "a valid" in capsys.readouterr().out
+
+
+def test_cli_is_a_thin_acyclic_layer_nobody_imports():
+    import ast
+    import re
+
+    cli = ROOT / "jaxpde" / "cli"
+    graph = {}
+    for f in cli.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                deps.add(node.module)
+        graph[f.stem] = deps
+    seen, stack = set(), []
+
+    def visit(m):
+        assert m not in stack, f"import cycle in jaxpde.cli: {' -> '.join(stack + [m])}"
+        if m in seen:
+            return
+        stack.append(m)
+        for d in graph.get(m, ()):
+            visit(d)
+        stack.pop()
+        seen.add(m)
+
+    for m in graph:
+        visit(m)
+    # the library never imports the command line; tests, benchmarks and notebooks use only its entry point
+    private = re.compile(r"jaxpde\.cli\._|from jaxpde\.cli import _")
+    for folder in ("jaxpde", "tests", "benchmarks", "notebooks"):
+        for f in (ROOT / folder).rglob("*"):
+            if f.suffix in (".py", ".ipynb") and cli not in f.parents and f.name != "test_cli.py":
+                assert not private.search(f.read_text()), f"{f} imports a private jaxpde.cli module"
+    for f in (ROOT / "jaxpde").rglob("*.py"):
+        if cli not in f.parents:
+            assert "from ..cli" not in f.read_text() and "jaxpde.cli" not in f.read_text().replace("``jaxpde", ""), f

@@ -71,20 +71,6 @@ class SimulationConfig:
     integrator: object = None
 
 
-def parse_any(kind: str, raw: dict, path: Path):
-    """Validate a config of the given kind (``kind`` already checked)."""
-    raw = {k: v for k, v in raw.items() if k != "kind"}
-    if kind == "design":
-        from ._design import parse
-
-        return parse({"kind": "design", **raw}, path)
-    if kind == "train":
-        from ._train import parse_train_config
-
-        return parse_train_config(raw, path)
-    return parse_config(raw, path)
-
-
 class _Grid(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     num_points: int | list[int]
@@ -161,15 +147,11 @@ def _fail(file, key, msg):
 
 
 def parse_config(raw: dict, path) -> SimulationConfig:
-    """Validate a simulation config (spectral, or finite volume when it names a ``law``)
-    against its schema; the sections are the keywords of the library's constructors."""
+    """Validate a spectral simulation config against its schema; the sections are the
+    keywords of the library's constructors."""
     from ._schema import keyword_model, validate
 
     file = str(path)
-    if "law" in raw:  # a finite-volume config
-        from ._fv import load_fv_config
-
-        return load_fv_config(raw, path)
     c = validate(_Simulation, raw, file)
     eq = c.equation
     params = validate(keyword_model(EQUATIONS[eq], f"parameters_{eq}", skip=("grid", "key", "dtype")),

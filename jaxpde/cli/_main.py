@@ -13,10 +13,23 @@ from ._schema import ConfigError, apply_overrides, read_yaml
 KINDS = ("simulate", "train", "design")
 
 
+def parse_any(kind: str, raw: dict, path: Path):
+    """Validate a config of the given kind (``kind`` already checked)."""
+    from ._config import parse_config
+    from ._design import parse
+    from ._fv import load_fv_config
+    from ._train import parse_train_config
+
+    raw = {k: v for k, v in raw.items() if k != "kind"}
+    if kind == "design":
+        return parse({"kind": "design", **raw}, path)
+    if kind == "train":
+        return parse_train_config(raw, path)
+    return load_fv_config(raw, path) if "law" in raw else parse_config(raw, path)
+
+
 def load(path, overrides=()):
     """``(kind, validated config)`` of a config file with ``--set`` overrides applied."""
-    from ._config import parse_any
-
     raw = apply_overrides(read_yaml(path), overrides, path)
     kind = raw.get("kind")
     if kind not in KINDS:

@@ -154,7 +154,7 @@ def _setup(cfg, run_dir, progress):
     import jax
 
     from .. import rom
-    from ._train import _dataset, _setup_precision, build_sampler
+    from ._build import _dataset, _setup_precision, build_sampler
 
     _setup_precision(cfg)
     sampler, pde = build_sampler(cfg)
@@ -201,7 +201,7 @@ def _errors(cfg, model, pde, trajs, params, observed):
 def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
     from ..rom import window_summary
     from ..train import data_mesh, fit, maybe_initialize_distributed
-    from ._train import build_optimiser
+    from ._build import build_optimiser
 
     maybe_initialize_distributed()
     pde, model, batches, train_data, test_data, k_fit = _setup(cfg, run_dir, progress)
@@ -234,7 +234,7 @@ def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
 
     from ..rom import plot_errors, pod_errors, window_summary
     from ..train import Checkpointer
-    from ._train import build_optimiser
+    from ._build import build_optimiser
 
     pde, model, batches, (train_trajs, train_params), (test_trajs, test_params), k_fit = _setup(cfg, run_dir, progress)
     opt = build_optimiser(cfg)
