@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -151,3 +152,18 @@ def test_cli_is_a_thin_acyclic_layer_nobody_imports():
     for f in (ROOT / "jaxpde").rglob("*.py"):
         if cli not in f.parents:
             assert "from ..cli" not in f.read_text() and "jaxpde.cli" not in f.read_text().replace("``jaxpde", ""), f
+
+
+def test_schema_version_and_set(tmp_path, capsys):
+    assert main(["schema"]) == 0
+    schemas = json.loads(capsys.readouterr().out)
+    assert set(schemas) == {"simulate (spectral)", "simulate (finite volume)", "train", "design"}
+    assert schemas["train"]["properties"]["kind"] == {"const": "train"}
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("jaxpde ")
+    cfg = _write(tmp_path, SMALL)
+    assert main(["simulate", str(cfg), "--out", str(tmp_path / "o"), "--no-progress", "--set", "num_steps=8",
+                 "--set", "save_every=2"]) == 0
+    traj, _, _ = load_trajectory(tmp_path / "o" / "case.h5")
+    assert traj.shape[0] == 5

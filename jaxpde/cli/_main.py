@@ -158,9 +158,23 @@ def _validate(ns, progress):
 
 
 def _schema(ns, progress):
+    """JSON schemas of every kind of config (for editor completion). Sections that
+    depend on a choice (an equation's ``parameters``, a model's keywords, a problem's
+    ``setup``) are open objects here and checked against the constructor on load."""
+    from ._config import _Simulation
     from ._design import DesignConfig
+    from ._fv import _FVSimulation
+    from ._train import _Train
 
-    print(json.dumps({"design": DesignConfig.model_json_schema()}, indent=1))
+    schemas = {"simulate (spectral)": _Simulation, "simulate (finite volume)": _FVSimulation, "train": _Train,
+               "design": DesignConfig}
+    out = {}
+    for name, model in schemas.items():
+        schema = model.model_json_schema()
+        schema.setdefault("properties", {})["kind"] = {"const": name.split()[0]}
+        schema.setdefault("required", []).append("kind")
+        out[name] = schema
+    print(json.dumps(out, indent=1))
 
 
 def _cleanup_on_failure(run_dir: Path, fn, *, keep_if_resume=False):
