@@ -78,23 +78,3 @@ def test_every_rom_config_evaluates(path, tmp_path, capsys):
         for split in ("seen", "unseen"):
             assert np.isfinite(errors[split]["interpolation"]) and np.isfinite(errors[split]["extrapolation"])
     assert (run / "rom_errors.png").exists() and (run / "loss.png").exists()
-
-
-@pytest.mark.parametrize("edit, message", [
-    (lambda r: r["rom"].pop("train_frames"), "rom.train_frames"),
-    (lambda r: r["rom"].update(train_frames=999), "rom.train_frames"),
-    (lambda r: r["rom"].update(fractoin=0.1), "did you mean 'fraction'"),
-    (lambda r: r["model"]["decoder"].update(kind="mlp"), "model.decoder.kind"),
-    (lambda r: r["rom"].update(coupling=2.0), "rom.coupling"),
-    (lambda r: r.update(task="dino"), "rom.coupling"),
-    (lambda r: r["rom"].update(physics="euler"), "rom.physics"),
-    (lambda r: (r.update(task="pinn_rom"), r["rom"].update(physics="step")), "rom.physics"),
-])
-def test_bad_rom_sections_are_one_line_errors(edit, message, tmp_path, capsys):
-    raw = yaml.safe_load((ROOT / "phirom_burgers.yaml").read_text())
-    edit(raw)
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump(raw))
-    assert main(["train", str(cfg), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
-    err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1

@@ -199,7 +199,8 @@ def _small_config(tmp_path, name):
     return path
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
+                                  if n in ("design_shallow_water_bump", "design_kolmogorov") else n for n in sorted(SMALL)])
 def test_worked_problem_reaches_the_noise_floor_and_recovers_the_truth(tmp_path, name, capsys):
     cfg = _small_config(tmp_path, name)
     assert main(["design", str(cfg), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
@@ -245,17 +246,3 @@ def test_design_resume_and_config_errors(tmp_path, capsys):
     assert main(["design", str(cfg), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     assert "already holds" in capsys.readouterr().err
     assert main(["design", str(cfg), "--out", str(tmp_path / "r"), "--no-progress", "--resume"]) == 0
-    bad = tmp_path / "bad.yaml"
-    for text, msg in [("problem: nope\n", "key 'problem'"),
-                      ("problem: burgers_control\nsetup: {viscositty: 1}\n", "did you mean 'viscosity'"),
-                      ("problem: burgers_control\noptimiser: {name: sgd}\n", "optimiser.name"),
-                      ("problem: burgers_control\nsetup: {dt: -1}\n", "dt"),
-                      ("problem: burgers_control\nsetup: {dt: 5.0, final_time: 0.2}\n", "must divide final_time"),
-                      ("problem: burgers_control\nsetup: {dt: 0.03, final_time: 0.2}\n", "must divide final_time"),
-                      ("problem: burgers_control\nname: ../../x\n", "plain file name"),
-                      ("problem: burgers_control\nsetup: {num_points: 64.7}\n", "setup.num_points"),
-                      ("problem: burgers_control\nregularisation: {total_variation: 1.0}\n", "no total_variation")]:
-        bad.write_text("kind: design\n" + text)
-        assert main(["design", str(bad), "--no-progress"]) == 2
-        err = capsys.readouterr().err
-        assert msg in err and len(err.strip().splitlines()) == 1, err

@@ -109,7 +109,12 @@ def _dot(a, b):
     return sum(jnp.sum(x * y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-@pytest.mark.parametrize("name", list(STEPPERS))
+# the heaviest cases (2D, finite-volume systems) run with the slow validation (-m slow, also in CI);
+# every kind of stepper keeps a case in the default suite
+HEAVY = {"ssprk3-fv-euler", "ssprk2-fv-shallow-water-bed", "etdrk4-gray-scott-2d", "etdrk4-kolmogorov", "rk4-fv-burgers"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in STEPPERS])
 def test_stepper_gradient_matches_central_differences(name):
     stepper = STEPPERS[name]()
     u0 = _initial_state(stepper)
