@@ -85,6 +85,7 @@ CASES = {
                               "setup.dt"),
     "name escaping the run directory": ("design", "design_burgers_control", lambda r: r.update(name="../../x"), [],
                                         2, "plain file name"),
+    "simulate name escaping": ("simulate", "sod1d", lambda r: r.update(name="../x"), [], 2, "plain file name"),
     "fractional grid size": ("design", "design_burgers_control", _set("setup", num_points=64.7), [], 2,
                              "setup.num_points"),
     "design typo": ("design", "design_burgers_control", _set("setup", viscositty=1.0), [], 2,
@@ -101,29 +102,9 @@ CASES = {
 
 
 # ------------------------------------------------- the earlier per-command tables
-SPECTRAL = """\
-kind: simulate
-equation: burgers
-parameters: {viscosity: 0.05}
-grid: {num_points: 32, extent: 6.283185307179586}
-stepper: {method: etdrk, order: 4}
-dt: 0.01
-num_steps: 40
-save_every: 4
-initial_condition: {kind: sine, amplitude: 1.0}
-precision: float64
-"""
-FINITE_VOLUME = """\
-kind: simulate
-law: euler
-parameters: {gamma: 1.4}
-grid: {num_cells: 50, lower: 0.0, upper: 1.0}
-scheme: {reconstruction: muscl_mc, riemann_solver: hllc, stepper: ssprk3, cfl: 0.5}
-boundary: outflow
-t_final: 0.1
-num_frames: 4
-initial_condition: {kind: riemann, left: [1.0, 0.0, 1.0], right: [0.125, 0.0, 0.1], x0: 0.5}
-"""
+from .test_cli import SMALL as SPECTRAL  # noqa: E402  (the same small configs as the command tests)
+from .test_cli_fv import SMALL as FINITE_VOLUME  # noqa: E402
+
 for old, new, key, hint in [
     ("equation: burgers", "equation: burgerz", "equation", "did you mean 'burgers'"),
     ("dt: 0.01", "dt: -0.01", "'dt'", "positive"),

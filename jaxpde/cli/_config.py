@@ -2,7 +2,6 @@
 
 import difflib
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,7 +11,7 @@ import pydantic
 from .. import ic as ic_module
 from .. import spectral
 
-from ._schema import ConfigError as ConfigError
+from ._schema import ConfigError as ConfigError, PlainName
 
 EQUATIONS = {
     "diffusion": spectral.Diffusion,
@@ -114,7 +113,7 @@ class _Simulation(pydantic.BaseModel):
     """A spectral ``kind: simulate`` config (fixed steps, or a diffrax integrator)."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
-    name: str | None = None
+    name: PlainName | None = None
     equation: Literal[tuple(EQUATIONS)]  # type: ignore[valid-type]
     parameters: dict = {}
     grid: _Grid
@@ -130,16 +129,6 @@ class _Simulation(pydantic.BaseModel):
     initial_condition: dict
     seed: pydantic.NonNegativeInt = 0
     precision: Literal["float32", "float64"] = "float32"
-
-    @pydantic.field_validator("name")
-    @classmethod
-    def _plain(cls, v):
-        if v is not None and not _PLAIN.match(v):
-            raise ValueError("must be a plain file name (letters, digits, '_', '-', '.')")
-        return v
-
-
-_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def _fail(file, key, msg):

@@ -3,17 +3,15 @@
 ``optimiser`` those of :func:`jaxpde.design.solve_problem`."""
 
 import inspect
-import re
 from pathlib import Path
 from typing import Literal
 
 import pydantic
 
-from ._schema import ConfigError, keyword_model, validate
+from ._schema import ConfigError, PlainName, keyword_model, plain_name, validate
 
 OPTIMISERS = ("lbfgs", "adam", "levenberg_marquardt", "gauss_newton", "dogleg", "bfgs")
 REGULARISERS = ("smoothness", "total_variation", "tikhonov")
-_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def _problems():
@@ -48,7 +46,7 @@ class DesignConfig(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid")
     kind: Literal["design"]
-    name: str | None = None
+    name: PlainName | None = None
     problem: Literal["burgers_initial_condition", "kolmogorov_parameters", "burgers_control", "shallow_water_bump"]
     seed: pydantic.NonNegativeInt = 0
     precision: Literal["float32", "float64"] = "float64"
@@ -56,13 +54,6 @@ class DesignConfig(pydantic.BaseModel):
     optimiser: Optimiser = Optimiser()
     regularisation: Regularisation = Regularisation()
     checkpoint_every: pydantic.PositiveInt = 10
-
-    @pydantic.field_validator("name")
-    @classmethod
-    def _plain_name(cls, v):
-        if v is not None and not _PLAIN.match(v):
-            raise ValueError("must be a plain file name (letters, digits, '_', '-', '.'; no '/' or '..')")
-        return v
 
 
 
@@ -86,7 +77,7 @@ def parse(raw: dict, path) -> DesignConfig:
             raise ConfigError(f"{path}: key 'regularisation.{k}': problem '{cfg.problem}' takes no {k} penalty")
     if cfg.name is None:
         stem = Path(path).stem
-        cfg.name = stem if _PLAIN.match(stem) else "design"
+        cfg.name = stem if plain_name(stem) else "design"
     return cfg
 
 

@@ -17,6 +17,7 @@ from typing import Literal
 import pydantic
 
 from ._config import ConfigError
+from ._schema import PlainName
 
 LAWS = ("euler", "shallow_water", "burgers", "advection")
 BOUNDARIES = ("periodic", "outflow", "reflective")
@@ -78,7 +79,7 @@ class _FVSimulation(pydantic.BaseModel):
     """A finite-volume ``kind: simulate`` config (it names a ``law``)."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
-    name: str | None = None
+    name: PlainName | None = None
     law: Literal[LAWS]  # type: ignore[valid-type]
     parameters: dict = {}
     grid: _Grid

@@ -4,8 +4,9 @@ by pydantic models whose errors name the file and the dotted key (with a did-you
 import difflib
 import inspect
 import math
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 import yaml
@@ -122,6 +123,20 @@ def validate(model: type[pydantic.BaseModel], raw: dict, path, *, prefix: tuple 
 
 
 # --------------------------------------------------------------- keyword sections
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _plain_name(v):
+    if not _PLAIN.match(v):
+        raise ValueError("must be a plain file name (letters, digits, '_', '-', '.'; no '/' or '..')")
+    return v
+
+
+def plain_name(v) -> bool:
+    """Whether `v` can name a file inside a run directory."""
+    return bool(_PLAIN.match(v))
+
+
 def _finite(v):
     if isinstance(v, list):  # one value per axis or channel
         return [_finite(x) for x in v]
@@ -142,8 +157,6 @@ def keyword_model(fn, name: str, *, skip=("key", "dtype", "checkpoint"), only=No
     """A pydantic model of the keyword arguments of a library constructor `fn`: one
     optional field per keyword, typed by its default (number, integer, string, bool),
     unknown keys refused. The constructor itself checks admissibility."""
-    from typing import Annotated
-
     from pydantic import BeforeValidator
 
     fields = {}
@@ -165,3 +178,7 @@ def keyword_model(fn, name: str, *, skip=("key", "dtype", "checkpoint"), only=No
             ann = Any
         fields[pname] = (ann, d)
     return pydantic.create_model(name, __config__=pydantic.ConfigDict(extra="forbid"), **fields)
+
+
+PlainName = Annotated[str, pydantic.AfterValidator(_plain_name)]
+"""A run or file name that stays inside its directory (validated)."""

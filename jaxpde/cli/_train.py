@@ -27,6 +27,7 @@ from typing import Literal
 import pydantic
 
 from ._config import ConfigError, parse_config
+from ._schema import PlainName
 
 from ._build import _dataset, _setup_precision, build_optimiser, build_sampler
 from ._rom import ROM_TASKS, evaluate_rom, parse_rom, train_rom
@@ -97,7 +98,7 @@ class _Coarse(_Strict):
 class _Train(_Strict):
     """A ``kind: train`` config."""
 
-    name: str | None = None
+    name: PlainName | None = None
     seed: pydantic.NonNegativeInt | None = None
     precision: Literal["float32", "float64"] | None = None
     task: Literal[TASKS] = "emulator"  # type: ignore[valid-type]
