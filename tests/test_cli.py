@@ -91,37 +91,44 @@ def test_cli_is_a_thin_acyclic_layer_nobody_imports():
     import ast
     import re
 
-    cli = ROOT / "jaxpde" / "cli"
-    graph = {}
-    for f in cli.glob("*.py"):
-        deps = set()
-        for node in ast.walk(ast.parse(f.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
-                deps.add(node.module)
-        graph[f.stem] = deps
-    seen, stack = set(), []
+    cli, app = ROOT / "jaxpde" / "cli", ROOT / "jaxpde" / "app"
+    for package in (cli, app):
+        graph = {}
+        for f in package.glob("*.py"):
+            deps = set()
+            for node in ast.walk(ast.parse(f.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                    deps.add(node.module)
+            graph[f.stem] = deps
+        seen, stack = set(), []
 
-    def visit(m):
-        assert m not in stack, f"import cycle in jaxpde.cli: {' -> '.join(stack + [m])}"
-        if m in seen:
-            return
-        stack.append(m)
-        for d in graph.get(m, ()):
-            visit(d)
-        stack.pop()
-        seen.add(m)
+        def visit(m):
+            assert m not in stack, f"import cycle in {package.name}: {' -> '.join(stack + [m])}"
+            if m in seen:
+                return
+            stack.append(m)
+            for d in graph.get(m, ()):
+                visit(d)
+            stack.pop()
+            seen.add(m)
 
-    for m in graph:
-        visit(m)
-    # the library never imports the command line; tests, benchmarks and notebooks use only its entry point
-    private = re.compile(r"jaxpde\.cli\._|from jaxpde\.cli import _")
+        for m in graph:
+            visit(m)
+    # thin: the command line only parses arguments and prints; the application layer is the library's
+    assert sum(len(f.read_text().splitlines()) for f in cli.glob("*.py")) <= 800
+    # the library never imports the command line, and only the command line imports the application
+    # layer; tests, benchmarks and notebooks use public names only
+    private = re.compile(r"jaxpde\.(cli|app)\._|from jaxpde\.(cli|app) import _")
     for folder in ("jaxpde", "tests", "benchmarks", "notebooks"):
         for f in (ROOT / folder).rglob("*"):
-            if f.suffix in (".py", ".ipynb") and cli not in f.parents and f.name != "test_cli.py":
-                assert not private.search(f.read_text()), f"{f} imports a private jaxpde.cli module"
+            if f.suffix in (".py", ".ipynb") and not {cli, app} & set(f.parents) and f.name != "test_cli.py":
+                assert not private.search(f.read_text()), f"{f} imports a private jaxpde.cli or jaxpde.app module"
     for f in (ROOT / "jaxpde").rglob("*.py"):
-        if cli not in f.parents:
-            assert "from ..cli" not in f.read_text() and "jaxpde.cli" not in f.read_text().replace("``jaxpde", ""), f
+        if not {cli, app} & set(f.parents):
+            text = f.read_text().replace("``jaxpde", "")
+            assert not re.search(r"from \.\.(cli|app)|jaxpde\.(cli|app)", text), f
+    for f in app.glob("*.py"):
+        assert "from ..cli" not in f.read_text(), f
 
 
 def test_schema_version_and_set(tmp_path, capsys):
@@ -137,3 +144,33 @@ def test_schema_version_and_set(tmp_path, capsys):
                  "--set", "save_every=2"]) == 0
     traj, _, _ = load_trajectory(tmp_path / "o" / "case.h5")
     assert traj.shape[0] == 5
+
+
+def test_every_command_is_reachable_from_python(tmp_path):
+    """`jaxpde.app` runs a config exactly as the command does (same bits), and hands out
+    the library objects it describes."""
+    import jaxpde as jp
+    from jaxpde import app
+
+    cfg_path = _write(tmp_path, SMALL)
+    assert main(["simulate", str(cfg_path), "--out", str(tmp_path / "cli"), "--no-progress"]) == 0
+    kind, cfg = app.load(cfg_path, overrides=["seed=0"])
+    assert kind == "simulate" and cfg.precision == "float64"
+    pde, stepper, u0 = app.build(cfg)
+    res = app.simulate(cfg, tmp_path / "py", progress=False)
+    a, _, _ = load_trajectory(tmp_path / "cli" / "case.h5")
+    b, _, _ = load_trajectory(res["h5"])
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(b[-1], np.asarray(jp.rollout_final(stepper, u0, 40)), rtol=1e-12, atol=1e-13)
+    with pytest.raises(app.ConfigError, match=r"case.yaml: key 'dt'"):
+        app.load(cfg_path, overrides=["dt=-1"])
+    assert set(app.schemas()) == {"simulate (spectral)", "simulate (finite volume)", "train", "design"}
+
+
+def test_the_library_leaves_jax_precision_to_the_caller(tmp_path):
+    code = ("from jaxpde import app\n"
+            f"kind, cfg = app.load({str(_write(tmp_path, SMALL))!r})\n"
+            "try:\n    app.simulate(cfg, 'never')\nexcept ValueError as e:\n    print(e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert "runs in float64; enable it first with jax.config.update('jax_enable_x64', True)" in r.stdout, r.stderr
+    assert not (tmp_path / "never").exists()

@@ -4,41 +4,28 @@ stderr naming the file and the key, exit status 2, and nothing left behind."""
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
 
-from ._schema import ConfigError, apply_overrides, read_yaml
-
-KINDS = ("simulate", "train", "design")
+from ..app import ConfigError, load
 
 
-def parse_any(kind: str, raw: dict, path: Path):
-    """Validate a config of the given kind (``kind`` already checked)."""
-    from ._config import parse_config
-    from ._design import parse
-    from ._fv import load_fv_config
-    from ._train import parse_train_config
-
-    raw = {k: v for k, v in raw.items() if k != "kind"}
-    if kind == "design":
-        return parse({"kind": "design", **raw}, path)
-    if kind == "train":
-        return parse_train_config(raw, path)
-    return load_fv_config(raw, path) if "law" in raw else parse_config(raw, path)
+def _load(ns, kind=None):
+    """The validated config of the command line, with float64 enabled when it asks for it."""
+    got, cfg = load(ns.config, ns.set)
+    if kind is not None and got != kind:
+        raise ConfigError(f"{ns.config}: a '{got}' config; run it with 'jaxpde {got}'")
+    return got, _precision(cfg)
 
 
-def load(path, overrides=()):
-    """``(kind, validated config)`` of a config file with ``--set`` overrides applied."""
-    raw = apply_overrides(read_yaml(path), overrides, path)
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        guess = "design" if "problem" in raw else "train" if "training" in raw else "simulate"
-        if kind is None:
-            raise ConfigError(f"{path}: missing key 'kind' (simulate | train | design); this looks like "
-                              f"'kind: {guess}'")
-        raise ConfigError(f"{path}: key 'kind' must be simulate, train or design, got {kind!r}")
-    return kind, parse_any(kind, raw, Path(path))
+def _precision(cfg):
+    if cfg.precision == "float64":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    return cfg
 
 
 def _out_dir(ns, default: Path) -> Path:
@@ -49,42 +36,16 @@ def _out_dir(ns, default: Path) -> Path:
         probe = probe.parent
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file, not a directory")
-    import os
-
     if str(out.absolute()).startswith(("/proc/", "/sys/")) or not os.access(probe, os.W_OK):
         raise ConfigError(f"--out {out}: cannot write there")
     return out
 
 
-def _check_size(cfg):
-    import math
-    import os
-
-    cells = None
-    if hasattr(cfg, "num_points"):
-        cells = math.prod(cfg.num_points)
-    elif hasattr(cfg, "num_cells"):
-        cells = math.prod(cfg.num_cells)
-    if cells is None:
-        return
-    itemsize = 8 if cfg.precision == "float64" else 4
-    need = 12 * 4 * cells * itemsize  # a few states and their Fourier transforms, 4 channels
-    try:
-        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return
-    if need > have:
-        raise ConfigError(f"{cfg.path}: key 'grid': {cells:,} points need about {need / 2**30:.0f} GiB, more than "
-                          f"this machine's {have / 2**30:.0f} GiB; use a smaller grid")
-
-
 def _simulate(ns, progress):
-    from ._simulate import simulate
+    from ..app import check_size, simulate
 
-    kind, cfg = load(ns.config, ns.set)
-    if kind != "simulate":
-        raise ConfigError(f"{ns.config}: a '{kind}' config; run it with 'jaxpde {kind}'")
-    _check_size(cfg)
+    _, cfg = _load(ns, "simulate")
+    check_size(cfg)
     out = _out_dir(ns, Path("out") / cfg.name)
     res = _cleanup_on_failure(out, lambda: simulate(cfg, out, progress=progress))
     rejected = res["info"].get("num_rejected_steps")
@@ -94,26 +55,22 @@ def _simulate(ns, progress):
 
 
 def _design(ns, progress):
-    from . import _design
+    from ..app import design
 
-    kind, cfg = load(ns.config, ns.set)
-    if kind != "design":
-        raise ConfigError(f"{ns.config}: a '{kind}' config; run it with 'jaxpde {kind}'")
+    _, cfg = _load(ns, "design")
     run_dir = _out_dir(ns, Path("runs") / cfg.name)
-    res = _cleanup_on_failure(run_dir, lambda: _design.run(cfg, ns.config, run_dir, resume=ns.resume,
-                                                           progress=progress), keep_if_resume=ns.resume)
+    res = _cleanup_on_failure(run_dir, lambda: design(cfg, run_dir, resume=ns.resume, progress=progress),
+                              keep_if_resume=ns.resume)
     floor = f" (noise floor {res['noise_floor']:.3g})" if res["noise_floor"] else ""
     print(f"{cfg.name}: objective {res['initial_objective']:.3e} -> {res['final_objective']:.3e}{floor}, "
           f"{res['reduction']:.3g}x in {res['iterations']} iterations ({res['wall_s']:.1f} s) -> {run_dir}")
 
 
 def _train(ns, progress):
-    from ._train import train
+    from ..app import check_size, train
 
-    kind, cfg = load(ns.config, ns.set)
-    if kind != "train":
-        raise ConfigError(f"{ns.config}: a '{kind}' config; run it with 'jaxpde {kind}'")
-    _check_size(cfg.sim)
+    _, cfg = _load(ns, "train")
+    check_size(cfg)
     run_dir = _out_dir(ns, Path("runs") / cfg.name)
     res = _cleanup_on_failure(run_dir, lambda: train(cfg, run_dir, resume=ns.resume, progress=progress),
                               keep_if_resume=ns.resume)
@@ -129,9 +86,10 @@ def _train(ns, progress):
 
 
 def _evaluate(ns, progress):
-    from ._train import evaluate
+    from ..app import evaluate, run_config
 
-    res = evaluate(Path(ns.run_dir), compare=ns.compare, progress=progress)
+    _precision(run_config(ns.run_dir))
+    res = evaluate(ns.run_dir, compare=ns.compare, progress=progress)
     if "errors" in res:
         for name, e in res["errors"].items():
             print(f"{name}: " + ", ".join(f"{split} {v['interpolation']:.3e} / {v['extrapolation']:.3e}"
@@ -143,38 +101,17 @@ def _evaluate(ns, progress):
 
 
 def _validate(ns, progress):
-    kind, cfg = load(ns.config, ns.set)
-    if kind == "simulate":
-        import jax
+    from ..app import check
 
-        from ._build import build_any
-
-        if cfg.precision == "float64":
-            jax.config.update("jax_enable_x64", True)
-        build_any(cfg)
-    elif kind == "train":
-        _check_size(cfg.sim)
+    kind, cfg = _load(ns)
+    check(kind, cfg)
     print(f"{ns.config}: a valid '{kind}' config")
 
 
 def _schema(ns, progress):
-    """JSON schemas of every kind of config (for editor completion). Sections that
-    depend on a choice (an equation's ``parameters``, a model's keywords, a problem's
-    ``setup``) are open objects here and checked against the constructor on load."""
-    from ._config import _Simulation
-    from ._design import DesignConfig
-    from ._fv import _FVSimulation
-    from ._train import _Train
+    from ..app import schemas
 
-    schemas = {"simulate (spectral)": _Simulation, "simulate (finite volume)": _FVSimulation, "train": _Train,
-               "design": DesignConfig}
-    out = {}
-    for name, model in schemas.items():
-        schema = model.model_json_schema()
-        schema.setdefault("properties", {})["kind"] = {"const": name.split()[0]}
-        schema.setdefault("required", []).append("kind")
-        out[name] = schema
-    print(json.dumps(out, indent=1))
+    print(json.dumps(schemas(), indent=1))
 
 
 def _cleanup_on_failure(run_dir: Path, fn, *, keep_if_resume=False):

@@ -110,6 +110,32 @@ def plot_fv_profiles(law, grid, trajectory, times=None, *, exact=None, title=Non
     return fig
 
 
+def plot_error_curves(curves: dict, times, *, ylabel="nRMSE (mean over test trajectories)", title=None, ax=None):
+    """Error against rollout time, one line per model or baseline, on a log scale.
+
+    **Arguments:**
+
+    - `curves`: ``{label: errors}``, one error per entry of `times`.
+    - `times`: the rollout times of the errors.
+    - `ylabel`, `title`: axis label and title; `ax`: an axis to draw on (default: a new figure).
+
+    **Returns:** the figure.
+    """
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for label, errors in curves.items():
+        ax.semilogy(np.asarray(times), np.asarray(errors), "o-", ms=3, label=label)
+    ax.set_xlabel("rollout time")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    ax.figure.tight_layout()
+    return ax.figure
+
+
 def animate(trajectory, extent=1.0, times=None, *, channel: int = 0, interval: int = 80, title=None, cmap="RdBu_r"):
     """A matplotlib animation of a 1D ``(T, C, N)`` (line) or 2D ``(T, C, Nx, Ny)``
     (image) trajectory, one frame per saved state.

@@ -29,7 +29,8 @@ import pydantic
 from ._config import ConfigError, parse_config
 from ._schema import PlainName
 
-from ._build import _dataset, _setup_precision, build_optimiser, build_sampler
+from ._build import _dataset, build_optimiser, build_sampler
+from ._schema import require_precision
 from ._rom import ROM_TASKS, evaluate_rom, parse_rom, train_rom
 
 TASKS = ("operator", "emulator", "solver_in_the_loop", *ROM_TASKS)
@@ -274,7 +275,7 @@ def _setup(cfg):
     ``evaluate``, so a checkpoint restores into the model it was saved from."""
     import jax
 
-    _setup_precision(cfg)
+    require_precision(cfg)
     sampler, pde = build_sampler(cfg)
     k_model, k_fit = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), 2))
     return sampler, pde, build_model(cfg, pde, k_model), k_fit
@@ -325,6 +326,14 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
             "samples_per_s": sum(rates) / max(len(rates), 1)}
 
 
+def run_config(run_dir) -> TrainConfig:
+    """The validated config a training run directory was started with."""
+    cfg_path = Path(run_dir) / "config.yaml"
+    if not cfg_path.exists():
+        raise ConfigError(f"{run_dir}: not a training run directory (no config.yaml)")
+    return parse_train_config(yaml.safe_load(cfg_path.read_text()), cfg_path)
+
+
 def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
     """Restore the latest checkpoint of a run and measure nRMSE against rollout horizon on
     the held-out trajectories (and, for solver-in-the-loop, the uncorrected coarse
@@ -333,13 +342,10 @@ def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
     import numpy as np
 
     from ..train import Checkpointer, rollout_nrmse
+    from ..viz import plot_error_curves
 
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.exists():
-        raise ConfigError(f"{run_dir}: not a training run directory (no config.yaml)")
-    raw = yaml.safe_load(cfg_path.read_text())
-    cfg = parse_train_config(raw, cfg_path)
+    cfg = run_config(run_dir)
     if cfg.task in ROM_TASKS:
         return evaluate_rom(cfg, run_dir, compare=compare, progress=progress)
     if compare:
@@ -364,21 +370,11 @@ def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
     out = {"step": meta["step"], "horizon_time": (np.arange(1, horizon + 1) * interval).tolist(),
            "nrmse": {k: v.tolist() for k, v in curves.items()}}
     (run_dir / "eval.json").write_text(json.dumps(out, indent=1))
-    import matplotlib
-
-    matplotlib.use("Agg")
+    fig = plot_error_curves(curves, out["horizon_time"],
+                            title=f"{cfg.name}: {len(trajs)} held-out trajectories, step {meta['step']}")
+    fig.savefig(run_dir / "nrmse.png", dpi=110)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for k, v in curves.items():
-        ax.semilogy(out["horizon_time"], v, "o-", ms=3, label=k)
-    ax.set_xlabel("rollout time")
-    ax.set_ylabel("nRMSE (mean over test trajectories)")
-    ax.set_title(f"{cfg.name}: {len(trajs)} held-out trajectories, step {meta['step']}")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(run_dir / "nrmse.png", dpi=110)
     plt.close(fig)
     out["png"] = run_dir / "nrmse.png"
     return out

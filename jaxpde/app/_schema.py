@@ -182,3 +182,13 @@ def keyword_model(fn, name: str, *, skip=("key", "dtype", "checkpoint"), only=No
 
 PlainName = Annotated[str, pydantic.AfterValidator(_plain_name)]
 """A run or file name that stays inside its directory (validated)."""
+
+
+def require_precision(cfg):
+    """Refuse to run a float64 config while JAX computes in float32: the library does not
+    change JAX's global settings (the ``jaxpde`` command enables float64 for such configs)."""
+    import jax
+
+    if cfg.precision == "float64" and not jax.config.jax_enable_x64:
+        raise ValueError(f"{cfg.path} runs in float64; enable it first with "
+                         "jax.config.update('jax_enable_x64', True)")

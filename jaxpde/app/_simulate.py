@@ -111,14 +111,13 @@ def _picture(cfg, rec, title, pde=None):
 
 def simulate(cfg, out_dir, *, progress=None) -> dict:
     """Run a validated simulation config: ``<name>.h5`` and ``<name>.png`` in `out_dir`."""
-    import jax
     import matplotlib
 
     from ..io import record_trajectory
+    from ._schema import require_precision
     from ._fv import FVConfig
 
-    if cfg.precision == "float64":
-        jax.config.update("jax_enable_x64", True)
+    require_precision(cfg)
     pde = None
     if isinstance(cfg, FVConfig):
         advance, u0, times, meta, title, pde = _finite_volume(cfg)

@@ -54,7 +54,12 @@ class DesignConfig(pydantic.BaseModel):
     optimiser: Optimiser = Optimiser()
     regularisation: Regularisation = Regularisation()
     checkpoint_every: pydantic.PositiveInt = 10
+    _path: Path = pydantic.PrivateAttr(default=Path("design.yaml"))
 
+    @property
+    def path(self) -> Path:
+        """The config file it was read from."""
+        return self._path
 
 
 def parse(raw: dict, path) -> DesignConfig:
@@ -75,20 +80,21 @@ def parse(raw: dict, path) -> DesignConfig:
     for k in REGULARISERS:
         if getattr(cfg.regularisation, k) and k not in accepted:
             raise ConfigError(f"{path}: key 'regularisation.{k}': problem '{cfg.problem}' takes no {k} penalty")
+    cfg._path = Path(path)
     if cfg.name is None:
         stem = Path(path).stem
         cfg.name = stem if plain_name(stem) else "design"
     return cfg
 
 
-def build(cfg: DesignConfig, path):
+def build(cfg: DesignConfig):
     """The :class:`~jaxpde.design.DesignProblem` of a validated config, and its optimiser."""
     import jax
 
     from .. import design as D
+    from ._schema import require_precision
 
-    if cfg.precision == "float64":
-        jax.config.update("jax_enable_x64", True)
+    require_precision(cfg)
     fn = _problems()[cfg.problem]
     optimiser = cfg.optimiser.name or D.DEFAULT_OPTIMISERS[cfg.problem]
     accepted = set(inspect.signature(fn).parameters)
@@ -99,14 +105,16 @@ def build(cfg: DesignConfig, path):
     except (TypeError, ValueError) as e:
         first = str(e).split(" ", 1)[0]  # the library's messages start with the argument's name
         key = f"setup.{first}" if first in cfg.setup else "setup"
-        raise ConfigError(f"{path}: key '{key}' (problem '{cfg.problem}'): {e}") from None
+        raise ConfigError(f"{cfg.path}: key '{key}' (problem '{cfg.problem}'): {e}") from None
     return problem, optimiser
 
 
-def run(cfg: DesignConfig, path, run_dir, *, resume: bool, progress) -> dict:
+def design(cfg: DesignConfig, run_dir, *, resume: bool = False, progress=None) -> dict:
+    """Solve a validated design config's problem into `run_dir` (history, checkpoints,
+    result and plots); returns the summary (objective before and after, iterations)."""
     from .. import design as D
 
-    problem, optimiser = build(cfg, path)
+    problem, optimiser = build(cfg)
     o = cfg.optimiser
     identity = cfg.model_dump(exclude={"optimiser": {"steps"}, "name": True})
     try:

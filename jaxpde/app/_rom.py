@@ -154,9 +154,10 @@ def _setup(cfg, run_dir, progress):
     import jax
 
     from .. import rom
-    from ._build import _dataset, _setup_precision, build_sampler
+    from ._build import _dataset, build_sampler
+    from ._schema import require_precision
 
-    _setup_precision(cfg)
+    require_precision(cfg)
     sampler, pde = build_sampler(cfg)
     data = []
     for split, num in (("train", cfg.data["train_samples"]), ("test", cfg.data["test_samples"])):

@@ -79,31 +79,24 @@ def build_problem(cfg):
 
 
 def build(cfg):
-    """Build ``(pde, stepper, u0)`` from a validated fixed-step config (imports JAX lazily)."""
-    pde, u0 = build_problem(cfg)
-    return pde, make_stepper(cfg, pde), u0
-
-
-def build_any(cfg):
-    """Build the problem of a validated simulation config (spectral or finite volume),
-    so that the library's constructors check it."""
+    """The library objects of a validated config, built through the library's
+    constructors (which check it): ``(pde, stepper, u0)`` for a fixed-step spectral
+    simulation, ``(pde, u0)`` for a diffrax or finite-volume one, and
+    ``(problem, optimiser_name)`` for a design config."""
+    from ._design import DesignConfig
     from ._fv import FVConfig, build_fv
 
+    if isinstance(cfg, DesignConfig):
+        from ._design import build as build_design
+
+        return build_design(cfg)
     if isinstance(cfg, FVConfig):
         return build_fv(cfg)
-    if cfg.integrator is None:
-        return build(cfg)
-    return build_problem(cfg)
+    pde, u0 = build_problem(cfg)
+    return (pde, u0) if cfg.integrator is not None else (pde, make_stepper(cfg, pde), u0)
 
 
 # --------------------------------------------------------------- training pieces
-def _setup_precision(cfg):
-    import jax
-
-    if cfg.precision == "float64":
-        jax.config.update("jax_enable_x64", True)
-
-
 def build_sampler(cfg):
     """The solver sampler ``key -> (trajectory, parameters)`` of the data section."""
     from ..train import make_sampler
