@@ -235,3 +235,20 @@ def test_ssp_steppers_temporal_order():
         errs = [float(jnp.max(jnp.abs(jp.rollout_final(cls(pde, 0.25 / n), u0, n) - ref))) for n in (32, 64, 128)]
         order = np.polyfit(np.log([32, 64, 128]), -np.log(errs), 1)[0]
         assert abs(order - expect) < 0.25, (cls.__name__, errs, order)
+
+
+def test_godunov_is_the_exact_flux_of_any_scalar_law():
+    """Godunov's flux asks the law for its exact face flux (an interface, not a type check):
+    upwinding for linear advection, both signs of the speed."""
+    import jax.numpy as jnp
+
+    from jaxpde import fv
+
+    ul, ur = jnp.array([[1.0, -2.0, 0.5]]), jnp.array([[3.0, 4.0, -1.0]])
+    for c in (0.7, -0.7):
+        law = fv.LinearAdvection(c)
+        np.testing.assert_allclose(fv.Godunov()(law, ul, ur, 0), c * (ul if c > 0 else ur))
+    with pytest.raises(TypeError, match="AbstractScalarLaw"):
+        fv.Godunov().check_law(fv.Euler())
+    with pytest.raises(TypeError, match="AbstractFluidLaw"):
+        fv.HLLC().check_law(fv.Burgers())

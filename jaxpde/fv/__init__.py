@@ -9,12 +9,20 @@ from ._boundary import (
     Reflective as Reflective,
     normalise_bc as normalise_bc,
 )
+from ._balance import (
+    AbstractBalance as AbstractBalance,
+    Conservative as Conservative,
+    HydrostaticReconstruction as HydrostaticReconstruction,
+)
 from ._exact_riemann import exact_riemann as exact_riemann, riemann_star_state as riemann_star_state
 from ._finite_volume import FiniteVolume as FiniteVolume, cfl_dt as cfl_dt
 from ._laws import (
     AbstractConservationLaw as AbstractConservationLaw,
+    AbstractFluidLaw as AbstractFluidLaw,
+    AbstractScalarLaw as AbstractScalarLaw,
     Burgers as Burgers,
     Euler as Euler,
+    davis_bounds as davis_bounds,
     LinearAdvection as LinearAdvection,
     ShallowWater as ShallowWater,
 )

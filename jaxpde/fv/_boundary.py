@@ -3,6 +3,7 @@ inside the right-hand side; gradients flow through them (e.g. to an inflow state
 
 import abc
 from collections.abc import Sequence
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -13,33 +14,67 @@ from ._util import take as _take
 
 
 class AbstractBoundaryCondition(eqx.Module):
-    """Fills `num_ghost` ghost cells beyond one side of the domain along one axis."""
+    """Fills `num_ghost` ghost cells beyond one side of the domain along one axis.
+
+    A new condition defines ``periodic`` (whether it pairs the two ends of an axis),
+    :meth:`ghost` for the state and :meth:`ghost_field` for a cell field such as the bed
+    height of shallow water."""
+
+    periodic: eqx.AbstractClassVar[bool]
 
     @abc.abstractmethod
     def ghost(self, u: Array, num_ghost: int, axis: int, side: str, law: AbstractConservationLaw) -> Array:
         """Ghost cells for state `u` ``(C, *N)`` on `side` (``"lower"``/``"upper"``) of spatial
         `axis`, ordered along the axis like the cells (outermost first on the lower side)."""
 
+    @abc.abstractmethod
+    def ghost_field(self, b: Array, num_ghost: int, axis: int, side: str) -> Array:
+        """Ghost cells of a cell field `b` ``(*N)`` (no channel axis) on `side` of `axis`."""
+
+
+def _wrap(b, num_ghost, axis, side):
+    n = b.shape[axis]
+    if num_ghost > n:
+        raise ValueError(f"periodic boundary needs at least {num_ghost} cells along axis {axis}, got {n}.")
+    return _take(b, n - num_ghost, num_ghost, axis) if side == "lower" else _take(b, 0, num_ghost, axis)
+
+
+def _mirror(b, num_ghost, axis, side):
+    n = b.shape[axis]
+    if num_ghost > n:
+        raise ValueError(f"reflective boundary needs at least {num_ghost} cells along axis {axis}, got {n}.")
+    inner = _take(b, 0, num_ghost, axis) if side == "lower" else _take(b, n - num_ghost, num_ghost, axis)
+    return jnp.flip(inner, axis=axis)
+
+
+def _edge(b, num_ghost, axis, side):
+    edge = _take(b, 0, 1, axis) if side == "lower" else _take(b, b.shape[axis] - 1, 1, axis)
+    return jnp.repeat(edge, num_ghost, axis=axis)
+
 
 class Periodic(AbstractBoundaryCondition):
     """Periodic: the ghost cells are the cells at the opposite end. Must be set on both
     sides of an axis."""
 
+    periodic: ClassVar[bool] = True
+
     def ghost(self, u, num_ghost, axis, side, law):
-        ax = axis + 1
-        n = u.shape[ax]
-        if num_ghost > n:
-            raise ValueError(f"periodic boundary needs at least {num_ghost} cells along axis {axis}, got {n}.")
-        return _take(u, n - num_ghost, num_ghost, ax) if side == "lower" else _take(u, 0, num_ghost, ax)
+        return _wrap(u, num_ghost, axis + 1, side)
+
+    def ghost_field(self, b, num_ghost, axis, side):
+        return _wrap(b, num_ghost, axis, side)
 
 
 class Outflow(AbstractBoundaryCondition):
     """Outflow / transmissive: zero normal gradient (the boundary cell is repeated)."""
 
+    periodic: ClassVar[bool] = False
+
     def ghost(self, u, num_ghost, axis, side, law):
-        ax = axis + 1
-        edge = _take(u, 0, 1, ax) if side == "lower" else _take(u, u.shape[ax] - 1, 1, ax)
-        return jnp.repeat(edge, num_ghost, axis=ax)
+        return _edge(u, num_ghost, axis + 1, side)
+
+    def ghost_field(self, b, num_ghost, axis, side):
+        return _edge(b, num_ghost, axis, side)
 
 
 class Reflective(AbstractBoundaryCondition):
@@ -47,13 +82,14 @@ class Reflective(AbstractBoundaryCondition):
     momentum negated by the law (``law.reflect``), so the normal mass flux through the
     wall vanishes."""
 
+    periodic: ClassVar[bool] = False
+
     def ghost(self, u, num_ghost, axis, side, law):
-        ax = axis + 1
-        n = u.shape[ax]
-        if num_ghost > n:
-            raise ValueError(f"reflective boundary needs at least {num_ghost} cells along axis {axis}, got {n}.")
-        inner = _take(u, 0, num_ghost, ax) if side == "lower" else _take(u, n - num_ghost, num_ghost, ax)
-        return law.reflect(jnp.flip(inner, axis=ax), axis)
+        return law.reflect(_mirror(u, num_ghost, axis + 1, side), axis)
+
+    def ghost_field(self, b, num_ghost, axis, side):
+        # mirrored, so that h + b is continuous across a wall and the lake at rest stays exact
+        return _mirror(b, num_ghost, axis, side)
 
 
 class Inflow(AbstractBoundaryCondition):
@@ -64,6 +100,7 @@ class Inflow(AbstractBoundaryCondition):
     ``law.to_conserved(w)``."""
 
     state: Array
+    periodic: ClassVar[bool] = False
 
     def __init__(self, state):
         state = jnp.asarray(state)
@@ -85,6 +122,9 @@ class Inflow(AbstractBoundaryCondition):
         else:
             s = jnp.expand_dims(s, ax)
         return jnp.broadcast_to(s, shape).astype(u.dtype)
+
+    def ghost_field(self, b, num_ghost, axis, side):
+        return _edge(b, num_ghost, axis, side)
 
 
 _NAMED = {"periodic": Periodic, "outflow": Outflow, "reflective": Reflective}
@@ -125,7 +165,7 @@ def normalise_bc(bc, ndim: int) -> tuple[tuple[AbstractBoundaryCondition, Abstra
     out = []
     for axis, (lo, hi) in enumerate(pairs):
         lo, hi = _one(lo), _one(hi)
-        if isinstance(lo, Periodic) != isinstance(hi, Periodic):
+        if lo.periodic != hi.periodic:
             raise ValueError(f"axis {axis}: a periodic boundary must be periodic on both sides, got {type(lo).__name__}/{type(hi).__name__}.")
         out.append((lo, hi))
     return tuple(out)
@@ -140,20 +180,8 @@ def pad(u: Array, bcs, num_ghost: int, axis: int, law: AbstractConservationLaw) 
 
 
 def pad_scalar(b: Array, bcs, num_ghost: int, axis: int) -> Array:
-    """A cell field ``(*N)`` (e.g. bathymetry) padded along `axis` the way the state is:
-    wrapped for periodic boundaries, mirrored at reflective walls (so that ``h + b`` is
-    continuous across a wall and the lake at rest stays exact there), the edge value
-    repeated otherwise."""
-    n = b.shape[axis]
-    out = [None, b, None]
-    for k, (side, bc) in enumerate((("lower", bcs[axis][0]), ("upper", bcs[axis][1]))):
-        if isinstance(bc, Periodic):
-            ghost = _take(b, n - num_ghost, num_ghost, axis) if side == "lower" else _take(b, 0, num_ghost, axis)
-        elif isinstance(bc, Reflective):
-            inner = _take(b, 0, num_ghost, axis) if side == "lower" else _take(b, n - num_ghost, num_ghost, axis)
-            ghost = jnp.flip(inner, axis=axis)
-        else:
-            edge = _take(b, 0, 1, axis) if side == "lower" else _take(b, n - 1, 1, axis)
-            ghost = jnp.repeat(edge, num_ghost, axis=axis)
-        out[0 if side == "lower" else 2] = ghost
-    return jnp.concatenate(out, axis=axis)
+    """A cell field ``(*N)`` (e.g. bathymetry) padded along `axis` by each side's
+    :meth:`AbstractBoundaryCondition.ghost_field`."""
+    lo, hi = bcs[axis]
+    return jnp.concatenate([lo.ghost_field(b, num_ghost, axis, "lower"), b, hi.ghost_field(b, num_ghost, axis, "upper")],
+                           axis=axis)

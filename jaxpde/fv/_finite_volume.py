@@ -10,7 +10,7 @@ from .._abstract import AbstractPDE
 from .._types import Args, Field
 from ..grids import CellGrid
 from ._boundary import AbstractBoundaryCondition, normalise_bc, pad, pad_scalar
-from ._laws import AbstractConservationLaw, ShallowWater, add_to_channel
+from ._laws import AbstractConservationLaw
 from ._reconstruct import AbstractReconstruction, PiecewiseConstant
 from ._riemann import AbstractRiemannSolver, Rusanov
 from ._util import take as _take
@@ -71,9 +71,7 @@ class FiniteVolume(AbstractPDE):
         if not isinstance(riemann_solver, AbstractRiemannSolver):
             raise TypeError(f"riemann_solver must be an AbstractRiemannSolver (e.g. HLLC()), got {type(riemann_solver).__name__}.")
         riemann_solver.check_law(law)
-        bathymetry = getattr(law, "bathymetry", None)
-        if bathymetry is not None and tuple(bathymetry.shape) != grid.shape:
-            raise ValueError(f"bathymetry has shape {tuple(bathymetry.shape)}, the grid has {grid.shape}.")
+        law.balance().check(law, grid)
         self.law = law
         self.grid = grid
         self.reconstruction = reconstruction
@@ -86,8 +84,18 @@ class FiniteVolume(AbstractPDE):
         return self.law.num_channels
 
     # --- right-hand side -----------------------------------------------------------
-    def _faces(self, w, axis):
-        """Reconstructed face values with the positivity fallback."""
+    def pad(self, u: Field, axis: int, num_ghost: int) -> Field:
+        """`u` ``(C, *N)`` with `num_ghost` ghost cells from the boundary conditions on both
+        sides of spatial `axis`."""
+        return pad(u, self.bc, num_ghost, axis, self.law)
+
+    def pad_field(self, b, axis: int, num_ghost: int):
+        """A cell field ``(*N)`` padded like the state (see ``ghost_field`` of the conditions)."""
+        return pad_scalar(b, self.bc, num_ghost, axis)
+
+    def faces(self, w, axis: int):
+        """Reconstructed face values ``(w_L, w_R)`` of padded `w` along spatial `axis`, with
+        the positivity fallback."""
         g = self.reconstruction.num_ghost
         ax = axis + 1
         wl, wr = self.reconstruction(w, ax)
@@ -99,44 +107,6 @@ class FiniteVolume(AbstractPDE):
                 wl = jnp.where(ok, wl, _take(w, g - 1, n + 1, ax))
                 wr = jnp.where(ok, wr, _take(w, g, n + 1, ax))
         return wl, wr
-
-    def _axis_term(self, u, axis):
-        g = self.reconstruction.num_ghost
-        ext = pad(u, self.bc, g, axis, self.law)
-        if isinstance(self.law, ShallowWater) and self.law.bathymetry is not None:
-            return self._well_balanced_term(u, ext, axis)
-        wl, wr = self._faces(self.law.to_reconstruction(ext), axis)
-        flux = self.riemann_solver(self.law, self.law.from_reconstruction(wl), self.law.from_reconstruction(wr), axis)
-        n = u.shape[axis + 1]
-        return -(_take(flux, 1, n, axis + 1) - _take(flux, 0, n, axis + 1)) / self.grid.spacing[axis]
-
-    def _well_balanced_term(self, u, ext, axis):
-        """Hydrostatic reconstruction (Audusse, Bouchut, Bristeau, Klein & Perthame 2004),
-        second-order form: reconstruct ``(h, 𝐮, η = h + b)``, set ``b = η - h`` at faces."""
-        law: ShallowWater = self.law  # pyright: ignore
-        g = self.reconstruction.num_ghost
-        ax = axis + 1
-        n = u.shape[ax]
-        b = pad_scalar(law.bathymetry.astype(u.dtype), self.bc, g, axis)
-        prim = law.to_primitive(ext)
-        w = jnp.concatenate([prim, (prim[0] + b)[None]])
-        wl, wr = self._faces(w, axis)
-        hl, hr = wl[0], wr[0]
-        bl, br = wl[-1] - hl, wr[-1] - hr
-        b_star = jnp.maximum(bl, br)
-        hl_star = jnp.maximum(0.0, wl[-1] - b_star)
-        hr_star = jnp.maximum(0.0, wr[-1] - b_star)
-        ul_star = law.to_conserved(jnp.concatenate([hl_star[None], wl[1:-1]]))
-        ur_star = law.to_conserved(jnp.concatenate([hr_star[None], wr[1:-1]]))
-        flux = self.riemann_solver(law, ul_star, ur_star, axis)
-        half_g = 0.5 * law.gravity
-        f_minus = add_to_channel(flux, 1 + axis, half_g * (hl**2 - hl_star**2))  # seen by the cell on the left
-        f_plus = add_to_channel(flux, 1 + axis, half_g * (hr**2 - hr_star**2))  # seen by the cell on the right
-        dx = self.grid.spacing[axis]
-        du = -(_take(f_minus, 1, n, ax) - _take(f_plus, 0, n, ax)) / dx
-        h_in, h_out = _take(hr, 0, n, axis), _take(hl, 1, n, axis)  # depth at each cell's lower/upper face
-        b_in, b_out = _take(br, 0, n, axis), _take(bl, 1, n, axis)
-        return add_to_channel(du, 1 + axis, -law.gravity * 0.5 * (h_in + h_out) * (b_out - b_in) / dx)
 
     def _laplacian(self, u):
         total = 0.0
@@ -150,12 +120,10 @@ class FiniteVolume(AbstractPDE):
     def rhs(self, t, u: Field, args: Args = None) -> Field:
         """``du/dt`` at the cell averages `u` ``(C, *N)``."""
         self.check_state(u)
-        du = sum(self._axis_term(u, axis) for axis in range(self.grid.ndim))
+        balance = self.law.balance()
+        du = sum(balance.axis_term(self, u, axis) for axis in range(self.grid.ndim))
         if self.law.viscosity is not None:
             du = du + self.law.viscosity.astype(u.dtype) * self._laplacian(u)
-        source = self.law.source(u)
-        if source is not None:
-            du = du + source
         if args is not None:
             du = du + jnp.broadcast_to(jnp.asarray(args), u.shape)
         return du.astype(u.dtype)

@@ -9,7 +9,8 @@ from jaxtyping import Array
 
 from .._checks import as_coefficient, check_int
 from .._types import Field
-from ._util import safe_divide
+from ._balance import AbstractBalance, Conservative, HydrostaticReconstruction
+from ._util import add_to_channel, safe_divide
 
 
 def _check_ndim(ndim) -> int:
@@ -19,18 +20,15 @@ def _check_ndim(ndim) -> int:
     return ndim
 
 
-def add_to_channel(u: Array, channel: int, value) -> Array:
-    """``u`` with ``value`` added to one channel, built by stacking (a static-index
-    ``.at[].add`` lowers to a scatter, whose transpose is slow on CPU)."""
-    channel = channel % u.shape[0]
-    return jnp.stack([u[c] + value if c == channel else u[c] for c in range(u.shape[0])])
-
-
 class AbstractConservationLaw(eqx.Module):
-    """A system ``u_t + Σ_a ∂F_a(u)/∂x_a = S(u)`` in conserved variables ``u`` ``(C, ...)``.
+    """A system ``u_t + Σ_a ∂F_a(u)/∂x_a = 0 (+ ν Δu)`` in conserved variables ``u`` ``(C, ...)``.
 
     Every method works on arrays whose first axis is the channel axis and whose other
     axes are anything (cells, faces); `axis` is the spatial direction ``a`` (0 = x).
+    A new law subclasses :class:`AbstractScalarLaw` (one or more independent scalars,
+    identity variable maps, Davis wave-speed bounds) or :class:`AbstractFluidLaw`
+    (systems with pressure and a contact wave, which HLLC resolves), or this class
+    directly, and defines every abstract method below.
     """
 
     ndim: eqx.AbstractVar[int]
@@ -40,6 +38,11 @@ class AbstractConservationLaw(eqx.Module):
     def num_channels(self) -> int:
         """Number of conserved variables ``C``."""
 
+    @property
+    @abc.abstractmethod
+    def viscosity(self) -> Array | None:
+        """A diffusion coefficient ``ν`` adding ``ν Δu`` (``None`` for inviscid laws)."""
+
     @abc.abstractmethod
     def flux(self, u: Array, axis: int) -> Array:
         """The physical flux ``F_axis(u)``, same shape as `u`."""
@@ -48,52 +51,103 @@ class AbstractConservationLaw(eqx.Module):
     def wave_speeds(self, u: Array, axis: int) -> tuple[Array, Array]:
         """Smallest and largest characteristic speed along `axis`, each of shape ``u.shape[1:]``."""
 
+    @abc.abstractmethod
     def wave_speed_bounds(self, u_left: Array, u_right: Array, axis: int) -> tuple[Array, Array]:
         """Signal-speed bounds ``(S_L, S_R)`` of the Riemann problem at a face, for HLL-type
-        fluxes. Default: Davis' estimate ``min``/``max`` of both sides' speeds."""
-        lo_l, hi_l = self.wave_speeds(u_left, axis)
-        lo_r, hi_r = self.wave_speeds(u_right, axis)
-        return jnp.minimum(lo_l, lo_r), jnp.maximum(hi_l, hi_r)
+        fluxes (:func:`davis_bounds` is the simple choice)."""
+
+    @abc.abstractmethod
+    def to_primitive(self, u: Array) -> Array:
+        """Primitive variables of the conserved `u`."""
+
+    @abc.abstractmethod
+    def to_conserved(self, w: Array) -> Array:
+        """Conserved variables from primitive ones."""
+
+    @abc.abstractmethod
+    def reflect(self, u: Array, axis: int) -> Array:
+        """The mirror state behind a reflective wall normal to `axis`."""
+
+    @abc.abstractmethod
+    def to_reconstruction(self, u: Array) -> Array:
+        """The variables reconstructions work in (primitive for the Euler equations)."""
+
+    @abc.abstractmethod
+    def from_reconstruction(self, w: Array) -> Array:
+        """Conserved variables from reconstruction variables."""
+
+    @abc.abstractmethod
+    def admissible(self, w: Array) -> Array | None:
+        """Where reconstructed values `w` are physically admissible (``None``: always)."""
+
+    @abc.abstractmethod
+    def balance(self) -> AbstractBalance:
+        """How :class:`FiniteVolume` forms the flux divergence along an axis (and any source
+        that must balance it): :class:`Conservative`, or e.g. :class:`HydrostaticReconstruction`
+        for shallow water over a bed."""
 
     def max_wave_speed(self, u: Array, axis: int) -> Array:
         """``max |λ|`` along `axis` per cell."""
         lo, hi = self.wave_speeds(u, axis)
         return jnp.maximum(jnp.abs(lo), jnp.abs(hi))
 
-    def to_primitive(self, u: Array) -> Array:
-        """Primitive variables (identity for scalar laws)."""
+
+def davis_bounds(law: AbstractConservationLaw, u_left: Array, u_right: Array, axis: int) -> tuple[Array, Array]:
+    """Davis' signal-speed bounds: ``min``/``max`` of both sides' characteristic speeds."""
+    lo_l, hi_l = law.wave_speeds(u_left, axis)
+    lo_r, hi_r = law.wave_speeds(u_right, axis)
+    return jnp.minimum(lo_l, lo_r), jnp.maximum(hi_l, hi_r)
+
+
+class AbstractScalarLaw(AbstractConservationLaw):
+    """Independent scalar conservation laws: conserved, primitive and reconstruction
+    variables coincide, every state is admissible, Davis' wave-speed bounds. Subclasses
+    define the flux, wave speeds, reflection and the exact (Godunov) face flux."""
+
+    def wave_speed_bounds(self, u_left, u_right, axis):
+        return davis_bounds(self, u_left, u_right, axis)
+
+    def to_primitive(self, u):
         return u
 
-    def to_conserved(self, w: Array) -> Array:
-        """Conserved variables from primitive ones (identity for scalar laws)."""
+    def to_conserved(self, w):
         return w
 
-    def reflect(self, u: Array, axis: int) -> Array:
-        """The mirror state behind a reflective wall normal to `axis` (default: unchanged)."""
+    def to_reconstruction(self, u):
         return u
 
-    # reconstruction happens in these variables (primitive for the Euler equations)
-    def to_reconstruction(self, u: Array) -> Array:
-        return u
-
-    def from_reconstruction(self, w: Array) -> Array:
+    def from_reconstruction(self, w):
         return w
 
-    def admissible(self, w: Array) -> Array | None:
-        """Where reconstructed values `w` are physically admissible (``None``: always)."""
+    def admissible(self, w):
         return None
 
-    def source(self, u: Field) -> Field | None:
-        """A cell source term ``S(u)`` (``None`` for none)."""
-        return None
+    def balance(self):
+        return Conservative()
 
-    @property
-    def viscosity(self) -> Array | None:
-        """A diffusion coefficient ``ν`` adding ``ν Δu`` (``None`` for inviscid laws)."""
-        return None
+    @abc.abstractmethod
+    def exact_flux(self, u_left: Array, u_right: Array, axis: int) -> Array:
+        """The flux of the exact solution of the Riemann problem at the face (Godunov's flux)."""
 
 
-class LinearAdvection(AbstractConservationLaw):
+class AbstractFluidLaw(AbstractConservationLaw):
+    """Systems with a pressure and a contact wave (the laws the HLLC flux supports):
+    conserved ``(density-like, momentum..., [energy])``."""
+
+    @abc.abstractmethod
+    def velocity(self, u: Array, axis: int) -> Array:
+        """The velocity component along `axis`."""
+
+    @abc.abstractmethod
+    def pressure(self, u: Array) -> Array:
+        """The pressure (``g h²/2`` for shallow water)."""
+
+    @abc.abstractmethod
+    def hllc_star(self, u: Array, s: Array, s_star: Array, axis: int) -> Array:
+        """The HLLC intermediate state on the `s` side of the contact moving at `s_star`."""
+
+
+class LinearAdvection(AbstractScalarLaw):
     r"""Linear advection ``u_t + Σ_a c_a ∂_a u = 0`` of `num_channels` scalars with constant
     velocity ``c`` (one entry per axis, or a scalar used on every axis).
     Differentiable: `velocity`. A reflective wall mirrors the state (zero normal gradient)."""
@@ -116,6 +170,10 @@ class LinearAdvection(AbstractConservationLaw):
     def num_channels(self):
         return self.channels
 
+    @property
+    def viscosity(self):
+        return None
+
     def flux(self, u, axis):
         return self.velocity[axis] * u
 
@@ -123,8 +181,15 @@ class LinearAdvection(AbstractConservationLaw):
         c = jnp.broadcast_to(self.velocity[axis], u.shape[1:]).astype(u.dtype)
         return c, c
 
+    def reflect(self, u, axis):
+        return u
 
-class Burgers(AbstractConservationLaw):
+    def exact_flux(self, u_left, u_right, axis):
+        c = self.velocity[axis]
+        return jnp.where(c >= 0, c * u_left, c * u_right)  # upwind
+
+
+class Burgers(AbstractScalarLaw):
     r"""Burgers' equation ``u_t + Σ_a ∂_a (u²/2) = ν Δu`` (inviscid when ``viscosity=None``).
 
     In several dimensions the same flux acts along every axis. Differentiable:
@@ -154,8 +219,12 @@ class Burgers(AbstractConservationLaw):
     def reflect(self, u, axis):
         return -u
 
+    def exact_flux(self, u_left, u_right, axis):
+        # convex flux u²/2: Godunov's formula (Toro, §2.4)
+        return jnp.maximum(0.5 * jnp.maximum(u_left, 0.0) ** 2, 0.5 * jnp.minimum(u_right, 0.0) ** 2)
 
-class ShallowWater(AbstractConservationLaw):
+
+class ShallowWater(AbstractFluidLaw):
     r"""Shallow-water equations in 1D/2D, conserved ``(h, h u[, h v])``:
 
     ``h_t + ∇·(h𝐮) = 0``, ``(h𝐮)_t + ∇·(h𝐮𝐮 + ½ g h² I) = -g h ∇b``.
@@ -187,6 +256,13 @@ class ShallowWater(AbstractConservationLaw):
     def num_channels(self):
         return self.ndim + 1
 
+    @property
+    def viscosity(self):
+        return None
+
+    def balance(self):
+        return Conservative() if self.bathymetry is None else HydrostaticReconstruction()
+
     def velocity(self, u, axis):
         return safe_divide(u[1 + axis], u[0], u[0] > self.dry_tolerance)
 
@@ -211,8 +287,17 @@ class ShallowWater(AbstractConservationLaw):
         v, c = self.velocity(u, axis), self.sound_speed(u)
         return v - c, v + c
 
+    def wave_speed_bounds(self, u_left, u_right, axis):
+        return davis_bounds(self, u_left, u_right, axis)
+
     def reflect(self, u, axis):
         return add_to_channel(u, 1 + axis, -2 * u[1 + axis])
+
+    def to_reconstruction(self, u):
+        return u
+
+    def from_reconstruction(self, w):
+        return w
 
     def admissible(self, w):
         return w[0] >= 0
@@ -225,7 +310,7 @@ class ShallowWater(AbstractConservationLaw):
         return jnp.stack([h_star, *[h_star * v for v in vels]])
 
 
-class Euler(AbstractConservationLaw):
+class Euler(AbstractFluidLaw):
     r"""Compressible Euler equations of an ideal gas in 1D/2D/3D, conserved
     ``(ρ, ρ𝐮, E)``, primitive ``(ρ, 𝐮, p)``, ``p = (γ - 1)(E - ½ρ|𝐮|²)``:
 
@@ -247,6 +332,13 @@ class Euler(AbstractConservationLaw):
     @property
     def num_channels(self):
         return self.ndim + 2
+
+    @property
+    def viscosity(self):
+        return None
+
+    def balance(self):
+        return Conservative()
 
     def pressure(self, u):
         kinetic = 0.5 * sum(u[1 + a] ** 2 for a in range(self.ndim)) / u[0]

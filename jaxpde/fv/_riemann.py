@@ -6,7 +6,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._laws import AbstractConservationLaw, Burgers, Euler, ShallowWater
+from ._laws import AbstractConservationLaw, AbstractFluidLaw, AbstractScalarLaw
 
 
 class AbstractRiemannSolver(eqx.Module):
@@ -16,6 +16,7 @@ class AbstractRiemannSolver(eqx.Module):
     def __call__(self, law: AbstractConservationLaw, u_left: Array, u_right: Array, axis: int) -> Array:
         """The face flux, shape of `u_left`."""
 
+    @abc.abstractmethod
     def check_law(self, law: AbstractConservationLaw) -> None:
         """Raise ``TypeError`` if this flux cannot be used with `law`."""
 
@@ -24,6 +25,9 @@ class Rusanov(AbstractRiemannSolver):
     """Rusanov / local Lax-Friedrichs flux
     ``½(F(u_L) + F(u_R)) - ½ s_max (u_R - u_L)``, ``s_max`` the largest ``|λ|`` of both sides.
     Positivity preserving and the most dissipative. (Rusanov, 1961.)"""
+
+    def check_law(self, law):
+        pass
 
     def __call__(self, law, u_left, u_right, axis):
         smax = jnp.maximum(law.max_wave_speed(u_left, axis), law.max_wave_speed(u_right, axis))
@@ -42,13 +46,17 @@ class HLL(AbstractRiemannSolver):
     i.e. HLLE). Two waves; resolves shocks but smears contacts.
     (Harten, Lax & van Leer, SIAM Rev. 25, 1983.)"""
 
+    def check_law(self, law):
+        pass
+
     def __call__(self, law, u_left, u_right, axis):
         sl, sr = law.wave_speed_bounds(u_left, u_right, axis)
         return _hll(law.flux(u_left, axis), law.flux(u_right, axis), u_left, u_right, sl, sr)
 
 
 class HLLC(AbstractRiemannSolver):
-    """HLLC flux (HLL with the contact restored) for the Euler and shallow-water equations.
+    """HLLC flux (HLL with the contact restored) for the laws with a contact wave
+    (:class:`AbstractFluidLaw`: the Euler and shallow-water equations).
 
     Contact speed ``S* = (p_R - p_L + ρ_L u_L (S_L - u_L) - ρ_R u_R (S_R - u_R)) /
     (ρ_L (S_L - u_L) - ρ_R (S_R - u_R))`` (``ρ → h``, ``p → g h²/2`` for shallow water)
@@ -57,8 +65,9 @@ class HLLC(AbstractRiemannSolver):
     """
 
     def check_law(self, law):
-        if not isinstance(law, (Euler, ShallowWater)):
-            raise TypeError(f"HLLC needs a law with a contact wave (Euler or ShallowWater), got {type(law).__name__}; use HLL or Rusanov.")
+        if not isinstance(law, AbstractFluidLaw):
+            raise TypeError(f"HLLC needs a law with a contact wave (an AbstractFluidLaw such as Euler or ShallowWater), "
+                            f"got {type(law).__name__}; use HLL or Rusanov.")
 
     def __call__(self, law, u_left, u_right, axis):
         self.check_law(law)
@@ -80,16 +89,18 @@ class HLLC(AbstractRiemannSolver):
 
 
 class Godunov(AbstractRiemannSolver):
-    """Godunov's flux from the exact Riemann solution of Burgers' equation:
-    ``F = max(f(max(u_L, 0)), f(min(u_R, 0)))`` with ``f(u) = u²/2`` (convex flux)."""
+    """Godunov's flux: the flux of the exact Riemann solution at the face, which scalar laws
+    provide (:meth:`AbstractScalarLaw.exact_flux`; for Burgers ``max(f(max(u_L, 0)),
+    f(min(u_R, 0)))`` with ``f(u) = u²/2``, upwinding for linear advection)."""
 
     def check_law(self, law):
-        if not isinstance(law, Burgers):
-            raise TypeError(f"the Godunov flux is implemented for Burgers, got {type(law).__name__}; use HLLC, HLL or Rusanov.")
+        if not isinstance(law, AbstractScalarLaw):
+            raise TypeError(f"the Godunov flux needs a scalar law with an exact Riemann solution (an AbstractScalarLaw "
+                            f"such as Burgers), got {type(law).__name__}; use HLLC, HLL or Rusanov.")
 
     def __call__(self, law, u_left, u_right, axis):
         self.check_law(law)
-        return jnp.maximum(0.5 * jnp.maximum(u_left, 0.0) ** 2, 0.5 * jnp.minimum(u_right, 0.0) ** 2)
+        return law.exact_flux(u_left, u_right, axis)
 
 
 def make_riemann_solver(name: str) -> AbstractRiemannSolver:
