@@ -9,6 +9,7 @@ import numpy as np
 from jaxtyping import Array
 
 from ._types import Args, Field
+from .grids import AbstractGrid
 
 
 def check_state_shape(u: Array, expected: tuple[int, ...], what: str = "state") -> None:
@@ -60,7 +61,7 @@ class AbstractPDE(eqx.Module):
     diffrax, explicit Runge-Kutta steppers and reduced-order models only need this.
     """
 
-    grid: eqx.AbstractVar[object]
+    grid: eqx.AbstractVar[AbstractGrid]
 
     @property
     @abc.abstractmethod
@@ -81,6 +82,18 @@ class AbstractPDE(eqx.Module):
     @abc.abstractmethod
     def rhs(self, t, u: Field, args: Args = None) -> Field:
         """The semi-discrete vector field ``du/dt`` at time ``t`` in physical space."""
+
+
+class AbstractPointwise(eqx.Module):
+    """An interface for PDEs whose right-hand side is local: ``du/dt`` at a point follows
+    from the field's derivatives at that point. Physics-informed models that differentiate
+    a neural field in ``x`` (PINN-ROM) use it; see :mod:`jaxpde.pointwise` for the
+    derivative helpers. Equations implement it next to ``rhs``."""
+
+    @abc.abstractmethod
+    def pointwise_rhs(self, field, x: Array, args: Args = None) -> Array:
+        """``du/dt`` ``(C,)`` at the point `x` ``(d,)`` of a pointwise field
+        ``field: x -> (C,)``, from autodiff derivatives of `field`."""
 
 
 class AbstractStepper(eqx.Module):

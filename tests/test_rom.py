@@ -231,6 +231,14 @@ def test_pointwise_forms_match_the_spectral_right_hand_sides():
         np.testing.assert_allclose(got, pde.rhs(0.0, jnp.asarray(u)), atol=1e-11)
     with pytest.raises(ValueError, match="pointwise"):
         rom.pointwise_rhs(spectral.KuramotoSivashinsky(GRID))
+    # 2D Burgers (two velocity channels, (u·∇)u) through the same interface
+    g2 = jaxpde.PeriodicGrid(16, ndim=2)
+    f2 = lambda y: jnp.stack([jnp.sin(y[0]) * jnp.cos(y[1]), 0.5 * jnp.cos(y[0] + y[1])])  # noqa: E731
+    pts = jnp.asarray(g2.coordinates().reshape(2, -1).T)
+    u2 = jax.vmap(f2)(pts).T.reshape(2, 16, 16)
+    pde = spectral.Burgers(g2, 0.05, dealias=1.0)
+    got = jax.vmap(lambda xi: pde.pointwise_rhs(f2, xi), out_axes=1)(pts).reshape(2, 16, 16)
+    np.testing.assert_allclose(got, pde.rhs(0.0, u2), atol=1e-11)
 
 
 def test_sparse_reconstruction_sees_only_the_observed_points():

@@ -7,7 +7,6 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from ..grids import PeriodicGrid
 
 
 def _is_float(x) -> bool:
@@ -99,7 +98,7 @@ class _DifferenceRegulariser(AbstractRegulariser):
         self.weight = _check_weight(weight)
         self.grid = grid
         self.axes = tuple(int(a) for a in ((axes,) if isinstance(axes, int) else axes))
-        self.periodic = bool(isinstance(grid, PeriodicGrid) if periodic is None else periodic)
+        self.periodic = bool((grid is not None and grid.periodic) if periodic is None else periodic)
         self.where = where
 
     def _components(self, design):

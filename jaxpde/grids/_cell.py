@@ -2,11 +2,14 @@
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
+
+from ._abstract import AbstractGrid
 
 
 def _per_axis(value, ndim: int, name: str, kind) -> tuple:
@@ -20,7 +23,7 @@ def _per_axis(value, ndim: int, name: str, kind) -> tuple:
     raise TypeError(f"CellGrid: {name} must be a number or a sequence of numbers, got {value!r}.")
 
 
-class CellGrid(eqx.Module):
+class CellGrid(AbstractGrid):
     """A uniform grid of cells on ``[lower_1, upper_1] x ... x [lower_d, upper_d]``, ``d = 1, 2, 3``.
 
     Cell ``i`` along an axis covers ``[lower + i Δx, lower + (i + 1) Δx]`` and its
@@ -39,6 +42,7 @@ class CellGrid(eqx.Module):
     num_cells: tuple[int, ...] = eqx.field(static=True)
     lower: tuple[float, ...] = eqx.field(static=True)
     upper: tuple[float, ...] = eqx.field(static=True)
+    periodic: ClassVar[bool] = False
 
     def __init__(self, num_cells, lower=0.0, upper=1.0):
         if isinstance(num_cells, (int, np.integer)) and not isinstance(num_cells, bool):

@@ -2,11 +2,14 @@
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
+
+from ._abstract import AbstractGrid
 
 
 def _integer(value, name: str) -> int:
@@ -30,7 +33,7 @@ def _as_tuple(value, ndim: int | None, name: str, kind) -> tuple:
     raise TypeError(f"PeriodicGrid: {name} must be a number or a sequence of numbers, got {value!r}.")
 
 
-class PeriodicGrid(eqx.Module):
+class PeriodicGrid(AbstractGrid):
     """A uniform periodic grid on ``[0, L_1) x ... x [0, L_d)`` for ``d = 1, 2, 3``.
 
     Points sit at ``x_j = j * L / N`` along each axis. The grid is static (no array
@@ -47,6 +50,7 @@ class PeriodicGrid(eqx.Module):
 
     num_points: tuple[int, ...] = eqx.field(static=True)
     extent: tuple[float, ...] = eqx.field(static=True)
+    periodic: ClassVar[bool] = True
 
     def __init__(self, num_points, extent=2 * math.pi, *, ndim: int | None = None):
         n = _as_tuple(num_points, ndim, "num_points", int)
@@ -78,6 +82,16 @@ class PeriodicGrid(eqx.Module):
     @property
     def ndim(self) -> int:
         return len(self.num_points)
+
+    @property
+    def lower(self) -> tuple[float, ...]:
+        """The domain starts at the origin on every axis."""
+        return (0.0,) * self.ndim
+
+    @property
+    def upper(self) -> tuple[float, ...]:
+        """``extent`` (the point at ``upper`` is the periodic image of ``lower``)."""
+        return self.extent
 
     @property
     def shape(self) -> tuple[int, ...]:

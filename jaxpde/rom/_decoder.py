@@ -12,11 +12,8 @@ from ..nn import SIREN
 
 
 def domain_bounds(grid) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """``(lower, upper)`` corners of a grid's domain (a :class:`~jaxpde.PeriodicGrid`
-    starts at 0; a :class:`~jaxpde.CellGrid` has explicit bounds)."""
-    if hasattr(grid, "lower") and hasattr(grid, "upper"):
-        return tuple(float(v) for v in grid.lower), tuple(float(v) for v in grid.upper)
-    return (0.0,) * grid.ndim, tuple(float(e) for e in grid.extent)
+    """``(lower, upper)`` corners of a grid's domain (any :class:`~jaxpde.grids.AbstractGrid`)."""
+    return tuple(float(v) for v in grid.lower), tuple(float(v) for v in grid.upper)
 
 
 def grid_points(grid) -> np.ndarray:

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import lineax as lx
 import numpy as np
 
-from .._abstract import AbstractPDE, AbstractStepper
+from .._abstract import AbstractPDE, AbstractPointwise, AbstractStepper
 from ._decoder import decode, decode_grid, grid_points
 
 
@@ -85,23 +85,9 @@ def autodiff_velocity(decoder, alpha, pde, grid, *, key=None, fraction: float = 
 
 def pointwise_rhs(pde):
     """``(field, x, args) -> du/dt (C,)``: the right-hand side of `pde` at one point from
-    autodiff derivatives of a pointwise ``field: x -> (C,)``. Local equations only
-    (diffusion, 1D Burgers, KdV); a forcing in `args` is not supported."""
-    from ..spectral import Burgers, Diffusion, KortewegDeVries
-
-    def lap(f, x):
-        h = jax.jacfwd(jax.jacfwd(f))(x)  # (C, d, d)
-        return jnp.trace(h, axis1=-2, axis2=-1)
-
-    def dx(f):  # 1D: x -> (C,)
-        return lambda x: jax.jacfwd(f)(x)[..., 0]
-
-    if isinstance(pde, Diffusion):
-        return lambda f, x, args: pde.diffusivity * lap(f, x)
-    if isinstance(pde, Burgers) and pde.grid.ndim == 1:
-        return lambda f, x, args: pde.viscosity * dx(dx(f))(x) - pde.convection * f(x) * dx(f)(x)
-    if isinstance(pde, KortewegDeVries):
-        return lambda f, x, args: (-pde.nonlinear_coefficient * f(x) * dx(f)(x) - pde.dispersion * dx(dx(dx(f)))(x)
-                                   + pde.viscosity * dx(dx(f))(x))
-    raise ValueError(f"PINN-ROM needs a pointwise (local) form of the PDE; none for {type(pde).__name__} "
-                     "(supported: Diffusion, 1D Burgers, KortewegDeVries).")
+    autodiff derivatives of a pointwise ``field: x -> (C,)``, for equations with a local
+    form (:class:`~jaxpde.AbstractPointwise`: diffusion, Burgers, KdV)."""
+    if not isinstance(pde, AbstractPointwise):
+        raise ValueError(f"PINN-ROM needs a pointwise (local) form of the PDE; {type(pde).__name__} does not "
+                         "implement AbstractPointwise (e.g. Diffusion, Burgers, KortewegDeVries do).")
+    return pde.pointwise_rhs

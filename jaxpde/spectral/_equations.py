@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from .. import pointwise as pw
+from .._abstract import AbstractPointwise
 from .._checks import check_int, check_periodic_grid
 from .._types import Args, SpectralField
 from ..grids import PeriodicGrid
@@ -33,7 +35,7 @@ def _k2(grid: PeriodicGrid) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- linear
-class Diffusion(AbstractLinearPDE):
+class Diffusion(AbstractLinearPDE, AbstractPointwise):
     r"""Diffusion (heat equation) ``u_t = ν Δu``. Differentiable: `diffusivity`."""
 
     grid: PeriodicGrid
@@ -53,6 +55,9 @@ class Diffusion(AbstractLinearPDE):
 
     def linear_symbol(self):
         return -self.diffusivity * _k2(self.grid)
+
+    def pointwise_rhs(self, field, x, args=None):
+        return self.diffusivity * pw.laplacian(field, x)
 
 
 class Advection(AbstractLinearPDE):
@@ -149,7 +154,7 @@ class HyperDiffusion(AbstractLinearPDE):
 
 
 # -------------------------------------------------------------------------- nonlinear
-class Burgers(AbstractSemilinearPDE):
+class Burgers(AbstractSemilinearPDE, AbstractPointwise):
     r"""Viscous Burgers.
 
     1D (one channel): ``u_t + b (u²/2)_x = ν u_xx`` (conservative form).
@@ -176,6 +181,10 @@ class Burgers(AbstractSemilinearPDE):
     def linear_symbol(self):
         return -self.viscosity * _k2(self.grid)
 
+    def pointwise_rhs(self, field, x, args=None):
+        # 1D: u u_x is the conservative (u²/2)_x; nD: (u·∇)u = J u
+        return self.viscosity * pw.laplacian(field, x) - self.convection * pw.jacobian(field, x) @ field(x)
+
     def nonlinear(self, u_hat: SpectralField, args: Args = None) -> SpectralField:
         iks = _ik(self.grid)
         if self.grid.ndim == 1:
@@ -192,7 +201,7 @@ class Burgers(AbstractSemilinearPDE):
         return n + self.forcing_hat(args, u_hat.dtype)
 
 
-class KortewegDeVries(AbstractSemilinearPDE):
+class KortewegDeVries(AbstractSemilinearPDE, AbstractPointwise):
     r"""Korteweg-de Vries ``u_t + a u u_x + b u_xxx = ν u_xx`` in 1D (``a = 6, b = 1``
     gives the soliton ``u = (c/2) sech²(√c/2 (x - ct))``). Complex linear symbol
     ``i b k³ - ν k²``. Differentiable: `nonlinear_coefficient`, `dispersion`, `viscosity`.
@@ -218,6 +227,11 @@ class KortewegDeVries(AbstractSemilinearPDE):
     def linear_symbol(self):
         (ik,) = _ik(self.grid)
         return -self.dispersion * ik**3 - self.viscosity * _k2(self.grid)
+
+    def pointwise_rhs(self, field, x, args=None):
+        ux = pw.partial(field)
+        return (-self.nonlinear_coefficient * field(x) * ux(x) - self.dispersion * pw.partial(field, order=3)(x)
+                + self.viscosity * pw.partial(field, order=2)(x))
 
     def nonlinear(self, u_hat, args=None):
         (ik,) = _ik(self.grid)
