@@ -92,7 +92,8 @@ def test_cli_is_a_thin_acyclic_layer_nobody_imports():
     import re
 
     cli, app = ROOT / "jaxpde" / "cli", ROOT / "jaxpde" / "app"
-    for package in (cli, app):
+    # no module imports another of its package that imports it back, not even inside a function
+    for package in [p for p in (ROOT / "jaxpde").iterdir() if (p / "__init__.py").exists()]:
         graph = {}
         for f in package.glob("*.py"):
             deps = set()

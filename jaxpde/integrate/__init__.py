@@ -19,15 +19,16 @@ from ._explicit import (
 )
 from ._rollout import rollout as rollout, rollout_final as rollout_final
 from ._imex import FourierMultiplierSolver as FourierMultiplierSolver, LinearStageSolve as LinearStageSolve
-from ._solve import ADJOINTS as ADJOINTS, ODE_SOLVERS as ODE_SOLVERS, SDE_SOLVERS as SDE_SOLVERS, Solution as Solution, solve as solve
+from ._names import ADJOINTS as ADJOINTS, ODE_SOLVERS as ODE_SOLVERS, SDE_SOLVERS as SDE_SOLVERS
+from ._solve import Solution as Solution, solve as solve
 from ._noise import (
     AbstractNoise as AbstractNoise,
     DiagonalNoise as DiagonalNoise,
     MultiplicativeNoise as MultiplicativeNoise,
     NoiseTerm as NoiseTerm,
     SpectralNoise as SpectralNoise,
-    brownian_tree as brownian_tree,
 )
+from ._terms import PDETerm as PDETerm, brownian_tree as brownian_tree
 from ._heuristics import (
     HeuristicSolver as HeuristicSolver,
     local_heuristics as local_heuristics,

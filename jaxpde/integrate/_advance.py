@@ -11,12 +11,14 @@ import numpy as np
 
 from .._abstract import AbstractPDE, AbstractStepper
 from .._checks import check_int
+from ._cfl import solve_to
+from ._rollout import rollout
+from ._solve import solve
 
 
 def rollout_advance(stepper: AbstractStepper, save_every: int = 1):
     """Advance by fixed steps: each saved frame is `save_every` steps of `stepper`
     (:func:`jaxpde.rollout` in one ``lax.scan``). Reports ``steps``."""
-    from ._rollout import rollout
 
     save_every = check_int(save_every, "save_every")
 
@@ -46,7 +48,6 @@ def solve_advance(pde: AbstractPDE, times, *, max_steps: int = 100_000, noise=No
     ``[times[0], times[0] + brownian_horizon(span)]`` drives every chunk, so the path
     is fixed by the key alone. Reports ``num_steps``, ``num_accepted_steps``,
     ``num_rejected_steps``."""
-    from ._solve import solve
 
     times = np.asarray(times, dtype=float)
     max_steps = check_int(max_steps, "max_steps")
@@ -93,7 +94,6 @@ def solve_advance(pde: AbstractPDE, times, *, max_steps: int = 100_000, noise=No
 def cfl_advance(pde: AbstractPDE, times, *, cfl: float = 0.5, stepper: str = "ssprk3"):
     """Advance a finite-volume PDE by CFL-limited steps between the save `times`
     (:func:`jaxpde.solve_to`), one frame per call. Reports ``steps``."""
-    from ._cfl import solve_to
 
     times = np.asarray(times, dtype=float)
 

@@ -30,6 +30,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from ._names import ODE_SOLVERS, resolve
+from ._terms import PDETerm
+
 _TINY = 1e-30
 
 
@@ -147,10 +150,8 @@ def local_heuristics(pde, u, t, *, solver="tsit5", rtol=1e-6, atol=1e-6, dt=None
     "dt": h}``; ``E`` is the scaled RMS local error estimate, ``S`` Shampine's
     stiffness estimate. Differentiable in `u` and in the PDE's parameters.
     """
-    from ._solve import ODE_SOLVERS, _resolve, _RHS
-
-    solver = _resolve(solver, ODE_SOLVERS, "solver", diffrax.AbstractSolver)
-    terms = diffrax.ODETerm(_RHS(pde))
+    solver = resolve(solver, ODE_SOLVERS, "solver", diffrax.AbstractSolver)
+    terms = diffrax.ODETerm(PDETerm(pde))
     if dt is None:
         controller = diffrax.PIDController(rtol=rtol, atol=atol)
         t_next, _ = controller.init(terms, t, t + 1.0, u, None, args, solver.func, solver.error_order(terms))

@@ -236,39 +236,3 @@ class NoiseTerm(diffrax.AbstractTerm):
 
     def prod(self, vf, control):
         return self.noise.apply(vf, control)
-
-
-ADDITIVE_ONLY = (diffrax.ShARK, diffrax.SRA1, diffrax.SEA)
-_NEEDS_SPACE_TIME_LEVY = (diffrax.ShARK, diffrax.SRA1, diffrax.SEA, diffrax.GeneralShARK, diffrax.SlowRK, diffrax.SPaRK)
-
-
-def brownian_tree(t0, t1, shape, *, key, tol, levy_area=None) -> diffrax.VirtualBrownianTree:
-    """A :class:`diffrax.VirtualBrownianTree` on ``[t0, t1]``: one `key` fixes the whole
-    path; `tol` is its time resolution (queries closer than `tol` are approximated by
-    a Brownian bridge). `levy_area` is ``None``, :class:`diffrax.SpaceTimeLevyArea` or
-    :class:`diffrax.SpaceTimeTimeLevyArea`."""
-    if levy_area is None:
-        levy_area = diffrax.BrownianIncrement
-    return diffrax.VirtualBrownianTree(t0, t1, tol=tol, shape=tuple(shape), key=key, levy_area=levy_area)
-
-
-def sde_terms(pde, noise: AbstractNoise, u0, t0, t1, solver, *, key, tol) -> diffrax.MultiTerm:
-    """Drift and diffusion terms for :func:`jaxpde.solve`."""
-    from ._solve import _RHS
-
-    if not isinstance(noise, AbstractNoise):
-        raise TypeError(f"noise must be a jaxpde.integrate.AbstractNoise, got {type(noise).__name__}.")
-    inner = getattr(solver, "solver", solver)  # HalfSolver and friends
-    if isinstance(inner, ADDITIVE_ONLY) and not noise.additive:
-        raise ValueError(
-            f"{type(inner).__name__} is only correct for additive noise; for "
-            f"{type(noise).__name__} use 'euler' (Itô), 'heun', 'euler_heun' or 'spark' (Stratonovich)."
-        )
-    levy = None
-    if isinstance(inner, (diffrax.QUICSORT, diffrax.ShOULD)):
-        levy = diffrax.SpaceTimeTimeLevyArea
-    elif isinstance(inner, _NEEDS_SPACE_TIME_LEVY):
-        levy = diffrax.SpaceTimeLevyArea
-    shape = noise.brownian_shape(tuple(u0.shape))
-    path = brownian_tree(t0, t1, shape, key=key, tol=tol, levy_area=levy)
-    return diffrax.MultiTerm(diffrax.ODETerm(_RHS(pde)), NoiseTerm(noise, path))

@@ -21,60 +21,10 @@ from jaxtyping import Array
 
 from .._abstract import AbstractPDE, check_state_finite
 from .._checks import check_int
+from ._heuristics import HeuristicSolver
 from ._imex import LinearStageSolve
-
-# --------------------------------------------------------------------------------------
-# Solvers and adjoints by name
-# --------------------------------------------------------------------------------------
-ODE_SOLVERS: dict[str, type] = {
-    "euler": diffrax.Euler,
-    "heun": diffrax.Heun,
-    "bosh3": diffrax.Bosh3,
-    "tsit5": diffrax.Tsit5,
-    "dopri5": diffrax.Dopri5,
-    "dopri8": diffrax.Dopri8,
-    "implicit_euler": diffrax.ImplicitEuler,
-    "kvaerno3": diffrax.Kvaerno3,
-    "kvaerno4": diffrax.Kvaerno4,
-    "kvaerno5": diffrax.Kvaerno5,
-    "kencarp3": diffrax.KenCarp3,
-    "kencarp4": diffrax.KenCarp4,
-    "kencarp5": diffrax.KenCarp5,
-}
-"""ODE solvers selectable by name in :func:`solve` (any diffrax solver instance works too)."""
-
-IMEX_SOLVERS = (diffrax.KenCarp3, diffrax.KenCarp4, diffrax.KenCarp5, diffrax.Sil3)
-IMPLICIT_SOLVERS = (diffrax.ImplicitEuler, diffrax.Kvaerno3, diffrax.Kvaerno4, diffrax.Kvaerno5)
-
-SDE_SOLVERS: dict[str, type] = {
-    "euler": diffrax.Euler,
-    "euler_heun": diffrax.EulerHeun,
-    "heun": diffrax.Heun,
-    "spark": diffrax.SPaRK,
-    "shark": diffrax.ShARK,
-    "sra1": diffrax.SRA1,
-    "sea": diffrax.SEA,
-    "general_shark": diffrax.GeneralShARK,
-    "slow_rk": diffrax.SlowRK,
-}
-"""SDE solvers selectable by name when :func:`solve` is given a noise model."""
-
-ADJOINTS: dict[str, Callable[[], diffrax.AbstractAdjoint]] = {
-    "recursive": diffrax.RecursiveCheckpointAdjoint,
-    "direct": diffrax.DirectAdjoint,
-    "backsolve": diffrax.BacksolveAdjoint,
-    "forward": diffrax.ForwardMode,
-}
-"""Adjoints selectable by name in :func:`solve`:
-
-- ``"recursive"`` (default): exact gradient of the discrete solution, with binomial
-  checkpointing (memory ``O(log steps)`` extra recomputation).
-- ``"direct"``: differentiates the unrolled loop; supports forward and reverse mode.
-- ``"backsolve"``: solves the continuous adjoint ODE backwards; ``O(1)`` memory but
-  only an approximation of the discrete gradient, unreliable for stiff or chaotic
-  problems.
-- ``"forward"``: forward-mode (``jax.jvp``/``jax.jacfwd``); cheap for few parameters.
-"""
+from ._names import ADJOINTS, ODE_SOLVERS, SDE_SOLVERS, resolve, resolve_saveat
+from ._terms import is_imex, ode_terms, sde_terms
 
 _FAILURES = (
     ("max_steps_reached", "the maximum number of steps ({max_steps}) was reached before t1. "
@@ -89,37 +39,11 @@ _FAILURES = (
 )
 
 
-def _resolve(value, table: dict, what: str, cls):
-    if isinstance(value, str):
-        try:
-            return table[value.lower()]()
-        except KeyError:
-            raise ValueError(f"unknown {what} {value!r}; choose one of {sorted(table)} or pass a diffrax object.") from None
-    if isinstance(value, cls):
-        return value
-    raise TypeError(f"{what} must be a name ({sorted(table)}) or a diffrax {cls.__name__}, got {value!r}.")
-
-
-def _resolve_saveat(saveat) -> diffrax.SaveAt:
-    if saveat is None:
-        return diffrax.SaveAt(t1=True)
-    if isinstance(saveat, diffrax.SaveAt):
-        return saveat
-    if isinstance(saveat, str):
-        if saveat == "steps":
-            return diffrax.SaveAt(steps=True)
-        raise ValueError(f"saveat must be None (final state), 'steps', an array of times or a diffrax.SaveAt, got {saveat!r}.")
-    ts = jnp.asarray(saveat)
-    if ts.ndim != 1 or ts.shape[0] == 0:
-        raise ValueError(f"saveat times must be a non-empty 1D array, got shape {ts.shape}.")
-    return diffrax.SaveAt(ts=ts)
-
-
 def _evals_per_step(solver) -> tuple[int, int] | None:
     """(right-hand-side evaluations per attempted step, evaluations at initialisation)
     for explicit Runge-Kutta tableaus; ``None`` where it is not a fixed number."""
     tableau = getattr(solver, "tableau", None)
-    if not isinstance(tableau, diffrax.ButcherTableau) or isinstance(solver, IMPLICIT_SOLVERS):
+    if not isinstance(tableau, diffrax.ButcherTableau) or isinstance(solver, diffrax.AbstractImplicitSolver):
         return None
     if not np.all(np.asarray(tableau.a_diagonal if tableau.a_diagonal is not None else 0) == 0):
         return None
@@ -128,49 +52,10 @@ def _evals_per_step(solver) -> tuple[int, int] | None:
     return tableau.num_stages, 0
 
 
-# --------------------------------------------------------------------------------------
-# Terms
-# --------------------------------------------------------------------------------------
-class _RHS(eqx.Module):
-    """``pde.rhs`` as a pytree, so every adjoint (backsolve included) sees the PDE's
-    parameters as differentiable leaves rather than closed-over constants."""
-
-    pde: AbstractPDE
-
-    def __call__(self, t, u, args):
-        return self.pde.rhs(t, u, args)
-
-
-class _Nonlinear(eqx.Module):
-    pde: Any
-
-    def __call__(self, t, u, args):
-        grid = self.pde.grid
-        return grid.irfft(self.pde.nonlinear(grid.rfft(u), args)).astype(u.dtype)
-
-
-class _Linear(eqx.Module):
-    pde: Any
-
-    def __call__(self, t, u, args):
-        grid = self.pde.grid
-        return grid.irfft(self.pde.linear_symbol() * grid.rfft(u)).astype(u.dtype)
-
-
-def _imex_terms(pde) -> diffrax.MultiTerm:
-    if not (hasattr(pde, "linear_symbol") and hasattr(pde, "nonlinear") and hasattr(pde, "grid")):
-        raise TypeError(
-            "IMEX solvers (KenCarp, Sil3) need a semilinear PDE u_t = L u + N(u) with a diagonal "
-            f"Fourier symbol (a jaxpde.spectral equation); got {type(pde).__name__}. "
-            "Use an implicit solver (kvaerno3/4/5) for other PDEs."
-        )
-    return diffrax.MultiTerm(diffrax.ODETerm(_Nonlinear(pde)), diffrax.ODETerm(_Linear(pde)))
-
-
 def _with_root_finder(solver, rtol, atol, imex: bool):
     """Give implicit solvers a root finder at the solve's tolerances (and, for IMEX on a
     semilinear PDE, a Fourier-diagonal linear solve instead of a dense LU)."""
-    if not isinstance(solver, IMEX_SOLVERS + IMPLICIT_SOLVERS):
+    if not isinstance(solver, diffrax.AbstractImplicitSolver):
         return solver
     if imex:
         # The implicit term L u is linear: one Fourier-diagonal solve is the exact root.
@@ -358,13 +243,11 @@ def solve(
     if solver is None:
         solver = ("shark" if noise.additive else "euler") if is_sde else "tsit5"
     table = SDE_SOLVERS if is_sde else ODE_SOLVERS
-    solver = _resolve(solver, table, "SDE solver" if is_sde else "solver", diffrax.AbstractSolver)
-    adjoint = _resolve(adjoint, ADJOINTS, "adjoint", diffrax.AbstractAdjoint)
-    imex = isinstance(solver, IMEX_SOLVERS)
+    solver = resolve(solver, table, "SDE solver" if is_sde else "solver", diffrax.AbstractSolver)
+    adjoint = resolve(adjoint, ADJOINTS, "adjoint", diffrax.AbstractAdjoint)
+    imex = is_imex(solver)
 
     if is_sde:
-        from ._noise import sde_terms
-
         if imex:
             raise ValueError("IMEX solvers are for ODEs; choose an SDE solver, e.g. 'shark' or 'euler'.")
         if key is None:
@@ -376,18 +259,16 @@ def solve(
             brownian_tol = dt0 / 4 if not adaptive else min(dt0, (span or dt0) / max_steps) / 8
         a, b = (t0, t1) if brownian_interval is None else brownian_interval
         terms = sde_terms(pde, noise, u0, a, b, solver, key=key, tol=brownian_tol)
-    elif imex:
-        terms = _imex_terms(pde)
     else:
-        terms = diffrax.ODETerm(_RHS(pde))
+        terms = ode_terms(pde, solver)
     solver = _with_root_finder(solver, rtol, atol, imex)
-    save = _resolve_saveat(saveat)
+    save = resolve_saveat(saveat)
 
     if stepsize_controller is None:
         if adaptive:
             dtmin = 2 * brownian_tol if is_sde else None
             step_ts = None
-            if isinstance(solver, IMEX_SOLVERS + IMPLICIT_SOLVERS) and getattr(save.subs, "ts", None) is not None:
+            if isinstance(solver, diffrax.AbstractImplicitSolver) and getattr(save.subs, "ts", None) is not None:
                 # Their dense output is only third order: step onto the save times
                 # instead of interpolating to them.
                 step_ts = save.subs.ts
@@ -402,8 +283,6 @@ def solve(
             "regulariser, which works with every adjoint) or another adjoint."
         )
     if heuristics:
-        from ._heuristics import HeuristicSolver
-
         heuristic_solver = HeuristicSolver(solver, rtol=rtol, atol=atol)
         solver = heuristic_solver
         save = eqx.tree_at(lambda s: s.solver_state, save, True)
