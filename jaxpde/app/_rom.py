@@ -92,7 +92,7 @@ def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]
     k = dec.pop("latent_size")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"{file}: key 'model.decoder.latent_size' must be a positive integer, got {k!r}")
-    dec = validate(keyword_model(decoders[kind], f"decoder_{kind}", skip=("key", "num_channels", "bounds")), dec,
+    dec = validate(keyword_model(decoders[kind], f"decoder_{kind}", skip=("key", "num_channels", "bounds", "latent_size")), dec,
                    file, prefix=("model", "decoder")).model_dump(exclude_unset=True)
     dec["latent_size"] = k
     rom = validate(_Rom, raw.get("rom") or {}, file, prefix=("rom",)).model_dump()

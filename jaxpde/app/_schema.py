@@ -154,18 +154,22 @@ def _integer(v):
 
 
 def keyword_model(fn, name: str, *, skip=("key", "dtype", "checkpoint"), only=None) -> type[pydantic.BaseModel]:
-    """A pydantic model of the keyword arguments of a library constructor `fn`: one
-    optional field per keyword, typed by its default (number, integer, string, bool),
-    unknown keys refused. The constructor itself checks admissibility."""
+    """A pydantic model of the arguments of a library constructor `fn` (those not in
+    `skip`): one field per argument, typed by its default (number, integer, string,
+    bool), required where it has none; unknown keys refused. The constructor itself
+    checks admissibility."""
     from pydantic import BeforeValidator
 
     fields = {}
     for pname, p in inspect.signature(fn).parameters.items():
-        if pname in skip or p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is p.empty:
+        if pname in skip or p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
             continue
         if only is not None and pname not in only:
             continue
         d = p.default
+        if d is p.empty:  # a required argument
+            fields[pname] = (Any, ...)
+            continue
         if isinstance(d, bool):
             ann = bool
         elif isinstance(d, int):

@@ -38,6 +38,7 @@ from ._problems import (
     riemann_problem as riemann_problem,
     shu_osher as shu_osher,
 )
+from ._registry import LAWS as LAWS, PROBLEMS as PROBLEMS
 from ._reconstruct import (
     AbstractReconstruction as AbstractReconstruction,
     MUSCL as MUSCL,

@@ -10,6 +10,7 @@ from jaxtyping import Array
 from .._checks import as_coefficient, check_int
 from .._types import Field
 from ._balance import AbstractBalance, Conservative, HydrostaticReconstruction
+from ._registry import LAWS
 from ._util import add_to_channel, safe_divide
 
 
@@ -147,6 +148,7 @@ class AbstractFluidLaw(AbstractConservationLaw):
         """The HLLC intermediate state on the `s` side of the contact moving at `s_star`."""
 
 
+@LAWS.register("advection")
 class LinearAdvection(AbstractScalarLaw):
     r"""Linear advection ``u_t + Σ_a c_a ∂_a u = 0`` of `num_channels` scalars with constant
     velocity ``c`` (one entry per axis, or a scalar used on every axis).
@@ -189,6 +191,7 @@ class LinearAdvection(AbstractScalarLaw):
         return jnp.where(c >= 0, c * u_left, c * u_right)  # upwind
 
 
+@LAWS.register("burgers")
 class Burgers(AbstractScalarLaw):
     r"""Burgers' equation ``u_t + Σ_a ∂_a (u²/2) = ν Δu`` (inviscid when ``viscosity=None``).
 
@@ -224,6 +227,7 @@ class Burgers(AbstractScalarLaw):
         return jnp.maximum(0.5 * jnp.maximum(u_left, 0.0) ** 2, 0.5 * jnp.minimum(u_right, 0.0) ** 2)
 
 
+@LAWS.register("shallow_water")
 class ShallowWater(AbstractFluidLaw):
     r"""Shallow-water equations in 1D/2D, conserved ``(h, h u[, h v])``:
 
@@ -310,6 +314,7 @@ class ShallowWater(AbstractFluidLaw):
         return jnp.stack([h_star, *[h_star * v for v in vels]])
 
 
+@LAWS.register("euler")
 class Euler(AbstractFluidLaw):
     r"""Compressible Euler equations of an ideal gas in 1D/2D/3D, conserved
     ``(ρ, ρ𝐮, E)``, primitive ``(ρ, 𝐮, p)``, ``p = (γ - 1)(E - ½ρ|𝐮|²)``:

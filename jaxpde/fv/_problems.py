@@ -11,6 +11,7 @@ import numpy as np
 
 from ..grids import CellGrid
 from ._laws import AbstractConservationLaw, Euler, ShallowWater
+from ._registry import PROBLEMS
 
 
 def _primitive(law, w) -> np.ndarray:
@@ -42,6 +43,7 @@ def _check(law, grid, cls=None):
         raise TypeError(f"this problem is defined for {cls.__name__}, got {type(law).__name__}.")
 
 
+@PROBLEMS.register("riemann")
 def riemann_problem(law, grid, left, right, x0: float = 0.5, *, axis: int = 0):
     """A plane Riemann problem: primitive state `left` for ``x_axis < x0``, `right` beyond.
     States are in the law's primitive variables (``(ρ, u[, v], p)`` for Euler, ``(h, u[, v])``
@@ -65,6 +67,7 @@ TORO_123 = ((1.0, -2.0, 0.4), (1.0, 2.0, 0.4), 0.5, 0.15)
 """Toro's test 2, the "123" problem (two strong rarefactions, near vacuum) on [0, 1]."""
 
 
+@PROBLEMS.register("shu_osher")
 def shu_osher(law, grid):
     """Shu & Osher's shock-entropy wave interaction on [0, 10] (or [-5, 5] shifted): a
     Mach 3 shock at ``x = 1`` running into ``ρ = 1 + 0.2 sin(5x)``; usually run to
@@ -84,6 +87,7 @@ def shu_osher(law, grid):
     return jnp.asarray(f * left + (1 - f) * right)
 
 
+@PROBLEMS.register("dam_break")
 def dam_break(law, grid, h_left: float = 2.0, h_right: float = 1.0, x0: float | None = None):
     """Shallow-water dam break at rest: depth `h_left` for ``x < x0`` and `h_right` beyond
     (``x0`` defaults to the domain centre). A wet bed (``h_right > 0``) gives Stoker's
@@ -104,6 +108,7 @@ LAX_LIU_3 = (
 [0, 1]², usually run to ``t = 0.3`` with outflow boundaries."""
 
 
+@PROBLEMS.register("riemann_2d")
 def riemann_2d(law, grid, quadrants=LAX_LIU_3, centre=(0.5, 0.5)):
     """A 2D four-quadrant Riemann problem; `quadrants` are the primitive states of the
     quadrants I-IV (counter-clockwise from upper right) around `centre`."""
@@ -117,6 +122,7 @@ def riemann_2d(law, grid, quadrants=LAX_LIU_3, centre=(0.5, 0.5)):
     return jnp.asarray(out)
 
 
+@PROBLEMS.register("density_wave")
 def density_wave(law, grid, amplitude: float = 0.2, velocity=1.0, pressure: float = 1.0):
     """A smooth density wave ``ρ = 1 + a sin(2π Σ_a x_a / L_a)`` advected at constant
     velocity and pressure: the Euler solution is the translated profile. Cell averages
@@ -134,6 +140,7 @@ def density_wave(law, grid, amplitude: float = 0.2, velocity=1.0, pressure: floa
     return jnp.asarray(_primitive(law, w))
 
 
+@PROBLEMS.register("lake_at_rest")
 def lake_at_rest(law, grid, surface: float = 1.0):
     """Still water ``h = surface - b``, ``u = 0`` over the law's bathymetry."""
     _check(law, grid, ShallowWater)

@@ -8,6 +8,7 @@ from ._classic import (
     sine as sine,
     taylor_green_vorticity as taylor_green_vorticity,
 )
+from ._registry import INITIAL_CONDITIONS as INITIAL_CONDITIONS
 from ._random import (
     gaussian_random_field as gaussian_random_field,
     gray_scott_seeds as gray_scott_seeds,

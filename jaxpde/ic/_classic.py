@@ -5,11 +5,14 @@ import numpy as np
 
 from ..grids import PeriodicGrid
 
+from ._registry import INITIAL_CONDITIONS
+
 
 def _dtype(dtype):
     return dtype or jnp.result_type(float)
 
 
+@INITIAL_CONDITIONS.register("sine")
 def sine(grid: PeriodicGrid, *, wavenumber=1, amplitude=1.0, phase=0.0, dtype=None):
     """``A sin(2π m·x / L + phase)`` with integer mode(s) `wavenumber` (one per axis or
     one for the first axis). **Returns:** ``(1, *grid.shape)``."""
@@ -24,6 +27,7 @@ def sine(grid: PeriodicGrid, *, wavenumber=1, amplitude=1.0, phase=0.0, dtype=No
     return jnp.asarray(amplitude * np.sin(arg + phase)[None], _dtype(dtype))
 
 
+@INITIAL_CONDITIONS.register("gaussian_blob")
 def gaussian_blob(grid: PeriodicGrid, *, center=None, width=None, amplitude=1.0, dtype=None):
     """A periodised Gaussian ``A exp(-|x - c|² / (2 w²))`` (distance on the torus).
     Defaults: centre of the domain, width ``L/20``. **Returns:** ``(1, *grid.shape)``."""
@@ -35,6 +39,7 @@ def gaussian_blob(grid: PeriodicGrid, *, center=None, width=None, amplitude=1.0,
     return jnp.asarray(amplitude * np.exp(-np.sum(d**2, axis=0) / (2 * w**2))[None], _dtype(dtype))
 
 
+@INITIAL_CONDITIONS.register("kdv_soliton")
 def kdv_soliton(grid: PeriodicGrid, *, speed=1.0, position=None, time=0.0, nonlinear_coefficient=6.0, dtype=None):
     """KdV soliton ``u = (c/2)(6/a) sech²(√c/2 (x - x0 - c t))`` of
     ``u_t + a u u_x + u_xxx = 0`` (periodised). **Returns:** ``(1, N)``."""
@@ -48,6 +53,7 @@ def kdv_soliton(grid: PeriodicGrid, *, speed=1.0, position=None, time=0.0, nonli
     return jnp.asarray(u[None], _dtype(dtype))
 
 
+@INITIAL_CONDITIONS.register("taylor_green_vorticity")
 def taylor_green_vorticity(grid: PeriodicGrid, *, wavenumber=1, amplitude=1.0, dtype=None):
     """Taylor-Green vortex vorticity ``ω = 2 k A cos(k x) cos(k y)`` on a square 2D grid
     (``k = 2π m / L``); under Navier-Stokes it decays as ``exp(-2 ν k² t)``.
@@ -61,6 +67,7 @@ def taylor_green_vorticity(grid: PeriodicGrid, *, wavenumber=1, amplitude=1.0, d
     return jnp.asarray((2 * k * amplitude * np.cos(kx * x) * np.cos(ky * y))[None], _dtype(dtype))
 
 
+@INITIAL_CONDITIONS.register("kink")
 def kink(grid: PeriodicGrid, *, position=None, width=np.sqrt(2.0), antikink_position=None, velocity=0.0, dtype=None):
     """φ⁴ kink-antikink pair for :class:`~jaxpde.spectral.KleinGordon` on a periodic
     domain: ``φ = tanh(γ(x-a)/w) - tanh(γ(x-b)/w) - 1`` with Lorentz factor ``γ``; the
@@ -83,6 +90,7 @@ def kink(grid: PeriodicGrid, *, position=None, width=np.sqrt(2.0), antikink_posi
     return jnp.asarray(np.stack([phi, pi]), _dtype(dtype))
 
 
+@INITIAL_CONDITIONS.register("breather")
 def breather(grid: PeriodicGrid, *, frequency=0.5, position=None, time=0.0, dtype=None):
     """Sine-Gordon breather ``φ = 4 arctan(√(1-ω²)/ω · sin(ω t) / cosh(√(1-ω²) (x-x0)))``
     and its time derivative, at time `time` (exact for ``φ_tt = φ_xx - sin φ`` on the line;

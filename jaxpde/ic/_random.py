@@ -7,6 +7,8 @@ import numpy as np
 from .._checks import check_int, check_periodic_grid
 from ..grids import PeriodicGrid
 
+from ._registry import INITIAL_CONDITIONS
+
 
 def _check(grid, num_channels):
     check_periodic_grid(grid, "random initial condition")
@@ -19,6 +21,7 @@ def _normalise(u, max_one):
     return u
 
 
+@INITIAL_CONDITIONS.register("random_fourier")
 def random_fourier(
     grid: PeriodicGrid,
     *,
@@ -52,6 +55,7 @@ def random_fourier(
     return (amplitude * _normalise(u, normalise)).astype(dtype)
 
 
+@INITIAL_CONDITIONS.register("gaussian_random_field")
 def gaussian_random_field(
     grid: PeriodicGrid,
     *,
@@ -85,6 +89,7 @@ def gaussian_random_field(
     return (amplitude * _normalise(u, normalise)).astype(dtype)
 
 
+@INITIAL_CONDITIONS.register("gray_scott_seeds")
 def gray_scott_seeds(grid: PeriodicGrid, *, key, num_seeds: int = 5, size: float = 0.1, dtype=None):
     """Gray-Scott start: ``u = 1, v = 0`` with `num_seeds` random square patches where
     ``u = 0.5, v = 0.25`` (side `size` × extent). **Returns:** ``(2, *grid.shape)``."""

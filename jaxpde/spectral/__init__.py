@@ -23,5 +23,6 @@ from ._hamiltonian import (
     KleinGordon as KleinGordon,
     StormerVerlet as StormerVerlet,
 )
+from ._registry import EQUATIONS as EQUATIONS
 from ._phi import phi_functions as phi_functions
 from ._semilinear import AbstractLinearPDE as AbstractLinearPDE, AbstractSemilinearPDE as AbstractSemilinearPDE

@@ -14,6 +14,7 @@ from .._abstract import AbstractPointwise
 from .._checks import check_int, check_periodic_grid
 from .._types import Args, SpectralField
 from ..grids import PeriodicGrid
+from ._registry import EQUATIONS
 from ._semilinear import AbstractLinearPDE, AbstractSemilinearPDE, as_coefficient, check_dealias
 
 
@@ -35,6 +36,7 @@ def _k2(grid: PeriodicGrid) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- linear
+@EQUATIONS.register("diffusion")
 class Diffusion(AbstractLinearPDE, AbstractPointwise):
     r"""Diffusion (heat equation) ``u_t = ν Δu``. Differentiable: `diffusivity`."""
 
@@ -60,6 +62,7 @@ class Diffusion(AbstractLinearPDE, AbstractPointwise):
         return self.diffusivity * pw.laplacian(field, x)
 
 
+@EQUATIONS.register("advection")
 class Advection(AbstractLinearPDE):
     r"""Linear advection ``u_t + c · ∇u = 0`` with constant velocity ``c`` (one entry per
     axis, or a scalar used on every axis). Differentiable: `velocity`."""
@@ -83,6 +86,7 @@ class Advection(AbstractLinearPDE):
         return -sum(self.velocity[i] * ik for i, ik in enumerate(_ik(self.grid)))
 
 
+@EQUATIONS.register("advection_diffusion")
 class AdvectionDiffusion(AbstractLinearPDE):
     r"""Advection-diffusion ``u_t + c · ∇u = ν Δu``. Differentiable: `velocity`, `diffusivity`."""
 
@@ -108,6 +112,7 @@ class AdvectionDiffusion(AbstractLinearPDE):
         return -adv - self.diffusivity * _k2(self.grid)
 
 
+@EQUATIONS.register("dispersion")
 class Dispersion(AbstractLinearPDE):
     r"""Linear dispersion ``u_t = a Σ_i ∂³u/∂x_i³`` (Airy equation in 1D). The symbol
     ``-i a Σ k_i³`` is purely imaginary. Differentiable: `coefficient`."""
@@ -131,6 +136,7 @@ class Dispersion(AbstractLinearPDE):
         return self.coefficient * sum(ik**3 for ik in _ik(self.grid))
 
 
+@EQUATIONS.register("hyper_diffusion")
 class HyperDiffusion(AbstractLinearPDE):
     r"""Hyper-diffusion ``u_t = -μ Δ²u``. Differentiable: `coefficient`."""
 
@@ -154,6 +160,7 @@ class HyperDiffusion(AbstractLinearPDE):
 
 
 # -------------------------------------------------------------------------- nonlinear
+@EQUATIONS.register("burgers")
 class Burgers(AbstractSemilinearPDE, AbstractPointwise):
     r"""Viscous Burgers.
 
@@ -201,6 +208,7 @@ class Burgers(AbstractSemilinearPDE, AbstractPointwise):
         return n + self.forcing_hat(args, u_hat.dtype)
 
 
+@EQUATIONS.register("korteweg_de_vries")
 class KortewegDeVries(AbstractSemilinearPDE, AbstractPointwise):
     r"""Korteweg-de Vries ``u_t + a u u_x + b u_xxx = ν u_xx`` in 1D (``a = 6, b = 1``
     gives the soliton ``u = (c/2) sech²(√c/2 (x - ct))``). Complex linear symbol
@@ -239,6 +247,7 @@ class KortewegDeVries(AbstractSemilinearPDE, AbstractPointwise):
         return -0.5 * self.nonlinear_coefficient * ik * self.to_fourier(u * u) + self.forcing_hat(args, u_hat.dtype)
 
 
+@EQUATIONS.register("kuramoto_sivashinsky")
 class KuramotoSivashinsky(AbstractSemilinearPDE):
     r"""Kuramoto-Sivashinsky.
 
@@ -289,6 +298,7 @@ class KuramotoSivashinsky(AbstractSemilinearPDE):
         return n + self.forcing_hat(args, u_hat.dtype)
 
 
+@EQUATIONS.register("allen_cahn")
 class AllenCahn(AbstractSemilinearPDE):
     r"""Allen-Cahn ``u_t = ε Δu + r (u - u³)``. Differentiable: `diffusivity` (ε), `reactivity` (r)."""
 
@@ -315,6 +325,7 @@ class AllenCahn(AbstractSemilinearPDE):
         return -self.reactivity * self.to_fourier(u**3) + self.forcing_hat(args, u_hat.dtype)
 
 
+@EQUATIONS.register("fisher_kpp")
 class FisherKPP(AbstractSemilinearPDE):
     r"""Fisher-KPP ``u_t = D Δu + r u (1 - u)``. Differentiable: `diffusivity`, `reactivity`."""
 
@@ -341,6 +352,7 @@ class FisherKPP(AbstractSemilinearPDE):
         return -self.reactivity * self.to_fourier(u * u) + self.forcing_hat(args, u_hat.dtype)
 
 
+@EQUATIONS.register("cahn_hilliard")
 class CahnHilliard(AbstractSemilinearPDE):
     r"""Cahn-Hilliard ``u_t = M Δ(u³ - u - γ Δu)``; conserves the mean.
     Differentiable: `mobility` (M), `gamma` (γ, the squared interface width)."""
@@ -369,6 +381,7 @@ class CahnHilliard(AbstractSemilinearPDE):
         return -self.mobility * _k2(self.grid) * self.to_fourier(u**3) + self.forcing_hat(args, u_hat.dtype)
 
 
+@EQUATIONS.register("swift_hohenberg")
 class SwiftHohenberg(AbstractSemilinearPDE):
     r"""Swift-Hohenberg ``u_t = r u - (k₀² + Δ)² u + g u² - u³``.
     Differentiable: `reactivity` (r), `critical_wavenumber` (k₀), `quadratic` (g)."""
@@ -398,6 +411,7 @@ class SwiftHohenberg(AbstractSemilinearPDE):
         return self.to_fourier(self.quadratic * u**2 - u**3) + self.forcing_hat(args, u_hat.dtype)
 
 
+@EQUATIONS.register("gray_scott")
 class GrayScott(AbstractSemilinearPDE):
     r"""Gray-Scott reaction-diffusion, two species (channels ``u, v``):
 
@@ -439,6 +453,7 @@ class GrayScott(AbstractSemilinearPDE):
         return self.to_fourier(n) + self.forcing_hat(args, u_hat.dtype)
 
 
+@EQUATIONS.register("navier_stokes_2d")
 class NavierStokes2D(AbstractSemilinearPDE):
     r"""2D incompressible Navier-Stokes in vorticity form:
 
@@ -503,6 +518,7 @@ class NavierStokes2D(AbstractSemilinearPDE):
         return n + self.forcing_hat(args, u_hat.dtype)
 
 
+@EQUATIONS.register("kolmogorov_flow")
 def kolmogorov_flow(grid, viscosity=1e-3, *, drag=0.1, forcing_amplitude=1.0, forcing_wavenumber=4, dealias=2 / 3):
     """:class:`NavierStokes2D` with Kolmogorov forcing ``A sin(κ y) e_x`` and linear drag."""
     return NavierStokes2D(

@@ -15,6 +15,7 @@ from ..grids import PeriodicGrid
 from .._checks import check_int, check_periodic_grid
 from .._checks import check_dt as _check_dt
 from ._semilinear import as_coefficient
+from ._registry import EQUATIONS
 
 
 class AbstractHamiltonianPDE(AbstractPDE):
@@ -69,6 +70,7 @@ class AbstractHamiltonianPDE(AbstractPDE):
         return jnp.sum(density) * self.grid.cell_volume
 
 
+@EQUATIONS.register("klein_gordon")
 class KleinGordon(AbstractHamiltonianPDE):
     r"""Nonlinear Klein-Gordon ``φ_tt = c² Δφ - m² φ - V'(φ)`` (1D, 2D or 3D).
 
