@@ -20,15 +20,14 @@ import json
 import platform
 import time
 
+import exponax as ex
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-import exponax as ex  
-
-import jaxpde as jp  
-from jaxpde import ic  
-from jaxpde.spectral import ETDRK, Burgers, KuramotoSivashinsky, kolmogorov_flow  
+import jaxpde as jp
+from jaxpde import ic
+from jaxpde.spectral import ETDRK, Burgers, KuramotoSivashinsky, kolmogorov_flow
 
 ORDER = 4
 
@@ -38,9 +37,18 @@ def case_ks(batch):
     g = jp.PeriodicGrid(N, L)
     ours = lambda d: ETDRK(KuramotoSivashinsky(g), d, order=ORDER)  # noqa: E731
     theirs = ex.stepper.KuramotoSivashinskyConservative(1, L, N, dt, order=ORDER)
-    return dict(name=f"KS 1D N={N}" + (f" vmap batch {batch}" if batch > 1 else ""), grid=g, ours=ours, theirs=theirs,
-                dt=dt, channels=1, batch=batch, steps=2000 if batch == 1 else 500, err_steps=40,
-                ffts=dict(evals=4, irfft=1, rfft=1))
+    return dict(
+        name=f"KS 1D N={N}" + (f" vmap batch {batch}" if batch > 1 else ""),
+        grid=g,
+        ours=ours,
+        theirs=theirs,
+        dt=dt,
+        channels=1,
+        batch=batch,
+        steps=2000 if batch == 1 else 500,
+        err_steps=40,
+        ffts=dict(evals=4, irfft=1, rfft=1),
+    )
 
 
 def case_burgers():
@@ -48,21 +56,45 @@ def case_burgers():
     g = jp.PeriodicGrid(N, L)
     ours = lambda d: ETDRK(Burgers(g, nu), d, order=ORDER)  # noqa: E731
     theirs = ex.stepper.Burgers(1, L, N, dt, diffusivity=nu, order=ORDER)
-    return dict(name=f"Burgers 1D N={N}", grid=g, ours=ours, theirs=theirs, dt=dt, channels=1, batch=1,
-                steps=2000, err_steps=200, ffts=dict(evals=4, irfft=1, rfft=1))
+    return dict(
+        name=f"Burgers 1D N={N}",
+        grid=g,
+        ours=ours,
+        theirs=theirs,
+        dt=dt,
+        channels=1,
+        batch=1,
+        steps=2000,
+        err_steps=200,
+        ffts=dict(evals=4, irfft=1, rfft=1),
+    )
 
 
 def case_kolmogorov():
     L, N, dt, nu = 2 * np.pi, 128, 0.01, 1e-3
     g = jp.PeriodicGrid(N, ndim=2)
-    ours = lambda d: ETDRK(kolmogorov_flow(g, nu, drag=0.1, forcing_amplitude=1.0, forcing_wavenumber=4), d, order=ORDER)  # noqa: E731
+    ours = lambda d: ETDRK(
+        kolmogorov_flow(g, nu, drag=0.1, forcing_amplitude=1.0, forcing_wavenumber=4), d, order=ORDER
+    )  # noqa: E731
     # exponax's vorticity has the opposite sign to ours relative to the velocity it
     # advects with (its stream function is Δ⁻¹ω with u = ∂_y of it); the identical
     # problem is exponax on -ω with the forcing sign flipped, mapped back by -1.
-    theirs = ex.stepper.KolmogorovFlowVorticity(2, L, N, dt, diffusivity=nu, drag=-0.1, injection_mode=4,
-                                                injection_scale=-1.0, order=ORDER)
-    return dict(name=f"Kolmogorov 2D {N}x{N}", grid=g, ours=ours, theirs=theirs, dt=dt, channels=1, batch=1,
-                steps=200, err_steps=50, ffts=dict(evals=4, irfft=4, rfft=1), sign=-1.0)
+    theirs = ex.stepper.KolmogorovFlowVorticity(
+        2, L, N, dt, diffusivity=nu, drag=-0.1, injection_mode=4, injection_scale=-1.0, order=ORDER
+    )
+    return dict(
+        name=f"Kolmogorov 2D {N}x{N}",
+        grid=g,
+        ours=ours,
+        theirs=theirs,
+        dt=dt,
+        channels=1,
+        batch=1,
+        steps=200,
+        err_steps=50,
+        ffts=dict(evals=4, irfft=4, rfft=1),
+        sign=-1.0,
+    )
 
 
 def _best_time(fn, x, repeats):
@@ -137,14 +169,18 @@ def run_case(case, repeats, quick):
     e_theirs = sign * ex.repeat(raw, m)(sign * ue)
     rel = lambda a: float(jnp.linalg.norm(a - ref) / jnp.linalg.norm(ref))  # noqa: E731
     return dict(
-        case=case["name"], steps=n, batch=case["batch"],
+        case=case["name"],
+        steps=n,
+        batch=case["batch"],
         steps_per_s={f"{a}/{b}": v for (a, b), v in sps.items()},
         ratio_traj=sps[("jaxpde", "traj")] / sps[("exponax", "traj")],
         ratio_final=sps[("jaxpde", "final")] / sps[("exponax", "final")],
         step_over_fft_floor_traj=sps[("fft floor", "traj")] / sps[("jaxpde", "traj")],
         step_over_fft_floor_final=sps[("fft floor", "final")] / sps[("jaxpde", "final")],
         fft_floor_us_per_step=1e6 / sps[("fft floor", "final")],
-        err_steps=m, err_jaxpde=rel(e_ours), err_exponax=rel(e_theirs),
+        err_steps=m,
+        err_jaxpde=rel(e_ours),
+        err_exponax=rel(e_theirs),
     )
 
 
@@ -156,10 +192,14 @@ def main():
     ns = ap.parse_args()
     repeats = 2 if ns.quick else ns.repeats
     cases = [case_ks(1), case_ks(64), case_burgers(), case_kolmogorov()]
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform} ({platform.processor() or platform.machine()}), "
-          f"ETDRK{ORDER}, float32, exponax {getattr(ex, '__version__', '?')}")
-    hdr = (f"{'case':30s} {'jaxpde st/s':>12s} {'exponax st/s':>12s} {'ratio':>6s} | {'final: ratio':>12s} | "
-           f"{'step/FFT floor':>14s} | {'err jaxpde':>10s} {'err exponax':>11s}")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform} ({platform.processor() or platform.machine()}), "
+        f"ETDRK{ORDER}, float32, exponax {getattr(ex, '__version__', '?')}"
+    )
+    hdr = (
+        f"{'case':30s} {'jaxpde st/s':>12s} {'exponax st/s':>12s} {'ratio':>6s} | {'final: ratio':>12s} | "
+        f"{'step/FFT floor':>14s} | {'err jaxpde':>10s} {'err exponax':>11s}"
+    )
     print(hdr)
     print("-" * len(hdr))
     results = []
@@ -167,9 +207,12 @@ def main():
         r = run_case(c, repeats, ns.quick)
         results.append(r)
         s = r["steps_per_s"]
-        print(f"{r['case']:30s} {s['jaxpde/traj']:12.0f} {s['exponax/traj']:12.0f} {r['ratio_traj']:6.2f} | "
-              f"{r['ratio_final']:12.2f} | {r['step_over_fft_floor_traj']:6.2f} / {r['step_over_fft_floor_final']:5.2f} | "
-              f"{r['err_jaxpde']:10.2e} {r['err_exponax']:11.2e}", flush=True)
+        print(
+            f"{r['case']:30s} {s['jaxpde/traj']:12.0f} {s['exponax/traj']:12.0f} {r['ratio_traj']:6.2f} | "
+            f"{r['ratio_final']:12.2f} | {r['step_over_fft_floor_traj']:6.2f} / {r['step_over_fft_floor_final']:5.2f} | "
+            f"{r['err_jaxpde']:10.2e} {r['err_exponax']:11.2e}",
+            flush=True,
+        )
     print("steps/s count batch members; ratio > 1 means jaxpde is faster; 'step/FFT floor' is traj / final;")
     print("errors: relative L2 vs a float32 jaxpde ETDRK4 reference at dt/16 after the case's err_steps steps.")
     if ns.json:

@@ -65,8 +65,10 @@ def bench_jax(steps):
     params = sum(x.size for x in jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array)))
     opt = optax.adam(1e-3)
     opt_state = opt.init(eqx.filter(model, eqx.is_inexact_array))
-    batch = {"x": jax.random.normal(jax.random.key(1), (BATCH, 1, N)),
-             "y": jax.random.normal(jax.random.key(2), (BATCH, 1, N))}
+    batch = {
+        "x": jax.random.normal(jax.random.key(1), (BATCH, 1, N)),
+        "y": jax.random.normal(jax.random.key(2), (BATCH, 1, N)),
+    }
     loss = lambda m, b: jnp.mean((jax.vmap(m)(b["x"]) - b["y"]) ** 2)
     step = train.make_step(loss, opt)
     for _ in range(10):
@@ -88,8 +90,9 @@ def main():
     ap.add_argument("--steps", type=int, default=200)
     ns = ap.parse_args()
     ours = bench_jax(ns.steps)
-    proc = subprocess.run([ns.torch_python, "-c", TORCH, str(ns.steps)], capture_output=True, text=True,
-                          env={**os.environ})
+    proc = subprocess.run(
+        [ns.torch_python, "-c", TORCH, str(ns.steps)], capture_output=True, text=True, env={**os.environ}
+    )
     if proc.returncode != 0 or "RESULT" not in proc.stdout:
         print(f"PyTorch/neuraloperator not runnable with {ns.torch_python}:\n{proc.stderr[-1500:]}")
         theirs = None

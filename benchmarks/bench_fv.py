@@ -53,8 +53,10 @@ def sod():
     sec = best_of(fwd, u0)
     exact = g.cell_average(lambda x: fv.exact_riemann(left, right, x, t, x0=x0)[0], order=8)
     l1 = float(np.mean(np.abs(np.asarray(sol.u[0]) - exact)))
-    print(f"[1] Sod 1000 cells WENO5-Z+HLLC+SSPRK3 CFL 0.5, float64: {steps} steps in {sec * 1e3:.1f} ms "
-          f"-> {1000 * steps / sec:.3g} cell-steps/s; density L1 = {l1:.2e}")
+    print(
+        f"[1] Sod 1000 cells WENO5-Z+HLLC+SSPRK3 CFL 0.5, float64: {steps} steps in {sec * 1e3:.1f} ms "
+        f"-> {1000 * steps / sec:.3g} cell-steps/s; density L1 = {l1:.2e}"
+    )
 
     def loss(u, gamma):
         p = fv.FiniteVolume(fv.Euler(gamma), g, fv.WENO5("z"), fv.HLLC(), bc="outflow")
@@ -65,9 +67,11 @@ def sod():
     t_scan = best_of(fwd_scan, u0, 1.4, repeat=3)
     t_grad = best_of(grad, u0, 1.4, repeat=3)
     mem = peak_memory(grad.lower(u0, 1.4).compile())
-    print(f"    gradient d/d(u0, gamma) through the differentiable solve_to (checkpointed scan of {steps + 8} steps): "
-          f"{t_grad * 1e3:.1f} ms = {t_grad / sec:.1f}x the forward while-loop, {t_grad / t_scan:.1f}x the same scan forward; "
-          f"peak memory {mem / 2**20:.1f} MiB")
+    print(
+        f"    gradient d/d(u0, gamma) through the differentiable solve_to (checkpointed scan of {steps + 8} steps): "
+        f"{t_grad * 1e3:.1f} ms = {t_grad / sec:.1f}x the forward while-loop, {t_grad / t_scan:.1f}x the same scan forward; "
+        f"peak memory {mem / 2**20:.1f} MiB"
+    )
     return 1000 * steps / sec, t_grad / sec, mem
 
 
@@ -80,7 +84,9 @@ def euler2d(n=256, steps=40):
     run = jax.jit(lambda u: jp.rollout_final(SSPRK3(pde, dt), u, steps))
     sec = best_of(run, u0, repeat=3)
     rate = n * n * steps / sec
-    print(f"[2] 2D Euler Lax-Liu 3, {n}x{n}, MUSCL-MC+HLLC+SSPRK3, float64: {sec / steps * 1e3:.1f} ms/step -> {rate:.3g} cell-steps/s")
+    print(
+        f"[2] 2D Euler Lax-Liu 3, {n}x{n}, MUSCL-MC+HLLC+SSPRK3, float64: {sec / steps * 1e3:.1f} ms/step -> {rate:.3g} cell-steps/s"
+    )
     return rate
 
 
@@ -121,9 +127,11 @@ def advection_vs_jax_cfd(n=256, steps=200):
         t_theirs = best_of(theirs, c_in, repeat=3)
         e_theirs = float(np.abs(np.asarray(theirs(c_in)) - exact).mean())
         name = jnp.dtype(dtype).name
-        print(f"[3] 2D advection {n}x{n}, {steps} steps, dt = {dt:.3g}, {name}: jaxpde MUSCL-van Leer + SSP-RK2 {steps / t_ours:.0f} steps/s "
-              f"(L1 error {e_ours:.2e}); jax-cfd van Leer (limited Lax-Wendroff, 1 stage) {steps / t_theirs:.0f} steps/s "
-              f"(L1 error {e_theirs:.2e}); speed ratio jaxpde/jax-cfd = {t_theirs / t_ours:.2f}")
+        print(
+            f"[3] 2D advection {n}x{n}, {steps} steps, dt = {dt:.3g}, {name}: jaxpde MUSCL-van Leer + SSP-RK2 {steps / t_ours:.0f} steps/s "
+            f"(L1 error {e_ours:.2e}); jax-cfd van Leer (limited Lax-Wendroff, 1 stage) {steps / t_theirs:.0f} steps/s "
+            f"(L1 error {e_theirs:.2e}); speed ratio jaxpde/jax-cfd = {t_theirs / t_ours:.2f}"
+        )
         out[name] = (t_theirs / t_ours, e_ours, e_theirs)
     return out
 
@@ -134,6 +142,7 @@ def memory_sod_rollout(num_steps=1000):
     u0 = fv.riemann_problem(fv.Euler(1.4), g, left, right, x0)
     rows = []
     for ck, label in ((None, "none"), (True, "2 levels"), (3, "3 levels")):
+
         def loss(u, gamma, ck=ck):
             pde = fv.FiniteVolume(fv.Euler(gamma), g, fv.WENO5("z"), fv.HLLC(), bc="outflow")
             return jnp.sum(jp.rollout_final(SSPRK3(pde, 1e-4), u, num_steps, checkpoint=ck) ** 2)
@@ -142,8 +151,10 @@ def memory_sod_rollout(num_steps=1000):
         mem = peak_memory(grad.lower(u0, 1.4).compile())
         sec = best_of(grad, u0, 1.4, repeat=2)
         rows.append((label, mem, sec))
-        print(f"[4] gradient of a {num_steps}-step Sod rollout (1000 cells, WENO5-Z+HLLC+SSPRK3), checkpoint {label}: "
-              f"peak {mem / 2**20:.1f} MiB, {sec:.2f} s")
+        print(
+            f"[4] gradient of a {num_steps}-step Sod rollout (1000 cells, WENO5-Z+HLLC+SSPRK3), checkpoint {label}: "
+            f"peak {mem / 2**20:.1f} MiB, {sec:.2f} s"
+        )
     return rows
 
 

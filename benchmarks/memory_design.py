@@ -18,8 +18,14 @@ from jaxpde import design
 
 def gradient(num_steps, checkpoint, n=256, intervals=10, dt=0.01):
     """The gradient of the library's Burgers control problem (misfit only)."""
-    problem = design.burgers_control(num_points=n, final_time=num_steps * dt, dt=dt, intervals=intervals,
-                                     dtype=jnp.zeros(()).dtype, checkpoint=checkpoint)
+    problem = design.burgers_control(
+        num_points=n,
+        final_time=num_steps * dt,
+        dt=dt,
+        intervals=intervals,
+        dtype=jnp.zeros(()).dtype,
+        checkpoint=checkpoint,
+    )
     return jax.grad(problem.misfit), problem.design0
 
 
@@ -27,8 +33,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", action="store_true", help="also execute and time the gradients")
     ns = ap.parse_args()
-    print("gradient of a Burgers control objective w.r.t. a (10, 1, 256) forcing, ETDRK4, "
-          f"{jnp.zeros(()).dtype}")
+    print(f"gradient of a Burgers control objective w.r.t. a (10, 1, 256) forcing, ETDRK4, {jnp.zeros(()).dtype}")
     print("(dt = 0.01: 10,000 steps reach t = 100)")
     print(f"{'steps':>7s} {'checkpoint':>12s} {'peak memory':>14s} {'time':>9s}")
     for steps in (1000, 10000):

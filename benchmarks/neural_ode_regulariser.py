@@ -80,8 +80,9 @@ def train(variant, weight, iters, seed, ts, y0, ys):
             sol = jaxpde.solve(m, y_start, 0.0, tw[-1], saveat=tw, rtol=TOL, atol=TOL, heuristics=True, max_steps=1000)
             return jnp.mean((sol.us - target) ** 2), sol.heuristics["error"]
         if variant == "local":
-            sol = jaxpde.solve(m, y_start, 0.0, tw[-1], saveat=diffrax.SaveAt(ts=tw, dense=True), rtol=TOL, atol=TOL,
-                               max_steps=1000)
+            sol = jaxpde.solve(
+                m, y_start, 0.0, tw[-1], saveat=diffrax.SaveAt(ts=tw, dense=True), rtol=TOL, atol=TOL, max_steps=1000
+            )
             t_r = random_time(key, 0.0, tw[-1])
             # a step of the size the solver takes on average on this window
             h = jax.lax.stop_gradient(tw[-1] / sol.stats["num_accepted_steps"])
@@ -125,20 +126,24 @@ def main():
     a = parser.parse_args()
     ts, y0, ys = data()
     true = jaxpde.solve(Spiral(), y0, 0.0, T1, saveat=ts, rtol=TOL, atol=TOL)
-    print(f"true spiral at rtol=atol={TOL}: {int(true.stats['num_steps'])} steps, "
-          f"{int(true.stats['num_rhs_evals'])} NFE")
+    print(
+        f"true spiral at rtol=atol={TOL}: {int(true.stats['num_steps'])} steps, {int(true.stats['num_rhs_evals'])} NFE"
+    )
     rows = []
     weights = {"none": 0.0, "global": a.global_weight, "local": a.local_weight}
     for variant, weight in ((v, weights[v]) for v in a.variants):
         for seed in a.seeds:
             loss, steps, nfe, secs = train(variant, weight, a.iters, seed, ts, y0, ys)
             rows.append((variant, seed, loss, steps, nfe, secs))
-            print(f"{variant:>6} (λ={weight:g}) seed {seed}: loss {loss:.2e}, prediction {steps} steps, "
-                  f"{nfe} NFE, trained in {secs:.0f} s", flush=True)
+            print(
+                f"{variant:>6} (λ={weight:g}) seed {seed}: loss {loss:.2e}, prediction {steps} steps, "
+                f"{nfe} NFE, trained in {secs:.0f} s",
+                flush=True,
+            )
     base = {s: r for v, s, *r in rows if v == rows[0][0]}
     print("\n| regulariser | seed | final MSE | prediction NFE | NFE ratio |")
     print("|---|---:|---:|---:|---:|")
-    for variant, seed, loss, steps, nfe, _ in rows:
+    for variant, seed, loss, _steps, nfe, _ in rows:
         print(f"| {variant} | {seed} | {loss:.2e} | {nfe} | {nfe / base[seed][2]:.2f} |")
 
 

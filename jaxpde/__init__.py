@@ -1,9 +1,20 @@
 """jaxpde: differentiable PDE simulation in JAX."""
 
-from . import fv as fv, grids as grids, ic as ic, integrate as integrate, metrics as metrics, nn as nn
-from . import pointwise as pointwise, spectral as spectral
-from ._abstract import AbstractPDE as AbstractPDE, AbstractPointwise as AbstractPointwise
+from . import fv as fv
+from . import grids as grids
+from . import ic as ic
+from . import integrate as integrate
+from . import metrics as metrics
+from . import nn as nn
+from . import pointwise as pointwise
+from . import spectral as spectral
+from ._abstract import AbstractPDE as AbstractPDE
+from ._abstract import AbstractPointwise as AbstractPointwise
 from ._abstract import AbstractStepper as AbstractStepper
 from ._version import __version__ as __version__
-from .grids import CellGrid as CellGrid, PeriodicGrid as PeriodicGrid
-from .integrate import rollout as rollout, rollout_final as rollout_final, solve as solve, solve_to as solve_to
+from .grids import CellGrid as CellGrid
+from .grids import PeriodicGrid as PeriodicGrid
+from .integrate import rollout as rollout
+from .integrate import rollout_final as rollout_final
+from .integrate import solve as solve
+from .integrate import solve_to as solve_to

@@ -19,15 +19,10 @@ def check_state_shape(u: Array, expected: tuple[int, ...], what: str = "state") 
         return
     hint = ""
     if len(shape) == len(expected) + 1 and shape[1:] == tuple(expected):
-        hint = (
-            " It looks like a batched state: jaxpde has no batch axis; "
-            "use jax.vmap over the leading axis."
-        )
+        hint = " It looks like a batched state: jaxpde has no batch axis; use jax.vmap over the leading axis."
     elif len(shape) == len(expected) - 1 and shape == tuple(expected[1:]):
         hint = " The channel axis is missing: use u[None] for a single-channel field."
-    raise ValueError(
-        f"{what} has shape {shape}, expected {tuple(expected)} (channels, *grid.shape).{hint}"
-    )
+    raise ValueError(f"{what} has shape {shape}, expected {tuple(expected)} (channels, *grid.shape).{hint}")
 
 
 def check_state_dtype(u, what: str = "state") -> None:

@@ -27,8 +27,9 @@ def check_periodic_grid(grid, name: str, ndims: tuple[int, ...] = (1, 2, 3)) -> 
     return grid
 
 
-def as_coefficient(value, name: str, *, scalar: bool = True, minimum: float | None = None,
-                   strict: bool = False) -> Array:
+def as_coefficient(
+    value, name: str, *, scalar: bool = True, minimum: float | None = None, strict: bool = False
+) -> Array:
     """Turn a physical coefficient into a differentiable array leaf (a scalar unless
     ``scalar=False``).
 

@@ -9,8 +9,16 @@ class Progress:
     line every `interval` seconds (so a log file shows how a batch job is doing).
     ``enabled=False`` shows nothing; ``True`` forces the bar."""
 
-    def __init__(self, total: int, initial: int = 0, *, enabled: bool | None = None, unit: str = "step",
-                 interval: float = 10.0, stream=None):
+    def __init__(
+        self,
+        total: int,
+        initial: int = 0,
+        *,
+        enabled: bool | None = None,
+        unit: str = "step",
+        interval: float = 10.0,
+        stream=None,
+    ):
         self.total, self.n, self.unit = int(total), int(initial), unit
         self.stream = sys.stderr if stream is None else stream
         self.interval = float(interval)
@@ -42,8 +50,11 @@ class Progress:
         rate = (self.n - self._n0) / max(now - self._t0, 1e-9)
         pct = 100.0 * self.n / max(self.total, 1)
         tail = f" {self.postfix}" if self.postfix else ""
-        print(f"[{self.n}/{self.total} {self.unit}s, {pct:.0f}%, {rate:.3g} {self.unit}/s]{tail}", file=self.stream,
-              flush=True)
+        print(
+            f"[{self.n}/{self.total} {self.unit}s, {pct:.0f}%, {rate:.3g} {self.unit}/s]{tail}",
+            file=self.stream,
+            flush=True,
+        )
         self._last = now
 
     def write(self, message: str):

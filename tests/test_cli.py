@@ -54,9 +54,14 @@ def test_simulate_writes_h5_with_metadata_and_png(tmp_path):
 
 
 def test_two_dimensional_config(tmp_path):
-    cfg = _write(tmp_path, SMALL.replace("burgers", "navier_stokes_2d").replace("{viscosity: 0.05}", "{viscosity: 0.01}")
-                 .replace("num_points: 32", "num_points: [16, 16]").replace("extent: 6.283185307179586", "extent: [6.283185307179586, 6.283185307179586]")
-                 .replace("kind: sine, amplitude: 1.0", "kind: taylor_green_vorticity"))
+    cfg = _write(
+        tmp_path,
+        SMALL.replace("burgers", "navier_stokes_2d")
+        .replace("{viscosity: 0.05}", "{viscosity: 0.01}")
+        .replace("num_points: 32", "num_points: [16, 16]")
+        .replace("extent: 6.283185307179586", "extent: [6.283185307179586, 6.283185307179586]")
+        .replace("kind: sine, amplitude: 1.0", "kind: taylor_green_vorticity"),
+    )
     assert main(["simulate", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
     traj, _, _ = load_trajectory(tmp_path / "o" / "case.h5")
     assert traj.shape == (11, 1, 16, 16)
@@ -64,8 +69,11 @@ def test_two_dimensional_config(tmp_path):
 
 def test_blow_up_leaves_no_file(tmp_path, capsys):
     # a legitimate config whose time step is far too large for its reaction rate
-    cfg = _write(tmp_path, "kind: simulate\nequation: allen_cahn\nparameters: {diffusivity: 0.01, reactivity: 50.0}\n"
-                           "grid: {num_points: 32}\ndt: 0.5\nnum_steps: 40\ninitial_condition: {kind: sine, amplitude: 2.0}\n")
+    cfg = _write(
+        tmp_path,
+        "kind: simulate\nequation: allen_cahn\nparameters: {diffusivity: 0.01, reactivity: 50.0}\n"
+        "grid: {num_points: 32}\ndt: 0.5\nnum_steps: 40\ninitial_condition: {kind: sine, amplitude: 2.0}\n",
+    )
     out = tmp_path / "out"
     assert main(["simulate", str(cfg), "--out", str(out), "--no-progress"]) == 1
     assert "non-finite" in capsys.readouterr().err
@@ -74,9 +82,21 @@ def test_blow_up_leaves_no_file(tmp_path, capsys):
 
 def test_console_script_and_missing_file(tmp_path):
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    r = subprocess.run([sys.executable, "-m", "jaxpde.cli", "simulate", str(tmp_path / "nope.yaml")], capture_output=True, text=True, env=env, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "jaxpde.cli", "simulate", str(tmp_path / "nope.yaml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run([sys.executable, "-m", "jaxpde.cli", "simulate", str(_write(tmp_path, "equation: [unclosed"))], capture_output=True, text=True, env=env, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "jaxpde.cli", "simulate", str(_write(tmp_path, "equation: [unclosed"))],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     assert r.returncode == 2 and "not valid YAML" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -141,8 +161,22 @@ def test_schema_version_and_set(tmp_path, capsys):
         main(["--version"])
     assert e.value.code == 0 and capsys.readouterr().out.startswith("jaxpde ")
     cfg = _write(tmp_path, SMALL)
-    assert main(["simulate", str(cfg), "--out", str(tmp_path / "o"), "--no-progress", "--set", "num_steps=8",
-                 "--set", "save_every=2"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                str(cfg),
+                "--out",
+                str(tmp_path / "o"),
+                "--no-progress",
+                "--set",
+                "num_steps=8",
+                "--set",
+                "save_every=2",
+            ]
+        )
+        == 0
+    )
     traj, _, _ = load_trajectory(tmp_path / "o" / "case.h5")
     assert traj.shape[0] == 5
 
@@ -169,9 +203,11 @@ def test_every_command_is_reachable_from_python(tmp_path):
 
 
 def test_the_library_leaves_jax_precision_to_the_caller(tmp_path):
-    code = ("from jaxpde import app\n"
-            f"kind, cfg = app.load({str(_write(tmp_path, SMALL))!r})\n"
-            "try:\n    app.simulate(cfg, 'never')\nexcept ValueError as e:\n    print(e)\n")
+    code = (
+        "from jaxpde import app\n"
+        f"kind, cfg = app.load({str(_write(tmp_path, SMALL))!r})\n"
+        "try:\n    app.simulate(cfg, 'never')\nexcept ValueError as e:\n    print(e)\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert "runs in float64; enable it first with jax.config.update('jax_enable_x64', True)" in r.stdout, r.stderr
     assert not (tmp_path / "never").exists()

@@ -51,8 +51,16 @@ def test_adaptive_config_matches_the_library(tmp_path):
     main(["simulate", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"])
     traj, _, _ = load_trajectory(tmp_path / "o" / "burgers1d_adaptive.h5")
     g = jp.PeriodicGrid(32)
-    ref = jp.solve(Burgers(g, 0.01), ic.sine(g, dtype=jnp.float64), 0.0, 0.2, solver="dopri5", rtol=1e-6, atol=1e-6,
-                   saveat=jnp.arange(1, 5) * 0.05)
+    ref = jp.solve(
+        Burgers(g, 0.01),
+        ic.sine(g, dtype=jnp.float64),
+        0.0,
+        0.2,
+        solver="dopri5",
+        rtol=1e-6,
+        atol=1e-6,
+        saveat=jnp.arange(1, 5) * 0.05,
+    )
     np.testing.assert_allclose(traj[1:], np.asarray(ref.us), atol=1e-6)
 
 
@@ -74,8 +82,14 @@ def test_sde_config_is_fixed_by_its_seed(tmp_path):
 
 
 def test_failed_solve_is_reported_without_a_traceback(tmp_path, capsys):
-    cfg = _shrink("ks1d_imex", tmp_path, t_final=4.0, save_interval=1.0, integrator="adaptive",
-                  solve={"solver": "tsit5", "max_steps": 5})
+    cfg = _shrink(
+        "ks1d_imex",
+        tmp_path,
+        t_final=4.0,
+        save_interval=1.0,
+        integrator="adaptive",
+        solve={"solver": "tsit5", "max_steps": 5},
+    )
     assert main(["simulate", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "maximum number of steps" in err and "Traceback" not in err

@@ -59,8 +59,13 @@ def test_shipped_fv_configs_build_and_step(name):
     laws = {"euler": fv.Euler, "shallow_water": fv.ShallowWater}
     law = laws[raw["law"]](ndim=grid.ndim, **(raw.get("parameters") or {}))
     s = raw.get("scheme", {})
-    pde = fv.FiniteVolume(law, grid, fv.make_reconstruction(s.get("reconstruction", "weno5_z")),
-                          fv.make_riemann_solver(s.get("riemann_solver", "hllc")), bc=raw.get("boundary", "periodic"))
+    pde = fv.FiniteVolume(
+        law,
+        grid,
+        fv.make_reconstruction(s.get("reconstruction", "weno5_z")),
+        fv.make_riemann_solver(s.get("riemann_solver", "hllc")),
+        bc=raw.get("boundary", "periodic"),
+    )
     ic = dict(raw["initial_condition"])
     kind = ic.pop("kind")
     if "quadrants" in ic:

@@ -57,15 +57,18 @@ def _one_step_marks(path):
     return () if path.stem == "phirom_navier_stokes" else pytest.mark.slow
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, marks=_one_step_marks(p)) for p in CONFIGS],
-                         ids=[p.stem for p in CONFIGS])
+@pytest.mark.parametrize(
+    "path", [pytest.param(p, marks=_one_step_marks(p)) for p in CONFIGS], ids=[p.stem for p in CONFIGS]
+)
 def test_every_rom_config_trains_one_step(path, tmp_path, capsys):
     _train_one_step(path, tmp_path, capsys)
 
 
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=() if p.stem in EVALUATED else pytest.mark.slow)
-                                  for p in CONFIGS], ids=[p.stem for p in CONFIGS])
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=() if p.stem in EVALUATED else pytest.mark.slow) for p in CONFIGS],
+    ids=[p.stem for p in CONFIGS],
+)
 def test_every_rom_config_evaluates(path, tmp_path, capsys):
     run = _train_one_step(path, tmp_path, capsys)
     assert main(["evaluate", str(run), "--no-progress"]) == 0

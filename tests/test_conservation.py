@@ -10,8 +10,17 @@ import pytest
 import jaxpde as jp
 from jaxpde import ic
 from jaxpde.spectral import (
-    ETDRK, Advection, Burgers, CahnHilliard, Diffusion, Dispersion, HyperDiffusion, KortewegDeVries,
-    KuramotoSivashinsky, NavierStokes2D, kolmogorov_flow,
+    ETDRK,
+    Advection,
+    Burgers,
+    CahnHilliard,
+    Diffusion,
+    Dispersion,
+    HyperDiffusion,
+    KortewegDeVries,
+    KuramotoSivashinsky,
+    NavierStokes2D,
+    kolmogorov_flow,
 )
 
 g1 = jp.PeriodicGrid(64, 20.0)
@@ -33,7 +42,12 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_mean_conserved(name):
     pde, g = CASES[name]
-    u0 = ic.random_fourier(g, key=jax.random.PRNGKey(1), num_channels=pde.num_channels, max_wavenumber=3, zero_mean=False) + 0.3
+    u0 = (
+        ic.random_fourier(
+            g, key=jax.random.PRNGKey(1), num_channels=pde.num_channels, max_wavenumber=3, zero_mean=False
+        )
+        + 0.3
+    )
     u = jp.rollout_final(ETDRK(pde, 0.01, order=4), u0, 200)
     m0 = jnp.mean(u0, axis=tuple(range(1, u0.ndim)))
     m = jnp.mean(u, axis=tuple(range(1, u.ndim)))

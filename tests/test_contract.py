@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import jaxpde as jp
-from jaxpde import ic, spectral as S
+from jaxpde import ic
+from jaxpde import spectral as S
 
 g1 = jp.PeriodicGrid(32, 20.0)
 g2 = jp.PeriodicGrid(16, ndim=2)
@@ -80,7 +81,9 @@ def test_rhs_is_consistent_with_small_step(name):
     u = _state(stepper, jax.random.PRNGKey(3))
     h = 1e-6
     fine = S.ETDRK(pde, h, order=4) if not isinstance(stepper, S.ExactLinear) else S.ExactLinear(pde, h)
-    np.testing.assert_allclose((fine(u) - u) / h, pde.rhs(0.0, u), rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(pde.rhs(0.0, u)))))
+    np.testing.assert_allclose(
+        (fine(u) - u) / h, pde.rhs(0.0, u), rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(pde.rhs(0.0, u))))
+    )
 
 
 def test_constructor_errors():

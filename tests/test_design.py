@@ -13,7 +13,8 @@ import yaml
 from numpy.testing import assert_allclose
 
 import jaxpde as jp
-from jaxpde import design as D, spectral
+from jaxpde import design as D
+from jaxpde import spectral
 from jaxpde.cli import main
 from jaxpde.train import CheckpointError
 
@@ -22,16 +23,24 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 # ---------------------------------------------------------------- optimisers
 
+
 def test_minimise_projects_onto_the_box_and_finds_the_constrained_optimum():
     target = jnp.array([2.0, -3.0, 0.5])
-    res = D.minimise(lambda x: jnp.sum((x - target) ** 2), jnp.zeros(3), optax.adam(0.1), num_steps=300,
-                     bounds=D.Box(-1.0, 1.0), progress=False)
+    res = D.minimise(
+        lambda x: jnp.sum((x - target) ** 2),
+        jnp.zeros(3),
+        optax.adam(0.1),
+        num_steps=300,
+        bounds=D.Box(-1.0, 1.0),
+        progress=False,
+    )
     assert_allclose(res.design, [1.0, -1.0, 0.5], atol=1e-3)
     assert len(res.history) == 300 and res.history[0]["step"] == 0
     assert_allclose(res.history[0]["objective"], float(jnp.sum(target**2)))
     assert res.history[-1]["grad_norm"] < res.history[0]["grad_norm"]
-    res = D.minimise(lambda x: jnp.sum((x - target) ** 2), jnp.zeros(3), optax.lbfgs(), num_steps=50, gtol=1e-8,
-                     progress=False)
+    res = D.minimise(
+        lambda x: jnp.sum((x - target) ** 2), jnp.zeros(3), optax.lbfgs(), num_steps=50, gtol=1e-8, progress=False
+    )
     assert res.converged and len(res.history) < 50
     assert_allclose(res.design, target, atol=1e-6)
 
@@ -41,16 +50,22 @@ def test_least_squares_solves_rosenbrock_with_every_solver(solver):
     def residuals(p):
         return jnp.stack([10 * (p["b"] - p["a"] ** 2), 1 - p["a"]])
 
-    res = D.least_squares(residuals, {"a": jnp.asarray(-1.2), "b": jnp.asarray(1.0)}, solver, max_steps=200,
-                          progress=False)
+    res = D.least_squares(
+        residuals, {"a": jnp.asarray(-1.2), "b": jnp.asarray(1.0)}, solver, max_steps=200, progress=False
+    )
     assert res.converged
     assert_allclose([res.design["a"], res.design["b"]], [1.0, 1.0], atol=1e-5)
     assert res.history[-1]["objective"] < 1e-10 < res.history[0]["objective"]
 
 
 def test_least_squares_respects_bounds_through_its_reparameterisation():
-    res = D.least_squares(lambda x: x - jnp.array([2.0, -0.5]), jnp.array([0.0, 0.0]), max_steps=100,
-                          bounds=D.Box(jnp.array([-1.0, -1.0]), jnp.array([1.0, 1.0])), progress=False)
+    res = D.least_squares(
+        lambda x: x - jnp.array([2.0, -0.5]),
+        jnp.array([0.0, 0.0]),
+        max_steps=100,
+        bounds=D.Box(jnp.array([-1.0, -1.0]), jnp.array([1.0, 1.0])),
+        progress=False,
+    )
     assert res.design[0] <= 1.0 and res.design[0] > 0.99
     assert_allclose(res.design[1], -0.5, atol=1e-6)
 
@@ -76,29 +91,49 @@ def test_minimise_resumes_to_the_uninterrupted_iterates(tmp_path):
     def f(x):
         return jnp.sum((x - target) ** 2 * (1 + x**2))
 
-    full = D.minimise(f, jnp.zeros(5), optax.adam(0.05), num_steps=12, run_dir=tmp_path / "a", checkpoint_every=4,
-                      progress=False)
-    part = D.minimise(f, jnp.zeros(5), optax.adam(0.05), num_steps=12, run_dir=tmp_path / "b", checkpoint_every=4,
-                      progress=False)
+    full = D.minimise(
+        f, jnp.zeros(5), optax.adam(0.05), num_steps=12, run_dir=tmp_path / "a", checkpoint_every=4, progress=False
+    )
+    part = D.minimise(
+        f, jnp.zeros(5), optax.adam(0.05), num_steps=12, run_dir=tmp_path / "b", checkpoint_every=4, progress=False
+    )
     # simulate a run killed after step 8: drop the last checkpoint and the log tail
     import shutil
 
     shutil.rmtree(tmp_path / "b" / "checkpoints" / "12")
-    res = D.minimise(f, jnp.zeros(5), optax.adam(0.05), num_steps=12, run_dir=tmp_path / "b", checkpoint_every=4,
-                     resume=True, progress=False)
+    res = D.minimise(
+        f,
+        jnp.zeros(5),
+        optax.adam(0.05),
+        num_steps=12,
+        run_dir=tmp_path / "b",
+        checkpoint_every=4,
+        resume=True,
+        progress=False,
+    )
     assert_allclose(res.design, full.design, rtol=0, atol=0)
     assert [r["objective"] for r in res.history] == [r["objective"] for r in full.history]
     assert len((tmp_path / "b" / "history.jsonl").read_text().splitlines()) == 12
     del part
-    more = D.minimise(f, jnp.zeros(5), optax.adam(0.05), num_steps=16, run_dir=tmp_path / "b", checkpoint_every=4,
-                      resume=True, progress=False)  # a finished run continues with a larger budget
+    more = D.minimise(
+        f,
+        jnp.zeros(5),
+        optax.adam(0.05),
+        num_steps=16,
+        run_dir=tmp_path / "b",
+        checkpoint_every=4,
+        resume=True,
+        progress=False,
+    )  # a finished run continues with a larger budget
     assert len(more.history) == 16 and more.history[-1]["objective"] < full.history[-1]["objective"]
     with pytest.raises(CheckpointError, match="already has"):
-        D.minimise(f, jnp.zeros(5), optax.adam(0.05), num_steps=12, run_dir=tmp_path / "a", checkpoint_every=4,
-                   progress=False)
+        D.minimise(
+            f, jnp.zeros(5), optax.adam(0.05), num_steps=12, run_dir=tmp_path / "a", checkpoint_every=4, progress=False
+        )
 
 
 # ------------------------------------------------------------ regularisers
+
 
 def test_regularisers_match_their_continuous_values():
     grid = jp.PeriodicGrid(256, 2 * np.pi)
@@ -129,6 +164,7 @@ def test_smoothness_along_time_of_a_control():
 
 
 # ------------------------------------------------------- analysis helpers
+
 
 def test_laplace_covariance_is_exact_for_a_linear_model():
     a = jax.random.normal(jax.random.PRNGKey(0), (20, 3))
@@ -199,8 +235,13 @@ def _small_config(tmp_path, name):
     return path
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
-                                  if n in ("design_shallow_water_bump", "design_kolmogorov") else n for n in sorted(SMALL)])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if n in ("design_shallow_water_bump", "design_kolmogorov") else n
+        for n in sorted(SMALL)
+    ],
+)
 def test_worked_problem_reaches_the_noise_floor_and_recovers_the_truth(tmp_path, name, capsys):
     cfg = _small_config(tmp_path, name)
     assert main(["design", str(cfg), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
@@ -231,8 +272,9 @@ def test_worked_problem_gradients_match_finite_differences(name):
     # check the derivatives the configured optimiser uses: reverse mode (optax) or the
     # forward-mode Jacobian-vector products of Levenberg-Marquardt
     mode = "reverse" if reverse else "forward"
-    chk = D.check_gradient(lambda x: 0.5 * jnp.sum(prob.residuals(x) ** 2), x0, key=jax.random.PRNGKey(0),
-                           num_directions=2, mode=mode)
+    chk = D.check_gradient(
+        lambda x: 0.5 * jnp.sum(prob.residuals(x) ** 2), x0, key=jax.random.PRNGKey(0), num_directions=2, mode=mode
+    )
     assert chk["relative_error"] < 1e-6, chk
 
 

@@ -17,13 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _documented_modules():
     pages = sorted((ROOT / "docs" / "api").glob("*.md"))
-    return [line.split(":::", 1)[1].strip() for p in pages for line in p.read_text().splitlines()
-            if line.startswith(":::")]
+    return [
+        line.split(":::", 1)[1].strip() for p in pages for line in p.read_text().splitlines() if line.startswith(":::")
+    ]
 
 
 def test_every_subpackage_has_an_api_page():
-    subpackages = {f"jaxpde.{m.name}" for m in pkgutil.iter_modules(jaxpde.__path__)
-                   if m.ispkg and m.name != "cli"}
+    subpackages = {f"jaxpde.{m.name}" for m in pkgutil.iter_modules(jaxpde.__path__) if m.ispkg and m.name != "cli"}
     assert subpackages | {"jaxpde"} <= set(_documented_modules())
 
 
@@ -56,7 +56,8 @@ def test_notebooks_are_stored_without_outputs(path):
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             assert cell.get("outputs") == [] and cell.get("execution_count") is None, (
-                f"{path.name}: strip outputs before committing (jupyter nbconvert --clear-output --inplace)")
+                f"{path.name}: strip outputs before committing (jupyter nbconvert --clear-output --inplace)"
+            )
 
 
 def _python_blocks(page: Path) -> list[str]:
@@ -90,9 +91,11 @@ def test_adding_an_equation_page_runs_and_its_equation_is_exact(tmp_path):
     fd = [float(ns["speed"](eqx_tree_at(st, ns["pde"].rate + s))) for s in (h, -h)]
     np.testing.assert_allclose(ns["d_mass_d_rate"], (fd[0] - fd[1]) / (2 * h), rtol=1e-6)
     cfg = tmp_path / "front.yaml"
-    cfg.write_text("kind: simulate\nequation: zeldovich\nparameters: {diffusivity: 1.0, rate: 2.0}\n"
-                   "grid: {num_points: 64, extent: 50.0}\ndt: 0.05\nnum_steps: 4\n"
-                   "initial_condition: {kind: gaussian_blob, amplitude: 1.0}\n")
+    cfg.write_text(
+        "kind: simulate\nequation: zeldovich\nparameters: {diffusivity: 1.0, rate: 2.0}\n"
+        "grid: {num_points: 64, extent: 50.0}\ndt: 0.05\nnum_steps: 4\n"
+        "initial_condition: {kind: gaussian_blob, amplitude: 1.0}\n"
+    )
     kind, c = app.load(cfg)
     pde, stepper, u0 = app.build(c)
     assert type(pde).__name__ == "Zeldovich" and float(pde.rate) == 2.0

@@ -6,7 +6,16 @@ import pytest
 
 import jaxpde as jp
 from jaxpde import ic
-from jaxpde.spectral import ETDRK, Advection, AdvectionDiffusion, Burgers, Diffusion, ExactLinear, KortewegDeVries, NavierStokes2D
+from jaxpde.spectral import (
+    ETDRK,
+    Advection,
+    AdvectionDiffusion,
+    Burgers,
+    Diffusion,
+    ExactLinear,
+    KortewegDeVries,
+    NavierStokes2D,
+)
 
 
 @pytest.mark.parametrize("make", [lambda p, dt: ExactLinear(p, dt), lambda p, dt: ETDRK(p, dt, order=4)])

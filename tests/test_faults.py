@@ -60,44 +60,113 @@ CASES = {
     "--out under /proc": ("simulate", "burgers1d", None, ["--out", "/proc/x"], 2, "--out /proc/x"),
     "--out names a file": ("simulate", "burgers1d", None, ["--out", "@file"], 2, "is a file"),
     # simulate configs
-    "unknown equation": ("simulate", "burgers1d", lambda r: r.update(equation="burgerz"), [], 2,
-                         "did you mean 'burgers'"),
-    "huge grid": ("simulate", "kolmogorov2d", _set("grid", num_points=[1000000, 1000000]), [], 2,
-                  "use a smaller grid"),
-    "negative viscosity": ("simulate", "burgers1d", _set("parameters", viscosity=-0.1), [], 2,
-                           "parameters.viscosity"),
+    "unknown equation": (
+        "simulate",
+        "burgers1d",
+        lambda r: r.update(equation="burgerz"),
+        [],
+        2,
+        "did you mean 'burgers'",
+    ),
+    "huge grid": ("simulate", "kolmogorov2d", _set("grid", num_points=[1000000, 1000000]), [], 2, "use a smaller grid"),
+    "negative viscosity": ("simulate", "burgers1d", _set("parameters", viscosity=-0.1), [], 2, "parameters.viscosity"),
     "nan viscosity": ("simulate", "burgers1d", _set("parameters", viscosity=float("nan")), [], 2, "finite"),
-    "negative initial density": ("simulate", "sod1d", _set("initial_condition", left=[-1.0, 0.0, 1.0]), [], 2,
-                                 "initial_condition"),
+    "negative initial density": (
+        "simulate",
+        "sod1d",
+        _set("initial_condition", left=[-1.0, 0.0, 1.0]),
+        [],
+        2,
+        "initial_condition",
+    ),
     "save_every not dividing": ("simulate", "burgers1d", lambda r: r.update(save_every=7), [], 2, "save_every"),
     "--set override": ("simulate", "burgers1d", None, ["--set", "stepper.order=7"], 2, "stepper.order"),
     "--set without value": ("simulate", "burgers1d", None, ["--set", "stepper.order"], 2, "KEY=VALUE"),
-    "max_steps over the whole run": ("simulate", "burgers1d_adaptive", _set("solve", max_steps=3), [], 1,
-                                     "more than max_steps = 3"),
+    "max_steps over the whole run": (
+        "simulate",
+        "burgers1d_adaptive",
+        _set("solve", max_steps=3),
+        [],
+        1,
+        "more than max_steps = 3",
+    ),
     "finite-volume blow-up": ("simulate", "sod1d", _set("scheme", cfl=5.0), [], 1, "lower scheme.cfl"),
-    "spectral blow-up": ("simulate", "bad", "kind: simulate\nequation: allen_cahn\nparameters: {reactivity: 50.0}\n"
-                         "grid: {num_points: 32}\ndt: 0.5\nnum_steps: 40\ninitial_condition: {kind: sine}\n", [], 1,
-                         "non-finite"),
+    "spectral blow-up": (
+        "simulate",
+        "bad",
+        "kind: simulate\nequation: allen_cahn\nparameters: {reactivity: 50.0}\n"
+        "grid: {num_points: 32}\ndt: 0.5\nnum_steps: 40\ninitial_condition: {kind: sine}\n",
+        [],
+        1,
+        "non-finite",
+    ),
     # design configs
-    "dt not dividing the horizon": ("design", "design_burgers_control", _set("setup", dt=0.03, final_time=0.2), [],
-                                    2, "setup.dt"),
-    "dt beyond the horizon": ("design", "design_burgers_control", _set("setup", dt=5.0, final_time=0.2), [], 2,
-                              "setup.dt"),
-    "name escaping the run directory": ("design", "design_burgers_control", lambda r: r.update(name="../../x"), [],
-                                        2, "plain file name"),
+    "dt not dividing the horizon": (
+        "design",
+        "design_burgers_control",
+        _set("setup", dt=0.03, final_time=0.2),
+        [],
+        2,
+        "setup.dt",
+    ),
+    "dt beyond the horizon": (
+        "design",
+        "design_burgers_control",
+        _set("setup", dt=5.0, final_time=0.2),
+        [],
+        2,
+        "setup.dt",
+    ),
+    "name escaping the run directory": (
+        "design",
+        "design_burgers_control",
+        lambda r: r.update(name="../../x"),
+        [],
+        2,
+        "plain file name",
+    ),
     "simulate name escaping": ("simulate", "sod1d", lambda r: r.update(name="../x"), [], 2, "plain file name"),
-    "fractional grid size": ("design", "design_burgers_control", _set("setup", num_points=64.7), [], 2,
-                             "setup.num_points"),
-    "design typo": ("design", "design_burgers_control", _set("setup", viscositty=1.0), [], 2,
-                    "did you mean 'viscosity'"),
+    "fractional grid size": (
+        "design",
+        "design_burgers_control",
+        _set("setup", num_points=64.7),
+        [],
+        2,
+        "setup.num_points",
+    ),
+    "design typo": (
+        "design",
+        "design_burgers_control",
+        _set("setup", viscositty=1.0),
+        [],
+        2,
+        "did you mean 'viscosity'",
+    ),
     # training configs
-    "fno with more modes than the grid": ("train", "train_fno_burgers1d",
-                                          lambda r: (_small_train(r), r["model"].update(modes=40),
-                                                     r["data"]["grid"].update(num_points=32)), [], 2, "model"),
-    "negative learning rate": ("train", "train_fno_burgers1d", _set("training", learning_rate=-1.0), [], 2,
-                               "training.learning_rate"),
-    "resume with nothing to resume": ("train", "train_fno_burgers1d", _small_train, ["--resume"], 2,
-                                      "no run to resume"),
+    "fno with more modes than the grid": (
+        "train",
+        "train_fno_burgers1d",
+        lambda r: (_small_train(r), r["model"].update(modes=40), r["data"]["grid"].update(num_points=32)),
+        [],
+        2,
+        "model",
+    ),
+    "negative learning rate": (
+        "train",
+        "train_fno_burgers1d",
+        _set("training", learning_rate=-1.0),
+        [],
+        2,
+        "training.learning_rate",
+    ),
+    "resume with nothing to resume": (
+        "train",
+        "train_fno_burgers1d",
+        _small_train,
+        ["--resume"],
+        2,
+        "no run to resume",
+    ),
 }
 
 
@@ -113,8 +182,12 @@ for old, new, key, hint in [
     ("parameters: {viscosity: 0.05}", "parameters: {viscosity: [1, 2]}", "parameters", "shape"),
     ("num_steps: 40", "num_step: 40", "num_step", "num_steps"),
     ("save_every: 4", "save_every: 3", "save_every", "divide"),
-    ("grid: {num_points: 32, extent: 6.283185307179586}", "grid: {num_points: [32, 32], extent: [1.0, 2.0, 3.0]}",
-     "grid.extent", "entries"),
+    (
+        "grid: {num_points: 32, extent: 6.283185307179586}",
+        "grid: {num_points: [32, 32], extent: [1.0, 2.0, 3.0]}",
+        "grid.extent",
+        "entries",
+    ),
     ("kind: sine, amplitude: 1.0", "kind: taylor_green_vorticity", "initial_condition", "2D"),
     ("kind: sine, amplitude: 1.0", "kind: gray_scott_seeds", "initial_condition", "shape"),
     ("method: etdrk", "method: stormer_verlet", "stepper.method", "cannot integrate"),
@@ -145,33 +218,39 @@ for over, message in [
     ({"noise": {"correlation_length": 0.5}}, "missing key 'noise.amplitude'"),
 ]:
     CASES[f"sde {over}"] = ("simulate", "allen_cahn1d_sde", lambda r, o=over: r.update(o), [], 2, message)
-for i, (edit, message) in enumerate([
-    (lambda r: r["model"].update(kind="fn0"), "did you mean 'fno'"),
-    (lambda r: r["model"].update(widht=3), "model.widht"),
-    (lambda r: r["training"].update(optimiser="adamx"), "training.optimiser"),
-    (lambda r: r["data"].update(save_every=1), "task 'operator'"),
-    (lambda r: r["data"].update(equation="burger"), "in section 'data'"),
-    (lambda r: r.update(coarse={"order": 2}), "solver_in_the_loop"),
-    (lambda r: r["model"].update(num_parameters=1), "number of sampled PDE parameters"),
-    (lambda r: r.update(model={"kind": "unet", "num_parameters": 1}), "model.num_parameters"),
-    (lambda r: (r["data"].update(online=True), r["training"].update(window=2)), "applies to data on disk"),
-]):
+for i, (edit, message) in enumerate(
+    [
+        (lambda r: r["model"].update(kind="fn0"), "did you mean 'fno'"),
+        (lambda r: r["model"].update(widht=3), "model.widht"),
+        (lambda r: r["training"].update(optimiser="adamx"), "training.optimiser"),
+        (lambda r: r["data"].update(save_every=1), "task 'operator'"),
+        (lambda r: r["data"].update(equation="burger"), "in section 'data'"),
+        (lambda r: r.update(coarse={"order": 2}), "solver_in_the_loop"),
+        (lambda r: r["model"].update(num_parameters=1), "number of sampled PDE parameters"),
+        (lambda r: r.update(model={"kind": "unet", "num_parameters": 1}), "model.num_parameters"),
+        (lambda r: (r["data"].update(online=True), r["training"].update(window=2)), "applies to data on disk"),
+    ]
+):
     CASES[f"training {i}: {message}"] = ("train", "train_fno_burgers1d", edit, [], 2, message)
-for i, (edit, message) in enumerate([
-    (lambda r: r["rom"].pop("train_frames"), "rom.train_frames"),
-    (lambda r: r["rom"].update(train_frames=999), "rom.train_frames"),
-    (lambda r: r["rom"].update(fractoin=0.1), "did you mean 'fraction'"),
-    (lambda r: r["model"]["decoder"].update(kind="mlp"), "model.decoder.kind"),
-    (lambda r: r["rom"].update(coupling=2.0), "rom.coupling"),
-    (lambda r: r.update(task="dino"), "rom.coupling"),
-    (lambda r: r["rom"].update(physics="euler"), "rom.physics"),
-    (lambda r: (r.update(task="pinn_rom"), r["rom"].update(physics="step")), "rom.physics"),
-]):
+for i, (edit, message) in enumerate(
+    [
+        (lambda r: r["rom"].pop("train_frames"), "rom.train_frames"),
+        (lambda r: r["rom"].update(train_frames=999), "rom.train_frames"),
+        (lambda r: r["rom"].update(fractoin=0.1), "did you mean 'fraction'"),
+        (lambda r: r["model"]["decoder"].update(kind="mlp"), "model.decoder.kind"),
+        (lambda r: r["rom"].update(coupling=2.0), "rom.coupling"),
+        (lambda r: r.update(task="dino"), "rom.coupling"),
+        (lambda r: r["rom"].update(physics="euler"), "rom.physics"),
+        (lambda r: (r.update(task="pinn_rom"), r["rom"].update(physics="step")), "rom.physics"),
+    ]
+):
     CASES[f"rom {i}: {message}"] = ("train", "phirom_burgers", edit, [], 2, message)
-for text, message in [("problem: nope\n", "key 'problem'"),
-                      ("problem: burgers_control\noptimiser: {name: sgd}\n", "optimiser.name"),
-                      ("problem: burgers_control\nsetup: {dt: -1}\n", "dt"),
-                      ("problem: burgers_control\nregularisation: {total_variation: 1.0}\n", "no total_variation")]:
+for text, message in [
+    ("problem: nope\n", "key 'problem'"),
+    ("problem: burgers_control\noptimiser: {name: sgd}\n", "optimiser.name"),
+    ("problem: burgers_control\nsetup: {dt: -1}\n", "dt"),
+    ("problem: burgers_control\nregularisation: {total_variation: 1.0}\n", "no total_variation"),
+]:
     CASES[f"design {text.strip()}"] = ("design", "bad", "kind: design\n" + text, [], 2, message)
 
 
@@ -210,8 +289,12 @@ def test_evaluate_without_a_run(tmp_path, capsys):
 def test_simulate_interrupted_by_sigint(tmp_path):
     cfg = _cfg(tmp_path, "ks1d", lambda r: r.update(num_steps=200000, save_every=100))
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.Popen([sys.executable, "-m", "jaxpde.cli", "simulate", str(cfg), "--out", str(tmp_path / "o"),
-                             "--no-progress"], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jaxpde.cli", "simulate", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not list((tmp_path / "o").glob("*.partial")):
         time.sleep(0.05)
@@ -226,8 +309,11 @@ def test_sde_noise_is_fixed_by_the_seed_whatever_the_run_length(tmp_path, capsys
     """The same seed gives the same path on the common interval of a short and a long run."""
     out = {}
     for t_final in (1.0, 2.0):
-        cfg = _cfg(tmp_path, "allen_cahn1d_sde", lambda r: r.update(t_final=t_final, grid={"num_points": 64,
-                   "extent": r["grid"]["extent"]}))
+        cfg = _cfg(
+            tmp_path,
+            "allen_cahn1d_sde",
+            lambda r: r.update(t_final=t_final, grid={"num_points": 64, "extent": r["grid"]["extent"]}),
+        )
         assert main(["simulate", str(cfg), "--out", str(tmp_path / f"t{t_final}"), "--no-progress"]) == 0
         out[t_final] = load_trajectory(tmp_path / f"t{t_final}" / "allen_cahn1d_sde.h5")[0]
     short, long = out[1.0], out[2.0]
@@ -236,8 +322,15 @@ def test_sde_noise_is_fixed_by_the_seed_whatever_the_run_length(tmp_path, capsys
 
 
 def test_design_resumes_from_a_moved_directory_through_another_spelling(tmp_path, capsys):
-    cfg = _cfg(tmp_path, "design_burgers_control", lambda r: (r["setup"].update(num_points=32, final_time=0.2,
-               dt=0.02, intervals=2), r["optimiser"].update(steps=4), r.update(checkpoint_every=2)))
+    cfg = _cfg(
+        tmp_path,
+        "design_burgers_control",
+        lambda r: (
+            r["setup"].update(num_points=32, final_time=0.2, dt=0.02, intervals=2),
+            r["optimiser"].update(steps=4),
+            r.update(checkpoint_every=2),
+        ),
+    )
     assert main(["design", str(cfg), "--out", str(tmp_path / "a"), "--no-progress"]) == 0
     first = [json.loads(line) for line in (tmp_path / "a" / "history.jsonl").read_text().splitlines()]
     (tmp_path / "b").mkdir()
@@ -258,8 +351,13 @@ def test_corrupt_checkpoint_is_one_line(tmp_path, capsys):
         if f.is_file() and "state" in str(f):
             f.write_bytes(b"garbage")
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    r = subprocess.run([sys.executable, "-m", "jaxpde.cli", "evaluate", str(run), "--no-progress"], env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "jaxpde.cli", "evaluate", str(run), "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2, r.stderr[-2000:]
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot be restored" in lines[0], r.stderr[-3000:]

@@ -9,7 +9,7 @@ import pytest
 
 import jaxpde as jp
 from jaxpde import fv
-from jaxpde.integrate import SSPRK2, SSPRK3, ForwardEuler, RK4
+from jaxpde.integrate import RK4, SSPRK2, SSPRK3, ForwardEuler
 
 
 def test_cell_grid():
@@ -73,7 +73,14 @@ def test_law_consistency(name):
 
 def test_godunov_burgers_matches_exact_riemann_flux():
     law = fv.Burgers()
-    cases = [(1.0, 2.0, 0.5), (-2.0, -1.0, 0.5), (-1.0, 2.0, 0.0), (2.0, -1.0, 2.0), (1.0, -2.0, 2.0), (0.5, 0.2, 0.125)]
+    cases = [
+        (1.0, 2.0, 0.5),
+        (-2.0, -1.0, 0.5),
+        (-1.0, 2.0, 0.0),
+        (2.0, -1.0, 2.0),
+        (1.0, -2.0, 2.0),
+        (0.5, 0.2, 0.125),
+    ]
     for ul, ur, expect in cases:
         f = fv.Godunov()(law, jnp.array([[ul]]), jnp.array([[ur]]), 0)
         np.testing.assert_allclose(f[0, 0], expect, rtol=1e-14)
@@ -87,7 +94,10 @@ def test_hllc_resolves_a_stationary_contact_exactly():
     assert abs(float(fv.HLL()(law, u[:, :1], u[:, 1:], 0)[0, 0])) > 1e-2  # HLL smears it
 
 
-@pytest.mark.parametrize("rec", [fv.PiecewiseConstant(), fv.MUSCL("minmod"), fv.MUSCL("mc"), fv.MUSCL("van_leer"), fv.WENO5("js"), fv.WENO5("z")])
+@pytest.mark.parametrize(
+    "rec",
+    [fv.PiecewiseConstant(), fv.MUSCL("minmod"), fv.MUSCL("mc"), fv.MUSCL("van_leer"), fv.WENO5("js"), fv.WENO5("z")],
+)
 def test_reconstructions(rec):
     g = rec.num_ghost
     n = 20
@@ -207,7 +217,13 @@ STEPPERS = [ForwardEuler, SSPRK2, SSPRK3, RK4]
 def test_explicit_stepper_contract(cls):
     g = jp.CellGrid(24)
     law = fv.Euler(1.4)
-    pde = fv.FiniteVolume(law, g, fv.MUSCL("van_leer"), fv.HLLC(), bc=[("reflective", fv.Inflow(law.to_conserved(jnp.array([0.5, 0.0, 0.4]))))])
+    pde = fv.FiniteVolume(
+        law,
+        g,
+        fv.MUSCL("van_leer"),
+        fv.HLLC(),
+        bc=[("reflective", fv.Inflow(law.to_conserved(jnp.array([0.5, 0.0, 0.4]))))],
+    )
     u0 = fv.riemann_problem(law, g, *fv.SOD[:3])
     stepper = cls(pde, 0.004)
     assert isinstance(stepper, jp.AbstractStepper)

@@ -181,11 +181,17 @@ def test_lake_at_rest_is_preserved():
 
 def _smooth_state(g):
     x = jnp.asarray(g.axis_centres(0))
-    w = jnp.stack([1 + 0.2 * jnp.sin(2 * jnp.pi * x), 0.5 + 0.1 * jnp.cos(2 * jnp.pi * x), 1 + 0.1 * jnp.sin(4 * jnp.pi * x + 1)])
+    w = jnp.stack(
+        [1 + 0.2 * jnp.sin(2 * jnp.pi * x), 0.5 + 0.1 * jnp.cos(2 * jnp.pi * x), 1 + 0.1 * jnp.sin(4 * jnp.pi * x + 1)]
+    )
     return EULER.to_conserved(w)
 
 
-@pytest.mark.parametrize("reconstruction,riemann", [(fv.WENO5("z"), fv.HLLC()), (fv.WENO5("js"), fv.HLL())], ids=["weno5z-hllc", "weno5js-hll"])
+@pytest.mark.parametrize(
+    "reconstruction,riemann",
+    [(fv.WENO5("z"), fv.HLLC()), (fv.WENO5("js"), fv.HLL())],
+    ids=["weno5z-hllc", "weno5js-hll"],
+)
 def test_gradient_wrt_initial_state_and_gamma_matches_finite_differences(reconstruction, riemann):
     g = jp.CellGrid(24)
     u0 = _smooth_state(g)
@@ -215,7 +221,9 @@ def test_gradient_through_cfl_adaptive_solve_to():
     def make(differentiate_dt, checkpoint):
         def loss(u, gamma):
             pde = fv.FiniteVolume(fv.Euler(gamma), g, fv.WENO5("z"), fv.HLLC(), bc="periodic")
-            uT = jp.solve_to(pde, u, 0.15, cfl=0.4, max_steps=40, differentiate_dt=differentiate_dt, checkpoint=checkpoint)
+            uT = jp.solve_to(
+                pde, u, 0.15, cfl=0.4, max_steps=40, differentiate_dt=differentiate_dt, checkpoint=checkpoint
+            )
             return jnp.sum((uT - target) ** 2)
 
         return loss
@@ -233,7 +241,9 @@ def test_gradient_through_cfl_adaptive_solve_to():
     g_fixed = jax.jit(jax.grad(make(False, True), argnums=1))(u0, 1.4)
     np.testing.assert_allclose(g_fixed, gg, rtol=1e-3)
     assert abs(float(g_fixed - gg)) > 0  # the two definitions do differ
-    sol = jp.solve_to(fv.FiniteVolume(EULER, g, fv.WENO5("z"), fv.HLLC()), u0, 0.15, cfl=0.4, max_steps=40, full_output=True)
+    sol = jp.solve_to(
+        fv.FiniteVolume(EULER, g, fv.WENO5("z"), fv.HLLC()), u0, 0.15, cfl=0.4, max_steps=40, full_output=True
+    )
     assert 10 < int(sol.num_steps) < 40
     np.testing.assert_allclose(sol.t, 0.15, rtol=1e-14)
     # the same as a fixed-step rollout with those steps: forward path == differentiable path
@@ -250,6 +260,7 @@ def test_float32_gradients_on_a_shock_tube_are_finite_and_agree():
     u0 = fv.riemann_problem(fv.Euler(1.4), g, *fv.SOD[:3]).astype(jnp.float32)
     grads = {}
     for name, rec in (("weno5z", fv.WENO5("z")), ("mc", fv.MUSCL("mc"))):
+
         def loss(u, gamma, rec=rec):
             pde = fv.FiniteVolume(fv.Euler(gamma), g, rec, fv.HLLC(), bc="outflow")
             return jnp.sum(jp.solve_to(pde, u, 0.1, max_steps=60, checkpoint=None) ** 2)
@@ -258,5 +269,5 @@ def test_float32_gradients_on_a_shock_tube_are_finite_and_agree():
         assert gu.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(gu))), name
         grads[name] = float(gg)
     ref = grads["mc"]
-    for name, value in grads.items():
+    for value in grads.values():
         assert abs(value - ref) <= 0.05 * abs(ref), grads

@@ -1,6 +1,5 @@
 """Gradients of 100-step rollout losses against central finite differences (float64)."""
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -19,7 +19,15 @@ def test_shapes_and_coordinates():
     assert PeriodicGrid(8, (1.0, 2.0)).shape == (8, 8)
 
 
-@pytest.mark.parametrize("bad", [dict(num_points=1), dict(num_points=(8, 8), extent=(1.0,) * 3), dict(num_points=8, extent=-1.0), dict(num_points=(4,) * 4)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(num_points=1),
+        dict(num_points=(8, 8), extent=(1.0,) * 3),
+        dict(num_points=8, extent=-1.0),
+        dict(num_points=(4,) * 4),
+    ],
+)
 def test_bad_grids(bad):
     with pytest.raises(ValueError):
         PeriodicGrid(**bad)

@@ -47,7 +47,9 @@ def test_nrmse_and_correlation():
     np.testing.assert_allclose(metrics.nrmse(pred, ref, num_spatial_dims=1), [0.1, 0.0], atol=1e-12)
     x = jnp.sin(jnp.linspace(0, 6, 50))[None]
     traj = jnp.stack([x, x, -x])
-    np.testing.assert_allclose(metrics.correlation(traj, jnp.stack([x, 2 * x + 1, x]), num_spatial_dims=1), [1, 1, -1], atol=1e-12)
+    np.testing.assert_allclose(
+        metrics.correlation(traj, jnp.stack([x, 2 * x + 1, x]), num_spatial_dims=1), [1, 1, -1], atol=1e-12
+    )
     assert metrics.correlation_time(traj, jnp.stack([x, x, x]), dt=0.5) == 1.0
     with pytest.raises(ValueError):
         metrics.nrmse(ref, ref[0])

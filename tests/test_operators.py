@@ -36,28 +36,49 @@ MODELS = {
     "fno1d": (lambda: nn.FNO(2, 3, modes=5, width=8, depth=2, ndim=1, key=KEY), (2, 24), (3, 24)),
     "fno2d": (lambda: nn.FNO(1, 1, modes=(4, 3), width=6, depth=2, ndim=2, key=KEY), (1, 12, 10), (1, 12, 10)),
     "fno3d": (lambda: nn.FNO(1, 2, modes=2, width=4, depth=1, ndim=3, key=KEY), (1, 6, 6, 8), (2, 6, 6, 8)),
-    "tfno_tucker2d": (lambda: nn.FNO(1, 1, modes=4, width=6, depth=2, ndim=2, factorisation="tucker", rank=0.5,
-                                     key=KEY), (1, 12, 12), (1, 12, 12)),
-    "tfno_cp1d": (lambda: nn.FNO(1, 1, modes=5, width=6, depth=2, factorisation="cp", rank=0.3, key=KEY),
-                  (1, 20), (1, 20)),
-    "fno_cape1d": (lambda: _Conditioned(_trained_attention(nn.FNO(1, 1, modes=4, width=6, depth=2, num_parameters=2,
-                                                                  key=KEY))), (1, 16), (1, 16)),
+    "tfno_tucker2d": (
+        lambda: nn.FNO(1, 1, modes=4, width=6, depth=2, ndim=2, factorisation="tucker", rank=0.5, key=KEY),
+        (1, 12, 12),
+        (1, 12, 12),
+    ),
+    "tfno_cp1d": (
+        lambda: nn.FNO(1, 1, modes=5, width=6, depth=2, factorisation="cp", rank=0.3, key=KEY),
+        (1, 20),
+        (1, 20),
+    ),
+    "fno_cape1d": (
+        lambda: _Conditioned(_trained_attention(nn.FNO(1, 1, modes=4, width=6, depth=2, num_parameters=2, key=KEY))),
+        (1, 16),
+        (1, 16),
+    ),
     "unet1d": (lambda: nn.UNet(2, 1, width=4, levels=1, ndim=1, key=KEY), (2, 16), (1, 16)),
     "unet2d": (lambda: nn.UNet(1, 2, width=4, levels=1, ndim=2, key=KEY), (1, 8, 12), (2, 8, 12)),
-    "dilated_resnet1d": (lambda: nn.DilatedResNet(1, 1, width=6, num_blocks=1, dilations=(1, 2, 1), key=KEY),
-                         (1, 16), (1, 16)),
-    "dilated_resnet2d": (lambda: nn.DilatedResNet(2, 2, width=4, num_blocks=1, dilations=(1, 2), ndim=2, key=KEY),
-                         (2, 8, 8), (2, 8, 8)),
+    "dilated_resnet1d": (
+        lambda: nn.DilatedResNet(1, 1, width=6, num_blocks=1, dilations=(1, 2, 1), key=KEY),
+        (1, 16),
+        (1, 16),
+    ),
+    "dilated_resnet2d": (
+        lambda: nn.DilatedResNet(2, 2, width=4, num_blocks=1, dilations=(1, 2), ndim=2, key=KEY),
+        (2, 8, 8),
+        (2, 8, 8),
+    ),
     "deeponet1d": (lambda: nn.DeepONet(1, 2, num_points=16, basis=8, width=16, depth=2, key=KEY), (1, 16), (2, 16)),
-    "deeponet2d": (lambda: nn.DeepONet(1, 1, num_points=(6, 8), basis=8, width=16, depth=2, ndim=2, key=KEY),
-                   (1, 6, 8), (1, 6, 8)),
+    "deeponet2d": (
+        lambda: nn.DeepONet(1, 1, num_points=(6, 8), basis=8, width=16, depth=2, ndim=2, key=KEY),
+        (1, 6, 8),
+        (1, 6, 8),
+    ),
 }
 
 # neural fields: a point x in R^d -> R^m
 FIELDS = {
     "siren": (lambda: nn.SIREN(2, 3, width=16, depth=3, key=KEY), (2,), (3,)),
-    "fourier_features": (lambda: nn.FourierFeatureMLP(2, 1, num_features=8, scale=3.0, width=16, depth=2, key=KEY),
-                         (2,), (1,)),
+    "fourier_features": (
+        lambda: nn.FourierFeatureMLP(2, 1, num_features=8, scale=3.0, width=16, depth=2, key=KEY),
+        (2,),
+        (1,),
+    ),
 }
 
 
@@ -178,6 +199,7 @@ def test_corrected_stepper_is_solver_plus_correction_and_differentiates_through_
     v = solver(u0)
     np.testing.assert_allclose(np.asarray(stepper(u0)), np.asarray(v + net(v)), rtol=1e-12)
     assert stepper.dt == solver.dt
+
     # the gradient wrt the solver's viscosity flows through the unrolled, corrected rollout
     def final(nu):
         s = nn.CorrectedStepper(jaxpde.spectral.ETDRK(jaxpde.spectral.Burgers(grid, nu), 0.05, order=1), net)

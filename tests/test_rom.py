@@ -50,8 +50,10 @@ def test_stepper_difference_quotient_approaches_the_rhs():
     alpha = jnp.array([0.8, -0.3, 0.5, 0.2, -0.1])
     pde = spectral.Burgers(GRID, 0.1)
     exact = rom.latent_velocity(dec, alpha, pde, GRID)
-    errs = [float(jnp.linalg.norm(rom.latent_velocity(dec, alpha, spectral.ETDRK(pde, dt, order=1), GRID) - exact))
-            for dt in (1e-2, 5e-3)]
+    errs = [
+        float(jnp.linalg.norm(rom.latent_velocity(dec, alpha, spectral.ETDRK(pde, dt, order=1), GRID) - exact))
+        for dt in (1e-2, 5e-3)
+    ]
     assert errs[1] < 0.6 * errs[0] and errs[1] < 1e-2  # first order in dt
     with pytest.raises(TypeError, match="AbstractPDE or an AbstractStepper"):
         rom.field_velocity(lambda u: u, jnp.ones((1, 32)))
@@ -128,9 +130,14 @@ def _batch(model, coupling=1.0, teacher=0.0, observed=None):
     s, t, _ = model.latents.shape
     x = GRID.axis_coordinates(0)
     trajs = np.stack([[np.sin(x + 0.3 * i + 0.1 * n)[None] for n in range(t)] for i in range(s)])
-    b = {"trajectories": jnp.asarray(trajs), "index": jnp.arange(s), "parameters": jnp.array([[0.08], [0.12]])[:s],
-         "key": jnp.asarray(np.arange(2 * s, dtype=np.uint32).reshape(s, 2)),
-         "coupling": jnp.full(s, coupling), "teacher_forcing": jnp.full(s, teacher)}
+    b = {
+        "trajectories": jnp.asarray(trajs),
+        "index": jnp.arange(s),
+        "parameters": jnp.array([[0.08], [0.12]])[:s],
+        "key": jnp.asarray(np.arange(2 * s, dtype=np.uint32).reshape(s, 2)),
+        "coupling": jnp.full(s, coupling),
+        "teacher_forcing": jnp.full(s, teacher),
+    }
     if observed is not None:
         b["observed"] = jnp.asarray(observed)
     return b
@@ -158,8 +165,9 @@ def _directional_fd(loss, model, eps=1e-6, freeze_latents=False, fd_loss=None):
     return float(ad), float(fd)
 
 
-@pytest.mark.parametrize("method", ["phirom", pytest.param("pinn", marks=pytest.mark.slow),
-                                    pytest.param("dino", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "method", ["phirom", pytest.param("pinn", marks=pytest.mark.slow), pytest.param("dino", marks=pytest.mark.slow)]
+)
 def test_rom_losses_have_finite_difference_gradients(method):
     """The whole training loss (reconstruction + dynamics, through the least-squares solve
     and the spectral solver / the autodiff residual / the latent ODE steps), float64.
@@ -170,8 +178,15 @@ def test_rom_losses_have_finite_difference_gradients(method):
     perturbed (DINo)."""
     model = _tiny_rom()
     batch = _batch(model, teacher=0.5)
-    loss = lambda m: rom.rom_loss(m, batch, method=method, grid=GRID, physics=_physics,  # noqa: E731
-                                  fraction=0.5, interval=0.05)
+    loss = lambda m: rom.rom_loss(
+        m,
+        batch,
+        method=method,
+        grid=GRID,
+        physics=_physics,  # noqa: E731
+        fraction=0.5,
+        interval=0.05,
+    )
     if method == "dino":
         ad, fd = _directional_fd(loss, model, freeze_latents=True)
     else:
@@ -191,8 +206,9 @@ def test_rom_losses_have_finite_difference_gradients(method):
 def test_warm_up_coupling_blocks_the_physics_gradient_into_decoder_and_latents():
     model = _tiny_rom()
 
-    value_and_grad = eqx.filter_jit(eqx.filter_value_and_grad(
-        lambda m, b: rom.physics_loss(m, b, _physics, GRID, fraction=0.5)))
+    value_and_grad = eqx.filter_jit(
+        eqx.filter_value_and_grad(lambda m, b: rom.physics_loss(m, b, _physics, GRID, fraction=0.5))
+    )
     (v_off, off), (v_on, on), (_, tenth) = (value_and_grad(model, _batch(model, coupling=c)) for c in (0.0, 1.0, 0.1))
     values = [float(v_off), float(v_on)]
     assert values[0] == values[1]  # the coupling changes gradients, never the loss
@@ -224,8 +240,11 @@ def test_pointwise_forms_match_the_spectral_right_hand_sides():
     x = GRID.axis_coordinates(0)
     f = lambda y: jnp.stack([jnp.sin(y[0]) + 0.5 * jnp.cos(2 * y[0])])  # noqa: E731
     u = np.asarray(jax.vmap(f)(jnp.asarray(x)[:, None]).T)
-    for pde in (spectral.Burgers(GRID, 0.07, convection=1.3), spectral.Diffusion(GRID, 0.2),
-                spectral.KortewegDeVries(GRID, viscosity=0.01)):
+    for pde in (
+        spectral.Burgers(GRID, 0.07, convection=1.3),
+        spectral.Diffusion(GRID, 0.2),
+        spectral.KortewegDeVries(GRID, viscosity=0.01),
+    ):
         form = rom.pointwise_rhs(pde)
         got = jax.vmap(lambda xi: form(f, jnp.atleast_1d(xi), None), out_axes=1)(jnp.asarray(x))
         np.testing.assert_allclose(got, pde.rhs(0.0, jnp.asarray(u)), atol=1e-11)
@@ -249,8 +268,9 @@ def test_sparse_reconstruction_sees_only_the_observed_points():
     mask = np.ones(GRID.shape, bool)
     mask[obs[0]] = False
     changed["trajectories"] = b["trajectories"].at[0, :, :, mask].add(5.0)
-    np.testing.assert_allclose(rom.reconstruction_loss(model, b, GRID), rom.reconstruction_loss(model, changed, GRID),
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        rom.reconstruction_loss(model, b, GRID), rom.reconstruction_loss(model, changed, GRID), rtol=1e-14
+    )
     full = rom.reconstruction_loss(model, _batch(model), GRID)
     assert abs(float(full - rom.reconstruction_loss(model, b, GRID))) > 1e-6
 
@@ -284,8 +304,11 @@ def test_pod_galerkin_is_exact_for_diffusion_in_the_span_of_its_modes():
     times = np.linspace(0.0, 2.0, 21)
 
     def exact(t):
-        return (np.sin(x) * np.exp(-nu * t) + 0.5 * np.cos(2 * x) * np.exp(-4 * nu * t)
-                + 0.2 * np.sin(3 * x) * np.exp(-9 * nu * t))[None]
+        return (
+            np.sin(x) * np.exp(-nu * t)
+            + 0.5 * np.cos(2 * x) * np.exp(-4 * nu * t)
+            + 0.2 * np.sin(3 * x) * np.exp(-9 * nu * t)
+        )[None]
 
     snaps = np.stack([exact(t) for t in times])
     model = rom.pod(snaps, 3)
@@ -300,13 +323,15 @@ def test_pod_galerkin_is_exact_for_diffusion_in_the_span_of_its_modes():
 
 def test_snapshot_batches_are_a_function_of_the_step_with_fixed_sensors():
     trajs = np.random.default_rng(0).normal(size=(6, 4, 1, 32))
-    b = rom.SnapshotBatches(trajs, np.arange(6.0), 2, seed=3, warmup_steps=5, coupling=0.1,
-                            teacher_forcing_steps=10, observed_fraction=0.25)
+    b = rom.SnapshotBatches(
+        trajs, np.arange(6.0), 2, seed=3, warmup_steps=5, coupling=0.1, teacher_forcing_steps=10, observed_fraction=0.25
+    )
     for k, v in b(7).items():
         np.testing.assert_array_equal(v, b(7)[k])
     assert b(0)["coupling"][0] == 0.0 and b(5)["coupling"][0] == 0.1
-    np.testing.assert_allclose([b(0)["teacher_forcing"][0], b(5)["teacher_forcing"][0], b(20)["teacher_forcing"][0]],
-                               [1.0, 0.5, 0.0])
+    np.testing.assert_allclose(
+        [b(0)["teacher_forcing"][0], b(5)["teacher_forcing"][0], b(20)["teacher_forcing"][0]], [1.0, 0.5, 0.0]
+    )
     seen = {}
     for step in range(9):
         batch = b(step)
@@ -331,8 +356,9 @@ def test_a_trained_rom_saves_and_restores_through_the_checkpoint_machinery(tmp_p
     data = rom.SnapshotBatches(trajs, np.linspace(0.05, 0.15, s), 2, seed=1, warmup_steps=1)
     loss = lambda m, b: rom.rom_loss(m, b, method="phirom", grid=GRID, physics=_physics, fraction=0.5)  # noqa: E731
     opt = optax.adamw(1e-3)
-    res = train.fit(model, opt, loss, data, num_steps=3, key=jax.random.key(1), run_dir=tmp_path,
-                    checkpoint_every=3, progress=False)
+    res = train.fit(
+        model, opt, loss, data, num_steps=3, key=jax.random.key(1), run_dir=tmp_path, checkpoint_every=3, progress=False
+    )
     fresh = _tiny_rom(trajectories=4, key=jax.random.key(9))
     ckpt = train.Checkpointer(tmp_path / "checkpoints", every=3)
     restored, _, _, meta = ckpt.restore(fresh, opt.init(eqx.filter(fresh, eqx.is_inexact_array)), jax.random.key(1))

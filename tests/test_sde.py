@@ -48,8 +48,23 @@ def test_euler_maruyama_strong_order_half_on_geometric_brownian_motion():
     hs = [2.0**-k for k in range(3, 8)]
     errors = []
     for h in hs:
-        run = eqx.filter_jit(lambda k: solve(pde, u0, 0.0, 1.0, noise=noise, key=k, solver="euler", dt0=h,
-                                             adaptive=False, brownian_tol=BTOL, max_steps=1024).u_final)
+        run = eqx.filter_jit(
+            lambda k: (
+                solve(
+                    pde,
+                    u0,
+                    0.0,
+                    1.0,
+                    noise=noise,
+                    key=k,
+                    solver="euler",
+                    dt0=h,
+                    adaptive=False,
+                    brownian_tol=BTOL,
+                    max_steps=1024,
+                ).u_final
+            )
+        )
         errors.append(np.mean(np.abs(np.asarray(run(key)) - exact)))
     order = _fit_order(hs, errors)
     print("Euler-Maruyama on GBM: strong errors", errors, "order", order)
@@ -78,8 +93,13 @@ def test_additive_noise_solvers_have_strong_order_at_least_one_on_ornstein_uhlen
     hs = [2.0**-k for k in range(2, 6)]
     errors = []
     for h in hs:
-        run = eqx.filter_jit(lambda k: solve(pde, u0, 0.0, 1.0, noise=noise, key=k, solver=solver, dt0=h,
-                                             adaptive=False, brownian_tol=BTOL).u_final)
+        run = eqx.filter_jit(
+            lambda k: (
+                solve(
+                    pde, u0, 0.0, 1.0, noise=noise, key=k, solver=solver, dt0=h, adaptive=False, brownian_tol=BTOL
+                ).u_final
+            )
+        )
         errors.append(np.mean(np.abs(np.asarray(run(key)) - exact)))
     order = _fit_order(hs, errors)
     print(f"{solver} on OU: strong errors", errors, "order", order)
@@ -119,8 +139,11 @@ def test_pure_noise_solve_is_the_same_path_at_every_step_size():
     key = jax.random.key(2)
     u0 = jnp.zeros((1, 8))
     finals = [
-        np.asarray(solve(pde, u0, 0.0, 1.0, noise=noise, key=key, solver="euler", dt0=h, adaptive=False,
-                         brownian_tol=2.0**-10).u_final)
+        np.asarray(
+            solve(
+                pde, u0, 0.0, 1.0, noise=noise, key=key, solver="euler", dt0=h, adaptive=False, brownian_tol=2.0**-10
+            ).u_final
+        )
         for h in (2.0**-3, 0.1)
     ]
     w1 = np.asarray(brownian_tree(0.0, 1.0, (1, 8), key=key, tol=2.0**-10).evaluate(0.0, 1.0))
@@ -140,8 +163,23 @@ def test_stochastic_heat_equation_stationary_mode_variance():
     pde = sp.Diffusion(grid, nu, num_channels=members)
     noise = SpectralNoise(grid, sigma, num_channels=members)
     ts = jnp.asarray([4.0, 5.0, 6.0, 7.0])  # after a burn-in of 4 slowest relaxation times
-    run = jax.jit(lambda k: solve(pde, jnp.zeros((members, n)), 0.0, 7.0, noise=noise, key=k, solver="shark",
-                                  dt0=dt, adaptive=False, saveat=ts, max_steps=1024).us)
+    run = jax.jit(
+        lambda k: (
+            solve(
+                pde,
+                jnp.zeros((members, n)),
+                0.0,
+                7.0,
+                noise=noise,
+                key=k,
+                solver="shark",
+                dt0=dt,
+                adaptive=False,
+                saveat=ts,
+                max_steps=1024,
+            ).us
+        )
+    )
     us = np.asarray(run(jax.random.key(0)))  # (T, M, n)
     u_hat = np.fft.rfft(us, axis=-1)
     measured = np.mean(np.abs(u_hat) ** 2, axis=(0, 1))
@@ -162,10 +200,22 @@ def test_adaptive_sde_solve_on_the_tree_matches_fine_fixed_steps():
     u0 = jnp.asarray(0.5 * np.sin(x))[None]
     key = jax.random.key(7)
     tol = 2.0**-14
-    adaptive = solve(pde, u0, 0.0, 1.0, noise=noise, key=key, solver="shark", dt0=0.05, rtol=1e-4, atol=1e-4,
-                     brownian_tol=tol)
-    fine = solve(pde, u0, 0.0, 1.0, noise=noise, key=key, solver="shark", dt0=2.0**-10, adaptive=False,
-                 brownian_tol=tol, max_steps=2048)
+    adaptive = solve(
+        pde, u0, 0.0, 1.0, noise=noise, key=key, solver="shark", dt0=0.05, rtol=1e-4, atol=1e-4, brownian_tol=tol
+    )
+    fine = solve(
+        pde,
+        u0,
+        0.0,
+        1.0,
+        noise=noise,
+        key=key,
+        solver="shark",
+        dt0=2.0**-10,
+        adaptive=False,
+        brownian_tol=tol,
+        max_steps=2048,
+    )
     steps = int(adaptive.stats["num_steps"])
     print("adaptive SDE steps", {k: int(v) for k, v in adaptive.stats.items()})
     assert 0 < steps < 1024

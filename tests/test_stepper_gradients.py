@@ -14,7 +14,9 @@ import optax
 import pytest
 
 import jaxpde as jp
-from jaxpde import fv, ic, integrate as I, nn, spectral as S
+from jaxpde import fv, ic, nn
+from jaxpde import integrate as I
+from jaxpde import spectral as S
 
 G1 = jp.PeriodicGrid(16, 2 * np.pi)
 G2 = jp.PeriodicGrid(8, ndim=2)
@@ -37,26 +39,43 @@ class _Pointwise(eqx.Module):
 
 
 STEPPERS = {
-    **{f"etdrk{k}-burgers": (lambda k=k: S.ETDRK(S.Burgers(G1, 0.1, convection=0.8), 0.05, order=k)) for k in (1, 2, 3, 4)},
+    **{
+        f"etdrk{k}-burgers": (lambda k=k: S.ETDRK(S.Burgers(G1, 0.1, convection=0.8), 0.05, order=k))
+        for k in (1, 2, 3, 4)
+    },
     "etdrk4-kdv-complex": lambda: S.ETDRK(S.KortewegDeVries(G1, viscosity=0.02), 0.01),
-    "etdrk4-substeps-ks": lambda: S.ETDRK(S.KuramotoSivashinsky(jp.PeriodicGrid(16, 12.0), second_order=1.1), 0.05, substeps=2),
+    "etdrk4-substeps-ks": lambda: S.ETDRK(
+        S.KuramotoSivashinsky(jp.PeriodicGrid(16, 12.0), second_order=1.1), 0.05, substeps=2
+    ),
     "etdrk4-gray-scott-2d": lambda: S.ETDRK(S.GrayScott(G2, diffusivity_u=2e-2, diffusivity_v=1e-2), 0.2),
     "etdrk4-kolmogorov": lambda: S.ETDRK(S.kolmogorov_flow(G2, 0.05, forcing_wavenumber=1), 0.05),
     "exact-advection-diffusion": lambda: S.ExactLinear(S.AdvectionDiffusion(G1, 0.7, 0.05), 0.1),
     "exact-diffusion-2d": lambda: S.ExactLinear(S.Diffusion(G2, 0.05), 0.1),
     "stormer-verlet": lambda: S.StormerVerlet(S.KleinGordon(G1, "phi4", wave_speed=1.1, mass=0.3, coupling=0.7), 0.05),
-    **{f"{n}-spectral-burgers": (lambda c=c: c(S.Burgers(G1, 0.1), 0.01))
-       for n, c in (("euler", I.ForwardEuler), ("ssprk2", I.SSPRK2), ("ssprk3", I.SSPRK3), ("rk4", I.RK4))},
-    **{f"{n}-fv-burgers": (lambda c=c: c(fv.FiniteVolume(fv.Burgers(0.05), C1, fv.WENO5(), fv.Rusanov()), 0.005))
-       for n, c in (("euler", I.ForwardEuler), ("rk4", I.RK4))},
+    **{
+        f"{n}-spectral-burgers": (lambda c=c: c(S.Burgers(G1, 0.1), 0.01))
+        for n, c in (("euler", I.ForwardEuler), ("ssprk2", I.SSPRK2), ("ssprk3", I.SSPRK3), ("rk4", I.RK4))
+    },
+    **{
+        f"{n}-fv-burgers": (lambda c=c: c(fv.FiniteVolume(fv.Burgers(0.05), C1, fv.WENO5(), fv.Rusanov()), 0.005))
+        for n, c in (("euler", I.ForwardEuler), ("rk4", I.RK4))
+    },
     "ssprk3-fv-euler": lambda: I.SSPRK3(fv.FiniteVolume(fv.Euler(1.4), C1, fv.PiecewiseConstant(), fv.HLL()), 0.002),
-    "ssprk2-fv-shallow-water-bed": lambda: I.SSPRK2(fv.FiniteVolume(
-        fv.ShallowWater(9.81, bathymetry=0.1 * jnp.exp(-50 * (C1.axis_centres(0) - 0.5) ** 2)), C1, fv.PiecewiseConstant(),
-        fv.HLL(), bc="reflective"), 0.002),
+    "ssprk2-fv-shallow-water-bed": lambda: I.SSPRK2(
+        fv.FiniteVolume(
+            fv.ShallowWater(9.81, bathymetry=0.1 * jnp.exp(-50 * (C1.axis_centres(0) - 0.5) ** 2)),
+            C1,
+            fv.PiecewiseConstant(),
+            fv.HLL(),
+            bc="reflective",
+        ),
+        0.002,
+    ),
     "operator-fno": lambda: nn.OperatorStepper(_fno(1, jax.random.PRNGKey(1)), 0.05),
     "corrected-etdrk": lambda: nn.CorrectedStepper(
         S.ETDRK(S.Burgers(G1, 0.1), 0.05),
-        _Pointwise(0.3 * jax.random.normal(jax.random.PRNGKey(2), (1, 1)), jnp.array([0.05]))),
+        _Pointwise(0.3 * jax.random.normal(jax.random.PRNGKey(2), (1, 1)), jnp.array([0.05])),
+    ),
 }
 
 
@@ -94,12 +113,17 @@ def _directions(stepper):
     leaves, treedef = jax.tree.flatten(params)
     pde_ids = {id(x) for x in jax.tree.leaves(eqx.filter(_pde_of(stepper), eqx.is_inexact_array))}
     # each leaf's part scaled to the leaf's own magnitude, so one step size fits all
-    rand = [jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(11), i), x.shape, x.dtype)
-            * max(float(jnp.max(jnp.abs(x))), 1e-2) for i, x in enumerate(leaves)]
+    rand = [
+        jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(11), i), x.shape, x.dtype)
+        * max(float(jnp.max(jnp.abs(x))), 1e-2)
+        for i, x in enumerate(leaves)
+    ]
     out = {}
     for i, x in enumerate(leaves):
         if id(x) in pde_ids:
-            out[f"pde leaf {i} {x.shape}"] = [r if j == i else jnp.zeros_like(y) for j, (r, y) in enumerate(zip(rand, leaves))]
+            out[f"pde leaf {i} {x.shape}"] = [
+                r if j == i else jnp.zeros_like(y) for j, (r, y) in enumerate(zip(rand, leaves))
+            ]
     out["all leaves"] = rand
     assert len(out) == len(pde_ids) + 1
     return {k: (jax.tree.unflatten(treedef, v), 1e-5) for k, v in out.items()}
@@ -111,7 +135,13 @@ def _dot(a, b):
 
 # the heaviest cases (2D, finite-volume systems) run with the slow validation (-m slow, also in CI);
 # every kind of stepper keeps a case in the default suite
-HEAVY = {"ssprk3-fv-euler", "ssprk2-fv-shallow-water-bed", "etdrk4-gray-scott-2d", "etdrk4-kolmogorov", "rk4-fv-burgers"}
+HEAVY = {
+    "ssprk3-fv-euler",
+    "ssprk2-fv-shallow-water-bed",
+    "etdrk4-gray-scott-2d",
+    "etdrk4-kolmogorov",
+    "rk4-fv-burgers",
+}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in STEPPERS])
@@ -150,7 +180,9 @@ def test_issue_snippet_prebuilt_equals_fresh():
     u0 = jnp.sin(grid.coordinates()[0])[None]
     stepper = S.ETDRK(S.Burgers(grid, viscosity=0.05), dt=0.01)
     g = eqx.filter_grad(lambda st: jnp.sum(jp.rollout_final(st, u0, 100) ** 2))(stepper)
-    fresh = jax.grad(lambda nu: jnp.sum(jp.rollout_final(S.ETDRK(S.Burgers(grid, viscosity=nu), dt=0.01), u0, 100) ** 2))(0.05)
+    fresh = jax.grad(
+        lambda nu: jnp.sum(jp.rollout_final(S.ETDRK(S.Burgers(grid, viscosity=nu), dt=0.01), u0, 100) ** 2)
+    )(0.05)
     np.testing.assert_allclose(float(g.pde.viscosity), float(fresh), rtol=1e-8)
     assert abs(float(fresh)) > 1.0
     # a single call and a jitted call agree too

@@ -16,15 +16,25 @@ def _sampler():
     return make_sampler(
         lambda p: spectral.ETDRK(spectral.Burgers(GRID, p["viscosity"]), 0.02),
         lambda k: ic.random_fourier(GRID, key=k, max_wavenumber=3),
-        num_steps=20, save_every=5, parameter_ranges={"viscosity": (0.05, 0.2)},
+        num_steps=20,
+        save_every=5,
+        parameter_ranges={"viscosity": (0.05, 0.2)},
     )
 
 
 def test_generated_dataset_matches_the_solver_and_reads_lazily(tmp_path):
     sampler = _sampler()
     key = jax.random.key(0)
-    path = generate_dataset(tmp_path / "burgers.h5", sampler, num_samples=10, key=key, chunk_size=4,
-                            metadata={"equation": "burgers"}, times=np.arange(5) * 0.1, progress=False)
+    path = generate_dataset(
+        tmp_path / "burgers.h5",
+        sampler,
+        num_samples=10,
+        key=key,
+        chunk_size=4,
+        metadata={"equation": "burgers"},
+        times=np.arange(5) * 0.1,
+        progress=False,
+    )
     ds = TrajectoryDataset(path)
     assert len(ds) == 10 and ds.shape == (5, 1, 32) and ds.parameter_names == ["viscosity"]
     assert ds.metadata["equation"] == "burgers" and ds.metadata["num_samples"] == 10
@@ -69,8 +79,12 @@ def test_dataset_errors(tmp_path):
         make_sampler(lambda p: None, lambda k: None, num_steps=10, parameter_ranges={"nu": (1.0, 0.5)})
     # a blow-up raises and leaves no file (a traced, sampled negative diffusivity passes
     # the constructor's check, which only sees concrete values)
-    bad = make_sampler(lambda p: spectral.ETDRK(spectral.Diffusion(GRID, p["nu"]), 0.5),
-                       lambda k: ic.random_fourier(GRID, key=k), num_steps=40, parameter_ranges={"nu": (-51.0, -50.0)})
+    bad = make_sampler(
+        lambda p: spectral.ETDRK(spectral.Diffusion(GRID, p["nu"]), 0.5),
+        lambda k: ic.random_fourier(GRID, key=k),
+        num_steps=40,
+        parameter_ranges={"nu": (-51.0, -50.0)},
+    )
     with pytest.raises(FloatingPointError, match="non-finite"):
         generate_dataset(tmp_path / "bad.h5", bad, num_samples=2, key=jax.random.key(0), progress=False)
     assert not list(tmp_path.glob("bad.h5*"))
@@ -85,7 +99,8 @@ def test_make_step_trains_an_fno_stepper_on_solver_data():
 
     sampler = make_sampler(
         lambda p: spectral.ETDRK(spectral.Diffusion(GRID, 0.1), 0.1),
-        lambda k: ic.random_fourier(GRID, key=k, max_wavenumber=4), num_steps=4,
+        lambda k: ic.random_fourier(GRID, key=k, max_wavenumber=4),
+        num_steps=4,
     )
     data = jax.jit(online_batches(sampler, 8))
     model = nn.OperatorStepper(nn.FNO(1, 1, modes=6, width=8, depth=2, key=jax.random.key(0)), 0.1)
@@ -107,10 +122,19 @@ def test_make_step_trains_an_fno_stepper_on_solver_data():
     # pushforward: no gradient through the earlier steps of the unroll
     g_full = eqx.filter_jit(eqx.filter_grad(lambda m: rollout_loss(m, batch, 3)))(model)
     g_push = eqx.filter_jit(eqx.filter_grad(lambda m: rollout_loss(m, batch, 3, pushforward=True)))(model)
-    g_last = eqx.filter_jit(eqx.filter_grad(
-        lambda m: one_step_loss(m, {"trajectories": jnp.stack(
-            [jax.vmap(lambda u: model(model(u)))(batch["trajectories"][:, 0]), batch["trajectories"][:, 3]], axis=1)})
-    ))(model)
+    g_last = eqx.filter_jit(
+        eqx.filter_grad(
+            lambda m: one_step_loss(
+                m,
+                {
+                    "trajectories": jnp.stack(
+                        [jax.vmap(lambda u: model(model(u)))(batch["trajectories"][:, 0]), batch["trajectories"][:, 3]],
+                        axis=1,
+                    )
+                },
+            )
+        )
+    )(model)
     leaf = lambda g: np.asarray(g.model.spectral[0].weights)
     np.testing.assert_allclose(leaf(g_push), leaf(g_last), rtol=1e-8, atol=1e-14)
     assert not np.allclose(leaf(g_full), leaf(g_push))

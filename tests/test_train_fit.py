@@ -24,7 +24,9 @@ def _sampler():
     return train.make_sampler(
         lambda p: spectral.ETDRK(spectral.Burgers(GRID, p["viscosity"]), 0.02),
         lambda k: ic.random_fourier(GRID, key=k, max_wavenumber=3),
-        num_steps=20, save_every=5, parameter_ranges={"viscosity": (0.05, 0.2)},
+        num_steps=20,
+        save_every=5,
+        parameter_ranges={"viscosity": (0.05, 0.2)},
     )
 
 
@@ -45,11 +47,13 @@ def test_online_training_learns_and_resumes_exactly(tmp_path):
     assert len(losses) == 40 and np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5])  # it learns
     # stop at 20 (as if killed after the checkpoint of step 20), then resume to 40
     train.fit(_model(), opt, train.one_step_loss, data, num_steps=20, run_dir=tmp_path / "b", **kw)
-    resumed = train.fit(_model(), opt, train.one_step_loss, data, num_steps=40, run_dir=tmp_path / "b", resume=True,
-                        **kw)
+    resumed = train.fit(
+        _model(), opt, train.one_step_loss, data, num_steps=40, run_dir=tmp_path / "b", resume=True, **kw
+    )
     np.testing.assert_array_equal(_losses(resumed.history), losses)
-    for a, b in zip(jax.tree.leaves(eqx.filter(full.model, eqx.is_array)),
-                    jax.tree.leaves(eqx.filter(resumed.model, eqx.is_array))):
+    for a, b in zip(
+        jax.tree.leaves(eqx.filter(full.model, eqx.is_array)), jax.tree.leaves(eqx.filter(resumed.model, eqx.is_array))
+    ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert (tmp_path / "b" / "loss.png").stat().st_size > 0
     records = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
@@ -87,8 +91,17 @@ def test_non_finite_loss_stops_with_the_last_good_state_saved(tmp_path):
         return jnp.where(jnp.sum(jnp.abs(batch["trajectories"])) > 0, base * jnp.inf, base)
 
     with pytest.raises(FloatingPointError, match="step 0.*checkpointed"):
-        train.fit(_model(), optax.adam(1e-3), loss, data, num_steps=3, key=jax.random.key(0), run_dir=tmp_path,
-                  checkpoint_every=10, progress=False)
+        train.fit(
+            _model(),
+            optax.adam(1e-3),
+            loss,
+            data,
+            num_steps=3,
+            key=jax.random.key(0),
+            run_dir=tmp_path,
+            checkpoint_every=10,
+            progress=False,
+        )
     assert (tmp_path / "checkpoints" / "0").exists()
 
 
@@ -100,14 +113,23 @@ def test_dataset_batches_follow_the_epoch_order(tmp_path):
     expected = list(ds.batches(2, seed=3, epoch=1))[1]
     np.testing.assert_array_equal(batches(4)["trajectories"], expected["trajectories"])
     with pytest.raises(ValueError, match="multiple of the number of devices"):
-        train.fit(_model(), optax.adam(1e-3), train.one_step_loss, train.DatasetBatches(ds, 3), num_steps=1,
-                  key=jax.random.key(0), mesh=train.data_mesh(jax.devices() * 2), progress=False)
+        train.fit(
+            _model(),
+            optax.adam(1e-3),
+            train.one_step_loss,
+            train.DatasetBatches(ds, 3),
+            num_steps=1,
+            key=jax.random.key(0),
+            mesh=train.data_mesh(jax.devices() * 2),
+            progress=False,
+        )
 
 
 def test_rollout_nrmse_is_zero_for_the_data_stepper_and_grows_for_others():
     fine = spectral.ETDRK(spectral.Burgers(GRID, 0.1), 0.02)
-    sampler = train.make_sampler(lambda p: fine, lambda k: ic.random_fourier(GRID, key=k, max_wavenumber=3),
-                                 num_steps=20, save_every=5)
+    sampler = train.make_sampler(
+        lambda p: fine, lambda k: ic.random_fourier(GRID, key=k, max_wavenumber=3), num_steps=20, save_every=5
+    )
     trajs = jax.vmap(lambda k: sampler(k)[0])(jax.random.split(jax.random.key(0), 3))
     frame = lambda u: jaxpde.rollout(fine, u, 5)[-1]  # the data's own map between frames
     np.testing.assert_allclose(np.asarray(train.rollout_nrmse(frame, trajs)), 0.0, atol=1e-6)
@@ -150,8 +172,9 @@ def test_eight_devices_match_one_device(tmp_path):
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
     script = tmp_path / "multi.py"
     script.write_text(_MULTI)
-    proc = subprocess.run([sys.executable, str(script), str(path)], env=env, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(path)], env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.split("RESULT", 1)[1])
     for mode in ("dataset", "online"):
@@ -168,20 +191,34 @@ def test_conditioned_losses_feed_each_trajectory_its_parameters():
     p = train.parameter_vector(batch)
     assert p.shape == (3, 1)
     model = nn.OperatorStepper(nn.FNO(1, 1, modes=4, width=6, depth=1, num_parameters=1, key=jax.random.key(0)), 0.1)
-    model = eqx.tree_at(lambda m: m.model.attention[0].mlp.layers[-1].weight, model,
-                        jnp.ones_like(model.model.attention[0].mlp.layers[-1].weight))
+    model = eqx.tree_at(
+        lambda m: m.model.attention[0].mlp.layers[-1].weight,
+        model,
+        jnp.ones_like(model.model.attention[0].mlp.layers[-1].weight),
+    )
     trajs = batch["trajectories"]
     loss = eqx.filter_jit(lambda m, b: train.one_step_loss(m, b, conditioned=True))(model, batch)
-    num = [np.sum((np.asarray(model(trajs[b, t], p[b])) - np.asarray(trajs[b, t + 1])) ** 2)
-           / np.sum(np.asarray(trajs[b, t + 1]) ** 2) for b in range(3) for t in range(trajs.shape[1] - 1)]
+    num = [
+        np.sum((np.asarray(model(trajs[b, t], p[b])) - np.asarray(trajs[b, t + 1])) ** 2)
+        / np.sum(np.asarray(trajs[b, t + 1]) ** 2)
+        for b in range(3)
+        for t in range(trajs.shape[1] - 1)
+    ]
     np.testing.assert_allclose(float(loss), np.mean(num), rtol=1e-10)
     # one unrolled step is the first pair's one-step loss; the nRMSE of that step matches too
     first = {"trajectories": trajs[:, :2], "parameters": batch["parameters"]}
-    np.testing.assert_allclose(float(train.rollout_loss(model, batch, 1, conditioned=True)),
-                               float(train.one_step_loss(model, first, conditioned=True)), rtol=1e-10)
+    np.testing.assert_allclose(
+        float(train.rollout_loss(model, batch, 1, conditioned=True)),
+        float(train.one_step_loss(model, first, conditioned=True)),
+        rtol=1e-10,
+    )
     err = train.rollout_nrmse(model, trajs, horizon=1, parameters=p)
-    manual = np.mean([np.linalg.norm(np.asarray(model(trajs[b, 0], p[b]) - trajs[b, 1])) /
-                      np.linalg.norm(np.asarray(trajs[b, 1])) for b in range(3)])
+    manual = np.mean(
+        [
+            np.linalg.norm(np.asarray(model(trajs[b, 0], p[b]) - trajs[b, 1])) / np.linalg.norm(np.asarray(trajs[b, 1]))
+            for b in range(3)
+        ]
+    )
     np.testing.assert_allclose(float(err[0]), manual, rtol=1e-8)
     with pytest.raises(ValueError, match="parameter_ranges"):
         train.parameter_vector({"trajectories": trajs})

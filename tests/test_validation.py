@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import jaxpde as jp
-from jaxpde import fv, nn, spectral as S
+from jaxpde import fv, nn
+from jaxpde import spectral as S
 
 G = jp.PeriodicGrid(16)
 STEPPER = S.ETDRK(S.Burgers(G, 0.1), 0.05)
@@ -31,13 +32,19 @@ CASES = {
     "integer state to rollout": (lambda: jp.rollout(STEPPER, jnp.ones((1, 16), jnp.int32), 2), TypeError, "floating"),
     "integer state to a stepper": (lambda: STEPPER(jnp.ones((1, 16), jnp.int32)), TypeError, "floating"),
     "nan initial state": (lambda: jp.rollout(STEPPER, U.at[0, 3].set(jnp.nan), 2), FloatingPointError, "not finite"),
-    "inf initial state (final)": (lambda: jp.rollout_final(STEPPER, U.at[0, 3].set(jnp.inf), 2), FloatingPointError,
-                                  "not finite"),
+    "inf initial state (final)": (
+        lambda: jp.rollout_final(STEPPER, U.at[0, 3].set(jnp.inf), 2),
+        FloatingPointError,
+        "not finite",
+    ),
     # solvers and models
     "negative rtol": (lambda: jp.solve(S.Burgers(G), U, 0.0, 0.1, rtol=-1.0), ValueError, "rtol"),
     "nan initial state to solve": (lambda: jp.solve(S.Burgers(G), U * jnp.nan, 0.0, 0.1), FloatingPointError, "finite"),
-    "fno modes beyond the grid": (lambda: nn.FNO(1, 1, modes=12, width=4, depth=1, key=jax.random.key(0))(U),
-                                  ValueError, "holds only 9"),
+    "fno modes beyond the grid": (
+        lambda: nn.FNO(1, 1, modes=12, width=4, depth=1, key=jax.random.key(0))(U),
+        ValueError,
+        "holds only 9",
+    ),
 }
 
 

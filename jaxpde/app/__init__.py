@@ -17,7 +17,6 @@ never changes JAX's global settings; the command does it for you).
 """
 
 from ._build import build as build
-from ._schema import require_precision as require_precision
 from ._design import design as design
 from ._load import KINDS as KINDS
 from ._load import check as check
@@ -25,10 +24,24 @@ from ._load import check_size as check_size
 from ._load import load as load
 from ._load import schemas as schemas
 from ._schema import ConfigError as ConfigError
+from ._schema import require_precision as require_precision
 from ._simulate import simulate as simulate
 from ._train import evaluate as evaluate
 from ._train import run_config as run_config
 from ._train import train as train
 
-__all__ = ["ConfigError", "KINDS", "build", "check", "check_size", "design", "evaluate", "load", "require_precision",
-           "run_config", "schemas", "simulate", "train"]
+__all__ = [
+    "ConfigError",
+    "KINDS",
+    "build",
+    "check",
+    "check_size",
+    "design",
+    "evaluate",
+    "load",
+    "require_precision",
+    "run_config",
+    "schemas",
+    "simulate",
+    "train",
+]

@@ -4,7 +4,7 @@ constructors (the equation and initial-condition registries)."""
 import inspect
 from pathlib import Path
 
-from ._config import ConfigError, EQUATIONS, INITIAL_CONDITIONS
+from ._config import EQUATIONS, INITIAL_CONDITIONS, ConfigError
 
 
 def make_pde(cfg, grid, **overrides):
@@ -105,20 +105,34 @@ def build_sampler(cfg):
     pde, _ = build_problem(sim)  # validates the equation and the IC shape
     sample_ic, takes_key = ic_sampler(sim, pde)
     if not takes_key and not cfg.data["parameter_ranges"]:
-        raise ConfigError(f"{cfg.path}: key 'data.initial_condition.kind': training data needs a random initial "
-                          f"condition (one with a key), not '{sim.ic_kind}', or sampled parameters "
-                          "(data.parameter_ranges)")
-    return make_sampler(lambda p: make_stepper(sim, make_pde(sim, pde.grid, **p)), sample_ic,
-                        num_steps=sim.num_steps, save_every=sim.save_every,
-                        parameter_ranges=cfg.data["parameter_ranges"], burn_in=cfg.data["burn_in"]), pde
+        raise ConfigError(
+            f"{cfg.path}: key 'data.initial_condition.kind': training data needs a random initial "
+            f"condition (one with a key), not '{sim.ic_kind}', or sampled parameters "
+            "(data.parameter_ranges)"
+        )
+    return make_sampler(
+        lambda p: make_stepper(sim, make_pde(sim, pde.grid, **p)),
+        sample_ic,
+        num_steps=sim.num_steps,
+        save_every=sim.save_every,
+        parameter_ranges=cfg.data["parameter_ranges"],
+        burn_in=cfg.data["burn_in"],
+    ), pde
 
 
 def build_optimiser(cfg):
     from ..train import make_optimiser
 
     t = cfg.training
-    return make_optimiser(t["optimiser"], t["learning_rate"], num_steps=t["num_steps"], schedule=t["schedule"],
-                          warmup_steps=t["warmup_steps"], weight_decay=t["weight_decay"], clip_norm=t["clip_norm"])
+    return make_optimiser(
+        t["optimiser"],
+        t["learning_rate"],
+        num_steps=t["num_steps"],
+        schedule=t["schedule"],
+        warmup_steps=t["warmup_steps"],
+        weight_decay=t["weight_decay"],
+        clip_norm=t["clip_norm"],
+    )
 
 
 def _dataset(cfg, sampler, run_dir: Path, split: str, num: int, progress):
@@ -131,5 +145,12 @@ def _dataset(cfg, sampler, run_dir: Path, split: str, num: int, progress):
     key = jax.random.fold_in(jax.random.key(cfg.seed), {"train": 0, "test": 1}[split])
     source = {"config": cfg.raw["data"], "split": split, "seed": cfg.seed}
     times = np.arange(cfg.sim.num_steps // cfg.sim.save_every + 1) * cfg.sim.dt * cfg.sim.save_every
-    return cached_dataset(run_dir / "data" / f"{split}.h5", sampler, num_samples=num, key=key, source=source,
-                          times=times, progress=progress)
+    return cached_dataset(
+        run_dir / "data" / f"{split}.h5",
+        sampler,
+        num_samples=num,
+        key=key,
+        source=source,
+        times=times,
+        progress=progress,
+    )

@@ -26,8 +26,8 @@ import pydantic
 
 from .. import ic as ic_module
 from .. import spectral
-
-from ._schema import ConfigError as ConfigError, PlainName
+from ._schema import ConfigError as ConfigError
+from ._schema import PlainName
 
 EQUATIONS = spectral.EQUATIONS
 INITIAL_CONDITIONS = ic_module.INITIAL_CONDITIONS
@@ -161,16 +161,24 @@ def parse_config(raw: dict, path) -> SimulationConfig:
     file = str(path)
     c = validate(_Simulation, raw, file)
     eq = c.equation
-    params = validate(keyword_model(EQUATIONS[eq], f"parameters_{eq}", skip=("grid", "key", "dtype")),
-                      c.parameters, file, prefix=("parameters",)).model_dump(exclude_unset=True)
+    params = validate(
+        keyword_model(EQUATIONS[eq], f"parameters_{eq}", skip=("grid", "key", "dtype")),
+        c.parameters,
+        file,
+        prefix=("parameters",),
+    ).model_dump(exclude_unset=True)
     ic = dict(c.initial_condition)
     kind = ic.pop("kind", None)
     if kind not in INITIAL_CONDITIONS:
         close = difflib.get_close_matches(str(kind), INITIAL_CONDITIONS, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f" (known: {', '.join(sorted(INITIAL_CONDITIONS))})"
         _fail(file, "initial_condition.kind", f"must name an initial condition, got {kind!r}{hint}")
-    ic_params = validate(keyword_model(INITIAL_CONDITIONS[kind], f"ic_{kind}", skip=("grid", "key", "dtype")),
-                         ic, file, prefix=("initial_condition",)).model_dump(exclude_unset=True)
+    ic_params = validate(
+        keyword_model(INITIAL_CONDITIONS[kind], f"ic_{kind}", skip=("grid", "key", "dtype")),
+        ic,
+        file,
+        prefix=("initial_condition",),
+    ).model_dump(exclude_unset=True)
     npts = tuple(c.grid.num_points) if isinstance(c.grid.num_points, list) else (c.grid.num_points,)
     ext = tuple(c.grid.extent) if isinstance(c.grid.extent, list) else (c.grid.extent,)
     if len(npts) == 1 and len(ext) > 1:
@@ -184,8 +192,12 @@ def parse_config(raw: dict, path) -> SimulationConfig:
     st = c.stepper
     method = st.method or ("stormer_verlet" if eq == "klein_gordon" else "etdrk")
     if (eq == "klein_gordon") != (method == "stormer_verlet"):
-        _fail(file, "stepper.method", f"'{method}' cannot integrate '{eq}' (klein_gordon needs stormer_verlet; "
-                                      "first-order-in-time equations need etdrk or exact)")
+        _fail(
+            file,
+            "stepper.method",
+            f"'{method}' cannot integrate '{eq}' (klein_gordon needs stormer_verlet; "
+            "first-order-in-time equations need etdrk or exact)",
+        )
     if st.dealias is not None and eq == "klein_gordon":
         _fail(file, "stepper.dealias", "does not apply to klein_gordon")
     integrator = None
@@ -203,10 +215,26 @@ def parse_config(raw: dict, path) -> SimulationConfig:
         if num_steps % save_every:
             _fail(file, "save_every", f"({save_every}) must divide num_steps ({num_steps})")
     return SimulationConfig(
-        path=Path(path), name=c.name or Path(path).stem, equation=eq, parameters=params, num_points=npts,
-        extent=tuple(float(e) for e in ext), method=method, order=st.order, substeps=st.substeps, dealias=st.dealias,
-        dt=float(dt), num_steps=num_steps, save_every=save_every, ic_kind=kind, ic_params=ic_params, seed=c.seed,
-        precision=c.precision, raw=raw, integrator=integrator)
+        path=Path(path),
+        name=c.name or Path(path).stem,
+        equation=eq,
+        parameters=params,
+        num_points=npts,
+        extent=tuple(float(e) for e in ext),
+        method=method,
+        order=st.order,
+        substeps=st.substeps,
+        dealias=st.dealias,
+        dt=float(dt),
+        num_steps=num_steps,
+        save_every=save_every,
+        ic_kind=kind,
+        ic_params=ic_params,
+        seed=c.seed,
+        precision=c.precision,
+        raw=raw,
+        integrator=integrator,
+    )
 
 
 def _integrator(c, raw, file, equation):
@@ -216,8 +244,12 @@ def _integrator(c, raw, file, equation):
     kind = c.integrator
     for k in ("stepper", "dt", "num_steps", "save_every"):
         if k in raw:
-            _fail(file, k, f"belongs to the fixed-step integrator; with 'integrator: {kind}' use 't_final', "
-                           "'save_interval' and the 'solve' section")
+            _fail(
+                file,
+                k,
+                f"belongs to the fixed-step integrator; with 'integrator: {kind}' use 't_final', "
+                "'save_interval' and the 'solve' section",
+            )
     for k in ("t_final", "save_interval"):
         if getattr(c, k) is None:
             raise ConfigError(f"{file}: missing key '{k}' (needed with 'integrator: {kind}')")
@@ -228,11 +260,15 @@ def _integrator(c, raw, file, equation):
         _fail(file, "integrator", "klein_gordon is second order in time; use its stormer_verlet stepper")
     if (kind == "sde") != (c.noise is not None):
         if kind == "sde":
-            raise ConfigError(f"{file}: missing key 'noise' ('integrator: sde' needs amplitude, correlation_length, ...)")
+            raise ConfigError(
+                f"{file}: missing key 'noise' ('integrator: sde' needs amplitude, correlation_length, ...)"
+            )
         _fail(file, "noise", "only applies with 'integrator: sde'")
     solve = c.solve or _Solve()
     multiplicative = bool(c.noise and c.noise.multiplicative)
-    solver = solve.solver or {"adaptive": "tsit5", "imex": "kencarp4", "sde": "euler" if multiplicative else "shark"}[kind]
+    solver = (
+        solve.solver or {"adaptive": "tsit5", "imex": "kencarp4", "sde": "euler" if multiplicative else "shark"}[kind]
+    )
     table = SDE_SOLVERS if kind == "sde" else ODE_SOLVERS
     if solver not in table:
         close = difflib.get_close_matches(solver, table, n=1)
@@ -245,7 +281,15 @@ def _integrator(c, raw, file, equation):
         raise ConfigError(f"{file}: missing key 'solve.dt0' (the {'SDE ' if kind == 'sde' else ''}step size)")
     if kind == "sde" and adaptive and solver == "euler":
         _fail(file, "solve.solver", "euler (Euler-Maruyama) cannot take adaptive steps; use spark or heun")
-    return IntegratorConfig(kind=kind, solver=solver, rtol=solve.rtol, atol=solve.atol, dt0=solve.dt0,
-                            adaptive=adaptive, max_steps=solve.max_steps,
-                            noise=c.noise.model_dump() if c.noise else None, t_final=c.t_final,
-                            save_interval=c.save_interval)
+    return IntegratorConfig(
+        kind=kind,
+        solver=solver,
+        rtol=solve.rtol,
+        atol=solve.atol,
+        dt0=solve.dt0,
+        adaptive=adaptive,
+        max_steps=solve.max_steps,
+        noise=c.noise.model_dump() if c.noise else None,
+        t_final=c.t_final,
+        save_interval=c.save_interval,
+    )

@@ -100,8 +100,13 @@ def build(cfg: DesignConfig):
     accepted = set(inspect.signature(fn).parameters)
     regs = {k: v for k, v in cfg.regularisation.model_dump().items() if k in accepted and v}
     try:
-        problem = fn(key=jax.random.PRNGKey(cfg.seed), dtype=cfg.precision,
-                     checkpoint=D.uses_reverse_mode(optimiser), **cfg.setup, **regs)
+        problem = fn(
+            key=jax.random.PRNGKey(cfg.seed),
+            dtype=cfg.precision,
+            checkpoint=D.uses_reverse_mode(optimiser),
+            **cfg.setup,
+            **regs,
+        )
     except (TypeError, ValueError) as e:
         first = str(e).split(" ", 1)[0]  # the library's messages start with the argument's name
         key = f"setup.{first}" if first in cfg.setup else "setup"
@@ -118,9 +123,21 @@ def design(cfg: DesignConfig, run_dir, *, resume: bool = False, progress=None) -
     o = cfg.optimiser
     identity = cfg.model_dump(exclude={"optimiser": {"steps"}, "name": True})
     try:
-        out = D.solve_problem(problem, optimiser, steps=o.steps, learning_rate=o.learning_rate, rtol=o.rtol,
-                              atol=o.atol, gtol=o.gtol, run_dir=run_dir, checkpoint_every=cfg.checkpoint_every,
-                              resume=resume, progress=progress, config=identity, name=cfg.name)
+        out = D.solve_problem(
+            problem,
+            optimiser,
+            steps=o.steps,
+            learning_rate=o.learning_rate,
+            rtol=o.rtol,
+            atol=o.atol,
+            gtol=o.gtol,
+            run_dir=run_dir,
+            checkpoint_every=cfg.checkpoint_every,
+            resume=resume,
+            progress=progress,
+            config=identity,
+            name=cfg.name,
+        )
     except FileExistsError as e:
         raise ConfigError(f"{e} (pass --resume, or --out to choose another directory)") from None
     return out.summary

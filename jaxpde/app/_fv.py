@@ -8,10 +8,9 @@ Config keys: ``law`` (euler | shallow_water | burgers | advection), ``parameters
 ``precision`` and ``name``.
 """
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
-
-import difflib
 from typing import Annotated, Literal
 
 import pydantic
@@ -42,8 +41,11 @@ class FVConfig:
     raw: dict
 
 
-_NAMES = {"reconstruction": ("constant", "muscl_minmod", "muscl_mc", "muscl_van_leer", "weno5_js", "weno5_z"),
-          "riemann_solver": ("rusanov", "hll", "hllc", "godunov"), "stepper": ("euler", "ssprk2", "ssprk3", "rk4")}
+_NAMES = {
+    "reconstruction": ("constant", "muscl_minmod", "muscl_mc", "muscl_van_leer", "weno5_js", "weno5_z"),
+    "riemann_solver": ("rusanov", "hll", "hllc", "godunov"),
+    "stepper": ("euler", "ssprk2", "ssprk3", "rk4"),
+}
 _Side = Literal[BOUNDARIES]  # type: ignore[valid-type]
 
 
@@ -85,8 +87,9 @@ def load_fv_config(raw: dict, path: Path) -> FVConfig:
 
     file = str(path)
     c = validate(_FVSimulation, raw, file)
-    params = validate(keyword_model(fv.LAWS[c.law], f"law_{c.law}", skip=("ndim",)), c.parameters, file,
-                      prefix=("parameters",)).model_dump(exclude_unset=True)
+    params = validate(
+        keyword_model(fv.LAWS[c.law], f"law_{c.law}", skip=("ndim",)), c.parameters, file, prefix=("parameters",)
+    ).model_dump(exclude_unset=True)
     per_axis = lambda v: tuple(v) if isinstance(v, list) else (v,)  # noqa: E731
     n = per_axis(c.grid.num_cells)
     ndim = len(n)
@@ -104,13 +107,30 @@ def load_fv_config(raw: dict, path: Path) -> FVConfig:
     if kind not in fv.PROBLEMS:
         close = difflib.get_close_matches(str(kind), fv.PROBLEMS, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f" (known: {', '.join(fv.PROBLEMS)})"
-        raise ConfigError(f"{file}: key 'initial_condition.kind' must name an initial condition of jaxpde.fv.PROBLEMS, "
-                          f"got {kind!r}{hint}")
-    ic = validate(keyword_model(fv.PROBLEMS[kind], f"ic_{kind}", skip=("law", "grid")), ic, file,
-                  prefix=("initial_condition",)).model_dump(exclude_unset=True)
-    return FVConfig(Path(path), c.name or Path(path).stem, c.law, params, n, tuple(map(float, lower)),
-                    tuple(map(float, upper)), c.scheme.model_dump(), boundary, float(c.t_final), c.num_frames, kind,
-                    ic, c.precision, raw)
+        raise ConfigError(
+            f"{file}: key 'initial_condition.kind' must name an initial condition of jaxpde.fv.PROBLEMS, "
+            f"got {kind!r}{hint}"
+        )
+    ic = validate(
+        keyword_model(fv.PROBLEMS[kind], f"ic_{kind}", skip=("law", "grid")), ic, file, prefix=("initial_condition",)
+    ).model_dump(exclude_unset=True)
+    return FVConfig(
+        Path(path),
+        c.name or Path(path).stem,
+        c.law,
+        params,
+        n,
+        tuple(map(float, lower)),
+        tuple(map(float, upper)),
+        c.scheme.model_dump(),
+        boundary,
+        float(c.t_final),
+        c.num_frames,
+        kind,
+        ic,
+        c.precision,
+        raw,
+    )
 
 
 def build_fv(cfg: FVConfig):
@@ -128,8 +148,13 @@ def build_fv(cfg: FVConfig):
         key = f"parameters.{first}" if first in cfg.parameters else "parameters"
         raise ConfigError(f"{file}: key '{key}' (law '{cfg.law}'): {e}") from None
     try:
-        pde = fv.FiniteVolume(law, grid, fv.make_reconstruction(cfg.scheme["reconstruction"]),
-                              fv.make_riemann_solver(cfg.scheme["riemann_solver"]), bc=cfg.boundary)
+        pde = fv.FiniteVolume(
+            law,
+            grid,
+            fv.make_reconstruction(cfg.scheme["reconstruction"]),
+            fv.make_riemann_solver(cfg.scheme["riemann_solver"]),
+            bc=cfg.boundary,
+        )
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{file}: key 'scheme' / 'boundary': {e}") from None
     params = dict(cfg.ic_params)

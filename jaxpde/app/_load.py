@@ -33,8 +33,9 @@ def load(path, overrides=()):
     if kind not in KINDS:
         guess = "design" if "problem" in raw else "train" if "training" in raw else "simulate"
         if kind is None:
-            raise ConfigError(f"{path}: missing key 'kind' (simulate | train | design); this looks like "
-                              f"'kind: {guess}'")
+            raise ConfigError(
+                f"{path}: missing key 'kind' (simulate | train | design); this looks like 'kind: {guess}'"
+            )
         raise ConfigError(f"{path}: key 'kind' must be simulate, train or design, got {kind!r}")
     raw = {k: v for k, v in raw.items() if k != "kind"}
     if kind == "design":
@@ -58,8 +59,10 @@ def check_size(cfg):
     except (ValueError, OSError, AttributeError):
         return
     if need > have:
-        raise ConfigError(f"{cfg.path}: key 'grid': {cells:,} points need about {need / 2**30:.0f} GiB, more than "
-                          f"this machine's {have / 2**30:.0f} GiB; use a smaller grid")
+        raise ConfigError(
+            f"{cfg.path}: key 'grid': {cells:,} points need about {need / 2**30:.0f} GiB, more than "
+            f"this machine's {have / 2**30:.0f} GiB; use a smaller grid"
+        )
 
 
 def check(kind, cfg):
@@ -84,8 +87,12 @@ def schemas() -> dict:
     from ._train import _Train
 
     out = {}
-    for name, model in {"simulate (spectral)": _Simulation, "simulate (finite volume)": _FVSimulation,
-                        "train": _Train, "design": DesignConfig}.items():
+    for name, model in {
+        "simulate (spectral)": _Simulation,
+        "simulate (finite volume)": _FVSimulation,
+        "train": _Train,
+        "design": DesignConfig,
+    }.items():
         schema = model.model_json_schema()
         schema.setdefault("properties", {})["kind"] = {"const": name.split()[0]}
         schema.setdefault("required", []).append("kind")

@@ -25,7 +25,6 @@ beside a POD-Galerkin ROM of the same rank built on the same right-hand side.
 import functools
 import json
 from pathlib import Path
-
 from typing import Annotated, Literal
 
 import pydantic
@@ -92,13 +91,19 @@ def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]
     k = dec.pop("latent_size")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"{file}: key 'model.decoder.latent_size' must be a positive integer, got {k!r}")
-    dec = validate(keyword_model(decoders[kind], f"decoder_{kind}", skip=("key", "num_channels", "bounds", "latent_size")), dec,
-                   file, prefix=("model", "decoder")).model_dump(exclude_unset=True)
+    dec = validate(
+        keyword_model(decoders[kind], f"decoder_{kind}", skip=("key", "num_channels", "bounds", "latent_size")),
+        dec,
+        file,
+        prefix=("model", "decoder"),
+    ).model_dump(exclude_unset=True)
     dec["latent_size"] = k
     rom = validate(_Rom, raw.get("rom") or {}, file, prefix=("rom",)).model_dump()
     if not 2 <= rom["train_frames"] < frames:
-        raise ConfigError(f"{file}: key 'rom.train_frames' must be between 2 and {frames - 1} (the data has "
-                          f"{frames} frames; the rest is the extrapolation window)")
+        raise ConfigError(
+            f"{file}: key 'rom.train_frames' must be between 2 and {frames - 1} (the data has "
+            f"{frames} frames; the rest is the extrapolation window)"
+        )
     if task == "pinn_rom" and rom["physics"] != "rhs":
         raise ConfigError(f"{file}: key 'rom.physics' does not apply to 'pinn_rom' (its residual comes from autodiff)")
     for k in ("coupling", "physics"):
@@ -146,8 +151,15 @@ def _loss_fn(cfg, grid):
     pde = _pde_of(cfg, grid)
     phys = (lambda beta: make_stepper(cfg.sim, pde(beta))) if cfg.rom["physics"] == "step" else pde
     method = {"phirom": "phirom", "pinn_rom": "pinn", "dino": "dino"}[cfg.task]
-    return functools.partial(rom_loss, method=method, grid=grid, physics=phys, weight=cfg.rom["weight"],
-                             fraction=cfg.rom["fraction"], interval=_interval(cfg))
+    return functools.partial(
+        rom_loss,
+        method=method,
+        grid=grid,
+        physics=phys,
+        weight=cfg.rom["weight"],
+        fraction=cfg.rom["fraction"],
+        interval=_interval(cfg),
+    )
 
 
 def _setup(cfg, run_dir, progress):
@@ -165,16 +177,29 @@ def _setup(cfg, run_dir, progress):
         data.append(_read(ds))
         ds.close()
     r, t = cfg.rom, cfg.training
-    batches = rom.SnapshotBatches(data[0][0][:, : r["train_frames"]], data[0][1], t["batch_size"], seed=cfg.seed,
-                                  warmup_steps=r["warmup_steps"], coupling=r["coupling"],
-                                  teacher_forcing_steps=r["teacher_forcing_steps"],
-                                  observed_fraction=r["observed_fraction"])
+    batches = rom.SnapshotBatches(
+        data[0][0][:, : r["train_frames"]],
+        data[0][1],
+        t["batch_size"],
+        seed=cfg.seed,
+        warmup_steps=r["warmup_steps"],
+        coupling=r["coupling"],
+        teacher_forcing_steps=r["teacher_forcing_steps"],
+        observed_fraction=r["observed_fraction"],
+    )
     k_model, k_fit = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), 2))
     dec = dict(cfg.model["decoder"])
     kind, k = dec.pop("kind"), dec.pop("latent_size")
     try:
-        model = rom.initial_model(batches, pde.grid, latent_size=k, key=k_model, decoder=kind, decoder_options=dec,
-                                  dynamics_options=cfg.model["dynamics"])
+        model = rom.initial_model(
+            batches,
+            pde.grid,
+            latent_size=k,
+            key=k_model,
+            decoder=kind,
+            decoder_options=dec,
+            dynamics_options=cfg.model["dynamics"],
+        )
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{cfg.path}: key 'model': {e}") from None
     return pde, model, batches, data[0], data[1], k_fit
@@ -195,8 +220,16 @@ def _test_observed(cfg, trajs):
 def _errors(cfg, model, pde, trajs, params, observed):
     from ..rom import forecast_errors
 
-    return forecast_errors(model, trajs, params, pde.grid, _interval(cfg), observed=observed,
-                           encode_steps=cfg.rom["encode_steps"], encode_learning_rate=cfg.rom["encode_learning_rate"])
+    return forecast_errors(
+        model,
+        trajs,
+        params,
+        pde.grid,
+        _interval(cfg),
+        observed=observed,
+        encode_steps=cfg.rom["encode_steps"],
+        encode_learning_rate=cfg.rom["encode_learning_rate"],
+    )
 
 
 def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
@@ -214,19 +247,38 @@ def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dic
         curves, _ = _errors(cfg, m, pde, test_trajs, test_params, test_obs)
         return {f"unseen_{k}": v for k, v in window_summary(curves, n_tr).items()}
 
-    print(f"training {cfg.name}: {cfg.task} ROM, latent size {cfg.model['decoder']['latent_size']}, "
-          f"{len(batches.trajectories)} trajectories x {n_tr} frames, batch {t['batch_size']}, "
-          f"{t['num_steps']} steps -> {run_dir}")
-    result = fit(model, build_optimiser(cfg), _loss_fn(cfg, pde.grid), batches, num_steps=t["num_steps"], key=k_fit,
-                 run_dir=run_dir, checkpoint_every=t["checkpoint_every"], keep=t["keep"], resume=resume,
-                 eval_fn=eval_fn, eval_every=t["eval_every"] or None, mesh=data_mesh(), progress=progress,
-                 config=cfg.raw)
+    print(
+        f"training {cfg.name}: {cfg.task} ROM, latent size {cfg.model['decoder']['latent_size']}, "
+        f"{len(batches.trajectories)} trajectories x {n_tr} frames, batch {t['batch_size']}, "
+        f"{t['num_steps']} steps -> {run_dir}"
+    )
+    result = fit(
+        model,
+        build_optimiser(cfg),
+        _loss_fn(cfg, pde.grid),
+        batches,
+        num_steps=t["num_steps"],
+        key=k_fit,
+        run_dir=run_dir,
+        checkpoint_every=t["checkpoint_every"],
+        keep=t["keep"],
+        resume=resume,
+        eval_fn=eval_fn,
+        eval_every=t["eval_every"] or None,
+        mesh=data_mesh(),
+        progress=progress,
+        config=cfg.raw,
+    )
     losses = [r for r in result.history if "loss" in r]
     rates = [r["samples_per_s"] for r in losses[len(losses) // 2 :]]
     last = [r for r in result.history if "eval" in r][-1]["eval"]
     final = {k: last[f"unseen_{k}"] for k in ("interpolation", "extrapolation")}
-    return {"run_dir": run_dir, "final_loss": losses[-1]["loss"], "unseen": final,
-            "samples_per_s": sum(rates) / max(len(rates), 1)}
+    return {
+        "run_dir": run_dir,
+        "final_loss": losses[-1]["loss"],
+        "unseen": final,
+        "samples_per_s": sum(rates) / max(len(rates), 1),
+    }
 
 
 def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
@@ -253,14 +305,22 @@ def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
         snaps, make = train_trajs[:, :n_tr], _pde_of(cfg, pde.grid)
         curves[f"POD-Galerkin (rank {rank})"] = {
             "seen": pod_errors(snaps, train_trajs, train_params, make, _interval(cfg), rank),
-            "unseen": pod_errors(snaps, test_trajs, test_params, make, _interval(cfg), rank)}
+            "unseen": pod_errors(snaps, test_trajs, test_params, make, _interval(cfg), rank),
+        }
     else:
         notes["pod_galerkin"] = "skipped: POD needs full-grid snapshots and this run trains on sparse observations"
     times = (np.arange(test_trajs.shape[1]) * _interval(cfg)).tolist()
-    out = {"step": meta["step"], "task": cfg.task, "times": times, "train_frames": n_tr,
-           "t_train": times[n_tr - 1], "t_test": times[-1],
-           "errors": {k: {s: window_summary(v[s], n_tr) for s in v} for k, v in curves.items()},
-           "curves": {k: {s: v[s].mean(axis=0).tolist() for s in v} for k, v in curves.items()}, **notes}
+    out = {
+        "step": meta["step"],
+        "task": cfg.task,
+        "times": times,
+        "train_frames": n_tr,
+        "t_train": times[n_tr - 1],
+        "t_test": times[-1],
+        "errors": {k: {s: window_summary(v[s], n_tr) for s in v} for k, v in curves.items()},
+        "curves": {k: {s: v[s].mean(axis=0).tolist() for s in v} for k, v in curves.items()},
+        **notes,
+    }
     for other in compare:
         path = Path(other) / "eval.json"
         if not path.exists():

@@ -108,12 +108,16 @@ def validate(model: type[pydantic.BaseModel], raw: dict, path, *, prefix: tuple 
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(f"{path}: key '{key}' must be one of {expected}, got {given!r}{hint}") from None
         msg = err["msg"]
-        for old, new in (("Input should be greater than or equal to", "must be >="),
-                         ("Input should be greater than 0", "must be positive (> 0)"),
-                         ("Input should be greater than", "must be >"), ("Input should be less than or equal to",
-                         "must be <="), ("Input should be a valid", "must be a valid"), ("Input should be", "must be")):
+        for old, new in (
+            ("Input should be greater than or equal to", "must be >="),
+            ("Input should be greater than 0", "must be positive (> 0)"),
+            ("Input should be greater than", "must be >"),
+            ("Input should be less than or equal to", "must be <="),
+            ("Input should be a valid", "must be a valid"),
+            ("Input should be", "must be"),
+        ):
             if msg.startswith(old):
-                msg = new + msg[len(old):]
+                msg = new + msg[len(old) :]
                 break
         for prefix in ("Value error, ", "Assertion failed, "):
             msg = msg.removeprefix(prefix)
@@ -194,5 +198,4 @@ def require_precision(cfg):
     import jax
 
     if cfg.precision == "float64" and not jax.config.jax_enable_x64:
-        raise ValueError(f"{cfg.path} runs in float64; enable it first with "
-                         "jax.config.update('jax_enable_x64', True)")
+        raise ValueError(f"{cfg.path} runs in float64; enable it first with jax.config.update('jax_enable_x64', True)")

@@ -14,8 +14,13 @@ def _metadata(cfg, **method) -> dict:
 
     from .._version import __version__
 
-    return {**method, "precision": cfg.precision, "jaxpde_version": __version__, "jax_version": jax.__version__,
-            "config_file": str(cfg.path)}
+    return {
+        **method,
+        "precision": cfg.precision,
+        "jaxpde_version": __version__,
+        "jax_version": jax.__version__,
+        "config_file": str(cfg.path),
+    }
 
 
 def _spectral(cfg):
@@ -26,38 +31,73 @@ def _spectral(cfg):
     from ._build import build_problem, make_stepper
 
     pde, u0 = build_problem(cfg)
-    problem = {"equation": cfg.equation, "parameters": cfg.parameters,
-               "grid": {"num_points": list(cfg.num_points), "extent": list(cfg.extent)},
-               "initial_condition": {"kind": cfg.ic_kind, **cfg.ic_params}, "seed": cfg.seed,
-               "state_layout": "(time, channel, *space)"}
+    problem = {
+        "equation": cfg.equation,
+        "parameters": cfg.parameters,
+        "grid": {"num_points": list(cfg.num_points), "extent": list(cfg.extent)},
+        "initial_condition": {"kind": cfg.ic_kind, **cfg.ic_params},
+        "seed": cfg.seed,
+        "state_layout": "(time, channel, *space)",
+    }
     ic = cfg.integrator
     if ic is None:
         stepper = make_stepper(cfg, pde)
         times = np.arange(cfg.num_steps // cfg.save_every + 1) * cfg.dt * cfg.save_every
         advance = integrate.rollout_advance(stepper, cfg.save_every)
-        meta = _metadata(cfg, **problem, stepper={"method": cfg.method, "order": cfg.order, "substeps": cfg.substeps,
-                                                   "dealias": cfg.dealias},
-                         dt=cfg.dt, num_steps=cfg.num_steps, save_every=cfg.save_every)
+        meta = _metadata(
+            cfg,
+            **problem,
+            stepper={"method": cfg.method, "order": cfg.order, "substeps": cfg.substeps, "dealias": cfg.dealias},
+            dt=cfg.dt,
+            num_steps=cfg.num_steps,
+            save_every=cfg.save_every,
+        )
         title = f"{cfg.equation}  (dt={cfg.dt:g}, {cfg.method}{cfg.order if cfg.method == 'etdrk' else ''})"
         return advance, u0, times, meta, title
     noise = None
     if ic.kind == "sde":
         n = ic.noise
         try:
-            noise = integrate.SpectralNoise(pde.grid, n["amplitude"], correlation_length=n.get("correlation_length"),
-                                            dealias=n.get("dealias"), num_channels=pde.num_channels)
+            noise = integrate.SpectralNoise(
+                pde.grid,
+                n["amplitude"],
+                correlation_length=n.get("correlation_length"),
+                dealias=n.get("dealias"),
+                num_channels=pde.num_channels,
+            )
         except (TypeError, ValueError) as e:
             raise ConfigError(f"{cfg.path}: key 'noise': {e}") from None
         if n.get("multiplicative", False):
             noise = integrate.MultiplicativeNoise(noise)
     times = np.arange(ic.num_frames + 1) * ic.save_interval
-    advance = integrate.solve_advance(pde, times, max_steps=ic.max_steps, noise=noise,
-                                      key=jax.random.key(cfg.seed) if noise is not None else None,
-                                      solver=ic.solver, rtol=ic.rtol, atol=ic.atol, dt0=ic.dt0, adaptive=ic.adaptive)
-    meta = _metadata(cfg, **problem, integrator=ic.kind,
-                     solve={"solver": ic.solver, "rtol": ic.rtol, "atol": ic.atol, "dt0": ic.dt0,
-                            "adaptive": ic.adaptive, "max_steps": ic.max_steps},
-                     noise=ic.noise, t_final=ic.t_final, save_interval=ic.save_interval)
+    advance = integrate.solve_advance(
+        pde,
+        times,
+        max_steps=ic.max_steps,
+        noise=noise,
+        key=jax.random.key(cfg.seed) if noise is not None else None,
+        solver=ic.solver,
+        rtol=ic.rtol,
+        atol=ic.atol,
+        dt0=ic.dt0,
+        adaptive=ic.adaptive,
+    )
+    meta = _metadata(
+        cfg,
+        **problem,
+        integrator=ic.kind,
+        solve={
+            "solver": ic.solver,
+            "rtol": ic.rtol,
+            "atol": ic.atol,
+            "dt0": ic.dt0,
+            "adaptive": ic.adaptive,
+            "max_steps": ic.max_steps,
+        },
+        noise=ic.noise,
+        t_final=ic.t_final,
+        save_interval=ic.save_interval,
+    )
     return advance, u0, times, meta, f"{cfg.equation}  ({ic.kind}: {ic.solver})"
 
 
@@ -73,13 +113,23 @@ def _finite_volume(cfg):
     pde, u0 = build_fv(cfg)
     times = np.linspace(0.0, cfg.t_final, cfg.num_frames + 1)
     advance = integrate.cfl_advance(pde, times, cfl=cfg.scheme["cfl"], stepper=cfg.scheme["stepper"])
-    boundary = cfg.boundary if isinstance(cfg.boundary, str) else [list(b) if isinstance(b, tuple) else b
-                                                                    for b in cfg.boundary]
-    meta = _metadata(cfg, law=cfg.law, parameters=cfg.parameters, solver="finite_volume",
-                     grid={"num_cells": list(cfg.num_cells), "lower": list(cfg.lower), "upper": list(cfg.upper)},
-                     scheme=cfg.scheme, boundary=boundary, t_final=cfg.t_final,
-                     initial_condition={"kind": cfg.ic_kind, **cfg.ic_params},
-                     state_layout="(time, channel, *space), conserved variables")
+    boundary = (
+        cfg.boundary
+        if isinstance(cfg.boundary, str)
+        else [list(b) if isinstance(b, tuple) else b for b in cfg.boundary]
+    )
+    meta = _metadata(
+        cfg,
+        law=cfg.law,
+        parameters=cfg.parameters,
+        solver="finite_volume",
+        grid={"num_cells": list(cfg.num_cells), "lower": list(cfg.lower), "upper": list(cfg.upper)},
+        scheme=cfg.scheme,
+        boundary=boundary,
+        t_final=cfg.t_final,
+        initial_condition={"kind": cfg.ic_kind, **cfg.ic_params},
+        state_layout="(time, channel, *space), conserved variables",
+    )
     s = cfg.scheme
     title = f"{cfg.law}: {s['reconstruction']} + {s['riemann_solver']} + {s['stepper']}, CFL {s['cfl']:g}"
     return advance, u0, times, meta, title, pde
@@ -96,8 +146,14 @@ def _picture(cfg, rec, title, pde=None):
                 from ..fv import exact_riemann
 
                 p = {"x0": 0.5, **cfg.ic_params}
-                exact = lambda x: exact_riemann(p["left"], p["right"], x, cfg.t_final, gamma=float(law.gamma),  # noqa: E731
-                                                x0=p["x0"])
+                exact = lambda x: exact_riemann(
+                    p["left"],
+                    p["right"],
+                    x,
+                    cfg.t_final,
+                    gamma=float(law.gamma),  # noqa: E731
+                    x0=p["x0"],
+                )
             return plot_fv_profiles(law, pde.grid, rec.frames, rec.times, exact=exact, title=title)
         prim = np.stack([np.asarray(law.to_primitive(f)) for f in rec.frames])
         sl = prim if prim.ndim == 4 else prim[..., prim.shape[-1] // 2]
@@ -114,8 +170,8 @@ def simulate(cfg, out_dir, *, progress=None) -> dict:
     import matplotlib
 
     from ..io import record_trajectory
-    from ._schema import require_precision
     from ._fv import FVConfig
+    from ._schema import require_precision
 
     require_precision(cfg)
     pde = None
@@ -126,9 +182,18 @@ def simulate(cfg, out_dir, *, progress=None) -> dict:
     out_dir = Path(out_dir)
     h5 = out_dir / f"{cfg.name}.h5"
     chunk = SOLVE_CHUNK if not isinstance(cfg, FVConfig) and cfg.integrator is not None else None
-    rec = record_trajectory(h5, advance, u0, times, metadata=meta, progress=progress, chunk=chunk,
-                            describe=f" (config {cfg.path}; " + ("lower scheme.cfl" if pde is not None else
-                                                                 "reduce the time step") + ", or check the parameters)")
+    rec = record_trajectory(
+        h5,
+        advance,
+        u0,
+        times,
+        metadata=meta,
+        progress=progress,
+        chunk=chunk,
+        describe=f" (config {cfg.path}; "
+        + ("lower scheme.cfl" if pde is not None else "reduce the time step")
+        + ", or check the parameters)",
+    )
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

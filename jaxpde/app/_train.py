@@ -19,19 +19,15 @@ import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
-
 from typing import Literal
 
 import pydantic
-
-from ._config import ConfigError, parse_config
-from ._schema import PlainName
+import yaml
 
 from ._build import _dataset, build_optimiser, build_sampler
-from ._schema import require_precision
+from ._config import ConfigError, parse_config
 from ._rom import ROM_TASKS, evaluate_rom, parse_rom, train_rom
+from ._schema import PlainName, require_precision
 
 TASKS = ("operator", "emulator", "solver_in_the_loop", *ROM_TASKS)
 OPTIMISERS = ("adam", "adamw", "sgd", "lion")
@@ -147,8 +143,10 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
             raise _err(file, f"data.parameter_ranges.{name}", "needs low <= high")
     frames = sim.num_steps // sim.save_every + 1
     if c.task == "operator" and frames != 2:
-        raise ConfigError(f"{file}: task 'operator' maps one frame to the next: set data.save_every = "
-                          f"data.num_steps (got {frames} frames)")
+        raise ConfigError(
+            f"{file}: task 'operator' maps one frame to the next: set data.save_every = "
+            f"data.num_steps (got {frames} frames)"
+        )
     if c.task in ROM_TASKS:
         model, rom = parse_rom(raw, file, frames, c.task)
     else:
@@ -161,12 +159,28 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
     if c.task == "solver_in_the_loop":
         coarse = (c.coarse or _Coarse()).model_dump()
         if ranges:
-            raise _err(file, "data.parameter_ranges", ": the coarse solver of solver_in_the_loop uses the fixed "
-                       "data.parameters; sampled parameters are not supported for this task")
+            raise _err(
+                file,
+                "data.parameter_ranges",
+                ": the coarse solver of solver_in_the_loop uses the fixed "
+                "data.parameters; sampled parameters are not supported for this task",
+            )
     elif c.coarse is not None:
         raise _err(file, "coarse", "only applies to task 'solver_in_the_loop'")
-    return TrainConfig(path=path, name=sim.name, seed=sim.seed, precision=sim.precision, task=c.task, sim=sim,
-                       data=data, model=model, training=training, coarse=coarse, raw=raw, rom=rom)
+    return TrainConfig(
+        path=path,
+        name=sim.name,
+        seed=sim.seed,
+        precision=sim.precision,
+        task=c.task,
+        sim=sim,
+        data=data,
+        model=model,
+        training=training,
+        coarse=coarse,
+        raw=raw,
+        rom=rom,
+    )
 
 
 def _parse_model(model, file, ranges) -> dict:
@@ -182,12 +196,19 @@ def _parse_model(model, file, ranges) -> dict:
     for k in ("in_channels", "out_channels", "ndim"):
         if k in model:
             raise _err(file, f"model.{k}", "is set from the data (do not give it)")
-    kwargs = validate(keyword_model(registry[kind], f"model_{kind}", skip=("key", "in_channels", "out_channels",
-                                                                            "ndim")),
-                      model, file, prefix=("model",)).model_dump(exclude_unset=True)
+    kwargs = validate(
+        keyword_model(registry[kind], f"model_{kind}", skip=("key", "in_channels", "out_channels", "ndim")),
+        model,
+        file,
+        prefix=("model",),
+    ).model_dump(exclude_unset=True)
     if kwargs.get("num_parameters") and kwargs["num_parameters"] != len(ranges):
-        raise _err(file, "model.num_parameters", f"({kwargs['num_parameters']}) must equal the number of sampled PDE "
-                   f"parameters in data.parameter_ranges ({len(ranges)})")
+        raise _err(
+            file,
+            "model.num_parameters",
+            f"({kwargs['num_parameters']}) must equal the number of sampled PDE "
+            f"parameters in data.parameter_ranges ({len(ranges)})",
+        )
     return {"kind": kind, **kwargs}
 
 
@@ -196,8 +217,11 @@ def _check_training(t, file, data, frames) -> dict:
         raise _err(file, "training.horizon", f"({t['horizon']}) needs more frames; the data has {frames}")
     if t["window"] is not None:
         if data["online"]:
-            raise _err(file, "training.window", "applies to data on disk; online batches use whole trajectories "
-                       "(shorten data.num_steps instead)")
+            raise _err(
+                file,
+                "training.window",
+                "applies to data on disk; online batches use whole trajectories (shorten data.num_steps instead)",
+            )
         need = t["horizon"] + 1 if t["loss"] == "rollout" else 2
         if not need <= t["window"] <= frames:
             raise _err(file, "training.window", f"must be between {need} and {frames} (frames per trajectory)")
@@ -292,8 +316,10 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
         if not cfg_copy.exists():
             raise ConfigError(f"{run_dir}: no run to resume here (no config.yaml); start without --resume")
         if yaml.safe_load(cfg_copy.read_text()) != cfg.raw:
-            raise ConfigError(f"{run_dir}: the run was started with a different config ({cfg_copy}); "
-                              "resume with the same file or choose a new --out")
+            raise ConfigError(
+                f"{run_dir}: the run was started with a different config ({cfg_copy}); "
+                "resume with the same file or choose a new --out"
+            )
     elif (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it or choose a new --out")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -307,23 +333,46 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
     if cfg.data["online"]:
         data = OnlineBatches(sampler, t["batch_size"])
     else:
-        data = DatasetBatches(_dataset(cfg, sampler, run_dir, "train", cfg.data["train_samples"], progress),
-                              t["batch_size"], seed=cfg.seed, window=t["window"])
+        data = DatasetBatches(
+            _dataset(cfg, sampler, run_dir, "train", cfg.data["train_samples"], progress),
+            t["batch_size"],
+            seed=cfg.seed,
+            window=t["window"],
+        )
     horizon = t["eval_horizon"]
     test_trajs, test_params = _test_data(cfg, test, horizon)
     eval_fn = lambda m: {"nrmse": rollout_nrmse(m, test_trajs, horizon=horizon, parameters=test_params)}
     mesh = data_mesh()
-    print(f"training {cfg.name}: {cfg.model['kind']} ({cfg.task}), {len(mesh.devices.flat)} device(s), "
-          f"batch {t['batch_size']}, {t['num_steps']} steps -> {run_dir}")
-    result = fit(model, build_optimiser(cfg), _loss(cfg), data, num_steps=t["num_steps"], key=k_fit,
-                 run_dir=run_dir, checkpoint_every=t["checkpoint_every"], keep=t["keep"], resume=resume,
-                 eval_fn=eval_fn, eval_every=t["eval_every"] or None, mesh=mesh, progress=progress,
-                 config=cfg.raw)
+    print(
+        f"training {cfg.name}: {cfg.model['kind']} ({cfg.task}), {len(mesh.devices.flat)} device(s), "
+        f"batch {t['batch_size']}, {t['num_steps']} steps -> {run_dir}"
+    )
+    result = fit(
+        model,
+        build_optimiser(cfg),
+        _loss(cfg),
+        data,
+        num_steps=t["num_steps"],
+        key=k_fit,
+        run_dir=run_dir,
+        checkpoint_every=t["checkpoint_every"],
+        keep=t["keep"],
+        resume=resume,
+        eval_fn=eval_fn,
+        eval_every=t["eval_every"] or None,
+        mesh=mesh,
+        progress=progress,
+        config=cfg.raw,
+    )
     losses = [r for r in result.history if "loss" in r]
     rates = [r["samples_per_s"] for r in losses[len(losses) // 2 :]]
     final = [r for r in result.history if "eval" in r][-1]["eval"]["nrmse"]
-    return {"run_dir": run_dir, "final_loss": losses[-1]["loss"], "test_nrmse": final,
-            "samples_per_s": sum(rates) / max(len(rates), 1)}
+    return {
+        "run_dir": run_dir,
+        "final_loss": losses[-1]["loss"],
+        "test_nrmse": final,
+        "samples_per_s": sum(rates) / max(len(rates), 1),
+    }
 
 
 def run_config(run_dir) -> TrainConfig:
@@ -362,16 +411,22 @@ def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
     curves = {"model": np.asarray(rollout_nrmse(model, trajs, horizon=horizon, parameters=params))}
     if cfg.task == "solver_in_the_loop":
         order = cfg.coarse["order"]
-        curves = {f"coarse ETDRK{order} + correction": curves["model"],
-                  f"coarse ETDRK{order} alone": np.asarray(rollout_nrmse(coarse_solver(cfg, pde), trajs, horizon=horizon))}
+        curves = {
+            f"coarse ETDRK{order} + correction": curves["model"],
+            f"coarse ETDRK{order} alone": np.asarray(rollout_nrmse(coarse_solver(cfg, pde), trajs, horizon=horizon)),
+        }
     if cfg.task == "emulator":  # context: how far the state moves away from where it started
         curves["persistence (u_n = u_0)"] = np.asarray(rollout_nrmse(lambda u: u, trajs, horizon=horizon))
     interval = cfg.sim.dt * cfg.sim.save_every
-    out = {"step": meta["step"], "horizon_time": (np.arange(1, horizon + 1) * interval).tolist(),
-           "nrmse": {k: v.tolist() for k, v in curves.items()}}
+    out = {
+        "step": meta["step"],
+        "horizon_time": (np.arange(1, horizon + 1) * interval).tolist(),
+        "nrmse": {k: v.tolist() for k, v in curves.items()},
+    }
     (run_dir / "eval.json").write_text(json.dumps(out, indent=1))
-    fig = plot_error_curves(curves, out["horizon_time"],
-                            title=f"{cfg.name}: {len(trajs)} held-out trajectories, step {meta['step']}")
+    fig = plot_error_curves(
+        curves, out["horizon_time"], title=f"{cfg.name}: {len(trajs)} held-out trajectories, step {meta['step']}"
+    )
     fig.savefig(run_dir / "nrmse.png", dpi=110)
     import matplotlib.pyplot as plt
 

@@ -50,8 +50,10 @@ def _simulate(ns, progress):
     res = _cleanup_on_failure(out, lambda: simulate(cfg, out, progress=progress))
     rejected = res["info"].get("num_rejected_steps")
     extra = f" ({rejected} rejected)" if rejected is not None else ""
-    print(f"wrote {res['h5']} and {res['png']}  ({res['wall_s']:.2f} s, {res['frames']} frames, "
-          f"{res['steps']} steps{extra}, {res['steps'] / res['wall_s']:.0f} steps/s incl. compile and I/O)")
+    print(
+        f"wrote {res['h5']} and {res['png']}  ({res['wall_s']:.2f} s, {res['frames']} frames, "
+        f"{res['steps']} steps{extra}, {res['steps'] / res['wall_s']:.0f} steps/s incl. compile and I/O)"
+    )
 
 
 def _design(ns, progress):
@@ -59,11 +61,14 @@ def _design(ns, progress):
 
     _, cfg = _load(ns, "design")
     run_dir = _out_dir(ns, Path("runs") / cfg.name)
-    res = _cleanup_on_failure(run_dir, lambda: design(cfg, run_dir, resume=ns.resume, progress=progress),
-                              keep_if_resume=ns.resume)
+    res = _cleanup_on_failure(
+        run_dir, lambda: design(cfg, run_dir, resume=ns.resume, progress=progress), keep_if_resume=ns.resume
+    )
     floor = f" (noise floor {res['noise_floor']:.3g})" if res["noise_floor"] else ""
-    print(f"{cfg.name}: objective {res['initial_objective']:.3e} -> {res['final_objective']:.3e}{floor}, "
-          f"{res['reduction']:.3g}x in {res['iterations']} iterations ({res['wall_s']:.1f} s) -> {run_dir}")
+    print(
+        f"{cfg.name}: objective {res['initial_objective']:.3e} -> {res['final_objective']:.3e}{floor}, "
+        f"{res['reduction']:.3g}x in {res['iterations']} iterations ({res['wall_s']:.1f} s) -> {run_dir}"
+    )
 
 
 def _train(ns, progress):
@@ -72,17 +77,22 @@ def _train(ns, progress):
     _, cfg = _load(ns, "train")
     check_size(cfg)
     run_dir = _out_dir(ns, Path("runs") / cfg.name)
-    res = _cleanup_on_failure(run_dir, lambda: train(cfg, run_dir, resume=ns.resume, progress=progress),
-                              keep_if_resume=ns.resume)
+    res = _cleanup_on_failure(
+        run_dir, lambda: train(cfg, run_dir, resume=ns.resume, progress=progress), keep_if_resume=ns.resume
+    )
     if "unseen" in res:
         e = res["unseen"]
-        print(f"trained {cfg.name}: final loss {res['final_loss']:.3e}, unseen relative L2 error "
-              f"{e['interpolation']:.3e} (interpolation) / {e['extrapolation']:.3e} (extrapolation); "
-              f"{res['samples_per_s']:.0f} trajectories/s -> {run_dir}")
+        print(
+            f"trained {cfg.name}: final loss {res['final_loss']:.3e}, unseen relative L2 error "
+            f"{e['interpolation']:.3e} (interpolation) / {e['extrapolation']:.3e} (extrapolation); "
+            f"{res['samples_per_s']:.0f} trajectories/s -> {run_dir}"
+        )
         return
     nrmse = res["test_nrmse"]
-    print(f"trained {cfg.name}: final loss {res['final_loss']:.3e}, test nRMSE at 1 step {nrmse[0]:.3e}"
-          f", at {len(nrmse)} steps {nrmse[-1]:.3e}; {res['samples_per_s']:.0f} samples/s -> {run_dir}")
+    print(
+        f"trained {cfg.name}: final loss {res['final_loss']:.3e}, test nRMSE at 1 step {nrmse[0]:.3e}"
+        f", at {len(nrmse)} steps {nrmse[-1]:.3e}; {res['samples_per_s']:.0f} samples/s -> {run_dir}"
+    )
 
 
 def _evaluate(ns, progress):
@@ -92,8 +102,11 @@ def _evaluate(ns, progress):
     res = evaluate(ns.run_dir, compare=ns.compare, progress=progress)
     if "errors" in res:
         for name, e in res["errors"].items():
-            print(f"{name}: " + ", ".join(f"{split} {v['interpolation']:.3e} / {v['extrapolation']:.3e}"
-                                          for split, v in e.items()) + " (interpolation / extrapolation)")
+            print(
+                f"{name}: "
+                + ", ".join(f"{split} {v['interpolation']:.3e} / {v['extrapolation']:.3e}" for split, v in e.items())
+                + " (interpolation / extrapolation)"
+            )
         print(f"evaluated step {res['step']}; wrote {res['png']}")
         return
     parts = ", ".join(f"{k} {v[0]:.3e} (1 step) / {v[-1]:.3e} ({len(v)} steps)" for k, v in res["nrmse"].items())
@@ -141,8 +154,13 @@ def main(argv=None) -> int:
         p = sub.add_parser(name, help=help)
         if config:
             p.add_argument("config", help="YAML config file (see configs/)")
-            p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                           help="override a config value, e.g. --set training.num_steps=2000 (repeatable)")
+            p.add_argument(
+                "--set",
+                action="append",
+                default=[],
+                metavar="KEY=VALUE",
+                help="override a config value, e.g. --set training.num_steps=2000 (repeatable)",
+            )
         if out:
             p.add_argument("--out", default=None, help=f"output directory (default: {out}/<name>)")
             p.add_argument("--no-progress", action="store_true", help="hide progress")
@@ -157,12 +175,23 @@ def main(argv=None) -> int:
     command("schema", "print the JSON schema of the config files", config=False)
     p_eval = sub.add_parser("evaluate", help="rollout errors of a trained run on its held-out trajectories")
     p_eval.add_argument("run_dir", help="a run directory written by 'jaxpde train'")
-    p_eval.add_argument("--compare", nargs="+", default=(), metavar="RUN_DIR",
-                        help="ROM runs on the same data (already evaluated) to plot beside this one")
+    p_eval.add_argument(
+        "--compare",
+        nargs="+",
+        default=(),
+        metavar="RUN_DIR",
+        help="ROM runs on the same data (already evaluated) to plot beside this one",
+    )
     p_eval.add_argument("--no-progress", action="store_true", help="hide progress")
     ns = parser.parse_args(argv)
-    handlers = {"simulate": _simulate, "train": _train, "design": _design, "evaluate": _evaluate,
-                "validate": _validate, "schema": _schema}
+    handlers = {
+        "simulate": _simulate,
+        "train": _train,
+        "design": _design,
+        "evaluate": _evaluate,
+        "validate": _validate,
+        "schema": _schema,
+    }
     progress = False if getattr(ns, "no_progress", False) else None
     try:
         handlers[ns.command](ns, progress)

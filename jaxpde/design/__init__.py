@@ -21,35 +21,85 @@ build a :class:`DesignProblem`, and :func:`solve_problem` solves and reports it:
 
 from ._analysis import (
     LaplacePosterior as LaplacePosterior,
+)
+from ._analysis import (
     check_gradient as check_gradient,
+)
+from ._analysis import (
     fourier_series as fourier_series,
+)
+from ._analysis import (
     laplace as laplace,
+)
+from ._analysis import (
     peak_memory as peak_memory,
+)
+from ._analysis import (
     piecewise_constant as piecewise_constant,
+)
+from ._analysis import (
     piecewise_constant_rollout as piecewise_constant_rollout,
+)
+from ._analysis import (
     plot_history as plot_history,
+)
+from ._analysis import (
     smooth_indicator as smooth_indicator,
 )
-from ._optimise import DesignResult as DesignResult, least_squares as least_squares, minimise as minimise
+from ._optimise import DesignResult as DesignResult
+from ._optimise import least_squares as least_squares
+from ._optimise import minimise as minimise
 from ._problems import (
     DEFAULT_OPTIMISERS as DEFAULT_OPTIMISERS,
+)
+from ._problems import (
     PROBLEMS as PROBLEMS,
+)
+from ._problems import (
     DesignProblem as DesignProblem,
+)
+from ._problems import (
     ProblemResult as ProblemResult,
+)
+from ._problems import (
     bump_bathymetry as bump_bathymetry,
+)
+from ._problems import (
     burgers_control as burgers_control,
+)
+from ._problems import (
     burgers_initial_condition as burgers_initial_condition,
+)
+from ._problems import (
     kolmogorov_parameters as kolmogorov_parameters,
+)
+from ._problems import (
     num_steps_of as num_steps_of,
+)
+from ._problems import (
     plot_problem as plot_problem,
+)
+from ._problems import (
     shallow_water_bump as shallow_water_bump,
+)
+from ._problems import (
     solve_problem as solve_problem,
+)
+from ._problems import (
     uses_reverse_mode as uses_reverse_mode,
 )
 from ._regularise import (
     AbstractRegulariser as AbstractRegulariser,
+)
+from ._regularise import (
     Box as Box,
+)
+from ._regularise import (
     Smoothness as Smoothness,
-    TotalVariation as TotalVariation,
+)
+from ._regularise import (
     Tikhonov as Tikhonov,
+)
+from ._regularise import (
+    TotalVariation as TotalVariation,
 )

@@ -13,8 +13,9 @@ from .._checks import check_int
 from ._regularise import AbstractRegulariser
 
 
-def check_gradient(fn: Callable, design, *, key, num_directions: int = 3, eps: float | None = None,
-                   mode: str = "reverse") -> dict:
+def check_gradient(
+    fn: Callable, design, *, key, num_directions: int = 3, eps: float | None = None, mode: str = "reverse"
+) -> dict:
     r"""Compare the derivative of a scalar `fn` with central finite differences along
     random unit directions ``v``: ``∇f·v`` against ``(f(x + εv) - f(x - εv)) / 2ε``.
 
@@ -70,8 +71,9 @@ class LaplacePosterior(eqx.Module):
         return jax.vmap(unravel)(flat + z @ chol.T)
 
 
-def laplace(residuals: Callable, design, *, noise_std: float = 1.0,
-            regularisers: Sequence[AbstractRegulariser] = ()) -> LaplacePosterior:
+def laplace(
+    residuals: Callable, design, *, noise_std: float = 1.0, regularisers: Sequence[AbstractRegulariser] = ()
+) -> LaplacePosterior:
     r"""Laplace approximation of the parameter uncertainty at a least-squares optimum.
 
     With observations ``d = m(x) + ε``, ``ε ~ N(0, σ²I)``, and residuals
@@ -137,15 +139,21 @@ def fourier_series(coefficients, grid) -> jax.Array:
     """
     c = jnp.asarray(coefficients)
     if grid.ndim != 1 or c.ndim != 2 or c.shape[1] % 2 != 1:
-        raise ValueError(f"fourier_series needs a 1D grid and coefficients of shape (C, 2K + 1), got a "
-                         f"{grid.ndim}D grid and shape {c.shape}.")
+        raise ValueError(
+            f"fourier_series needs a 1D grid and coefficients of shape (C, 2K + 1), got a "
+            f"{grid.ndim}D grid and shape {c.shape}."
+        )
     k_max = (c.shape[1] - 1) // 2
     if k_max >= grid.num_points[0] // 2:
         raise ValueError(f"K = {k_max} modes need more than {2 * k_max} grid points, got {grid.num_points[0]}.")
     x = jnp.asarray(grid.coordinates()[0], c.dtype) * (2 * jnp.pi / grid.extent[0])
     k = jnp.arange(1, k_max + 1, dtype=c.dtype)
-    basis = jnp.concatenate([jnp.ones((1, x.size), c.dtype),
-                             jnp.stack([jnp.cos(k[:, None] * x), jnp.sin(k[:, None] * x)], axis=1).reshape(-1, x.size)])
+    basis = jnp.concatenate(
+        [
+            jnp.ones((1, x.size), c.dtype),
+            jnp.stack([jnp.cos(k[:, None] * x), jnp.sin(k[:, None] * x)], axis=1).reshape(-1, x.size),
+        ]
+    )
     return c @ basis
 
 
@@ -156,8 +164,10 @@ def piecewise_constant(values, num_steps: int) -> jax.Array:
     values = jnp.asarray(values)
     num_steps = check_int(num_steps, "num_steps")
     if values.ndim == 0 or num_steps % values.shape[0]:
-        raise ValueError(f"num_steps ({num_steps}) must be a multiple of the number of control intervals "
-                         f"(leading axis of values, shape {values.shape}).")
+        raise ValueError(
+            f"num_steps ({num_steps}) must be a multiple of the number of control intervals "
+            f"(leading axis of values, shape {values.shape})."
+        )
     return jnp.repeat(values, num_steps // values.shape[0], axis=0)
 
 
@@ -177,8 +187,10 @@ def piecewise_constant_rollout(stepper, u0, values, num_steps: int, *, checkpoin
     values = jnp.asarray(values)
     num_steps = check_int(num_steps, "num_steps")
     if values.ndim == 0 or num_steps % values.shape[0]:
-        raise ValueError(f"num_steps ({num_steps}) must be a multiple of the number of control intervals "
-                         f"(leading axis of values, shape {values.shape}).")
+        raise ValueError(
+            f"num_steps ({num_steps}) must be a multiple of the number of control intervals "
+            f"(leading axis of values, shape {values.shape})."
+        )
     per = num_steps // values.shape[0]
     stepper = stepper.prepare()  # once, outside the scan over intervals
 

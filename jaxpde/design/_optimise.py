@@ -42,16 +42,20 @@ def _check_regularisers(regularisers) -> tuple:
     regs = tuple(regularisers or ())
     for r in regs:
         if not isinstance(r, AbstractRegulariser):
-            raise TypeError(f"regularisers must be jaxpde.design regularisers (Tikhonov, Smoothness, "
-                            f"TotalVariation, ...), got {type(r).__name__}.")
+            raise TypeError(
+                f"regularisers must be jaxpde.design regularisers (Tikhonov, Smoothness, "
+                f"TotalVariation, ...), got {type(r).__name__}."
+            )
     return regs
 
 
 def _check_design(design):
     leaves = jax.tree.leaves(design)
     if not leaves or not all(_is_float(x) for x in leaves):
-        raise TypeError("the design must be a pytree of floating-point arrays (e.g. an initial condition, a "
-                        "dict of coefficients, a control field); wrap Python numbers with jnp.asarray(1.0).")
+        raise TypeError(
+            "the design must be a pytree of floating-point arrays (e.g. an initial condition, a "
+            "dict of coefficients, a control field); wrap Python numbers with jnp.asarray(1.0)."
+        )
     bad = [x for x in leaves if not bool(jnp.all(jnp.isfinite(x)))]
     if bad:
         raise ValueError("the initial design contains non-finite values.")
@@ -142,8 +146,16 @@ def minimise(
     opt_state = optimiser.init(design)
     identity = {"method": "optax", "config": config}  # num_steps may grow on resume
     converged = False
-    with RunLoop(run_dir, total=num_steps, identity=identity, checkpoint_every=checkpoint_every, keep=keep,
-                 resume=resume, progress=progress, unit="it") as run:
+    with RunLoop(
+        run_dir,
+        total=num_steps,
+        identity=identity,
+        checkpoint_every=checkpoint_every,
+        keep=keep,
+        resume=resume,
+        progress=progress,
+        unit="it",
+    ) as run:
         step = 0
         if resume:
             design, opt_state, _, meta = run.restore(design, opt_state)
@@ -157,10 +169,16 @@ def minimise(
             js, fs, gs = (np.asarray(a, dtype=float) for a in (js, fs, gs))
             bad = ~np.isfinite(js) | ~np.isfinite(gs)
             if bad.any():
-                run.nonfinite(step, design, opt_state, message=(
-                    f"the design objective or its gradient became non-finite at iteration "
-                    f"{step + int(np.argmax(bad))}. Lower the learning rate, add bounds, or check the "
-                    "simulation for instability (CFL, time step)"))
+                run.nonfinite(
+                    step,
+                    design,
+                    opt_state,
+                    message=(
+                        f"the design objective or its gradient became non-finite at iteration "
+                        f"{step + int(np.argmax(bad))}. Lower the learning rate, add bounds, or check the "
+                        "simulation for instability (CFL, time step)"
+                    ),
+                )
             now = time.time()
             g0 = run.history[0]["grad_norm"] if run.history else gs[0]
             for i in range(n):
@@ -252,12 +270,14 @@ def least_squares(
     design = _check_design(design)
     if isinstance(solver, str):
         if solver not in _LSQ_SOLVERS:
-            raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(_LSQ_SOLVERS)} or pass an "
-                             "optimistix solver.")
+            raise ValueError(
+                f"unknown solver {solver!r}; choose one of {sorted(_LSQ_SOLVERS)} or pass an optimistix solver."
+            )
         solver = _LSQ_SOLVERS[solver](rtol, atol)
     if not isinstance(solver, (optx.AbstractLeastSquaresSolver, optx.AbstractMinimiser)):
-        raise TypeError(f"solver must be a name or an optimistix least-squares solver / minimiser, got "
-                        f"{type(solver).__name__}.")
+        raise TypeError(
+            f"solver must be a name or an optimistix least-squares solver / minimiser, got {type(solver).__name__}."
+        )
     if bounds is not None and not isinstance(bounds, Box):
         raise TypeError(f"bounds must be a jaxpde.design.Box, got {type(bounds).__name__}.")
     like = design
@@ -271,8 +291,16 @@ def least_squares(
 
     identity = {"method": type(solver).__name__, "config": config}
     converged = False
-    with RunLoop(run_dir, total=max_steps, identity=identity, checkpoint_every=checkpoint_every, keep=2,
-                 resume=resume, progress=progress, unit="it") as run:
+    with RunLoop(
+        run_dir,
+        total=max_steps,
+        identity=identity,
+        checkpoint_every=checkpoint_every,
+        keep=2,
+        resume=resume,
+        progress=progress,
+        unit="it",
+    ) as run:
         step = 0
         if resume:
             design, _, _, meta = run.restore(design, {})
@@ -298,13 +326,26 @@ def least_squares(
             z_next, state_next, done, ok, j, g = step_fn(z, state)
             j, g = float(j), float(g)
             if not (math.isfinite(j) and math.isfinite(g)):
-                run.nonfinite(step, to_x(z), {}, message=(
-                    f"the least-squares objective became non-finite at iteration {step}; add bounds or check "
-                    "the simulation for instability"))
+                run.nonfinite(
+                    step,
+                    to_x(z),
+                    {},
+                    message=(
+                        f"the least-squares objective became non-finite at iteration {step}; add bounds or check "
+                        "the simulation for instability"
+                    ),
+                )
             z, state = z_next, state_next
             x = to_x(z)
-            run.record({"step": step, "objective": j, "misfit": float(misfit_fn(x)) if regs else j,
-                        "grad_norm": g, "time": time.time()})
+            run.record(
+                {
+                    "step": step,
+                    "objective": j,
+                    "misfit": float(misfit_fn(x)) if regs else j,
+                    "grad_norm": g,
+                    "time": time.time(),
+                }
+            )
             step += 1
             run.bar.update(1, objective=f"{j:.3e}", grad_norm=f"{g:.2e}")
             run.save(step, x, {})
@@ -319,4 +360,3 @@ def least_squares(
     x = to_x(z)
     final = float(eqx.filter_jit(lambda z: 0.5 * jnp.sum(rfn(z, None)[0] ** 2))(z))
     return DesignResult(x, final, history, None, bool(converged))
-

@@ -94,8 +94,10 @@ def num_steps_of(final_time: float, dt: float) -> int:
     final_time, dt = _positive("final_time", final_time), _positive("dt", dt)
     n = round(final_time / dt)
     if n < 1 or abs(n * dt - final_time) > 1e-9 * final_time:
-        raise ValueError(f"dt ({dt:g}) must divide final_time ({final_time:g}) into a whole number of steps "
-                         f"(final_time / dt = {final_time / dt:.6g}).")
+        raise ValueError(
+            f"dt ({dt:g}) must divide final_time ({final_time:g}) into a whole number of steps "
+            f"(final_time / dt = {final_time / dt:.6g})."
+        )
     return n
 
 
@@ -134,11 +136,25 @@ def _parameter_report(truth):
 
 
 # ---------------------------------------------------------------------------- problems
-def burgers_initial_condition(*, key, num_points: int = 128, extent: float = 2 * math.pi, viscosity: float = 0.05,
-                              final_time: float = 1.0, dt: float = 0.01, modes: int = 4, amplitude: float = 0.5,
-                              sensors: int = 24, noise: float = 0.01, design: str = "fourier",
-                              smoothness: float = 0.0, total_variation: float = 0.0, tikhonov: float = 0.0,
-                              dtype="float64", checkpoint: bool = True) -> DesignProblem:
+def burgers_initial_condition(
+    *,
+    key,
+    num_points: int = 128,
+    extent: float = 2 * math.pi,
+    viscosity: float = 0.05,
+    final_time: float = 1.0,
+    dt: float = 0.01,
+    modes: int = 4,
+    amplitude: float = 0.5,
+    sensors: int = 24,
+    noise: float = 0.01,
+    design: str = "fourier",
+    smoothness: float = 0.0,
+    total_variation: float = 0.0,
+    tikhonov: float = 0.0,
+    dtype="float64",
+    checkpoint: bool = True,
+) -> DesignProblem:
     r"""Recover the initial condition of 1D viscous Burgers (ETDRK4) from its final
     state at `final_time`, observed at `sensors` random points with Gaussian noise of
     standard deviation `noise`.
@@ -185,9 +201,10 @@ def burgers_initial_condition(*, key, num_points: int = 128, extent: float = 2 *
 
     def report(x, post):
         u_hat = as_field(x)
-        out = {"initial_condition_relative_l2_error": float(jnp.linalg.norm(u_hat - u_true) / jnp.linalg.norm(u_true)),
-               "final_state_relative_l2_error": float(jnp.linalg.norm(final(u_hat) - u_final)
-                                                      / jnp.linalg.norm(u_final))}
+        out = {
+            "initial_condition_relative_l2_error": float(jnp.linalg.norm(u_hat - u_true) / jnp.linalg.norm(u_true)),
+            "final_state_relative_l2_error": float(jnp.linalg.norm(final(u_hat) - u_final) / jnp.linalg.norm(u_final)),
+        }
         if design == "fourier":
             out["true_coefficients"] = np.asarray(c_true[0]).tolist()
             out["recovered_coefficients"] = np.asarray(x[0]).tolist()
@@ -210,16 +227,41 @@ def burgers_initial_condition(*, key, num_points: int = 128, extent: float = 2 *
         axes[1].set(title="final state", xlabel="x")
 
     design0 = jnp.zeros_like(c_true) if design == "fourier" else jnp.zeros_like(u_true)
-    return DesignProblem("burgers_initial_condition", residuals, design0, None, tuple(regs), noise,
-                         0.5 * len(idx), c_true if design == "fourier" else u_true, report, plot, {},
-                         DEFAULT_OPTIMISERS["burgers_initial_condition"])
+    return DesignProblem(
+        "burgers_initial_condition",
+        residuals,
+        design0,
+        None,
+        tuple(regs),
+        noise,
+        0.5 * len(idx),
+        c_true if design == "fourier" else u_true,
+        report,
+        plot,
+        {},
+        DEFAULT_OPTIMISERS["burgers_initial_condition"],
+    )
 
 
-def kolmogorov_parameters(*, key, num_points: int = 32, extent: float = 2 * math.pi, viscosity: float = 0.05,
-                          forcing_amplitude: float = 1.0, forcing_wavenumber: int = 4, drag: float = 0.1,
-                          dt: float = 0.02, final_time: float = 2.0, snapshots: int = 4, sensors: int = 48,
-                          noise: float = 0.05, initial_viscosity: float = 0.1, initial_forcing_amplitude: float = 0.5,
-                          dtype="float64", checkpoint: bool = True) -> DesignProblem:
+def kolmogorov_parameters(
+    *,
+    key,
+    num_points: int = 32,
+    extent: float = 2 * math.pi,
+    viscosity: float = 0.05,
+    forcing_amplitude: float = 1.0,
+    forcing_wavenumber: int = 4,
+    drag: float = 0.1,
+    dt: float = 0.02,
+    final_time: float = 2.0,
+    snapshots: int = 4,
+    sensors: int = 48,
+    noise: float = 0.05,
+    initial_viscosity: float = 0.1,
+    initial_forcing_amplitude: float = 0.5,
+    dtype="float64",
+    checkpoint: bool = True,
+) -> DesignProblem:
     r"""Estimate the viscosity ``ν`` and forcing amplitude ``A`` of 2D Kolmogorov flow
     (vorticity form, ETDRK4) from the vorticity at `sensors` random points at
     `snapshots` equally spaced times, with Gaussian noise `noise`. Differentiated with
@@ -242,10 +284,16 @@ def kolmogorov_parameters(*, key, num_points: int = 32, extent: float = 2 * math
     w0 = w0 / jnp.std(w0)
 
     def simulate(p):
-        pde = spectral.kolmogorov_flow(grid, p["viscosity"], drag=drag, forcing_amplitude=p["forcing_amplitude"],
-                                       forcing_wavenumber=forcing_wavenumber)
-        return rollout(spectral.ETDRK(pde, dt), w0, steps, save_every=every, include_initial=False,
-                       checkpoint=checkpoint)
+        pde = spectral.kolmogorov_flow(
+            grid,
+            p["viscosity"],
+            drag=drag,
+            forcing_amplitude=p["forcing_amplitude"],
+            forcing_wavenumber=forcing_wavenumber,
+        )
+        return rollout(
+            spectral.ETDRK(pde, dt), w0, steps, save_every=every, include_initial=False, checkpoint=checkpoint
+        )
 
     idx = _sensors(sensors, grid.num_points[0] * grid.num_points[1], k2)
     simulate = jax.jit(simulate)
@@ -260,8 +308,10 @@ def kolmogorov_parameters(*, key, num_points: int = 32, extent: float = 2 * math
     def residuals(p):
         return (observe(simulate(p)) - obs) / noise
 
-    design0 = {"viscosity": jnp.asarray(initial_viscosity, dtype),
-               "forcing_amplitude": jnp.asarray(initial_forcing_amplitude, dtype)}
+    design0 = {
+        "viscosity": jnp.asarray(initial_viscosity, dtype),
+        "forcing_amplitude": jnp.asarray(initial_forcing_amplitude, dtype),
+    }
     bounds = Box({"viscosity": 1e-4, "forcing_amplitude": 0.0}, {"viscosity": 1.0, "forcing_amplitude": 10.0})
 
     def plot(p, axes):
@@ -275,14 +325,37 @@ def kolmogorov_parameters(*, key, num_points: int = 32, extent: float = 2 * math
         axes[1].plot([-lim, lim], [-lim, lim], "k", lw=0.5)
         axes[1].set(title="fitted vs observed vorticity", xlabel="observed", ylabel="fitted")
 
-    return DesignProblem("kolmogorov_parameters", residuals, design0, bounds, (), noise, 0.5 * len(idx) * snapshots,
-                         truth, _parameter_report(truth), plot, {}, DEFAULT_OPTIMISERS["kolmogorov_parameters"])
+    return DesignProblem(
+        "kolmogorov_parameters",
+        residuals,
+        design0,
+        bounds,
+        (),
+        noise,
+        0.5 * len(idx) * snapshots,
+        truth,
+        _parameter_report(truth),
+        plot,
+        {},
+        DEFAULT_OPTIMISERS["kolmogorov_parameters"],
+    )
 
 
-def burgers_control(*, key=None, num_points: int = 64, extent: float = 2 * math.pi, viscosity: float = 0.02,
-                    final_time: float = 1.0, dt: float = 0.01, intervals: int = 10, control_weight: float = 1e-7,
-                    smoothness: float = 0.0, tikhonov: float = 0.0, dtype="float64",
-                    checkpoint: bool | int = True) -> DesignProblem:
+def burgers_control(
+    *,
+    key=None,
+    num_points: int = 64,
+    extent: float = 2 * math.pi,
+    viscosity: float = 0.02,
+    final_time: float = 1.0,
+    dt: float = 0.01,
+    intervals: int = 10,
+    control_weight: float = 1e-7,
+    smoothness: float = 0.0,
+    tikhonov: float = 0.0,
+    dtype="float64",
+    checkpoint: bool | int = True,
+) -> DesignProblem:
     r"""Find a forcing ``f(x, t)``, constant on each of `intervals` equal time
     intervals, that drives 1D Burgers from ``sin x`` to ``0.5 cos 2x + 0.3 sin x`` at
     `final_time`; misfit ``‖u(T) - target‖² / (2N)`` plus ``control_weight ‖f‖²``.
@@ -318,8 +391,12 @@ def burgers_control(*, key=None, num_points: int = 64, extent: float = 2 * math.
 
     def report(f, post):
         misfit = float(0.5 * jnp.sum(residuals(f) ** 2))
-        return {"uncontrolled_misfit": uncontrolled, "controlled_misfit": misfit,
-                "misfit_reduction": uncontrolled / max(misfit, 1e-300), "control_rms": float(jnp.sqrt(jnp.mean(f**2)))}
+        return {
+            "uncontrolled_misfit": uncontrolled,
+            "controlled_misfit": misfit,
+            "misfit_reduction": uncontrolled / max(misfit, 1e-300),
+            "control_rms": float(jnp.sqrt(jnp.mean(f**2))),
+        }
 
     xs = np.asarray(x)
 
@@ -329,13 +406,30 @@ def burgers_control(*, key=None, num_points: int = 64, extent: float = 2 * math.
         axes[0].plot(xs, np.asarray(final(f)[0]), "C1--", label="controlled u(T)")
         axes[0].legend(fontsize=7)
         axes[0].set(title="final state", xlabel="x")
-        im = axes[1].imshow(np.asarray(f[:, 0]), aspect="auto", origin="lower", cmap="RdBu_r",
-                            extent=(0, float(grid.extent[0]), 0, final_time))
+        im = axes[1].imshow(
+            np.asarray(f[:, 0]),
+            aspect="auto",
+            origin="lower",
+            cmap="RdBu_r",
+            extent=(0, float(grid.extent[0]), 0, final_time),
+        )
         axes[1].figure.colorbar(im, ax=axes[1])
         axes[1].set(title="control f(x, t)", xlabel="x", ylabel="t")
 
-    return DesignProblem("burgers_control", residuals, design0, None, tuple(regs), None, None, None, report, plot,
-                         {"uncontrolled_misfit": uncontrolled}, DEFAULT_OPTIMISERS["burgers_control"])
+    return DesignProblem(
+        "burgers_control",
+        residuals,
+        design0,
+        None,
+        tuple(regs),
+        None,
+        None,
+        None,
+        report,
+        plot,
+        {"uncontrolled_misfit": uncontrolled},
+        DEFAULT_OPTIMISERS["burgers_control"],
+    )
 
 
 def bump_bathymetry(params, x, interface_width):
@@ -346,12 +440,29 @@ def bump_bathymetry(params, x, interface_width):
     return params["height"] * smooth_indicator(params["half_width"] - dist, interface_width)
 
 
-def shallow_water_bump(*, key, num_cells: int = 100, length: float = 10.0, surface: float = 1.0,
-                       discharge: float = 1.0, height: float = 0.2, centre: float = 5.0, half_width: float = 1.0,
-                       interface_width: float = 0.3, final_time: float = 2.0, snapshots: int = 4, sensors: int = 24,
-                       noise: float = 0.001, initial_height: float = 0.1, initial_centre: float = 4.5,
-                       initial_half_width: float = 1.3, reconstruction: str = "muscl_van_leer", cfl: float = 0.4,
-                       dtype="float64", checkpoint: bool = True) -> DesignProblem:
+def shallow_water_bump(
+    *,
+    key,
+    num_cells: int = 100,
+    length: float = 10.0,
+    surface: float = 1.0,
+    discharge: float = 1.0,
+    height: float = 0.2,
+    centre: float = 5.0,
+    half_width: float = 1.0,
+    interface_width: float = 0.3,
+    final_time: float = 2.0,
+    snapshots: int = 4,
+    sensors: int = 24,
+    noise: float = 0.001,
+    initial_height: float = 0.1,
+    initial_centre: float = 4.5,
+    initial_half_width: float = 1.3,
+    reconstruction: str = "muscl_van_leer",
+    cfl: float = 0.4,
+    dtype="float64",
+    checkpoint: bool = True,
+) -> DesignProblem:
     r"""Recover the height, centre and half-width of a plateau bump on the bed
     (:func:`bump_bathymetry`) of a periodic shallow-water channel (finite volumes,
     HLL, SSPRK3) from the free surface at `sensors` gauges at `snapshots` times, with
@@ -363,14 +474,21 @@ def shallow_water_bump(*, key, num_cells: int = 100, length: float = 10.0, surfa
 
     dtype = _dtype(dtype)
     grid = CellGrid(num_cells, 0.0, length)
-    for name, v in (("surface", surface), ("final_time", final_time), ("cfl", cfl), ("interface_width",
-                    interface_width), ("half_width", half_width), ("initial_half_width", initial_half_width)):
+    for name, v in (
+        ("surface", surface),
+        ("final_time", final_time),
+        ("cfl", cfl),
+        ("interface_width", interface_width),
+        ("half_width", half_width),
+        ("initial_half_width", initial_half_width),
+    ):
         _positive(name, v)
     _positive("height", height, allow_zero=True)
     _positive("initial_height", initial_height, allow_zero=True)
     if height >= surface or initial_height >= surface:
-        raise ValueError(f"the bump (height {height}, initial_height {initial_height}) must stay below the "
-                         f"surface ({surface}).")
+        raise ValueError(
+            f"the bump (height {height}, initial_height {initial_height}) must stay below the surface ({surface})."
+        )
     noise = _positive("noise", noise)
     snapshots = _positive("snapshots", snapshots, integer=True)
     x = jnp.asarray(grid.coordinates()[0], dtype)
@@ -385,25 +503,39 @@ def shallow_water_bump(*, key, num_cells: int = 100, length: float = 10.0, surfa
         law = fv.ShallowWater(bathymetry=b)
         pde = fv.FiniteVolume(law, grid, recon, fv.HLL(), bc="periodic")
         u0 = jnp.stack([surface - b, jnp.full_like(b, discharge)])
-        traj = rollout(SSPRK3(pde, dt), u0, steps_per * snapshots, save_every=steps_per, include_initial=False,
-                       checkpoint=checkpoint)
+        traj = rollout(
+            SSPRK3(pde, dt),
+            u0,
+            steps_per * snapshots,
+            save_every=steps_per,
+            include_initial=False,
+            checkpoint=checkpoint,
+        )
         return traj[:, 0] + b  # free surface
 
     simulate = jax.jit(simulate)
     k2, k3 = jax.random.split(key)
     idx = _sensors(sensors, num_cells, k2)
-    truth = {"height": jnp.asarray(height, dtype), "centre": jnp.asarray(centre, dtype),
-             "half_width": jnp.asarray(half_width, dtype)}
+    truth = {
+        "height": jnp.asarray(height, dtype),
+        "centre": jnp.asarray(centre, dtype),
+        "half_width": jnp.asarray(half_width, dtype),
+    }
     surf = simulate(truth)
     obs = surf[:, idx] + noise * jax.random.normal(k3, (snapshots, len(idx)), dtype)
 
     def residuals(p):
         return (simulate(p)[:, idx] - obs) / noise
 
-    design0 = {"height": jnp.asarray(initial_height, dtype), "centre": jnp.asarray(initial_centre, dtype),
-               "half_width": jnp.asarray(initial_half_width, dtype)}
-    bounds = Box({"height": 0.0, "centre": 0.0, "half_width": 0.2},
-                 {"height": 0.8 * surface, "centre": length, "half_width": 0.4 * length})
+    design0 = {
+        "height": jnp.asarray(initial_height, dtype),
+        "centre": jnp.asarray(initial_centre, dtype),
+        "half_width": jnp.asarray(initial_half_width, dtype),
+    }
+    bounds = Box(
+        {"height": 0.0, "centre": 0.0, "half_width": 0.2},
+        {"height": 0.8 * surface, "centre": length, "half_width": 0.4 * length},
+    )
     xs = np.asarray(x)
 
     def plot(p, axes):
@@ -419,8 +551,20 @@ def shallow_water_bump(*, key, num_cells: int = 100, length: float = 10.0, surfa
             axes[1].plot(xs[idx], np.asarray(obs[j]), "C3.", ms=3)
         axes[1].set(title="free surface (true, fitted, gauges)", xlabel="x")
 
-    return DesignProblem("shallow_water_bump", residuals, design0, bounds, (), noise, 0.5 * len(idx) * snapshots,
-                         truth, _parameter_report(truth), plot, {}, DEFAULT_OPTIMISERS["shallow_water_bump"])
+    return DesignProblem(
+        "shallow_water_bump",
+        residuals,
+        design0,
+        bounds,
+        (),
+        noise,
+        0.5 * len(idx) * snapshots,
+        truth,
+        _parameter_report(truth),
+        plot,
+        {},
+        DEFAULT_OPTIMISERS["shallow_water_bump"],
+    )
 
 
 DEFAULT_OPTIMISERS = {
@@ -443,8 +587,9 @@ def uses_reverse_mode(optimiser: str) -> bool:
     forward mode (the Jacobians of Gauss–Newton, Levenberg–Marquardt, dogleg). Reverse
     mode wants checkpointed rollouts (``checkpoint=True`` of the problem constructors)."""
     if optimiser not in OPTAX_OPTIMISERS + OPTIMISTIX_OPTIMISERS:
-        raise ValueError(f"unknown optimiser {optimiser!r}; choose one of "
-                         f"{', '.join(OPTAX_OPTIMISERS + OPTIMISTIX_OPTIMISERS)}.")
+        raise ValueError(
+            f"unknown optimiser {optimiser!r}; choose one of {', '.join(OPTAX_OPTIMISERS + OPTIMISTIX_OPTIMISERS)}."
+        )
     return optimiser in (*OPTAX_OPTIMISERS, "bfgs")
 
 
@@ -460,10 +605,22 @@ class ProblemResult(eqx.Module):
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def solve_problem(problem: DesignProblem, optimiser: str | None = None, *, steps: int = 100,
-                  learning_rate: float = 1e-2, rtol: float = 1e-8, atol: float = 1e-8, gtol: float | None = 1e-7,
-                  run_dir=None, checkpoint_every: int | None = 10, resume: bool = False,
-                  progress: bool | None = None, config: dict | None = None, name: str | None = None) -> ProblemResult:
+def solve_problem(
+    problem: DesignProblem,
+    optimiser: str | None = None,
+    *,
+    steps: int = 100,
+    learning_rate: float = 1e-2,
+    rtol: float = 1e-8,
+    atol: float = 1e-8,
+    gtol: float | None = 1e-7,
+    run_dir=None,
+    checkpoint_every: int | None = 10,
+    resume: bool = False,
+    progress: bool | None = None,
+    config: dict | None = None,
+    name: str | None = None,
+) -> ProblemResult:
     """Solve a :class:`DesignProblem` and report it.
 
     **Arguments:**
@@ -496,26 +653,51 @@ def solve_problem(problem: DesignProblem, optimiser: str | None = None, *, steps
     t0 = time.perf_counter()
     total = jax.jit(lambda x: problem.objective(x))
     initial = float(total(problem.design0))
-    identity = {"problem": problem.name, "optimiser": optimiser, "learning_rate": learning_rate, "rtol": rtol,
-                "atol": atol, "gtol": gtol, "config": config}
-    common = dict(bounds=problem.bounds, regularisers=problem.regularisers, run_dir=run_dir,
-                  checkpoint_every=checkpoint_every if run_dir is not None else None, resume=resume,
-                  progress=progress, config=identity)
+    identity = {
+        "problem": problem.name,
+        "optimiser": optimiser,
+        "learning_rate": learning_rate,
+        "rtol": rtol,
+        "atol": atol,
+        "gtol": gtol,
+        "config": config,
+    }
+    common = dict(
+        bounds=problem.bounds,
+        regularisers=problem.regularisers,
+        run_dir=run_dir,
+        checkpoint_every=checkpoint_every if run_dir is not None else None,
+        resume=resume,
+        progress=progress,
+        config=identity,
+    )
     if optimiser in OPTAX_OPTIMISERS:
         opt = optax.lbfgs() if optimiser == "lbfgs" else optax.adam(learning_rate)
         res = minimise(lambda x: problem.misfit(x), problem.design0, opt, num_steps=steps, gtol=gtol, **common)
     else:
-        res = least_squares(problem.residuals, problem.design0, optimiser, max_steps=steps, rtol=rtol, atol=atol,
-                            gtol=gtol, **common)
+        res = least_squares(
+            problem.residuals, problem.design0, optimiser, max_steps=steps, rtol=rtol, atol=atol, gtol=gtol, **common
+        )
     post = None
     if problem.noise_std is not None and ravel_pytree(res.design)[0].size <= 64:
-        post = laplace(lambda x: problem.residuals(x) * problem.noise_std, res.design, noise_std=problem.noise_std,
-                       regularisers=problem.regularisers)
+        post = laplace(
+            lambda x: problem.residuals(x) * problem.noise_std,
+            res.design,
+            noise_std=problem.noise_std,
+            regularisers=problem.regularisers,
+        )
     summary = {
-        "name": name, "problem": problem.name, "optimiser": optimiser, "iterations": len(res.history),
-        "initial_objective": initial, "final_objective": res.objective,
-        "reduction": initial / max(res.objective, 1e-300), "noise_floor": problem.noise_floor,
-        "converged": res.converged, "wall_s": time.perf_counter() - t0, **problem.baseline,
+        "name": name,
+        "problem": problem.name,
+        "optimiser": optimiser,
+        "iterations": len(res.history),
+        "initial_objective": initial,
+        "final_objective": res.objective,
+        "reduction": initial / max(res.objective, 1e-300),
+        "noise_floor": problem.noise_floor,
+        "converged": res.converged,
+        "wall_s": time.perf_counter() - t0,
+        **problem.baseline,
         **problem.report(res.design, post),
     }
     if run_dir is not None:

@@ -8,7 +8,6 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 
-
 def _is_float(x) -> bool:
     """A floating-point array (concrete or traced) or a Python float."""
     return isinstance(x, float) or (hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact))
@@ -93,8 +92,9 @@ class _DifferenceRegulariser(AbstractRegulariser):
     periodic: bool = eqx.field(static=True)
     where: Callable | None = eqx.field(static=True)
 
-    def __init__(self, weight: float, *, grid=None, axes=(-1,), periodic: bool | None = None,
-                 where: Callable | None = None):
+    def __init__(
+        self, weight: float, *, grid=None, axes=(-1,), periodic: bool | None = None, where: Callable | None = None
+    ):
         self.weight = _check_weight(weight)
         self.grid = grid
         self.axes = tuple(int(a) for a in ((axes,) if isinstance(axes, int) else axes))
@@ -102,8 +102,9 @@ class _DifferenceRegulariser(AbstractRegulariser):
         self.where = where
 
     def _components(self, design):
-        return [c for x in _select(design, self.where) for c in _gradient_components(x, self.grid, self.axes,
-                                                                                       self.periodic)]
+        return [
+            c for x in _select(design, self.where) for c in _gradient_components(x, self.grid, self.axes, self.periodic)
+        ]
 
 
 class Smoothness(_DifferenceRegulariser):
@@ -163,12 +164,16 @@ def _bound_tree(bound, design, name):
     if not isinstance(bound, (dict, list, tuple, eqx.Module)) and jnp.ndim(bound) == 0:
         return jax.tree.map(lambda x: jnp.asarray(bound, dtype=jnp.result_type(x)), design)
     try:
-        return jax.tree.map(lambda x, b: None if b is None else jnp.broadcast_to(jnp.asarray(b, jnp.result_type(x)),
-                                                                                  jnp.shape(x)), design, bound,
-                            is_leaf=lambda b: b is None)
+        return jax.tree.map(
+            lambda x, b: None if b is None else jnp.broadcast_to(jnp.asarray(b, jnp.result_type(x)), jnp.shape(x)),
+            design,
+            bound,
+            is_leaf=lambda b: b is None,
+        )
     except (ValueError, TypeError) as e:
-        raise ValueError(f"Box {name} must be a number or a pytree like the design (None for unbounded "
-                         f"entries): {e}") from None
+        raise ValueError(
+            f"Box {name} must be a number or a pytree like the design (None for unbounded entries): {e}"
+        ) from None
 
 
 class Box(eqx.Module):

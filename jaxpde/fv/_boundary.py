@@ -107,7 +107,9 @@ class Inflow(AbstractBoundaryCondition):
         if not jnp.issubdtype(state.dtype, jnp.floating):
             state = state.astype(jnp.result_type(float))
         if state.ndim < 1:
-            raise ValueError(f"Inflow state needs a channel axis, shape (C,) or (C, *boundary_shape); got shape {state.shape}.")
+            raise ValueError(
+                f"Inflow state needs a channel axis, shape (C,) or (C, *boundary_shape); got shape {state.shape}."
+            )
         self.state = state
 
     def ghost(self, u, num_ghost, axis, side, law):
@@ -151,7 +153,9 @@ def normalise_bc(bc, ndim: int) -> tuple[tuple[AbstractBoundaryCondition, Abstra
         pairs = [(bc, bc)] * ndim
     elif isinstance(bc, Sequence):
         if len(bc) != ndim:
-            raise ValueError(f"bc has {len(bc)} entries but the grid has {ndim} axes; give one per axis (or one for all).")
+            raise ValueError(
+                f"bc has {len(bc)} entries but the grid has {ndim} axes; give one per axis (or one for all)."
+            )
         pairs = []
         for entry in bc:
             if isinstance(entry, (str, AbstractBoundaryCondition)):
@@ -166,7 +170,10 @@ def normalise_bc(bc, ndim: int) -> tuple[tuple[AbstractBoundaryCondition, Abstra
     for axis, (lo, hi) in enumerate(pairs):
         lo, hi = _one(lo), _one(hi)
         if lo.periodic != hi.periodic:
-            raise ValueError(f"axis {axis}: a periodic boundary must be periodic on both sides, got {type(lo).__name__}/{type(hi).__name__}.")
+            raise ValueError(
+                f"axis {axis}: a periodic boundary must be periodic on both sides, "
+                f"got {type(lo).__name__}/{type(hi).__name__}."
+            )
         out.append((lo, hi))
     return tuple(out)
 
@@ -183,5 +190,6 @@ def pad_scalar(b: Array, bcs, num_ghost: int, axis: int) -> Array:
     """A cell field ``(*N)`` (e.g. bathymetry) padded along `axis` by each side's
     :meth:`AbstractBoundaryCondition.ghost_field`."""
     lo, hi = bcs[axis]
-    return jnp.concatenate([lo.ghost_field(b, num_ghost, axis, "lower"), b, hi.ghost_field(b, num_ghost, axis, "upper")],
-                           axis=axis)
+    return jnp.concatenate(
+        [lo.ghost_field(b, num_ghost, axis, "lower"), b, hi.ghost_field(b, num_ghost, axis, "upper")], axis=axis
+    )

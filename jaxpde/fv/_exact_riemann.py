@@ -31,7 +31,9 @@ def _pressure_function(p, rho, pk, ck, gamma):
     return 2 * ck / (gamma - 1) * (r ** ((gamma - 1) / (2 * gamma)) - 1), r ** (-(gamma + 1) / (2 * gamma)) / (rho * ck)
 
 
-def riemann_star_state(left, right, gamma: float = 1.4, *, tol: float = 1e-14, max_iter: int = 100) -> tuple[float, float]:
+def riemann_star_state(
+    left, right, gamma: float = 1.4, *, tol: float = 1e-14, max_iter: int = 100
+) -> tuple[float, float]:
     """The star-region pressure and velocity ``(p*, u*)`` of the Euler Riemann problem
     with primitive states ``left = (ρ_L, u_L, p_L)`` and ``right = (ρ_R, u_R, p_R)``.
 
@@ -90,7 +92,11 @@ def _sample(s, left, right, p_star, u_star, gamma):
             out = (rho_star, us, p_star)
         else:
             f = 2 / (gamma + 1) + (gamma - 1) / ((gamma + 1) * c) * (uu - ss)
-            out = (rho * f ** (2 / (gamma - 1)), 2 / (gamma + 1) * (c + (gamma - 1) / 2 * uu + ss), p * f ** (2 * gamma / (gamma - 1)))
+            out = (
+                rho * f ** (2 / (gamma - 1)),
+                2 / (gamma + 1) * (c + (gamma - 1) / 2 * uu + ss),
+                p * f ** (2 * gamma / (gamma - 1)),
+            )
     return out[0], sign * out[1], out[2]
 
 

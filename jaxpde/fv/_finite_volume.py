@@ -63,13 +63,19 @@ class FiniteVolume(AbstractPDE):
         if not isinstance(grid, CellGrid):
             raise TypeError(f"FiniteVolume needs a CellGrid, got {type(grid).__name__}.")
         if law.ndim != grid.ndim:
-            raise ValueError(f"the law is {law.ndim}D but the grid is {grid.ndim}D; build the law with ndim={grid.ndim}.")
+            raise ValueError(
+                f"the law is {law.ndim}D but the grid is {grid.ndim}D; build the law with ndim={grid.ndim}."
+            )
         reconstruction = PiecewiseConstant() if reconstruction is None else reconstruction
         riemann_solver = Rusanov() if riemann_solver is None else riemann_solver
         if not isinstance(reconstruction, AbstractReconstruction):
-            raise TypeError(f"reconstruction must be an AbstractReconstruction (e.g. WENO5()), got {type(reconstruction).__name__}.")
+            raise TypeError(
+                f"reconstruction must be an AbstractReconstruction (e.g. WENO5()), got {type(reconstruction).__name__}."
+            )
         if not isinstance(riemann_solver, AbstractRiemannSolver):
-            raise TypeError(f"riemann_solver must be an AbstractRiemannSolver (e.g. HLLC()), got {type(riemann_solver).__name__}.")
+            raise TypeError(
+                f"riemann_solver must be an AbstractRiemannSolver (e.g. HLLC()), got {type(riemann_solver).__name__}."
+            )
         riemann_solver.check_law(law)
         law.balance().check(law, grid)
         self.law = law
@@ -152,4 +158,4 @@ def cfl_dt(pde: FiniteVolume, u: Field, cfl: float = 0.5) -> jax.Array:
         raise ValueError(f"cfl must be positive and finite, got {cfl!r}.")
     rate = pde.max_signal_rate(u)
     tiny = jnp.finfo(jnp.result_type(u.dtype, rate.dtype)).tiny
-    return cfl / jnp.maximum(rate, tiny ** 0.5)
+    return cfl / jnp.maximum(rate, tiny**0.5)

@@ -8,7 +8,6 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from .._checks import as_coefficient, check_int
-from .._types import Field
 from ._balance import AbstractBalance, Conservative, HydrostaticReconstruction
 from ._registry import LAWS
 from ._util import add_to_channel, safe_divide
@@ -164,7 +163,9 @@ class LinearAdvection(AbstractScalarLaw):
         if v.ndim == 0:
             v = jnp.full((self.ndim,), v)
         if v.shape != (self.ndim,):
-            raise ValueError(f"velocity must be a scalar or have one entry per axis ({self.ndim}), got shape {v.shape}.")
+            raise ValueError(
+                f"velocity must be a scalar or have one entry per axis ({self.ndim}), got shape {v.shape}."
+            )
         self.velocity = v
         self.channels = check_int(num_channels, "num_channels")
 
@@ -253,7 +254,9 @@ class ShallowWater(AbstractFluidLaw):
         self.gravity = as_coefficient(gravity, "gravity", minimum=0.0, strict=True)
         self.bathymetry = None if bathymetry is None else jnp.asarray(bathymetry, dtype=jnp.result_type(float))
         if self.bathymetry is not None and self.bathymetry.ndim != self.ndim:
-            raise ValueError(f"bathymetry must have shape grid.shape ({self.ndim} axes), got shape {self.bathymetry.shape}.")
+            raise ValueError(
+                f"bathymetry must have shape grid.shape ({self.ndim} axes), got shape {self.bathymetry.shape}."
+            )
         self.dry_tolerance = float(dry_tolerance)
 
     @property
@@ -369,7 +372,9 @@ class Euler(AbstractFluidLaw):
         p = self.pressure(u)
         vel = u[1 + axis] / u[0]
         f = u * vel
-        return jnp.stack([f[c] + (p if c == 1 + axis else p * vel if c == self.ndim + 1 else 0.0) for c in range(self.ndim + 2)])
+        return jnp.stack(
+            [f[c] + (p if c == 1 + axis else p * vel if c == self.ndim + 1 else 0.0) for c in range(self.ndim + 2)]
+        )
 
     def wave_speeds(self, u, axis):
         w = self.to_primitive(u)

@@ -18,8 +18,10 @@ def _primitive(law, w) -> np.ndarray:
     w = jnp.asarray(w, dtype=jnp.result_type(float))
     ok = law.admissible(w)
     if ok is not None and not bool(jnp.all(ok)):
-        raise ValueError(f"the state {np.asarray(w).tolist()} is not admissible for {type(law).__name__} "
-                         "(density, depth and pressure must be positive).")
+        raise ValueError(
+            f"the state {np.asarray(w).tolist()} is not admissible for {type(law).__name__} "
+            "(density, depth and pressure must be positive)."
+        )
     return np.asarray(law.to_conserved(w))
 
 
@@ -52,7 +54,10 @@ def riemann_problem(law, grid, left, right, x0: float = 0.5, *, axis: int = 0):
     c = law.num_channels
     left, right = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
     if left.shape != (c,) or right.shape != (c,):
-        raise ValueError(f"left and right must have {c} primitive entries for {type(law).__name__}, got {left.shape} and {right.shape}.")
+        raise ValueError(
+            f"left and right must have {c} primitive entries for {type(law).__name__}, "
+            f"got {left.shape} and {right.shape}."
+        )
     ul = _primitive(law, left).reshape((c,) + (1,) * grid.ndim)
     ur = _primitive(law, right).reshape((c,) + (1,) * grid.ndim)
     f = _fraction_below(grid, x0, axis)[None]

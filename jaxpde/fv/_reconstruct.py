@@ -15,7 +15,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._util import safe_divide, take as _take
+from ._util import safe_divide
+from ._util import take as _take
 
 
 def minmod(a, b):

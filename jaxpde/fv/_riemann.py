@@ -66,8 +66,10 @@ class HLLC(AbstractRiemannSolver):
 
     def check_law(self, law):
         if not isinstance(law, AbstractFluidLaw):
-            raise TypeError(f"HLLC needs a law with a contact wave (an AbstractFluidLaw such as Euler or ShallowWater), "
-                            f"got {type(law).__name__}; use HLL or Rusanov.")
+            raise TypeError(
+                f"HLLC needs a law with a contact wave (an AbstractFluidLaw such as Euler or ShallowWater), "
+                f"got {type(law).__name__}; use HLL or Rusanov."
+            )
 
     def __call__(self, law, u_left, u_right, axis):
         self.check_law(law)
@@ -95,8 +97,10 @@ class Godunov(AbstractRiemannSolver):
 
     def check_law(self, law):
         if not isinstance(law, AbstractScalarLaw):
-            raise TypeError(f"the Godunov flux needs a scalar law with an exact Riemann solution (an AbstractScalarLaw "
-                            f"such as Burgers), got {type(law).__name__}; use HLLC, HLL or Rusanov.")
+            raise TypeError(
+                f"the Godunov flux needs a scalar law with an exact Riemann solution (an AbstractScalarLaw "
+                f"such as Burgers), got {type(law).__name__}; use HLLC, HLL or Rusanov."
+            )
 
     def __call__(self, law, u_left, u_right, axis):
         self.check_law(law)

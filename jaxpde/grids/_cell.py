@@ -65,7 +65,9 @@ class CellGrid(AbstractGrid):
         hi = _per_axis(upper, len(n), "upper", float)
         for a, b in zip(lo, hi):
             if not (math.isfinite(a) and math.isfinite(b) and b > a):
-                raise ValueError(f"CellGrid: need finite bounds with upper > lower on every axis, got lower={lo}, upper={hi}.")
+                raise ValueError(
+                    f"CellGrid: need finite bounds with upper > lower on every axis, got lower={lo}, upper={hi}."
+                )
         self.num_cells = n
         self.lower = lo
         self.upper = hi

@@ -64,8 +64,7 @@ class PeriodicGrid(AbstractGrid):
             n = n * len(e)
         if len(n) != len(e):
             raise ValueError(
-                f"PeriodicGrid: num_points has {len(n)} axes but extent has {len(e)}; "
-                "give one value per axis."
+                f"PeriodicGrid: num_points has {len(n)} axes but extent has {len(e)}; give one value per axis."
             )
         if not 1 <= len(n) <= 3:
             raise ValueError(f"PeriodicGrid supports 1, 2 or 3 dimensions, got {len(n)}.")

@@ -4,7 +4,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..grids import PeriodicGrid
-
 from ._registry import INITIAL_CONDITIONS
 
 
@@ -33,7 +32,9 @@ def gaussian_blob(grid: PeriodicGrid, *, center=None, width=None, amplitude=1.0,
     Defaults: centre of the domain, width ``L/20``. **Returns:** ``(1, *grid.shape)``."""
     x = grid.coordinates()
     ext = np.asarray(grid.extent).reshape((-1,) + (1,) * grid.ndim)
-    c = np.asarray(center if center is not None else np.asarray(grid.extent) / 2, float).reshape((-1,) + (1,) * grid.ndim)
+    c = np.asarray(center if center is not None else np.asarray(grid.extent) / 2, float).reshape(
+        (-1,) + (1,) * grid.ndim
+    )
     w = float(width) if width is not None else grid.extent[0] / 20
     d = (x - c + ext / 2) % ext - ext / 2
     return jnp.asarray(amplitude * np.exp(-np.sum(d**2, axis=0) / (2 * w**2))[None], _dtype(dtype))
@@ -68,7 +69,9 @@ def taylor_green_vorticity(grid: PeriodicGrid, *, wavenumber=1, amplitude=1.0, d
 
 
 @INITIAL_CONDITIONS.register("kink")
-def kink(grid: PeriodicGrid, *, position=None, width=np.sqrt(2.0), antikink_position=None, velocity=0.0, dtype=None):
+def kink(
+    grid: PeriodicGrid, *, position=None, width=1.4142135623730951, antikink_position=None, velocity=0.0, dtype=None
+):
     """φ⁴ kink-antikink pair for :class:`~jaxpde.spectral.KleinGordon` on a periodic
     domain: ``φ = tanh(γ(x-a)/w) - tanh(γ(x-b)/w) - 1`` with Lorentz factor ``γ``; the
     kink (at ``a``) moves with ``+velocity`` and the antikink (at ``b > a``) with

@@ -6,7 +6,6 @@ import numpy as np
 
 from .._checks import check_int, check_periodic_grid
 from ..grids import PeriodicGrid
-
 from ._registry import INITIAL_CONDITIONS
 
 

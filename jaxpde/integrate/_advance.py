@@ -70,8 +70,10 @@ def solve_advance(pde: AbstractPDE, times, *, max_steps: int = 100_000, noise=No
     def advance(u, index, n):
         left = max_steps - used["num_steps"]
         if left <= 0:
-            raise RuntimeError(f"the run needs more than max_steps = {max_steps} solver steps by t = "
-                               f"{times[index]:.6g}; raise max_steps or loosen the tolerances.")
+            raise RuntimeError(
+                f"the run needs more than max_steps = {max_steps} solver steps by t = "
+                f"{times[index]:.6g}; raise max_steps or loosen the tolerances."
+            )
         # the budget is static in diffrax: round it up to a power of two to bound recompiles
         budget = min(max_steps, 2 ** math.ceil(math.log2(left)))
         try:
@@ -84,8 +86,10 @@ def solve_advance(pde: AbstractPDE, times, *, max_steps: int = 100_000, noise=No
         info = {k: int(stats[k]) for k in ("num_steps", "num_accepted_steps", "num_rejected_steps")}
         used["num_steps"] += info["num_steps"]
         if used["num_steps"] > max_steps:
-            raise RuntimeError(f"the run needs more than max_steps = {max_steps} solver steps by t = "
-                               f"{times[index + n]:.6g}; raise max_steps or loosen the tolerances.")
+            raise RuntimeError(
+                f"the run needs more than max_steps = {max_steps} solver steps by t = "
+                f"{times[index + n]:.6g}; raise max_steps or loosen the tolerances."
+            )
         return frames, info
 
     return advance
@@ -99,8 +103,7 @@ def cfl_advance(pde: AbstractPDE, times, *, cfl: float = 0.5, stepper: str = "ss
 
     @jax.jit
     def one(u, t0, t1):
-        sol = solve_to(pde, u, t1, t0=t0, cfl=cfl, stepper=stepper, differentiable=False, full_output=True,
-                       throw=False)
+        sol = solve_to(pde, u, t1, t0=t0, cfl=cfl, stepper=stepper, differentiable=False, full_output=True, throw=False)
         return sol.u, sol.num_steps
 
     def advance(u, index, n):

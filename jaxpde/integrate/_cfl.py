@@ -29,11 +29,15 @@ class CFLSolution(NamedTuple):
 def _stepper_factory(stepper):
     if isinstance(stepper, str):
         if stepper not in EXPLICIT_STEPPERS:
-            raise ValueError(f"unknown stepper {stepper!r}; choose one of {', '.join(EXPLICIT_STEPPERS)} or pass a class.")
+            raise ValueError(
+                f"unknown stepper {stepper!r}; choose one of {', '.join(EXPLICIT_STEPPERS)} or pass a class."
+            )
         return EXPLICIT_STEPPERS[stepper]
     if callable(stepper):
         return stepper
-    raise TypeError(f"stepper must be a name ({', '.join(EXPLICIT_STEPPERS)}) or a class (pde, dt) -> stepper, got {stepper!r}.")
+    raise TypeError(
+        f"stepper must be a name ({', '.join(EXPLICIT_STEPPERS)}) or a class (pde, dt) -> stepper, got {stepper!r}."
+    )
 
 
 def _is_traced(x) -> bool:
@@ -136,19 +140,22 @@ def solve_to(
 
     carry = (u0, jnp.asarray(t0, dtype), jnp.asarray(0, jnp.int32))
     if differentiable:
+
         def step(c, _):
             return jax.lax.cond(c[1] < t_final, advance, lambda c: c, c)
 
         u, t, n = _advance(step, carry, max_steps, levels)
     else:
+
         def cond(c):
             going = c[1] < t_final
             return going if max_steps is None else going & (c[2] < max_steps)
 
         u, t, n = jax.lax.while_loop(cond, advance, carry)
     if throw:
-        u = eqx.error_if(u, ~jnp.all(jnp.isfinite(u)),
-                         "solve_to: the state became non-finite; lower cfl or check the initial state.")
+        u = eqx.error_if(
+            u, ~jnp.all(jnp.isfinite(u)), "solve_to: the state became non-finite; lower cfl or check the initial state."
+        )
         u = eqx.error_if(u, t < t_final, "solve_to: max_steps was reached before t_final; raise max_steps.")
     if full_output:
         return CFLSolution(u, t, n)

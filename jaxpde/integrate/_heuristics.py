@@ -65,7 +65,7 @@ def stiffness_estimate(solver, y0, dense_info, h) -> Array:
         if i == 0:
             return y0
         row = tableau.a_lower[i - 1]
-        return jax.tree.map(lambda y, k: y + jnp.tensordot(jnp.asarray(row, k.dtype), k[: i], axes=1), y0, ks)
+        return jax.tree.map(lambda y, k: y + jnp.tensordot(jnp.asarray(row, k.dtype), k[:i], axes=1), y0, ks)
 
     s = tableau.num_stages - 1
     dk = jax.tree.map(lambda k: k[s] - k[s - 1], ks)  # k already includes the step h
@@ -170,4 +170,3 @@ def local_heuristics(pde, u, t, *, solver="tsit5", rtol=1e-6, atol=1e-6, dt=None
 def random_time(key, t0, t1) -> Array:
     """A time drawn uniformly from ``(t0, t1)`` for :func:`local_heuristics`."""
     return jax.random.uniform(key, (), minval=t0, maxval=t1)
-

@@ -57,14 +57,15 @@ ADJOINTS: dict[str, Callable[[], diffrax.AbstractAdjoint]] = {
 """
 
 
-
 def resolve(value, table: dict, what: str, cls):
     """`value` if it is a `cls`, else the entry of `table` it names (case-insensitive)."""
     if isinstance(value, str):
         try:
             return table[value.lower()]()
         except KeyError:
-            raise ValueError(f"unknown {what} {value!r}; choose one of {sorted(table)} or pass a diffrax object.") from None
+            raise ValueError(
+                f"unknown {what} {value!r}; choose one of {sorted(table)} or pass a diffrax object."
+            ) from None
     if isinstance(value, cls):
         return value
     raise TypeError(f"{what} must be a name ({sorted(table)}) or a diffrax {cls.__name__}, got {value!r}.")
@@ -79,7 +80,9 @@ def resolve_saveat(saveat) -> diffrax.SaveAt:
     if isinstance(saveat, str):
         if saveat == "steps":
             return diffrax.SaveAt(steps=True)
-        raise ValueError(f"saveat must be None (final state), 'steps', an array of times or a diffrax.SaveAt, got {saveat!r}.")
+        raise ValueError(
+            f"saveat must be None (final state), 'steps', an array of times or a diffrax.SaveAt, got {saveat!r}."
+        )
     ts = jnp.asarray(saveat)
     if ts.ndim != 1 or ts.shape[0] == 0:
         raise ValueError(f"saveat times must be a non-empty 1D array, got shape {ts.shape}.")

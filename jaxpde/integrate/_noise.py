@@ -219,7 +219,9 @@ class _HashableArray:
         return self._hash
 
     def __eq__(self, other):
-        return isinstance(other, _HashableArray) and self._hash == other._hash and np.array_equal(self.array, other.array)
+        return (
+            isinstance(other, _HashableArray) and self._hash == other._hash and np.array_equal(self.array, other.array)
+        )
 
 
 class NoiseTerm(diffrax.AbstractTerm):

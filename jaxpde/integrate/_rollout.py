@@ -1,6 +1,5 @@
 """Autoregressive rollouts of any stepper as one ``lax.scan``."""
 
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -130,8 +129,11 @@ def rollout(
     else:
         _, frames = jax.lax.scan(block, v0, controls, length=num_saves)
     if check_finite and num_saves:
-        frames = eqx.error_if(frames, ~jnp.all(jnp.isfinite(frames)),
-                              "rollout produced a non-finite state (NaN or inf); reduce dt or check the parameters.")
+        frames = eqx.error_if(
+            frames,
+            ~jnp.all(jnp.isfinite(frames)),
+            "rollout produced a non-finite state (NaN or inf); reduce dt or check the parameters.",
+        )
     if include_initial:
         frames = jnp.concatenate([u0[None], frames.astype(u0.dtype)])
     return frames

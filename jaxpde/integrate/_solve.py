@@ -7,10 +7,8 @@ SDEs), so every discretisation in jaxpde and every neural vector field in
 :mod:`jaxpde.nn` goes through the same code.
 """
 
-from collections.abc import Callable
-from typing import Any
-
 import math
+from typing import Any
 
 import diffrax
 import equinox as eqx
@@ -27,11 +25,17 @@ from ._names import ADJOINTS, ODE_SOLVERS, SDE_SOLVERS, resolve, resolve_saveat
 from ._terms import is_imex, ode_terms, sde_terms
 
 _FAILURES = (
-    ("max_steps_reached", "the maximum number of steps ({max_steps}) was reached before t1. "
-     "Increase max_steps, loosen rtol/atol, or use an implicit/IMEX solver if the problem is stiff."),
+    (
+        "max_steps_reached",
+        "the maximum number of steps ({max_steps}) was reached before t1. "
+        "Increase max_steps, loosen rtol/atol, or use an implicit/IMEX solver if the problem is stiff.",
+    ),
     ("max_steps_rejected", "too many consecutive steps were rejected. The solution may have blown up."),
     ("dt_min_reached", "the step size fell below dtmin. The solution may have blown up or be singular."),
-    ("nonlinear_max_steps_reached", "the implicit stage equations did not converge. Try a smaller dt0 or looser tolerances."),
+    (
+        "nonlinear_max_steps_reached",
+        "the implicit stage equations did not converge. Try a smaller dt0 or looser tolerances.",
+    ),
     ("nonlinear_divergence", "the implicit stage equations diverged. Try a smaller dt0 or looser tolerances."),
     ("singular", "a singular linear system appeared in an implicit stage."),
     ("nonfinite", "the state became non-finite (NaN or inf)."),
@@ -120,7 +124,8 @@ def _check_result(sol: diffrax.Solution, ys, max_steps: int):
     ys = eqx.branched_error_if(ys, failed, index, messages)
     nonfinite = ~jnp.all(jnp.isfinite(ys))
     ys = eqx.error_if(
-        ys, nonfinite,
+        ys,
+        nonfinite,
         "jaxpde.solve produced a non-finite state (NaN or inf). With fixed steps this usually "
         "means dt is too large for stability; use an adaptive solver or a smaller dt0.",
     )

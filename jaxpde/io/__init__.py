@@ -3,7 +3,12 @@
 
 from ._hdf5 import (
     TrajectoryWriter as TrajectoryWriter,
+)
+from ._hdf5 import (
     load_trajectory as load_trajectory,
+)
+from ._hdf5 import (
     save_trajectory as save_trajectory,
 )
-from ._record import RecordedTrajectory as RecordedTrajectory, record_trajectory as record_trajectory
+from ._record import RecordedTrajectory as RecordedTrajectory
+from ._record import record_trajectory as record_trajectory

@@ -30,9 +30,19 @@ class RecordedTrajectory(NamedTuple):
     info: dict
 
 
-def record_trajectory(path, advance: Callable, u0, times, *, metadata: dict, chunk: int | None = None,
-                      progress: bool | None = None, keep: int = 400, unit: str = "frame",
-                      describe: str = "") -> RecordedTrajectory:
+def record_trajectory(
+    path,
+    advance: Callable,
+    u0,
+    times,
+    *,
+    metadata: dict,
+    chunk: int | None = None,
+    progress: bool | None = None,
+    keep: int = 400,
+    unit: str = "frame",
+    describe: str = "",
+) -> RecordedTrajectory:
     r"""Integrate from `u0` through the save `times` and write every frame to an HDF5
     file with `metadata` (atomically: a failed or interrupted run leaves no file).
 
@@ -75,8 +85,9 @@ def record_trajectory(path, advance: Callable, u0, times, *, metadata: dict, chu
                 finite = np.all(np.isfinite(frames.reshape(n, -1)), axis=1)
                 if not finite.all():
                     bad = done + int(np.argmin(finite)) + 1
-                    raise FloatingPointError(f"the solution became non-finite by t = {times[bad]:.6g} (frame {bad})"
-                                             f"{describe}")
+                    raise FloatingPointError(
+                        f"the solution became non-finite by t = {times[bad]:.6g} (frame {bad}){describe}"
+                    )
                 writer.write(frames)
                 for k, v in (info or {}).items():
                     info_total[k] = info_total.get(k, 0) + int(v)

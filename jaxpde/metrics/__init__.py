@@ -2,7 +2,13 @@
 
 from ._metrics import (
     correlation as correlation,
+)
+from ._metrics import (
     correlation_time as correlation_time,
+)
+from ._metrics import (
     energy_spectrum as energy_spectrum,
+)
+from ._metrics import (
     nrmse as nrmse,
 )

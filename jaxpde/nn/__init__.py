@@ -3,25 +3,51 @@ and its tensor-factorised form, U-Net, dilated ResNet, DeepONet), neural fields 
 Fourier features), parameter conditioning, learned and solver-in-the-loop steppers, vector
 fields, neural ODEs and the stable neural SDE classes of Oh et al. (ICLR 2024)."""
 
-from ._neural_de import (
-    GeometricSDE as GeometricSDE,
-    LangevinSDE as LangevinSDE,
-    LinearNoiseSDE as LinearNoiseSDE,
-    NeuralODE as NeuralODE,
-)
-from ._vector_fields import FourierField as FourierField, MLPField as MLPField, SpectralConv1d as SpectralConv1d
 from ._fno import (
     FNO as FNO,
+)
+from ._fno import (
     ChannelAttention as ChannelAttention,
+)
+from ._fno import (
     CorrectedStepper as CorrectedStepper,
+)
+from ._fno import (
     OperatorStepper as OperatorStepper,
+)
+from ._fno import (
     SpectralConv as SpectralConv,
+)
+from ._neural_de import (
+    GeometricSDE as GeometricSDE,
+)
+from ._neural_de import (
+    LangevinSDE as LangevinSDE,
+)
+from ._neural_de import (
+    LinearNoiseSDE as LinearNoiseSDE,
+)
+from ._neural_de import (
+    NeuralODE as NeuralODE,
 )
 from ._operators import (
     OPERATORS as OPERATORS,
-    DeepONet as DeepONet,
-    DilatedResNet as DilatedResNet,
-    FourierFeatureMLP as FourierFeatureMLP,
+)
+from ._operators import (
     SIREN as SIREN,
+)
+from ._operators import (
+    DeepONet as DeepONet,
+)
+from ._operators import (
+    DilatedResNet as DilatedResNet,
+)
+from ._operators import (
+    FourierFeatureMLP as FourierFeatureMLP,
+)
+from ._operators import (
     UNet as UNet,
 )
+from ._vector_fields import FourierField as FourierField
+from ._vector_fields import MLPField as MLPField
+from ._vector_fields import SpectralConv1d as SpectralConv1d

@@ -176,8 +176,11 @@ class ChannelAttention(eqx.Module):
     def __init__(self, num_parameters, channels, *, width=32, key):
         mlp = eqx.nn.MLP(num_parameters, channels, width, 2, activation=jax.nn.gelu, key=key)
         last = mlp.layers[-1]
-        self.mlp = eqx.tree_at(lambda m: (m.layers[-1].weight, m.layers[-1].bias), mlp,
-                               (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)))
+        self.mlp = eqx.tree_at(
+            lambda m: (m.layers[-1].weight, m.layers[-1].bias),
+            mlp,
+            (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)),
+        )
 
     def __call__(self, v, p):
         gate = 2.0 * jax.nn.sigmoid(self.mlp(jnp.asarray(p, v.dtype).reshape(-1)))
@@ -223,9 +226,22 @@ class FNO(eqx.Module):
     activation: Callable = eqx.field(static=True)
     ndim: int = eqx.field(static=True)
 
-    def __init__(self, in_channels, out_channels, *, modes=12, width=32, depth=4, ndim=1,
-                 activation: Callable = jax.nn.gelu, projection_width=None, factorisation=None, rank=0.5,
-                 num_parameters=0, key):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        *,
+        modes=12,
+        width=32,
+        depth=4,
+        ndim=1,
+        activation: Callable = jax.nn.gelu,
+        projection_width=None,
+        factorisation=None,
+        rank=0.5,
+        num_parameters=0,
+        key,
+    ):
         self.ndim = check_int(ndim, "ndim")
         if self.ndim > 3:
             raise ValueError(f"FNO supports 1 to 3 spatial dimensions, got ndim={ndim}.")
@@ -234,23 +250,30 @@ class FNO(eqx.Module):
         proj = check_int(projection_width or 2 * width, "projection_width")
         keys = jax.random.split(key, 3 * depth + 3)
         self.lift = _Pointwise(check_int(in_channels, "in_channels"), width, key=keys[0])
-        self.spectral = [SpectralConv(width, width, modes, ndim=self.ndim, factorisation=factorisation, rank=rank,
-                                      key=k) for k in keys[1 : depth + 1]]
+        self.spectral = [
+            SpectralConv(width, width, modes, ndim=self.ndim, factorisation=factorisation, rank=rank, key=k)
+            for k in keys[1 : depth + 1]
+        ]
         self.pointwise = [_Pointwise(width, width, key=k) for k in keys[depth + 1 : 2 * depth + 1]]
         self.project1 = _Pointwise(width, proj, key=keys[-2])
         self.project2 = _Pointwise(proj, check_int(out_channels, "out_channels"), key=keys[-1])
         self.activation = activation
         if num_parameters:
             num_parameters = check_int(num_parameters, "num_parameters")
-            self.attention = [ChannelAttention(num_parameters, width, key=k) for k in keys[2 * depth + 1 : 3 * depth + 1]]
+            self.attention = [
+                ChannelAttention(num_parameters, width, key=k) for k in keys[2 * depth + 1 : 3 * depth + 1]
+            ]
         else:
             self.attention = None
 
     def __call__(self, u: Array, p: Array | None = None) -> Array:
         _check_spatial(u, self.ndim, "FNO")
         if (p is None) != (self.attention is None):
-            raise ValueError("this FNO was built with num_parameters > 0: call it as model(u, p)"
-                             if p is None else "this FNO takes no PDE parameters (num_parameters=0).")
+            raise ValueError(
+                "this FNO was built with num_parameters > 0: call it as model(u, p)"
+                if p is None
+                else "this FNO takes no PDE parameters (num_parameters=0)."
+            )
         v = self.lift(u)
         for i, (spec, point) in enumerate(zip(self.spectral, self.pointwise)):
             v = spec(v) + point(v)

@@ -17,8 +17,9 @@ from ._fno import FNO, _check_spatial
 
 def _conv(ndim, cin, cout, *, kernel=3, dilation=1, stride=1, key):
     pad = dilation * (kernel - 1) // 2
-    return eqx.nn.Conv(ndim, cin, cout, kernel, stride=stride, padding=pad, dilation=dilation,
-                       padding_mode="CIRCULAR", key=key)
+    return eqx.nn.Conv(
+        ndim, cin, cout, kernel, stride=stride, padding=pad, dilation=dilation, padding_mode="CIRCULAR", key=key
+    )
 
 
 def _groups(channels, wanted=8):
@@ -130,8 +131,9 @@ class DilatedResNet(eqx.Module):
     decoder: eqx.nn.Conv
     ndim: int = eqx.field(static=True)
 
-    def __init__(self, in_channels, out_channels, *, width=32, num_blocks=2, dilations=(1, 2, 4, 8, 4, 2, 1),
-                 ndim=1, key):
+    def __init__(
+        self, in_channels, out_channels, *, width=32, num_blocks=2, dilations=(1, 2, 4, 8, 4, 2, 1), ndim=1, key
+    ):
         self.ndim = check_int(ndim, "ndim")
         if not 1 <= self.ndim <= 3:
             raise ValueError(f"DilatedResNet supports 1 to 3 spatial dimensions, got ndim={ndim}.")
@@ -141,8 +143,9 @@ class DilatedResNet(eqx.Module):
         keys = jax.random.split(key, num_blocks * len(dilations) + 2)
         self.encoder = _conv(ndim, check_int(in_channels, "in_channels"), width, key=keys[0])
         it = iter(keys[1:-1])
-        self.blocks = [[_conv(ndim, width, width, dilation=d, key=next(it)) for d in dilations]
-                       for _ in range(num_blocks)]
+        self.blocks = [
+            [_conv(ndim, width, width, dilation=d, key=next(it)) for d in dilations] for _ in range(num_blocks)
+        ]
         self.decoder = _conv(ndim, width, check_int(out_channels, "out_channels"), key=keys[-1])
 
     def __call__(self, u: Array) -> Array:
@@ -192,8 +195,9 @@ class DeepONet(eqx.Module):
         k1, k2 = jax.random.split(key)
         sensors = check_int(in_channels, "in_channels") * int(np.prod(self.num_points))
         self.branch = eqx.nn.MLP(sensors, self.out_channels * self.basis, width, depth, activation=jax.nn.gelu, key=k1)
-        self.trunk = eqx.nn.MLP(2 * ndim, self.basis, width, depth, activation=jax.nn.gelu,
-                                final_activation=jax.nn.gelu, key=k2)
+        self.trunk = eqx.nn.MLP(
+            2 * ndim, self.basis, width, depth, activation=jax.nn.gelu, final_activation=jax.nn.gelu, key=k2
+        )
         self.bias = jnp.zeros((self.out_channels,))
 
     def evaluate(self, u: Array, x: Array) -> Array:
@@ -201,8 +205,10 @@ class DeepONet(eqx.Module):
         ``(C_out, P)``."""
         _check_spatial(u, len(self.num_points), "DeepONet")
         if u.shape[1:] != self.num_points:
-            raise ValueError(f"DeepONet was built for sensor grid {self.num_points}, got {u.shape[1:]}; "
-                             "resample the input to that grid.")
+            raise ValueError(
+                f"DeepONet was built for sensor grid {self.num_points}, got {u.shape[1:]}; "
+                "resample the input to that grid."
+            )
         b = self.branch(u.reshape(-1)).reshape(self.out_channels, self.basis)
         emb = jnp.concatenate([jnp.cos(2 * jnp.pi * x), jnp.sin(2 * jnp.pi * x)], axis=-1).astype(u.dtype)
         t = jax.vmap(self.trunk)(emb)  # (P, basis)
@@ -227,8 +233,9 @@ class SIREN(eqx.Module):
     omega0: float = eqx.field(static=True)
 
     def __init__(self, in_features, out_features, *, width=64, depth=3, omega0=30.0, key):
-        in_features, width, depth = (check_int(v, n) for v, n in ((in_features, "in_features"), (width, "width"),
-                                                                  (depth, "depth")))
+        in_features, width, depth = (
+            check_int(v, n) for v, n in ((in_features, "in_features"), (width, "width"), (depth, "depth"))
+        )
         keys = jax.random.split(key, depth + 1)
         self.omega0 = float(omega0)
         layers = []
@@ -237,9 +244,14 @@ class SIREN(eqx.Module):
             lim = 1.0 / n_in if i == 0 else np.sqrt(6.0 / n_in) / self.omega0
             kw, kb = jax.random.split(keys[i])
             lin = eqx.nn.Linear(n_in, width, key=kw)
-            lin = eqx.tree_at(lambda m: (m.weight, m.bias), lin,
-                              (jax.random.uniform(kw, (width, n_in), minval=-lim, maxval=lim),
-                               jax.random.uniform(kb, (width,), minval=-lim, maxval=lim)))
+            lin = eqx.tree_at(
+                lambda m: (m.weight, m.bias),
+                lin,
+                (
+                    jax.random.uniform(kw, (width, n_in), minval=-lim, maxval=lim),
+                    jax.random.uniform(kb, (width,), minval=-lim, maxval=lim),
+                ),
+            )
             layers.append(lin)
         self.layers = layers
         self.output = eqx.nn.Linear(width, check_int(out_features, "out_features"), key=keys[-1])
@@ -266,11 +278,18 @@ class FourierFeatureMLP(eqx.Module):
 
     def __init__(self, in_features, out_features, *, num_features=64, scale=10.0, width=64, depth=3, key):
         k1, k2 = jax.random.split(key)
-        freqs = float(scale) * np.asarray(jax.random.normal(k1, (check_int(num_features, "num_features"),
-                                                                 check_int(in_features, "in_features"))))
+        freqs = float(scale) * np.asarray(
+            jax.random.normal(k1, (check_int(num_features, "num_features"), check_int(in_features, "in_features")))
+        )
         self._frequencies = tuple(map(tuple, freqs.tolist()))
-        self.mlp = eqx.nn.MLP(2 * num_features, check_int(out_features, "out_features"), check_int(width, "width"),
-                              check_int(depth, "depth"), activation=jax.nn.gelu, key=k2)
+        self.mlp = eqx.nn.MLP(
+            2 * num_features,
+            check_int(out_features, "out_features"),
+            check_int(width, "width"),
+            check_int(depth, "depth"),
+            activation=jax.nn.gelu,
+            key=k2,
+        )
 
     @property
     def frequencies(self) -> np.ndarray:

@@ -27,13 +27,27 @@ class MLPField(eqx.Module):
     mlp: eqx.nn.MLP
     time_dependent: bool = eqx.field(static=True)
 
-    def __init__(self, size, *, width=64, depth=2, activation: Callable = jnp.tanh,
-                 final_activation: Callable = lambda x: x, time_dependent=False, key):
+    def __init__(
+        self,
+        size,
+        *,
+        width=64,
+        depth=2,
+        activation: Callable = jnp.tanh,
+        final_activation: Callable = lambda x: x,
+        time_dependent=False,
+        key,
+    ):
         size = check_int(size, "size")
         self.time_dependent = bool(time_dependent)
         self.mlp = eqx.nn.MLP(
-            size + int(self.time_dependent), size, check_int(width, "width"), check_int(depth, "depth", minimum=0),
-            activation=activation, final_activation=final_activation, key=key,
+            size + int(self.time_dependent),
+            size,
+            check_int(width, "width"),
+            check_int(depth, "depth", minimum=0),
+            activation=activation,
+            final_activation=final_activation,
+            key=key,
         )
 
     def __call__(self, t, u, args=None) -> Array:
@@ -98,5 +112,3 @@ class FourierField(eqx.Module):
         for spec, point in zip(self.spectral, self.pointwise):
             v = jax.nn.gelu(spec(v) + point(v))
         return self.project(v)
-
-

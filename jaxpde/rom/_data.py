@@ -13,8 +13,9 @@ def sensor_indices(num_points: int, fraction: float, *, count: int, seed: int = 
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"observed_fraction must be in (0, 1], got {fraction}.")
     m = max(int(round(fraction * num_points)), 1)
-    return np.stack([np.sort(np.random.default_rng([seed, stream, i]).choice(num_points, m, replace=False))
-                     for i in range(count)])
+    return np.stack(
+        [np.sort(np.random.default_rng([seed, stream, i]).choice(num_points, m, replace=False)) for i in range(count)]
+    )
 
 
 class SnapshotBatches:
@@ -39,8 +40,18 @@ class SnapshotBatches:
 
     online = False
 
-    def __init__(self, trajectories, parameters, batch_size: int, *, seed: int = 0, warmup_steps: int = 0, coupling: float = 1.0,
-                 teacher_forcing_steps: int = 0, observed_fraction: float | None = None):
+    def __init__(
+        self,
+        trajectories,
+        parameters,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        warmup_steps: int = 0,
+        coupling: float = 1.0,
+        teacher_forcing_steps: int = 0,
+        observed_fraction: float | None = None,
+    ):
         self.trajectories = np.asarray(trajectories)
         if self.trajectories.ndim < 4:
             raise ValueError(f"trajectories must be (S, T, C, *N), got shape {self.trajectories.shape}.")
@@ -59,16 +70,24 @@ class SnapshotBatches:
         self.observed = None
         self.observed_fraction = observed_fraction
         if observed_fraction is not None:
-            self.observed = sensor_indices(int(np.prod(self.trajectories.shape[3:])), observed_fraction, count=s,
-                                           seed=self.seed, stream=17)
+            self.observed = sensor_indices(
+                int(np.prod(self.trajectories.shape[3:])), observed_fraction, count=s, seed=self.seed, stream=17
+            )
 
     def position(self, step: int) -> dict:
         return {"epoch": step // self.steps_per_epoch, "batch": step % self.steps_per_epoch}
 
     def describe(self) -> dict:
-        return {"kind": "rom_snapshots", "shape": list(self.trajectories.shape), "batch_size": self.batch_size,
-                "seed": self.seed, "warmup_steps": self.warmup_steps, "coupling": self.coupling_value,
-                "teacher_forcing_steps": self.teacher_forcing_steps, "observed_fraction": self.observed_fraction}
+        return {
+            "kind": "rom_snapshots",
+            "shape": list(self.trajectories.shape),
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "warmup_steps": self.warmup_steps,
+            "coupling": self.coupling_value,
+            "teacher_forcing_steps": self.teacher_forcing_steps,
+            "observed_fraction": self.observed_fraction,
+        }
 
     def coupling(self, step: int) -> float:
         return self.coupling_value if step >= self.warmup_steps else 0.0
@@ -84,10 +103,14 @@ class SnapshotBatches:
         idx = np.sort(order[pos["batch"] * self.batch_size : (pos["batch"] + 1) * self.batch_size])
         b = len(idx)
         keys = np.random.default_rng([self.seed, int(step), 3]).integers(0, 2**32, (b, 2), dtype=np.uint32)
-        batch = {"trajectories": self.trajectories[idx], "index": idx.astype(np.int32),
-                 "parameters": self.parameters[idx], "key": keys,
-                 "coupling": np.full(b, self.coupling(step), self.trajectories.dtype),
-                 "teacher_forcing": np.full(b, self.teacher_forcing(step), self.trajectories.dtype)}
+        batch = {
+            "trajectories": self.trajectories[idx],
+            "index": idx.astype(np.int32),
+            "parameters": self.parameters[idx],
+            "key": keys,
+            "coupling": np.full(b, self.coupling(step), self.trajectories.dtype),
+            "teacher_forcing": np.full(b, self.teacher_forcing(step), self.trajectories.dtype),
+        }
         if self.observed is not None:
             batch["observed"] = self.observed[idx].astype(np.int32)
         return batch

@@ -59,8 +59,9 @@ class SineDecoder(_Scaled):
         self.lower, self.upper = _as_bounds(bounds)
         self.latent_size = check_int(latent_size, "latent_size")
         self.num_channels = check_int(num_channels, "num_channels")
-        self.siren = SIREN(len(self.lower) + self.latent_size, num_channels, width=width, depth=depth,
-                           omega0=omega0, key=key)
+        self.siren = SIREN(
+            len(self.lower) + self.latent_size, num_channels, width=width, depth=depth, omega0=omega0, key=key
+        )
 
     def __call__(self, x: Array, alpha: Array) -> Array:
         return self.siren(jnp.concatenate([self._scale(jnp.atleast_1d(x)), alpha.astype(x.dtype)]))
@@ -95,8 +96,9 @@ class ModulatedDecoder(_Scaled):
         scale = float(frequency_scale) / np.sqrt(depth + 1)
         self.filters = [scale * jax.random.normal(k, (width // 2, d)) for k in keys[: depth + 1]]
         self.linears = [eqx.nn.Linear(width, width, key=k) for k in keys[depth + 1 : 2 * depth + 1]]
-        self.modulations = [eqx.nn.Linear(self.latent_size, width, use_bias=False, key=k)
-                            for k in keys[2 * depth + 1 : 3 * depth + 1]]
+        self.modulations = [
+            eqx.nn.Linear(self.latent_size, width, use_bias=False, key=k) for k in keys[2 * depth + 1 : 3 * depth + 1]
+        ]
         self.num_channels = check_int(num_channels, "num_channels")
         self.output = eqx.nn.Linear(width, self.num_channels, key=keys[-1])
 

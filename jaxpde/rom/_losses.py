@@ -62,8 +62,9 @@ def reconstruction_loss(model, batch, grid) -> jax.Array:
 
 def _coupled(x, m):
     """``x`` in value; its gradient scaled by ``m`` (0 stops it, 1 passes it)."""
-    return jax.tree.map(lambda a: lax.stop_gradient(a) + m * (a - lax.stop_gradient(a))
-                        if eqx.is_inexact_array(a) else a, x)
+    return jax.tree.map(
+        lambda a: lax.stop_gradient(a) + m * (a - lax.stop_gradient(a)) if eqx.is_inexact_array(a) else a, x
+    )
 
 
 def _physics_at(physics, beta):
@@ -109,8 +110,9 @@ def velocity_pairs(model, batch, physics, grid, *, fraction: float = 0.1, autodi
 
 def latent_step(model, alpha, beta, dt, *, solver=None):
     """One step of length `dt` of the latent ODE (``diffrax.Bosh3`` by default)."""
-    return model.integrate(alpha, jnp.stack([jnp.zeros((), alpha.dtype), jnp.asarray(dt, alpha.dtype)]), beta,
-                           solver=solver)[-1]
+    return model.integrate(
+        alpha, jnp.stack([jnp.zeros((), alpha.dtype), jnp.asarray(dt, alpha.dtype)]), beta, solver=solver
+    )[-1]
 
 
 def trajectory_loss(model, batch, interval: float) -> jax.Array:
@@ -139,8 +141,17 @@ def trajectory_loss(model, batch, interval: float) -> jax.Array:
     return jnp.mean(jax.vmap(per_trajectory)(alphas, batch["parameters"], batch["key"], batch["teacher_forcing"]))
 
 
-def rom_loss(model, batch, *, method: str, grid, physics=None, weight: float = 0.5, fraction: float = 0.1,
-             interval: float | None = None) -> jax.Array:
+def rom_loss(
+    model,
+    batch,
+    *,
+    method: str,
+    grid,
+    physics=None,
+    weight: float = 0.5,
+    fraction: float = 0.1,
+    interval: float | None = None,
+) -> jax.Array:
     r"""``λ L_rec + (1 − λ) L_dyn`` with ``λ`` = `weight` and ``L_dyn`` of `method`
     (``"phirom"``, ``"pinn"`` or ``"dino"``; see the module docstring). ``"dino"`` needs
     the frame `interval`; the others need `physics`."""

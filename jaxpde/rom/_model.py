@@ -36,17 +36,24 @@ class LatentDynamics(eqx.Module):
         self.num_parameters = check_int(num_parameters, "num_parameters", minimum=0)
         k_mlp, k_lift = jax.random.split(key)
         inputs = 2 * self.latent_size if self.num_parameters else self.latent_size
-        self.mlp = eqx.nn.MLP(inputs, self.latent_size, check_int(width, "width"), check_int(depth, "depth"),
-                              activation=jax.nn.swish, key=k_mlp)
-        self.lift = (eqx.nn.Linear(self.num_parameters, self.latent_size, key=k_lift)
-                     if self.num_parameters else None)
+        self.mlp = eqx.nn.MLP(
+            inputs,
+            self.latent_size,
+            check_int(width, "width"),
+            check_int(depth, "depth"),
+            activation=jax.nn.swish,
+            key=k_mlp,
+        )
+        self.lift = eqx.nn.Linear(self.num_parameters, self.latent_size, key=k_lift) if self.num_parameters else None
 
     def __call__(self, t, alpha: Array, beta: Array | None = None) -> Array:
         if self.lift is None:
             return self.mlp(alpha)
         if beta is None or jnp.shape(beta) != (self.num_parameters,):
-            raise ValueError(f"these dynamics take {self.num_parameters} PDE parameter(s) beta, got "
-                             f"{None if beta is None else jnp.shape(beta)}.")
+            raise ValueError(
+                f"these dynamics take {self.num_parameters} PDE parameter(s) beta, got "
+                f"{None if beta is None else jnp.shape(beta)}."
+            )
         return self.mlp(jnp.concatenate([alpha, self.lift(beta.astype(alpha.dtype))]))
 
 
@@ -83,8 +90,9 @@ class ReducedOrderModel(eqx.Module):
     parameter_shift: tuple = eqx.field(static=True)
     parameter_scale: tuple = eqx.field(static=True)
 
-    def __init__(self, decoder, dynamics, latents=None, *, shift=0.0, scale=1.0, parameter_shift=(),
-                 parameter_scale=()):
+    def __init__(
+        self, decoder, dynamics, latents=None, *, shift=0.0, scale=1.0, parameter_shift=(), parameter_scale=()
+    ):
         self.decoder = decoder
         self.dynamics = dynamics
         k = dynamics.latent_size
@@ -132,8 +140,18 @@ class ReducedOrderModel(eqx.Module):
         """``dα/dt`` of the learned latent dynamics."""
         return self.dynamics(t, alpha, self.standardise(beta))
 
-    def integrate(self, alpha0: Array, times: Sequence[float], beta=None, *, solver=None, dt0=None,
-                  rtol: float | None = None, atol: float = 1e-6, max_steps: int = 100_000) -> Array:
+    def integrate(
+        self,
+        alpha0: Array,
+        times: Sequence[float],
+        beta=None,
+        *,
+        solver=None,
+        dt0=None,
+        rtol: float | None = None,
+        atol: float = 1e-6,
+        max_steps: int = 100_000,
+    ) -> Array:
         """Integrate the latent ODE from ``α(times[0]) = alpha0``; returns ``(T, k)`` at
         `times`. Fixed steps of `dt0` (default: the first interval of `times`) with
         ``solver`` (default ``diffrax.Bosh3()``), or adaptive with a PID controller when
@@ -143,17 +161,31 @@ class ReducedOrderModel(eqx.Module):
             raise ValueError("times must be a 1D array of at least two increasing times.")
         solver = diffrax.Bosh3() if solver is None else solver
         dt0 = times[1] - times[0] if dt0 is None else dt0
-        ctrl = (diffrax.ConstantStepSize() if rtol is None
-                else diffrax.PIDController(rtol=rtol, atol=atol))
+        ctrl = diffrax.ConstantStepSize() if rtol is None else diffrax.PIDController(rtol=rtol, atol=atol)
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(lambda t, a, b: self.velocity(t, a, b).astype(a.dtype)), solver, times[0], times[-1], dt0, alpha0,
+            diffrax.ODETerm(lambda t, a, b: self.velocity(t, a, b).astype(a.dtype)),
+            solver,
+            times[0],
+            times[-1],
+            dt0,
+            alpha0,
             args=None if beta is None else jnp.asarray(beta, alpha0.dtype),
-            saveat=diffrax.SaveAt(ts=times), stepsize_controller=ctrl, max_steps=max_steps)
+            saveat=diffrax.SaveAt(ts=times),
+            stepsize_controller=ctrl,
+            max_steps=max_steps,
+        )
         return sol.ys
 
 
-def encode(model: ReducedOrderModel, values: Array, points: Array, *, num_steps: int = 500,
-           learning_rate: float = 1e-2, init: Array | None = None) -> Array:
+def encode(
+    model: ReducedOrderModel,
+    values: Array,
+    points: Array,
+    *,
+    num_steps: int = 500,
+    learning_rate: float = 1e-2,
+    init: Array | None = None,
+) -> Array:
     r"""The latent whose decoded field best matches observations (auto-decoding):
     ``argmin_α ‖D(X, α) − u‖² / ‖u‖²`` by `num_steps` Adam steps from zero (or `init`).
 
@@ -180,8 +212,19 @@ def encode(model: ReducedOrderModel, values: Array, points: Array, *, num_steps:
     return alpha
 
 
-def forecast(model: ReducedOrderModel, values: Array, points: Array, times, beta=None, *, grid=None,
-             out_points=None, encode_steps: int = 500, encode_lr: float = 1e-2, **integrate_kwargs) -> Array:
+def forecast(
+    model: ReducedOrderModel,
+    values: Array,
+    points: Array,
+    times,
+    beta=None,
+    *,
+    grid=None,
+    out_points=None,
+    encode_steps: int = 500,
+    encode_lr: float = 1e-2,
+    **integrate_kwargs,
+) -> Array:
     """Encode observations of ``u(times[0])``, integrate the latent ODE over `times` and
     decode every frame on `grid` (``(T, C, *N)``) or at `out_points` (``(T, C, P)``)."""
     if (grid is None) == (out_points is None):

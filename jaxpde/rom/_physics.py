@@ -63,8 +63,9 @@ def _project(decoder, alpha, pts, r):
     jac = jax.jacfwd(lambda a: decode(decoder, pts, a))(alpha)  # (C, m, k)
     k = alpha.shape[0]
     if jac.shape[0] * jac.shape[1] < k:
-        raise ValueError(f"{jac.shape[0] * jac.shape[1]} residual rows cannot determine {k} latent velocities; "
-                         "raise fraction.")
+        raise ValueError(
+            f"{jac.shape[0] * jac.shape[1]} residual rows cannot determine {k} latent velocities; raise fraction."
+        )
     op = lx.MatrixLinearOperator(jac.reshape(-1, k))
     return lx.linear_solve(op, r.reshape(-1), solver=lx.QR()).value
 
@@ -88,6 +89,8 @@ def pointwise_rhs(pde):
     autodiff derivatives of a pointwise ``field: x -> (C,)``, for equations with a local
     form (:class:`~jaxpde.AbstractPointwise`: diffusion, Burgers, KdV)."""
     if not isinstance(pde, AbstractPointwise):
-        raise ValueError(f"PINN-ROM needs a pointwise (local) form of the PDE; {type(pde).__name__} does not "
-                         "implement AbstractPointwise (e.g. Diffusion, Burgers, KortewegDeVries do).")
+        raise ValueError(
+            f"PINN-ROM needs a pointwise (local) form of the PDE; {type(pde).__name__} does not "
+            "implement AbstractPointwise (e.g. Diffusion, Burgers, KortewegDeVries do)."
+        )
     return pde.pointwise_rhs

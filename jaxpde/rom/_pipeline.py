@@ -17,8 +17,16 @@ from ._pod import pod
 DECODERS = {"sine": SineDecoder, "modulated": ModulatedDecoder}
 
 
-def initial_model(batches: SnapshotBatches, grid, *, latent_size: int, key, decoder: str = "sine",
-                  decoder_options: dict | None = None, dynamics_options: dict | None = None) -> ReducedOrderModel:
+def initial_model(
+    batches: SnapshotBatches,
+    grid,
+    *,
+    latent_size: int,
+    key,
+    decoder: str = "sine",
+    decoder_options: dict | None = None,
+    dynamics_options: dict | None = None,
+) -> ReducedOrderModel:
     """The untrained :class:`ReducedOrderModel` for `batches`: a decoder (``"sine"`` or
     ``"modulated"``) on the grid's domain, latent dynamics conditioned on the PDE
     parameters, a zero latent memory, and the data's per-channel statistics (of the
@@ -38,9 +46,14 @@ def initial_model(batches: SnapshotBatches, grid, *, latent_size: int, key, deco
     dec, dyn = (jax.tree.map(lambda a: a.astype(trajs.dtype) if eqx.is_inexact_array(a) else a, m) for m in (dec, dyn))
     pstd = params.std(axis=0)
     return ReducedOrderModel(
-        dec, dyn, jnp.zeros((trajs.shape[0], trajs.shape[1], latent_size), trajs.dtype),
-        shift=vals.mean(axis=1), scale=np.maximum(vals.std(axis=1), 1e-12),
-        parameter_shift=params.mean(axis=0), parameter_scale=np.where(pstd > 0, pstd, 1.0))
+        dec,
+        dyn,
+        jnp.zeros((trajs.shape[0], trajs.shape[1], latent_size), trajs.dtype),
+        shift=vals.mean(axis=1),
+        scale=np.maximum(vals.std(axis=1), 1e-12),
+        parameter_shift=params.mean(axis=0),
+        parameter_scale=np.where(pstd > 0, pstd, 1.0),
+    )
 
 
 def _forecasts(model, u0s, betas, observed, pts, times, grid, steps, lr):
@@ -48,8 +61,9 @@ def _forecasts(model, u0s, betas, observed, pts, times, grid, steps, lr):
         vals = u0.reshape(u0.shape[0], -1)
         at = pts if obs is None else pts[obs]
         vals = vals if obs is None else vals[:, obs]
-        return forecast(model, vals, at, times, beta if betas.shape[-1] else None, grid=grid, encode_steps=steps,
-                        encode_lr=lr)
+        return forecast(
+            model, vals, at, times, beta if betas.shape[-1] else None, grid=grid, encode_steps=steps, encode_lr=lr
+        )
 
     return jax.vmap(one)(u0s, betas, observed)
 
@@ -72,8 +86,17 @@ def _errors(preds, trajs):
     return np.asarray(nrmse(preds, trajs, num_spatial_dims=trajs.ndim - 3))
 
 
-def forecast_errors(model: ReducedOrderModel, trajectories, parameters, grid, interval: float, *, observed=None,
-                    encode_steps: int = 500, encode_learning_rate: float = 0.01):
+def forecast_errors(
+    model: ReducedOrderModel,
+    trajectories,
+    parameters,
+    grid,
+    interval: float,
+    *,
+    observed=None,
+    encode_steps: int = 500,
+    encode_learning_rate: float = 0.01,
+):
     """Forecast every trajectory ``(S, T, C, *N)`` from its first frame (encoded from the
     full grid, or from the `observed` point indices ``(S, M)``) and return the per-frame
     relative L2 errors ``(S, T)`` and the forecasts. One compiled, vmapped program."""
@@ -81,9 +104,17 @@ def forecast_errors(model: ReducedOrderModel, trajectories, parameters, grid, in
     trajs = np.asarray(trajectories)
     times = jnp.asarray(np.arange(trajs.shape[1]) * interval, trajs.dtype)
     pts = jnp.asarray(grid_points(grid), trajs.dtype)
-    preds = _jitted()[0](model, jnp.asarray(trajs[:, 0]), jnp.asarray(parameters),
-                         None if observed is None else jnp.asarray(observed), pts, times, grid, encode_steps,
-                         encode_learning_rate)
+    preds = _jitted()[0](
+        model,
+        jnp.asarray(trajs[:, 0]),
+        jnp.asarray(parameters),
+        None if observed is None else jnp.asarray(observed),
+        pts,
+        times,
+        grid,
+        encode_steps,
+        encode_learning_rate,
+    )
     return _errors(preds, trajs), np.asarray(preds)
 
 
@@ -102,8 +133,10 @@ def window_summary(curves, train_frames: int) -> dict:
     """Mean error on the interpolation window (the first `train_frames` frames) and the
     extrapolation window (the rest)."""
     curves = np.asarray(curves)
-    return {"interpolation": float(curves[:, :train_frames].mean()),
-            "extrapolation": float(curves[:, train_frames:].mean())}
+    return {
+        "interpolation": float(curves[:, :train_frames].mean()),
+        "extrapolation": float(curves[:, train_frames:].mean()),
+    }
 
 
 def plot_errors(result: dict, truth, prediction, grid, path, *, title: str = "") -> None:

@@ -41,16 +41,32 @@ class PODGalerkin(eqx.Module):
         """``Φᵀ f(ū + Φ a)``."""
         return self.basis @ field_velocity(physics, self.reconstruct(a), t=t, args=args).reshape(-1)
 
-    def integrate(self, a0: Array, times, physics, *, args=None, solver=None, rtol: float = 1e-6,
-                  atol: float = 1e-8, max_steps: int = 100_000) -> Array:
+    def integrate(
+        self,
+        a0: Array,
+        times,
+        physics,
+        *,
+        args=None,
+        solver=None,
+        rtol: float = 1e-6,
+        atol: float = 1e-8,
+        max_steps: int = 100_000,
+    ) -> Array:
         """The Galerkin ODE from ``a(times[0]) = a0`` (adaptive, ``diffrax.Tsit5`` by
         default); returns ``(T, r)`` at `times`."""
         times = jnp.asarray(times, a0.dtype)
         sol = diffrax.diffeqsolve(
             diffrax.ODETerm(lambda t, a, _: self.velocity(t, a, physics, args)),
-            diffrax.Tsit5() if solver is None else solver, times[0], times[-1], times[1] - times[0], a0,
-            saveat=diffrax.SaveAt(ts=times), stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-            max_steps=max_steps)
+            diffrax.Tsit5() if solver is None else solver,
+            times[0],
+            times[-1],
+            times[1] - times[0],
+            a0,
+            saveat=diffrax.SaveAt(ts=times),
+            stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+            max_steps=max_steps,
+        )
         return sol.ys
 
 

@@ -238,8 +238,11 @@ class KortewegDeVries(AbstractSemilinearPDE, AbstractPointwise):
 
     def pointwise_rhs(self, field, x, args=None):
         ux = pw.partial(field)
-        return (-self.nonlinear_coefficient * field(x) * ux(x) - self.dispersion * pw.partial(field, order=3)(x)
-                + self.viscosity * pw.partial(field, order=2)(x))
+        return (
+            -self.nonlinear_coefficient * field(x) * ux(x)
+            - self.dispersion * pw.partial(field, order=3)(x)
+            + self.viscosity * pw.partial(field, order=2)(x)
+        )
 
     def nonlinear(self, u_hat, args=None):
         (ik,) = _ik(self.grid)
@@ -441,9 +444,7 @@ class GrayScott(AbstractSemilinearPDE):
 
     def linear_symbol(self):
         k2 = _k2(self.grid)
-        return jnp.stack(
-            [-self.diffusivity_u * k2 - self.feed, -self.diffusivity_v * k2 - (self.feed + self.kill)]
-        )
+        return jnp.stack([-self.diffusivity_u * k2 - self.feed, -self.diffusivity_v * k2 - (self.feed + self.kill)])
 
     def nonlinear(self, u_hat, args=None):
         uv = self.to_physical(u_hat)
@@ -522,6 +523,10 @@ class NavierStokes2D(AbstractSemilinearPDE):
 def kolmogorov_flow(grid, viscosity=1e-3, *, drag=0.1, forcing_amplitude=1.0, forcing_wavenumber=4, dealias=2 / 3):
     """:class:`NavierStokes2D` with Kolmogorov forcing ``A sin(κ y) e_x`` and linear drag."""
     return NavierStokes2D(
-        grid, viscosity, drag=drag, forcing_amplitude=forcing_amplitude,
-        forcing_wavenumber=forcing_wavenumber, dealias=dealias,
+        grid,
+        viscosity,
+        drag=drag,
+        forcing_amplitude=forcing_amplitude,
+        forcing_wavenumber=forcing_wavenumber,
+        dealias=dealias,
     )

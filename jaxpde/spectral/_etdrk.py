@@ -8,7 +8,8 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from .._abstract import AbstractStepper
-from .._checks import check_dt as _check_dt, check_int
+from .._checks import check_dt as _check_dt
+from .._checks import check_int
 from .._types import Args, Field, SpectralField
 from ._phi import phi_functions
 from ._semilinear import AbstractLinearPDE, AbstractSemilinearPDE

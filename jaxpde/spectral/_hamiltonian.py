@@ -10,12 +10,12 @@ import numpy as np
 from jaxtyping import Array
 
 from .._abstract import AbstractPDE, AbstractStepper
+from .._checks import check_dt as _check_dt
+from .._checks import check_int, check_periodic_grid
 from .._types import Args, Field
 from ..grids import PeriodicGrid
-from .._checks import check_int, check_periodic_grid
-from .._checks import check_dt as _check_dt
-from ._semilinear import as_coefficient
 from ._registry import EQUATIONS
+from ._semilinear import as_coefficient
 
 
 class AbstractHamiltonianPDE(AbstractPDE):

@@ -3,33 +3,68 @@ the jitted step), losses, ``make_step``, the ``fit`` loop with orbax checkpoints
 resume (on :class:`RunLoop`, the outer loop shared with the design optimisers), and data
 parallelism over a device mesh."""
 
-from ._checkpoint import Checkpointer as Checkpointer, CheckpointError as CheckpointError
+from ._checkpoint import Checkpointer as Checkpointer
+from ._checkpoint import CheckpointError as CheckpointError
 from ._data import (
     TrajectoryDataset as TrajectoryDataset,
+)
+from ._data import (
     cached_dataset as cached_dataset,
+)
+from ._data import (
     generate_dataset as generate_dataset,
+)
+from ._data import (
     make_sampler as make_sampler,
+)
+from ._data import (
     online_batches as online_batches,
 )
 from ._fit import (
     DatasetBatches as DatasetBatches,
+)
+from ._fit import (
     FitResult as FitResult,
+)
+from ._fit import (
     OnlineBatches as OnlineBatches,
+)
+from ._fit import (
     fit as fit,
+)
+from ._fit import (
     plot_losses as plot_losses,
+)
+from ._fit import (
     rollout_nrmse as rollout_nrmse,
 )
-from ._optim import OPTIMISERS as OPTIMISERS, SCHEDULES as SCHEDULES, make_optimiser as make_optimiser
-from ._loop import Progress as Progress, RunLoop as RunLoop, read_history as read_history
+from ._loop import Progress as Progress
+from ._loop import RunLoop as RunLoop
+from ._loop import read_history as read_history
+from ._optim import OPTIMISERS as OPTIMISERS
+from ._optim import SCHEDULES as SCHEDULES
+from ._optim import make_optimiser as make_optimiser
 from ._parallel import (
     data_mesh as data_mesh,
+)
+from ._parallel import (
     maybe_initialize_distributed as maybe_initialize_distributed,
+)
+from ._parallel import (
     replicate as replicate,
+)
+from ._parallel import (
     shard_batch as shard_batch,
 )
 from ._step import (
     make_step as make_step,
+)
+from ._step import (
     one_step_loss as one_step_loss,
+)
+from ._step import (
     parameter_vector as parameter_vector,
+)
+from ._step import (
     rollout_loss as rollout_loss,
 )

@@ -50,8 +50,11 @@ class Checkpointer:
         if step in self._manager.all_steps():
             return False
         state = {"model": _arrays(model), "opt_state": _arrays(opt_state), "key": jax.random.key_data(key)}
-        return self._manager.save(int(step), args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(dict(meta))), force=True)
+        return self._manager.save(
+            int(step),
+            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(dict(meta))),
+            force=True,
+        )
 
     def restore(self, model, opt_state, key, *, step: int | None = None):
         """Restore into the structure of a freshly built ``(model, opt_state, key)``.
@@ -70,21 +73,25 @@ class Checkpointer:
         template = {"model": _arrays(model), "opt_state": _arrays(opt_state), "key": jax.random.key_data(key)}
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
         try:
-            restored = self._manager.restore(step, args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+            restored = self._manager.restore(
+                step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
+            )
         except Exception as e:  # orbax raises many types (FileNotFoundError, ValueError, tensorstore errors)
             raise CheckpointError(
                 f"checkpoint {self.directory / str(step)} cannot be restored ({type(e).__name__}: "
                 f"{str(e).splitlines()[0] if str(e) else ''}). It is corrupt or was written by a different "
                 f"model/optimiser config; delete that step directory to resume from an earlier one "
-                f"(available: {available}).") from e
+                f"(available: {available})."
+            ) from e
         state, meta = restored["state"], restored["meta"]
         for name in ("model", "opt_state"):
             want = jax.tree.map(lambda x: (x.shape, x.dtype), template[name])
             got = jax.tree.map(lambda x: (x.shape, x.dtype), state[name])
             if want != got:
-                raise CheckpointError(f"checkpoint {self.directory / str(step)}: the saved {name} does not match "
-                                      "the config's (different architecture or optimiser).")
+                raise CheckpointError(
+                    f"checkpoint {self.directory / str(step)}: the saved {name} does not match "
+                    "the config's (different architecture or optimiser)."
+                )
         model = eqx.combine(state["model"], model)
         opt_state = eqx.combine(state["opt_state"], opt_state)
         key = jax.random.wrap_key_data(state["key"], impl=jax.random.key_impl(key))

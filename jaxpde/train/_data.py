@@ -36,8 +36,15 @@ def _check_ranges(parameter_ranges) -> dict:
     return ranges
 
 
-def make_sampler(make_stepper: Callable, sample_ic: Callable, *, num_steps: int, save_every: int = 1,
-                 parameter_ranges: dict | None = None, burn_in: int = 0) -> Callable:
+def make_sampler(
+    make_stepper: Callable,
+    sample_ic: Callable,
+    *,
+    num_steps: int,
+    save_every: int = 1,
+    parameter_ranges: dict | None = None,
+    burn_in: int = 0,
+) -> Callable:
     """A pure function ``key -> (trajectory (T, C, *N), parameters {name: scalar})``.
 
     **Arguments:**
@@ -88,8 +95,17 @@ def online_batches(sampler: Callable, batch_size: int) -> Callable:
     return batch
 
 
-def generate_dataset(path, sampler: Callable, *, num_samples: int, key, chunk_size: int = 64,
-                     metadata: dict | None = None, times=None, progress: bool | None = None) -> Path:
+def generate_dataset(
+    path,
+    sampler: Callable,
+    *,
+    num_samples: int,
+    key,
+    chunk_size: int = 64,
+    metadata: dict | None = None,
+    times=None,
+    progress: bool | None = None,
+) -> Path:
     """Write `num_samples` trajectories of `sampler` (see :func:`make_sampler`) to HDF5.
 
     Sample ``i`` is ``sampler(fold_in(key, i))``. Samples are made `chunk_size` at a
@@ -110,8 +126,15 @@ def generate_dataset(path, sampler: Callable, *, num_samples: int, key, chunk_si
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with h5py.File(tmp, "w") as f, tqdm(total=num_samples, unit="sample", desc=path.name,
-                                            disable=progress is False if progress is not None else None) as bar:
+        with (
+            h5py.File(tmp, "w") as f,
+            tqdm(
+                total=num_samples,
+                unit="sample",
+                desc=path.name,
+                disable=progress is False if progress is not None else None,
+            ) as bar,
+        ):
             dset = None
             pars = {}
             for start in range(0, num_samples, chunk_size):
@@ -124,8 +147,12 @@ def generate_dataset(path, sampler: Callable, *, num_samples: int, key, chunk_si
                         f"sample {start + int(np.argmax(bad))} became non-finite; reduce dt or the parameter ranges."
                     )
                 if dset is None:
-                    dset = f.create_dataset("trajectories", shape=(num_samples, *trajs.shape[1:]),
-                                            dtype=trajs.dtype, chunks=(1, *trajs.shape[1:]))
+                    dset = f.create_dataset(
+                        "trajectories",
+                        shape=(num_samples, *trajs.shape[1:]),
+                        dtype=trajs.dtype,
+                        chunks=(1, *trajs.shape[1:]),
+                    )
                     for name in params:
                         pars[name] = f.create_dataset(f"parameters/{name}", shape=(num_samples,), dtype="f8")
                 dset[start : start + n] = trajs
@@ -180,9 +207,18 @@ class TrajectoryDataset:
             import hashlib
 
             h = hashlib.sha256()
-            h.update(json.dumps({"shape": self.shape, "len": self._len, "dtype": str(self.dtype),
-                                 "parameters": self.parameter_names, "metadata": self.metadata},
-                                sort_keys=True).encode())
+            h.update(
+                json.dumps(
+                    {
+                        "shape": self.shape,
+                        "len": self._len,
+                        "dtype": str(self.dtype),
+                        "parameters": self.parameter_names,
+                        "metadata": self.metadata,
+                    },
+                    sort_keys=True,
+                ).encode()
+            )
             f = self._f()
             step = max(1, (64 << 20) // max(1, int(np.prod(self.shape)) * self.dtype.itemsize))
             for s in range(0, self._len, step):
@@ -227,8 +263,9 @@ class TrajectoryDataset:
         so a resumed run sees the same data order as an uninterrupted one."""
         return np.random.default_rng([int(seed), int(epoch)]).permutation(self._len)
 
-    def batches(self, batch_size: int, *, seed: int = 0, epoch: int = 0, start: int = 0,
-                drop_last: bool = True) -> Iterator[dict]:
+    def batches(
+        self, batch_size: int, *, seed: int = 0, epoch: int = 0, start: int = 0, drop_last: bool = True
+    ) -> Iterator[dict]:
         """Shuffled batches of one epoch, from batch number `start` on (for resuming)."""
         batch_size = check_int(batch_size, "batch_size")
         if batch_size > self._len:
@@ -247,8 +284,9 @@ class TrajectoryDataset:
         return False
 
 
-def cached_dataset(path, sampler: Callable, *, num_samples: int, key, source: dict, times=None,
-                   progress: bool | None = None) -> "TrajectoryDataset":
+def cached_dataset(
+    path, sampler: Callable, *, num_samples: int, key, source: dict, times=None, progress: bool | None = None
+) -> "TrajectoryDataset":
     """The dataset at `path`, generated by `sampler` the first time (or again when the file
     was made from a different `source`, a JSON-able description of the data: config,
     split, seed). Later calls, and resumed runs, reuse it."""
@@ -261,6 +299,7 @@ def cached_dataset(path, sampler: Callable, *, num_samples: int, key, source: di
         ds.close()
         path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
-    generate_dataset(path, sampler, num_samples=num_samples, key=key, metadata={"source": source}, times=times,
-                     progress=progress)
+    generate_dataset(
+        path, sampler, num_samples=num_samples, key=key, metadata={"source": source}, times=times, progress=progress
+    )
     return TrajectoryDataset(path)

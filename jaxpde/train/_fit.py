@@ -54,8 +54,14 @@ class DatasetBatches:
         return {"epoch": step // self.steps_per_epoch, "batch": step % self.steps_per_epoch}
 
     def describe(self) -> dict:
-        return {"kind": "dataset", "sha256": self.dataset.fingerprint(), "size": len(self.dataset),
-                "batch_size": self.batch_size, "seed": self.seed, "window": self.window}
+        return {
+            "kind": "dataset",
+            "sha256": self.dataset.fingerprint(),
+            "size": len(self.dataset),
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "window": self.window,
+        }
 
     def __call__(self, step: int) -> dict:
         pos = self.position(step)
@@ -74,7 +80,8 @@ class DatasetBatches:
         if self.window is not None:
             take = starts[:, None] + np.arange(self.window)
             batch["trajectories"] = np.take_along_axis(
-                batch["trajectories"], take.reshape(take.shape + (1,) * (batch["trajectories"].ndim - 2)), axis=1)
+                batch["trajectories"], take.reshape(take.shape + (1,) * (batch["trajectories"].ndim - 2)), axis=1
+            )
         return batch
 
 
@@ -105,7 +112,9 @@ def rollout_nrmse(model: Callable, trajectories, *, horizon: int | None = None, 
     horizon = trajectories.shape[1] - 1 if horizon is None else check_int(horizon, "horizon")
     if horizon >= trajectories.shape[1]:
         raise ValueError(f"horizon {horizon} needs at least {horizon + 1} frames, got {trajectories.shape[1]}.")
-    return _rollout_nrmse(model, trajectories[:, : horizon + 1], None if parameters is None else jnp.asarray(parameters))
+    return _rollout_nrmse(
+        model, trajectories[:, : horizon + 1], None if parameters is None else jnp.asarray(parameters)
+    )
 
 
 @eqx.filter_jit
@@ -165,10 +174,24 @@ def plot_losses(history: list, path) -> None:
     plt.close(fig)
 
 
-def fit(model, optimiser, loss_fn: Callable, data, *, num_steps: int, key, run_dir=None,
-        checkpoint_every: int | None = None, keep: int = 3, resume: bool = False,
-        eval_fn: Callable | None = None, eval_every: int | None = None, mesh=None,
-        progress: bool | None = None, config: dict | None = None) -> FitResult:
+def fit(
+    model,
+    optimiser,
+    loss_fn: Callable,
+    data,
+    *,
+    num_steps: int,
+    key,
+    run_dir=None,
+    checkpoint_every: int | None = None,
+    keep: int = 3,
+    resume: bool = False,
+    eval_fn: Callable | None = None,
+    eval_every: int | None = None,
+    mesh=None,
+    progress: bool | None = None,
+    config: dict | None = None,
+) -> FitResult:
     r"""Train `model` for `num_steps` optimiser steps.
 
     Each step draws a fresh key (``key, sub = split(key)``), gets its batch (from a
@@ -202,8 +225,16 @@ def fit(model, optimiser, loss_fn: Callable, data, *, num_steps: int, key, run_d
     check_batch_size(data.batch_size, mesh)
     opt_state = optimiser.init(eqx.filter(model, eqx.is_inexact_array))
     identity = {"data": data.describe(), "config": config}
-    with RunLoop(run_dir, total=num_steps, identity=identity, history="metrics.jsonl",
-                 checkpoint_every=checkpoint_every, keep=keep, resume=resume, progress=progress) as run:
+    with RunLoop(
+        run_dir,
+        total=num_steps,
+        identity=identity,
+        history="metrics.jsonl",
+        checkpoint_every=checkpoint_every,
+        keep=keep,
+        resume=resume,
+        progress=progress,
+    ) as run:
         start = 0
         if resume:
             model, opt_state, key, meta = run.restore(model, opt_state, key)
@@ -232,9 +263,17 @@ def fit(model, optimiser, loss_fn: Callable, data, *, num_steps: int, key, run_d
             new_model, new_opt_state, loss = step_fn(model, opt_state, batch)
             loss = float(loss)
             if not math.isfinite(loss):
-                run.nonfinite(step, model, opt_state, key, meta=data.position(step), message=(
-                    f"training loss became {loss} at step {step}. Lower the learning rate, add gradient "
-                    "clipping, or check the data for non-finite values"))
+                run.nonfinite(
+                    step,
+                    model,
+                    opt_state,
+                    key,
+                    meta=data.position(step),
+                    message=(
+                        f"training loss became {loss} at step {step}. Lower the learning rate, add gradient "
+                        "clipping, or check the data for non-finite values"
+                    ),
+                )
             model, opt_state, key = new_model, new_opt_state, next_key
             now = time.perf_counter()
             n_since += data.batch_size

@@ -51,9 +51,19 @@ class RunLoop:
     Ctrl-C it is checkpointed before the interrupt propagates.
     """
 
-    def __init__(self, run_dir, *, total: int, identity: dict, history: str = "history.jsonl",
-                 checkpoint_every: int | None = None, keep: int = 3, resume: bool = False,
-                 progress: bool | None = None, unit: str = "step"):
+    def __init__(
+        self,
+        run_dir,
+        *,
+        total: int,
+        identity: dict,
+        history: str = "history.jsonl",
+        checkpoint_every: int | None = None,
+        keep: int = 3,
+        resume: bool = False,
+        progress: bool | None = None,
+        unit: str = "step",
+    ):
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.identity = json.loads(json.dumps(identity))
         self.total = int(total)
@@ -76,8 +86,10 @@ class RunLoop:
             if not resume and self.ckpt.steps:
                 steps = self.ckpt.steps
                 self.ckpt.close()
-                raise CheckpointError(f"{self.run_dir} already has checkpoints {steps}; pass resume=True "
-                                      "(--resume) to continue it, or choose a new run directory.")
+                raise CheckpointError(
+                    f"{self.run_dir} already has checkpoints {steps}; pass resume=True "
+                    "(--resume) to continue it, or choose a new run directory."
+                )
         elif resume:
             raise ValueError("resume=True needs checkpointing (checkpoint_every).")
 
@@ -94,8 +106,10 @@ class RunLoop:
             raise
         if meta.get("identity") != self.identity:
             self.ckpt.close()
-            raise CheckpointError(f"{self.run_dir}: the checkpoint was written by a different run (other data, "
-                                  "config or optimiser); resume with the same settings, or start a new run directory.")
+            raise CheckpointError(
+                f"{self.run_dir}: the checkpoint was written by a different run (other data, "
+                "config or optimiser); resume with the same settings, or start a new run directory."
+            )
         return a, b, key, meta
 
     def start(self, step: int):
@@ -145,8 +159,10 @@ class RunLoop:
                 self.save(step, a, b, key, meta=meta, force=True)
                 self.ckpt.wait()
                 if self.bar is not None:
-                    self.bar.write(f"interrupted at step {step}; checkpoint saved in {self.ckpt.directory} "
-                                   "(resume with --resume / resume=True)")
+                    self.bar.write(
+                        f"interrupted at step {step}; checkpoint saved in {self.ckpt.directory} "
+                        "(resume with --resume / resume=True)"
+                    )
         finally:
             if self.bar is not None:
                 self.bar.close()

@@ -6,9 +6,16 @@ OPTIMISERS = ("adam", "adamw", "sgd", "lion")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "exponential")
 
 
-def make_optimiser(name: str = "adamw", learning_rate: float = 1e-3, *, num_steps: int = 1000,
-                   schedule: str = "cosine", warmup_steps: int = 0, weight_decay: float = 0.0,
-                   clip_norm: float | None = None) -> optax.GradientTransformation:
+def make_optimiser(
+    name: str = "adamw",
+    learning_rate: float = 1e-3,
+    *,
+    num_steps: int = 1000,
+    schedule: str = "cosine",
+    warmup_steps: int = 0,
+    weight_decay: float = 0.0,
+    clip_norm: float | None = None,
+) -> optax.GradientTransformation:
     """An optax optimiser with a learning-rate schedule over `num_steps` steps.
 
     **Arguments:**

@@ -8,7 +8,8 @@ import os
 import equinox as eqx
 import jax
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 DATA_AXIS = "data"
 
@@ -43,8 +44,10 @@ def batch_sharding(mesh: jax.sharding.Mesh) -> NamedSharding:
 def check_batch_size(batch_size: int, mesh: jax.sharding.Mesh) -> None:
     n = mesh.devices.size
     if batch_size % n:
-        raise ValueError(f"batch size {batch_size} must be a multiple of the number of devices ({n}); "
-                         f"use a batch size of {max(n, batch_size // n * n)} or {(batch_size // n + 1) * n}.")
+        raise ValueError(
+            f"batch size {batch_size} must be a multiple of the number of devices ({n}); "
+            f"use a batch size of {max(n, batch_size // n * n)} or {(batch_size // n + 1) * n}."
+        )
 
 
 def shard_batch(batch, mesh: jax.sharding.Mesh):

@@ -22,8 +22,9 @@ def parameter_vector(batch: dict) -> jax.Array:
     parameter-conditioned model, e.g. ``nn.FNO(..., num_parameters=P)``, receives)."""
     params = batch.get("parameters") or {}
     if not params:
-        raise ValueError("a conditioned model needs PDE parameters in the batch (sample them with "
-                         "parameter_ranges in make_sampler).")
+        raise ValueError(
+            "a conditioned model needs PDE parameters in the batch (sample them with parameter_ranges in make_sampler)."
+        )
     return jnp.stack([jnp.asarray(params[k]) for k in sorted(params)], axis=-1)
 
 
@@ -52,8 +53,9 @@ def one_step_loss(model: Callable, batch: dict, *, conditioned: bool = False) ->
     return _relative_mse(preds.reshape((-1, *trajs.shape[2:])), trajs[:, 1:].reshape((-1, *trajs.shape[2:])))
 
 
-def rollout_loss(model: Callable, batch: dict, horizon: int, *, pushforward: bool = False,
-                 conditioned: bool = False) -> jax.Array:
+def rollout_loss(
+    model: Callable, batch: dict, horizon: int, *, pushforward: bool = False, conditioned: bool = False
+) -> jax.Array:
     r"""Mean relative squared error of an autoregressive unroll of `horizon` steps from
     each trajectory's first frame, with gradients through the unroll.
 
@@ -66,7 +68,9 @@ def rollout_loss(model: Callable, batch: dict, horizon: int, *, pushforward: boo
     horizon = check_int(horizon, "horizon")
     trajs = batch["trajectories"]
     if horizon >= trajs.shape[1]:
-        raise ValueError(f"horizon {horizon} needs trajectories of at least {horizon + 1} frames, got {trajs.shape[1]}.")
+        raise ValueError(
+            f"horizon {horizon} needs trajectories of at least {horizon + 1} frames, got {trajs.shape[1]}."
+        )
 
     def unroll(u0, p):
         step = _stepper(model, p)

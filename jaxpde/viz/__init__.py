@@ -2,8 +2,16 @@
 
 from ._plots import (
     animate as animate,
+)
+from ._plots import (
     plot_error_curves as plot_error_curves,
+)
+from ._plots import (
     plot_fv_profiles as plot_fv_profiles,
+)
+from ._plots import (
     plot_snapshots as plot_snapshots,
+)
+from ._plots import (
     plot_spacetime as plot_spacetime,
 )

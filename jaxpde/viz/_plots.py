@@ -30,9 +30,14 @@ def plot_spacetime(trajectory, extent: float, times=None, *, channel: int = 0, t
     vmax = np.max(np.abs(data)) or 1.0
     sym = data.min() < 0
     im = ax.imshow(
-        data, origin="lower", aspect="auto", cmap=cmap if sym else "viridis",
+        data,
+        origin="lower",
+        aspect="auto",
+        cmap=cmap if sym else "viridis",
         extent=(0, extent, t[0], t[-1] if t.size > 1 else t[0] + 1),
-        vmin=-vmax if sym else None, vmax=vmax if sym else None, interpolation="nearest",
+        vmin=-vmax if sym else None,
+        vmax=vmax if sym else None,
+        interpolation="nearest",
     )
     ax.set_xlabel("x")
     ax.set_ylabel("t")
@@ -42,7 +47,9 @@ def plot_spacetime(trajectory, extent: float, times=None, *, channel: int = 0, t
     return fig or ax.figure
 
 
-def plot_snapshots(trajectory, extent=(1.0, 1.0), times=None, *, channel: int = 0, num: int = 4, title=None, cmap="RdBu_r"):
+def plot_snapshots(
+    trajectory, extent=(1.0, 1.0), times=None, *, channel: int = 0, num: int = 4, title=None, cmap="RdBu_r"
+):
     """A row of `num` evenly spaced 2D snapshots of a trajectory ``(T, C, Nx, Ny)``
     (x horizontal, y vertical)."""
     plt = _plt()
@@ -59,8 +66,12 @@ def plot_snapshots(trajectory, extent=(1.0, 1.0), times=None, *, channel: int = 
     vmax = max(abs(lo), abs(hi)) or 1.0
     for ax, i in zip(axes[0], idx):
         im = ax.imshow(
-            traj[i, channel].T, origin="lower", cmap=cmap if sym else "viridis",
-            extent=(0, extent[0], 0, extent[1]), vmin=-vmax if sym else lo, vmax=vmax if sym else hi,
+            traj[i, channel].T,
+            origin="lower",
+            cmap=cmap if sym else "viridis",
+            extent=(0, extent[0], 0, extent[1]),
+            vmin=-vmax if sym else lo,
+            vmax=vmax if sym else hi,
         )
         ax.set_title(f"t = {t[i]:.4g}")
         ax.set_xticks([])
@@ -83,13 +94,21 @@ def plot_fv_profiles(law, grid, trajectory, times=None, *, exact=None, title=Non
     if traj.ndim != 3:
         raise ValueError(f"plot_fv_profiles needs a 1D trajectory (T, C, N), got shape {traj.shape}.")
     prim = np.stack([np.asarray(law.to_primitive(f)) for f in traj])
-    names = {3: ["density", "velocity", "pressure"], 2: ["depth", "velocity"]}.get(prim.shape[1], [f"u[{i}]" for i in range(prim.shape[1])])
+    names = {3: ["density", "velocity", "pressure"], 2: ["depth", "velocity"]}.get(
+        prim.shape[1], [f"u[{i}]" for i in range(prim.shape[1])]
+    )
     x = grid.axis_centres(0)
     t = np.arange(traj.shape[0]) if times is None else np.asarray(times)
     ncol = prim.shape[1] + 1
     fig, axes = plt.subplots(1, ncol, figsize=(3.6 * ncol, 3.4), constrained_layout=True)
-    im = axes[0].imshow(prim[:, 0], origin="lower", aspect="auto", cmap="viridis", interpolation="nearest",
-                        extent=(grid.lower[0], grid.upper[0], t[0], t[-1] if t.size > 1 else 1.0))
+    im = axes[0].imshow(
+        prim[:, 0],
+        origin="lower",
+        aspect="auto",
+        cmap="viridis",
+        interpolation="nearest",
+        extent=(grid.lower[0], grid.upper[0], t[0], t[-1] if t.size > 1 else 1.0),
+    )
     axes[0].set_xlabel("x")
     axes[0].set_ylabel("t")
     axes[0].set_title(names[0])
