@@ -1,5 +1,6 @@
-"""Shared contract for the neural operators in jaxpde.nn: shapes, jit == eager,
-vmap == loop, gradients reach every parameter, resolution independence."""
+"""The neural operators of jaxpde.nn beyond the shared contract (tests/test_contract.py):
+factorised weights, conditioning, sizes, off-grid evaluation, gradients, resolution
+independence, learned and corrected steppers."""
 
 import equinox as eqx
 import jax
@@ -11,106 +12,7 @@ import jaxpde
 from jaxpde import nn
 
 KEY = jax.random.key(0)
-
-P = jnp.array([0.3, -1.2])  # PDE parameters of the conditioned model
-
-
-class _Conditioned(eqx.Module):
-    """Wraps a parameter-conditioned FNO into the plain (C, *N) contract for the test."""
-
-    model: nn.FNO
-
-    def __call__(self, u):
-        return self.model(u, P)
-
-
-def _trained_attention(model):
-    """Move the zero-initialised last attention layers off zero, as training would, so
-    that gradients reach the earlier attention layers too."""
-    where = lambda m: [a.mlp.layers[-1].weight for a in m.attention]
-    new = [0.1 * jax.random.normal(jax.random.fold_in(KEY, i), w.shape) for i, w in enumerate(where(model))]
-    return eqx.tree_at(where, model, new)
-
-
-MODELS = {
-    "fno1d": (lambda: nn.FNO(2, 3, modes=5, width=8, depth=2, ndim=1, key=KEY), (2, 24), (3, 24)),
-    "fno2d": (lambda: nn.FNO(1, 1, modes=(4, 3), width=6, depth=2, ndim=2, key=KEY), (1, 12, 10), (1, 12, 10)),
-    "fno3d": (lambda: nn.FNO(1, 2, modes=2, width=4, depth=1, ndim=3, key=KEY), (1, 6, 6, 8), (2, 6, 6, 8)),
-    "tfno_tucker2d": (
-        lambda: nn.FNO(1, 1, modes=4, width=6, depth=2, ndim=2, factorisation="tucker", rank=0.5, key=KEY),
-        (1, 12, 12),
-        (1, 12, 12),
-    ),
-    "tfno_cp1d": (
-        lambda: nn.FNO(1, 1, modes=5, width=6, depth=2, factorisation="cp", rank=0.3, key=KEY),
-        (1, 20),
-        (1, 20),
-    ),
-    "fno_cape1d": (
-        lambda: _Conditioned(_trained_attention(nn.FNO(1, 1, modes=4, width=6, depth=2, num_parameters=2, key=KEY))),
-        (1, 16),
-        (1, 16),
-    ),
-    "unet1d": (lambda: nn.UNet(2, 1, width=4, levels=1, ndim=1, key=KEY), (2, 16), (1, 16)),
-    "unet2d": (lambda: nn.UNet(1, 2, width=4, levels=1, ndim=2, key=KEY), (1, 8, 12), (2, 8, 12)),
-    "dilated_resnet1d": (
-        lambda: nn.DilatedResNet(1, 1, width=6, num_blocks=1, dilations=(1, 2, 1), key=KEY),
-        (1, 16),
-        (1, 16),
-    ),
-    "dilated_resnet2d": (
-        lambda: nn.DilatedResNet(2, 2, width=4, num_blocks=1, dilations=(1, 2), ndim=2, key=KEY),
-        (2, 8, 8),
-        (2, 8, 8),
-    ),
-    "deeponet1d": (lambda: nn.DeepONet(1, 2, num_points=16, basis=8, width=16, depth=2, key=KEY), (1, 16), (2, 16)),
-    "deeponet2d": (
-        lambda: nn.DeepONet(1, 1, num_points=(6, 8), basis=8, width=16, depth=2, ndim=2, key=KEY),
-        (1, 6, 8),
-        (1, 6, 8),
-    ),
-}
-
-# neural fields: a point x in R^d -> R^m
-FIELDS = {
-    "siren": (lambda: nn.SIREN(2, 3, width=16, depth=3, key=KEY), (2,), (3,)),
-    "fourier_features": (
-        lambda: nn.FourierFeatureMLP(2, 1, num_features=8, scale=3.0, width=16, depth=2, key=KEY),
-        (2,),
-        (1,),
-    ),
-}
-
-
-def _contract(model, in_shape, out_shape):
-    u = jax.random.normal(jax.random.key(1), in_shape)
-    out = model(u)  # eager, once
-    assert out.shape == out_shape and out.dtype == u.dtype
-    jitted = eqx.filter_jit(model)
-    np.testing.assert_allclose(np.asarray(jitted(u)), np.asarray(out), rtol=1e-10, atol=1e-12)
-    batch = jax.random.normal(jax.random.key(2), (3, *in_shape))
-    batched = eqx.filter_jit(lambda b: jax.vmap(model)(b))(batch)
-    for i in range(3):
-        np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(jitted(batch[i])), rtol=1e-10, atol=1e-12)
-    grads = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(jnp.sin(m(u)) + m(u) ** 2)))(model)
-    for leaf in jax.tree.leaves(eqx.filter(grads, eqx.is_inexact_array)):
-        assert np.all(np.isfinite(np.asarray(leaf))) and np.any(np.asarray(leaf) != 0)
-    return batch
-
-
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_operator_contract(name):
-    make, in_shape, out_shape = MODELS[name]
-    model = make()
-    batch = _contract(model, in_shape, out_shape)
-    with pytest.raises(ValueError, match="vmap"):
-        model(batch)
-
-
-@pytest.mark.parametrize("name", sorted(FIELDS))
-def test_neural_field_contract(name):
-    make, in_shape, out_shape = FIELDS[name]
-    _contract(make(), in_shape, out_shape)
+P = jnp.array([0.3, -1.2])  # PDE parameters of a conditioned model
 
 
 def test_tensor_factorised_weights_are_smaller_and_reconstruct():

@@ -284,6 +284,13 @@ class FNO(eqx.Module):
         return self.project2(self.activation(self.project1(v)))
 
 
+def _compute_dtype(model, u):
+    """The floating dtype of a model's parameters (the state's, if it has none): a stepper
+    runs its network in the network's precision and returns the state's."""
+    leaves = jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array))
+    return jnp.result_type(*leaves) if leaves else u.dtype
+
+
 class OperatorStepper(AbstractStepper):
     """A learned map used as a time stepper: ``u_next = u + model(u)`` (``residual=True``,
     the default) or ``model(u)``. It satisfies :class:`~jaxpde.AbstractStepper`, so a
@@ -306,7 +313,8 @@ class OperatorStepper(AbstractStepper):
         self.residual = bool(residual)
 
     def __call__(self, u, args=None):
-        out = self.model(u) if args is None else self.model(u, args)
+        x = u.astype(_compute_dtype(self.model, u))
+        out = (self.model(x) if args is None else self.model(x, args)).astype(u.dtype)
         return u + out if self.residual else out
 
 
@@ -337,4 +345,5 @@ class CorrectedStepper(AbstractStepper):
 
     def __call__(self, u, args=None):
         v = self.solver(u)
-        return v + (self.model(v) if args is None else self.model(v, args))
+        x = v.astype(_compute_dtype(self.model, v))
+        return v + (self.model(x) if args is None else self.model(x, args)).astype(v.dtype)
