@@ -16,9 +16,9 @@ Float64 configs need ``jax.config.update("jax_enable_x64", True)`` first (the li
 never changes JAX's global settings; the command does it for you).
 """
 
-from ._build import build as build
 from ._design import design as design
 from ._load import KINDS as KINDS
+from ._load import build as build
 from ._load import check as check
 from ._load import check_size as check_size
 from ._load import load as load

@@ -17,6 +17,7 @@ additive noise) or ``euler`` (sde with multiplicative noise); SDEs take fixed st
 """
 
 import difflib
+import inspect
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ import pydantic
 from .. import ic as ic_module
 from .. import spectral
 from ._schema import ConfigError as ConfigError
-from ._schema import PlainName
+from ._schema import PlainName, Plan, run_metadata
 
 EQUATIONS = spectral.EQUATIONS
 INITIAL_CONDITIONS = ic_module.INITIAL_CONDITIONS
@@ -86,6 +87,16 @@ class SimulationConfig:
     precision: str
     raw: dict
     integrator: object = None
+
+    def build(self):
+        """``(pde, stepper, u0)`` (fixed steps) or ``(pde, u0)`` (a diffrax integrator),
+        built through the library's constructors."""
+        pde, u0 = build_problem(self)
+        return (pde, u0) if self.integrator is not None else (pde, make_stepper(self, pde), u0)
+
+    def plan(self) -> Plan:
+        """How the config runs (see :func:`jaxpde.app.simulate`)."""
+        return _plan(self)
 
 
 class _Grid(pydantic.BaseModel):
@@ -293,3 +304,167 @@ def _integrator(c, raw, file, equation):
         t_final=c.t_final,
         save_interval=c.save_interval,
     )
+
+
+def make_pde(cfg, grid, **overrides):
+    """The equation of a validated spectral config on `grid`; `overrides` replace
+    parameters (traceable: used inside ``vmap`` for sampled parameters)."""
+    kwargs = dict(cfg.parameters)
+    if cfg.dealias is not None:
+        kwargs["dealias"] = cfg.dealias
+    kwargs.update(overrides)
+    try:
+        return EQUATIONS[cfg.equation](grid, **kwargs)
+    except (TypeError, ValueError) as e:
+        first = str(e).split(" ", 1)[0]  # the library's messages start with the argument's name
+        key = f"parameters.{first}" if first in cfg.parameters else "parameters"
+        raise ConfigError(f"{cfg.path}: key '{key}' (equation '{cfg.equation}'): {e}") from None
+
+
+def ic_sampler(cfg, pde):
+    """``(key -> u0, takes_key)``: the config's initial condition on the PDE's grid, in
+    the config's precision (`takes_key` is False for deterministic ones)."""
+    fn = INITIAL_CONDITIONS[cfg.ic_kind]
+    params = dict(cfg.ic_params)
+    accepted = inspect.signature(fn).parameters
+    if "num_channels" in accepted and "num_channels" not in params:
+        params["num_channels"] = pde.num_channels
+    takes_key = "key" in accepted
+    dtype = "float64" if cfg.precision == "float64" else "float32"
+
+    def sample(key):
+        return fn(pde.grid, **params, **({"key": key} if takes_key else {})).astype(dtype)
+
+    return sample, takes_key
+
+
+def make_stepper(cfg, pde):
+    """The fixed-step stepper of a validated config for `pde`."""
+    from ..spectral import ETDRK, ExactLinear, StormerVerlet
+
+    try:
+        if cfg.method == "etdrk":
+            return ETDRK(pde, cfg.dt, order=cfg.order, substeps=cfg.substeps)
+        if cfg.method == "exact":
+            return ExactLinear(pde, cfg.dt)
+        return StormerVerlet(pde, cfg.dt, substeps=cfg.substeps)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{cfg.path}: key 'stepper' / 'dt': {e}") from None
+
+
+def build_problem(cfg):
+    """Build ``(pde, u0)`` from a validated spectral config (imports JAX lazily)."""
+    import jax
+
+    from ..grids import PeriodicGrid
+
+    file = cfg.path
+    try:
+        grid = PeriodicGrid(cfg.num_points, cfg.extent)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{file}: key 'grid': {e}") from None
+    pde = make_pde(cfg, grid)
+    sample, _ = ic_sampler(cfg, pde)
+    try:
+        u0 = sample(jax.random.PRNGKey(cfg.seed))
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{file}: key 'initial_condition': {e}") from None
+    if tuple(u0.shape) != pde.state_shape:
+        raise ConfigError(
+            f"{file}: key 'initial_condition': '{cfg.ic_kind}' gives shape {tuple(u0.shape)} but "
+            f"'{cfg.equation}' needs {pde.state_shape} (channels, *grid.num_points)"
+        )
+    return pde, u0
+
+
+# frames per solve of an adaptive or stochastic run: fixed, so that runs of different
+# lengths take the same steps (and, with noise, see the same path) on their common interval
+SOLVE_CHUNK = 10
+
+
+def _plan(cfg) -> Plan:
+    """How a spectral config runs (fixed steps, or a diffrax integrator)."""
+    import jax
+    import numpy as np
+
+    from .. import integrate
+
+    pde, u0 = build_problem(cfg)
+    problem = {
+        "equation": cfg.equation,
+        "parameters": cfg.parameters,
+        "grid": {"num_points": list(cfg.num_points), "extent": list(cfg.extent)},
+        "initial_condition": {"kind": cfg.ic_kind, **cfg.ic_params},
+        "seed": cfg.seed,
+        "state_layout": "(time, channel, *space)",
+    }
+    ic = cfg.integrator
+    if ic is None:
+        stepper = make_stepper(cfg, pde)
+        times = np.arange(cfg.num_steps // cfg.save_every + 1) * cfg.dt * cfg.save_every
+        advance = integrate.rollout_advance(stepper, cfg.save_every)
+        meta = run_metadata(
+            cfg,
+            **problem,
+            stepper={"method": cfg.method, "order": cfg.order, "substeps": cfg.substeps, "dealias": cfg.dealias},
+            dt=cfg.dt,
+            num_steps=cfg.num_steps,
+            save_every=cfg.save_every,
+        )
+        title = f"{cfg.equation}  (dt={cfg.dt:g}, {cfg.method}{cfg.order if cfg.method == 'etdrk' else ''})"
+        return Plan(advance, u0, times, meta, title, _picture, pde)
+    noise = None
+    if ic.kind == "sde":
+        n = ic.noise
+        try:
+            noise = integrate.SpectralNoise(
+                pde.grid,
+                n["amplitude"],
+                correlation_length=n.get("correlation_length"),
+                dealias=n.get("dealias"),
+                num_channels=pde.num_channels,
+            )
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{cfg.path}: key 'noise': {e}") from None
+        if n.get("multiplicative", False):
+            noise = integrate.MultiplicativeNoise(noise)
+    times = np.arange(ic.num_frames + 1) * ic.save_interval
+    advance = integrate.solve_advance(
+        pde,
+        times,
+        max_steps=ic.max_steps,
+        noise=noise,
+        key=jax.random.key(cfg.seed) if noise is not None else None,
+        solver=ic.solver,
+        rtol=ic.rtol,
+        atol=ic.atol,
+        dt0=ic.dt0,
+        adaptive=ic.adaptive,
+    )
+    meta = run_metadata(
+        cfg,
+        **problem,
+        integrator=ic.kind,
+        solve={
+            "solver": ic.solver,
+            "rtol": ic.rtol,
+            "atol": ic.atol,
+            "dt0": ic.dt0,
+            "adaptive": ic.adaptive,
+            "max_steps": ic.max_steps,
+        },
+        noise=ic.noise,
+        t_final=ic.t_final,
+        save_interval=ic.save_interval,
+    )
+    return Plan(advance, u0, times, meta, f"{cfg.equation}  ({ic.kind}: {ic.solver})", _picture, pde, chunk=SOLVE_CHUNK)
+
+
+def _picture(cfg, rec, title, pde):
+    """A space-time image (1D) or snapshots (2D; the middle slice in 3D)."""
+    from ..viz import plot_snapshots, plot_spacetime
+
+    if len(cfg.num_points) == 1:
+        return plot_spacetime(rec.frames, cfg.extent[0], rec.times, title=title)
+    frames = rec.frames if len(cfg.num_points) == 2 else rec.frames[..., rec.frames.shape[-1] // 2]
+    return plot_snapshots(frames, cfg.extent[:2], rec.times, title=title, num=4)

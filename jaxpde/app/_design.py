@@ -56,6 +56,10 @@ class DesignConfig(pydantic.BaseModel):
     checkpoint_every: pydantic.PositiveInt = 10
     _path: Path = pydantic.PrivateAttr(default=Path("design.yaml"))
 
+    def build(self):
+        """``(problem, optimiser_name)`` built through the library's constructors."""
+        return build(self)
+
     @property
     def path(self) -> Path:
         """The config file it was read from."""

@@ -17,7 +17,7 @@ import pydantic
 
 from .. import fv
 from ._config import ConfigError, _registered
-from ._schema import PlainName
+from ._schema import PlainName, Plan, run_metadata
 
 BOUNDARIES = ("periodic", "outflow", "reflective")
 
@@ -39,6 +39,14 @@ class FVConfig:
     ic_params: dict
     precision: str
     raw: dict
+
+    def build(self):
+        """``(pde, u0)`` built through the library's constructors."""
+        return build_fv(self)
+
+    def plan(self) -> Plan:
+        """How the config runs (see :func:`jaxpde.app.simulate`)."""
+        return _plan(self)
 
 
 _NAMES = {
@@ -165,3 +173,57 @@ def build_fv(cfg: FVConfig):
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{file}: key 'initial_condition': {e}") from None
     return pde, u0.astype(jnp.float64 if cfg.precision == "float64" else jnp.float32)
+
+
+def _plan(cfg) -> Plan:
+    """How a finite-volume config runs: CFL-limited steps to each frame time."""
+    import numpy as np
+
+    from .. import integrate
+
+    pde, u0 = build_fv(cfg)
+    times = np.linspace(0.0, cfg.t_final, cfg.num_frames + 1)
+    advance = integrate.cfl_advance(pde, times, cfl=cfg.scheme["cfl"], stepper=cfg.scheme["stepper"])
+    boundary = (
+        cfg.boundary
+        if isinstance(cfg.boundary, str)
+        else [list(b) if isinstance(b, tuple) else b for b in cfg.boundary]
+    )
+    meta = run_metadata(
+        cfg,
+        law=cfg.law,
+        parameters=cfg.parameters,
+        solver="finite_volume",
+        grid={"num_cells": list(cfg.num_cells), "lower": list(cfg.lower), "upper": list(cfg.upper)},
+        scheme=cfg.scheme,
+        boundary=boundary,
+        t_final=cfg.t_final,
+        initial_condition={"kind": cfg.ic_kind, **cfg.ic_params},
+        state_layout="(time, channel, *space), conserved variables",
+    )
+    s = cfg.scheme
+    title = f"{cfg.law}: {s['reconstruction']} + {s['riemann_solver']} + {s['stepper']}, CFL {s['cfl']:g}"
+    return Plan(advance, u0, times, meta, title, _picture, pde, hint="lower scheme.cfl")
+
+
+def _picture(cfg, rec, title, pde):
+    """Profiles in 1D (with the exact solution of an Euler Riemann problem), density
+    snapshots in 2D (the middle slice in 3D)."""
+    import numpy as np
+
+    from ..viz import plot_fv_profiles, plot_snapshots
+
+    law = pde.law
+    if len(cfg.num_cells) == 1:
+        exact = None
+        if cfg.law == "euler" and cfg.ic_kind == "riemann":
+            p = {"x0": 0.5, **cfg.ic_params}
+            exact = lambda x: fv.exact_riemann(
+                p["left"], p["right"], x, cfg.t_final, gamma=float(law.gamma), x0=p["x0"]
+            )
+
+        return plot_fv_profiles(law, pde.grid, rec.frames, rec.times, exact=exact, title=title)
+    prim = np.stack([np.asarray(law.to_primitive(f)) for f in rec.frames])
+    sl = prim if prim.ndim == 4 else prim[..., prim.shape[-1] // 2]
+    extent = tuple(b - a for a, b in zip(cfg.lower, cfg.upper))
+    return plot_snapshots(sl, extent, rec.times, title=title + " (density)", num=4)

@@ -45,6 +45,14 @@ def load(path, overrides=()):
     return kind, (load_fv_config(raw, path) if "law" in raw else parse_config(raw, path))
 
 
+def build(cfg):
+    """The library objects of a validated config, built through the library's constructors
+    (which check it): ``(pde, stepper, u0)`` for a fixed-step spectral simulation,
+    ``(pde, u0)`` for a diffrax or finite-volume one, ``(problem, optimiser_name)`` for a
+    design config."""
+    return cfg.build()
+
+
 def check_size(cfg):
     """Refuse (:class:`ConfigError`) a simulation or training config whose grid cannot fit
     in this machine's memory, before anything is allocated."""
@@ -70,11 +78,10 @@ def check(kind, cfg):
     the memory estimate, and for simulations the library constructors themselves."""
     check_size(cfg)
     if kind == "simulate":
-        from ._build import build
         from ._schema import require_precision
 
         require_precision(cfg)
-        build(cfg)
+        cfg.build()
 
 
 def schemas() -> dict:

@@ -136,7 +136,7 @@ def _interval(cfg):
 
 def _pde_of(cfg, grid):
     """``beta -> AbstractPDE`` with the sampled parameters (sorted names) set to beta."""
-    from ._build import make_pde
+    from ._config import make_pde
 
     names = _names(cfg)
     return lambda beta: make_pde(cfg.sim, grid, **{n: beta[i] for i, n in enumerate(names)})
@@ -146,7 +146,7 @@ def _loss_fn(cfg, grid):
     """The ROM loss; its physics is ``beta -> AbstractPDE`` (``rom.physics: rhs``) or the
     data's stepper on it (``step``: the one-step difference quotient)."""
     from ..rom import rom_loss
-    from ._build import make_stepper
+    from ._config import make_stepper
 
     pde = _pde_of(cfg, grid)
     phys = (lambda beta: make_stepper(cfg.sim, pde(beta))) if cfg.rom["physics"] == "step" else pde

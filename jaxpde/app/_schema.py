@@ -5,6 +5,7 @@ import difflib
 import inspect
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -199,3 +200,36 @@ def require_precision(cfg):
 
     if cfg.precision == "float64" and not jax.config.jax_enable_x64:
         raise ValueError(f"{cfg.path} runs in float64; enable it first with jax.config.update('jax_enable_x64', True)")
+
+
+def run_metadata(cfg, **method) -> dict:
+    """What a trajectory file records about the run that made it (the method's settings,
+    the precision, the versions, the config file)."""
+    import jax
+
+    from .._version import __version__
+
+    return {
+        **method,
+        "precision": cfg.precision,
+        "jaxpde_version": __version__,
+        "jax_version": jax.__version__,
+        "config_file": str(cfg.path),
+    }
+
+
+@dataclass
+class Plan:
+    """How a simulation config runs: a chunked ``advance`` from ``u0`` over ``times``,
+    the trajectory file's metadata, the picture's title and maker, the PDE, the frames
+    per chunk (``None``: as the recorder likes) and what to try when it blows up."""
+
+    advance: Any
+    u0: Any
+    times: Any
+    metadata: dict
+    title: str
+    picture: Any
+    pde: Any = None
+    chunk: int | None = None
+    hint: str = "reduce the time step"
