@@ -23,7 +23,7 @@ def test_tensor_factorised_weights_are_smaller_and_reconstruct():
         assert conv.full_weights().shape == dense.full_weights().shape
         sizes[fact] = sum(x.size for x in jax.tree.leaves(eqx.filter(conv, eqx.is_inexact_array)))
     # CP keeps ~rank of the dense count; Tucker a core of rank^4 of it plus the factors
-    assert sizes["cp"] < 0.3 * dense.weights.size and sizes["tucker"] < 0.05 * dense.weights.size, sizes
+    assert sizes["cp"] < 0.3 * dense.weights.pair.size and sizes["tucker"] < 0.05 * dense.weights.pair.size, sizes
     with pytest.raises(ValueError, match="factorisation"):
         nn.SpectralConv(2, 2, 3, factorisation="svd", key=KEY)
 
@@ -66,11 +66,12 @@ def test_fno_gradient_matches_finite_differences():
     loss = lambda m: jnp.sum(jnp.sin(m(u)))
     g = eqx.filter_jit(eqx.filter_grad(loss))(model)
     loss = eqx.filter_jit(loss)
-    direction = jax.random.normal(jax.random.key(3), model.spectral[0].weights.shape)
+    direction = jax.random.normal(jax.random.key(3), model.spectral[0].weights.pair.shape)
     eps = 1e-6
-    shift = lambda s: eqx.tree_at(lambda m: m.spectral[0].weights, model, model.spectral[0].weights + s * direction)
+    w0 = model.spectral[0].weights.pair
+    shift = lambda s: eqx.tree_at(lambda m: m.spectral[0].weights.pair, model, w0 + s * direction)
     fd = (loss(shift(eps)) - loss(shift(-eps))) / (2 * eps)
-    np.testing.assert_allclose(float(jnp.sum(g.spectral[0].weights * direction)), float(fd), rtol=1e-6)
+    np.testing.assert_allclose(float(jnp.sum(g.spectral[0].weights.pair * direction)), float(fd), rtol=1e-6)
 
 
 def test_spectral_conv_is_resolution_independent_on_band_limited_fields():

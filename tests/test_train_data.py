@@ -135,6 +135,6 @@ def test_make_step_trains_an_fno_stepper_on_solver_data():
             )
         )
     )(model)
-    leaf = lambda g: np.asarray(g.model.spectral[0].weights)
+    leaf = lambda g: np.asarray(g.model.spectral[0].weights.pair)
     np.testing.assert_allclose(leaf(g_push), leaf(g_last), rtol=1e-8, atol=1e-14)
     assert not np.allclose(leaf(g_full), leaf(g_push))

@@ -160,7 +160,7 @@ _MULTI = textwrap.dedent("""
             data = train.DatasetBatches(ds, 8, seed=0) if mode == "dataset" else train.OnlineBatches(sampler, 8)
             res = train.fit(model, optax.adamw(3e-3), lambda m, b: train.rollout_loss(m, b, 2), data, num_steps=6,
                             key=jax.random.key(1), mesh=train.data_mesh(jax.devices()[:n]), progress=False)
-            w = res.model.model.spectral[0].weights
+            w = res.model.model.spectral[0].weights.pair
             out[f"{mode}{n}"] = {"losses": [r["loss"] for r in res.history], "weights": np.asarray(w).ravel().tolist(),
                                  "devices": len(w.sharding.device_set)}
     print("RESULT" + json.dumps(out))

@@ -68,6 +68,15 @@ class _TuckerWeights(eqx.Module):
         return jnp.einsum(expr, core, *c)
 
 
+class _DenseWeights(eqx.Module):
+    """The full complex weight tensor, stored as a real pair ``(2, out, in, modes…)``."""
+
+    pair: Array
+
+    def __call__(self):
+        return self.pair[0] + 1j * self.pair[1]
+
+
 class SpectralConv(eqx.Module):
     r"""Fourier layer of a neural operator on a periodic field ``(C_in, *N)`` in 1, 2 or 3
     dimensions: ``IFFT[W(k) FFT[v](k)]`` with a learned complex channel-mixing matrix on
@@ -84,7 +93,7 @@ class SpectralConv(eqx.Module):
     (CP) or of each axis (Tucker).
     """
 
-    weights: object  # dense (2, out, in, 2m_1, ..., 2m_{d-1}, m_d), or a factorised module
+    weights: eqx.Module  # dense pair (2, out, in, 2m_1, ..., 2m_{d-1}, m_d), CP or Tucker factors
     modes: tuple[int, ...] = eqx.field(static=True)
 
     def __init__(self, in_channels, out_channels, modes, *, ndim=1, factorisation=None, rank=0.5, key):
@@ -92,7 +101,7 @@ class SpectralConv(eqx.Module):
         shape = (out_channels, in_channels, *(2 * m for m in self.modes[:-1]), self.modes[-1])
         scale = 1.0 / (in_channels * out_channels)
         if factorisation is None or factorisation == "dense":
-            self.weights = scale * jax.random.uniform(key, (2, *shape))
+            self.weights = _DenseWeights(scale * jax.random.uniform(key, (2, *shape)))
         elif factorisation == "cp":
             if not 0 < rank <= 1:
                 raise ValueError(f"rank must be a fraction in (0, 1], got {rank}.")
@@ -107,8 +116,6 @@ class SpectralConv(eqx.Module):
 
     def full_weights(self) -> Array:
         """The complex weight tensor ``(out, in, modes…)``."""
-        if isinstance(self.weights, jax.Array):
-            return self.weights[0] + 1j * self.weights[1]
         return self.weights()
 
     def __call__(self, v: Array) -> Array:
