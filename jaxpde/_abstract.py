@@ -69,7 +69,7 @@ class AbstractPDE(eqx.Module):
         return (self.num_channels, *self.grid.shape)  # pyright: ignore
 
     def check_state(self, u: Array, what: str = "state") -> None:
-        """Raise ``ValueError`` if ``u`` does not have shape :attr:`state_shape`, and
+        """Raise ``ValueError`` if ``u`` does not have shape `state_shape`, and
         ``TypeError`` if it is not floating point."""
         check_state_shape(u, self.state_shape, what)
         check_state_dtype(u, what)
@@ -82,7 +82,7 @@ class AbstractPDE(eqx.Module):
 class AbstractPointwise(eqx.Module):
     """An interface for PDEs whose right-hand side is local: ``du/dt`` at a point follows
     from the field's derivatives at that point. Physics-informed models that differentiate
-    a neural field in ``x`` (PINN-ROM) use it; see :mod:`jaxpde.pointwise` for the
+    a neural field in ``x`` (PINN-ROM) use it; see [`jaxpde.pointwise`][jaxpde.pointwise] for the
     derivative helpers. Equations implement it next to ``rhs``."""
 
     @abc.abstractmethod
@@ -92,13 +92,13 @@ class AbstractPointwise(eqx.Module):
 
 
 class AbstractStepper(eqx.Module):
-    """A fixed-step map ``u_n -> u_{n+1}`` with time step :attr:`dt`.
+    """A fixed-step map ``u_n -> u_{n+1}`` with time step `dt`.
 
     ``__call__(u, args=None)`` advances one step. Built-in integrators (ETDRK,
     Störmer-Verlet) and learned emulators all satisfy this interface, so
-    :func:`jaxpde.rollout` works with any of them.
+    [`jaxpde.rollout`][jaxpde.rollout] works with any of them.
 
-    :func:`jaxpde.rollout` advances a *carry* rather than the field itself:
+    [`jaxpde.rollout`][jaxpde.rollout] advances a *carry* rather than the field itself:
     ``init_carry(u)`` once, ``step_carry(carry, args)`` per step, ``read_carry(carry)``
     for each saved frame. By default the carry is the field. A stepper overrides the
     three together when another carry saves work between steps (a Fourier state, a
@@ -107,8 +107,8 @@ class AbstractStepper(eqx.Module):
 
     **Gradients by construction.** A stepper never stores anything derived from its
     leaves at construction. What it would precompute (ETDRK's φ-function coefficients)
-    it derives at use: :meth:`prepare` returns a copy with that work done, and
-    :func:`jaxpde.rollout` calls it once per rollout inside the traced computation, so
+    it derives at use: `prepare` returns a copy with that work done, and
+    [`jaxpde.rollout`][jaxpde.rollout] calls it once per rollout inside the traced computation, so
     derivatives with respect to every floating-point leaf are exact wherever the
     stepper was built. A prepared stepper is for the loop that made it: keep the
     unprepared one in models and optimiser states.
@@ -118,7 +118,7 @@ class AbstractStepper(eqx.Module):
 
     @abc.abstractmethod
     def __call__(self, u: Field, args: Args = None) -> Field:
-        """Advance ``u`` by one step of size :attr:`dt`."""
+        """Advance ``u`` by one step of size `dt`."""
 
     def prepare(self) -> "AbstractStepper":
         """This stepper with its per-use precomputation done (default: itself).
@@ -128,7 +128,7 @@ class AbstractStepper(eqx.Module):
         return self
 
     def init_carry(self, u: Field):
-        """The carry :func:`~jaxpde.rollout` advances, built from a field ``u``."""
+        """The carry [`rollout`][jaxpde.rollout] advances, built from a field ``u``."""
         return u
 
     def step_carry(self, carry, args: Args = None):

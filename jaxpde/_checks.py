@@ -18,7 +18,7 @@ def check_int(value, name: str, *, minimum: int = 1) -> int:
 
 
 def check_periodic_grid(grid, name: str, ndims: tuple[int, ...] = (1, 2, 3)) -> PeriodicGrid:
-    """Return `grid` if it is a :class:`PeriodicGrid` with ``grid.ndim in ndims``."""
+    """Return `grid` if it is a [`PeriodicGrid`][jaxpde.PeriodicGrid] with ``grid.ndim in ndims``."""
     if not isinstance(grid, PeriodicGrid):
         raise TypeError(f"{name} needs a PeriodicGrid, got {type(grid).__name__}.")
     if grid.ndim not in ndims:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 
 class Registry(Mapping):
-    """A read-only mapping ``name -> class or function`` filled by :meth:`register`.
+    """A read-only mapping ``name -> class or function`` filled by `register`.
 
     **Arguments:** `what`: what the entries are, for error messages (e.g. ``"equation"``).
 

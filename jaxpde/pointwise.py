@@ -1,5 +1,5 @@
 """Derivatives of pointwise fields ``f: x (d,) -> (C,)`` by forward-mode autodiff, for
-the local right-hand sides of :class:`jaxpde.AbstractPointwise` equations."""
+the local right-hand sides of [`jaxpde.AbstractPointwise`][jaxpde.AbstractPointwise] equations."""
 
 import jax
 import jax.numpy as jnp

@@ -50,6 +50,21 @@ def test_every_public_name_has_its_own_docstring(module):
     assert not missing, f"{module}: public names without a docstring: {missing}"
 
 
+def test_docstrings_use_links_not_sphinx_roles():
+    """mkdocstrings renders Sphinx roles as literal text; cross-references are markdown
+    links (``[`rollout`][jaxpde.rollout]``), which ``mkdocs build --strict`` resolves."""
+    import re
+
+    role = re.compile(r":(func|class|meth|mod|data|attr|obj|exc):`")
+    found = [
+        f"{f}:{i + 1}"
+        for f in (ROOT / "jaxpde").rglob("*.py")
+        for i, line in enumerate(f.read_text().splitlines())
+        if role.search(line)
+    ]
+    assert not found, f"Sphinx roles (render as literal text): {found}"
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
 def test_notebooks_are_stored_without_outputs(path):
     nb = json.loads(path.read_text())

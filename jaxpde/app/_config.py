@@ -95,7 +95,7 @@ class SimulationConfig:
         return (pde, u0) if self.integrator is not None else (pde, make_stepper(self, pde), u0)
 
     def plan(self) -> Plan:
-        """How the config runs (see :func:`jaxpde.app.simulate`)."""
+        """How the config runs (see [`jaxpde.app.simulate`][jaxpde.app.simulate])."""
         return _plan(self)
 
 

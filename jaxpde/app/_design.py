@@ -1,6 +1,6 @@
-"""``jaxpde design CONFIG.yaml``: a config names one of :data:`jaxpde.design.PROBLEMS`;
+"""``jaxpde design CONFIG.yaml``: a config names one of [`jaxpde.design.PROBLEMS`][jaxpde.design.PROBLEMS];
 ``setup`` holds the keywords of its constructor, ``regularisation`` its penalty weights,
-``optimiser`` those of :func:`jaxpde.design.solve_problem`."""
+``optimiser`` those of [`jaxpde.design.solve_problem`][jaxpde.design.solve_problem]."""
 
 import inspect
 from pathlib import Path
@@ -21,7 +21,7 @@ def _problems():
 
 
 class Optimiser(pydantic.BaseModel):
-    """The ``optimiser`` section (keywords of :func:`jaxpde.design.solve_problem`)."""
+    """The ``optimiser`` section (keywords of [`jaxpde.design.solve_problem`][jaxpde.design.solve_problem])."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
     name: Literal[OPTIMISERS] | None = None  # type: ignore[valid-type]
@@ -92,7 +92,7 @@ def parse(raw: dict, path) -> DesignConfig:
 
 
 def build(cfg: DesignConfig):
-    """The :class:`~jaxpde.design.DesignProblem` of a validated config, and its optimiser."""
+    """The [`DesignProblem`][jaxpde.design.DesignProblem] of a validated config, and its optimiser."""
     import jax
 
     from .. import design as D

@@ -45,7 +45,7 @@ class FVConfig:
         return build_fv(self)
 
     def plan(self) -> Plan:
-        """How the config runs (see :func:`jaxpde.app.simulate`)."""
+        """How the config runs (see [`jaxpde.app.simulate`][jaxpde.app.simulate])."""
         return _plan(self)
 
 

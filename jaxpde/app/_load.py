@@ -20,7 +20,7 @@ def load(path, overrides=()):
 
     **Returns:** ``(kind, config)``: the validated config object of that kind.
 
-    Raises :class:`ConfigError` with one line naming the file and the dotted key.
+    Raises [`ConfigError`][jaxpde.app.ConfigError] with one line naming the file and the dotted key.
     """
     from ._config import parse_config
     from ._design import parse
@@ -54,7 +54,7 @@ def build(cfg):
 
 
 def check_size(cfg):
-    """Refuse (:class:`ConfigError`) a simulation or training config whose grid cannot fit
+    """Refuse ([`ConfigError`][jaxpde.app.ConfigError]) a simulation or training config whose grid cannot fit
     in this machine's memory, before anything is allocated."""
     cfg = getattr(cfg, "sim", cfg)
     cells = getattr(cfg, "num_points", None) or getattr(cfg, "num_cells", None)
@@ -74,7 +74,7 @@ def check_size(cfg):
 
 
 def check(kind, cfg):
-    """Everything that can be checked without running: the schema (done by :func:`load`),
+    """Everything that can be checked without running: the schema (done by [`load`][jaxpde.app.load]),
     the memory estimate, and for simulations the library constructors themselves."""
     check_size(cfg)
     if kind == "simulate":

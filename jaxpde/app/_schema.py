@@ -19,7 +19,7 @@ class ConfigError(Exception):
 
 
 def read_yaml(path) -> dict:
-    """The mapping in a YAML file, or a :class:`ConfigError` saying what is wrong with it."""
+    """The mapping in a YAML file, or a [`ConfigError`][jaxpde.app.ConfigError] saying what is wrong with it."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file")
@@ -86,7 +86,7 @@ def _allowed_at(model: type[pydantic.BaseModel], loc) -> list[str]:
 
 
 def validate(model: type[pydantic.BaseModel], raw: dict, path, *, prefix: tuple = ()):
-    """Validate `raw` against `model`; the first error becomes one :class:`ConfigError`
+    """Validate `raw` against `model`; the first error becomes one [`ConfigError`][jaxpde.app.ConfigError]
     line naming the file and the dotted key (under `prefix` for a nested section)."""
     try:
         return model.model_validate(raw)

@@ -1,6 +1,6 @@
-"""``jaxpde simulate``: advance a validated config's problem with :mod:`jaxpde.integrate`'s
-chunked advances (the config's :meth:`plan`), write the trajectory with
-:func:`jaxpde.io.record_trajectory`, then one picture."""
+"""``jaxpde simulate``: advance a validated config's problem with [`jaxpde.integrate`][jaxpde.integrate]'s
+chunked advances (the config's `plan`), write the trajectory with
+[`jaxpde.io.record_trajectory`][jaxpde.io.record_trajectory], then one picture."""
 
 from pathlib import Path
 
@@ -11,7 +11,7 @@ def simulate(cfg, out_dir, *, progress=None) -> dict:
     """Run a validated simulation config into `out_dir`: ``<name>.h5`` (the trajectory
     ``(T, C, *N)``, its times and metadata) and ``<name>.png``.
 
-    **Arguments:** `cfg` (from :func:`load`), `out_dir`, `progress` (``None``: a bar on a
+    **Arguments:** `cfg` (from [`load`][jaxpde.app.load]), `out_dir`, `progress` (``None``: a bar on a
     terminal, plain lines otherwise; ``False``: none).
 
     **Returns:** a dict with the file paths, wall time, steps and frames.

@@ -12,7 +12,7 @@ and a ``training`` section:
   frame interval, order ``coarse.order``) corrected by the model,
   ``u_{n+1} = S(u_n) + model(S(u_n))``; the loss back-propagates through the solver.
 - ``task: phirom | dino | pinn_rom``: a neural-field reduced-order model (see
-  :mod:`jaxpde.cli._rom`).
+  `jaxpde.cli._rom`).
 """
 
 import difflib

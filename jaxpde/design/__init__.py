@@ -2,17 +2,17 @@
 
 A *design* is any pytree of float arrays that a simulation depends on: an initial
 condition, PDE coefficients, a space-time control, inflow values, the parameters of a
-shape. :func:`minimise` optimises it with optax (projected onto a :class:`Box`, with
-:class:`Tikhonov` / :class:`Smoothness` / :class:`TotalVariation` penalties),
-:func:`least_squares` with optimistix (Gauss–Newton, Levenberg–Marquardt, dogleg,
+shape. [`minimise`][jaxpde.design.minimise] optimises it with optax (projected onto a [`Box`][jaxpde.design.Box], with
+[`Tikhonov`][jaxpde.design.Tikhonov] / [`Smoothness`][jaxpde.design.Smoothness] / [`TotalVariation`][jaxpde.design.TotalVariation] penalties),
+[`least_squares`][jaxpde.design.least_squares] with optimistix (Gauss–Newton, Levenberg–Marquardt, dogleg,
 BFGS); both record a history, show progress and checkpoint with orbax so that a run
-can be resumed. :func:`laplace` gives a Gaussian uncertainty around a least-squares
-estimate, :func:`check_gradient` compares the gradients used with finite differences,
-and :func:`peak_memory` measures what a gradient program needs.
+can be resumed. [`laplace`][jaxpde.design.laplace] gives a Gaussian uncertainty around a least-squares
+estimate, [`check_gradient`][jaxpde.design.check_gradient] compares the gradients used with finite differences,
+and [`peak_memory`][jaxpde.design.peak_memory] measures what a gradient program needs.
 
-The worked problems are library objects: :func:`burgers_initial_condition`,
-:func:`kolmogorov_parameters`, :func:`burgers_control` and :func:`shallow_water_bump`
-build a :class:`DesignProblem`, and :func:`solve_problem` solves and reports it::
+The worked problems are library objects: [`burgers_initial_condition`][jaxpde.design.burgers_initial_condition],
+[`kolmogorov_parameters`][jaxpde.design.kolmogorov_parameters], [`burgers_control`][jaxpde.design.burgers_control] and [`shallow_water_bump`][jaxpde.design.shallow_water_bump]
+build a [`DesignProblem`][jaxpde.design.DesignProblem], and [`solve_problem`][jaxpde.design.solve_problem] solves and reports it::
 
     problem = design.kolmogorov_parameters(key=jax.random.key(0))
     out = design.solve_problem(problem, run_dir="runs/kolmogorov")

@@ -21,7 +21,7 @@ def check_gradient(
 
     `mode` picks the autodiff that is checked: ``"reverse"`` (``jax.grad``, what optax
     optimisers use) or ``"forward"`` (``jax.jvp``, what the Gauss–Newton and
-    Levenberg–Marquardt solvers of :func:`least_squares` use for their Jacobians).
+    Levenberg–Marquardt solvers of [`least_squares`][jaxpde.design.least_squares] use for their Jacobians).
 
     Use float64 (``jax.config.update("jax_enable_x64", True)``): the finite-difference
     error is then ``O(ε²) + O(10⁻¹⁶/ε)``, about ``1e-10`` relative at the default
@@ -86,7 +86,7 @@ def laplace(
     **Arguments:**
 
     - `residuals`: ``x -> pytree`` of un-whitened residuals ``m(x) - d``.
-    - `design`: the estimate ``x̂`` (e.g. :func:`least_squares`' result).
+    - `design`: the estimate ``x̂`` (e.g. [`least_squares`][jaxpde.design.least_squares]' result).
     - `noise_std`: ``σ``, the standard deviation of the observation noise.
     - `regularisers`: priors, as used in the fit (their residuals are not scaled by σ).
     """
@@ -129,7 +129,7 @@ def smooth_indicator(level_set, width) -> jax.Array:
 
 def fourier_series(coefficients, grid) -> jax.Array:
     r"""A real periodic field from its lowest Fourier modes, for a 1D
-    :class:`~jaxpde.PeriodicGrid`:
+    [`PeriodicGrid`][jaxpde.PeriodicGrid]:
 
     ``u_c(x) = a_{c,0} + Σ_{k=1}^{K} a_{c,k} cos(2πkx/L) + b_{c,k} sin(2πkx/L)``.
 
@@ -179,8 +179,8 @@ def piecewise_constant_rollout(stepper, u0, values, num_steps: int, *, checkpoin
     Equivalent to ``rollout_final(stepper, u0, num_steps,
     controls=piecewise_constant(values, num_steps))`` but never expands the controls
     to one per step: a ``lax.scan`` over the intervals with a checkpointed
-    :func:`~jaxpde.rollout_final` inside, so reverse mode stores ``K`` states plus
-    ``O(√(num_steps / K))`` per interval (see `checkpoint` of :func:`~jaxpde.rollout`).
+    [`rollout_final`][jaxpde.rollout_final] inside, so reverse mode stores ``K`` states plus
+    ``O(√(num_steps / K))`` per interval (see `checkpoint` of [`rollout`][jaxpde.rollout]).
     """
     from ..integrate import rollout_final
 

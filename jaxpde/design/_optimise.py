@@ -20,14 +20,14 @@ from ._regularise import AbstractRegulariser, Box, _is_float
 
 
 class DesignResult(NamedTuple):
-    """What :func:`minimise` and :func:`least_squares` return.
+    """What [`minimise`][jaxpde.design.minimise] and [`least_squares`][jaxpde.design.least_squares] return.
 
     - `design`: the optimised design (same pytree structure as the initial one).
     - `objective`: the objective at `design` (misfit plus regularisation).
     - `history`: one dict per iteration: ``step``, ``objective``, ``misfit`` (the
       objective without the regularisers), ``grad_norm`` (global 2-norm of the gradient
       with respect to the design) and ``time``.
-    - `opt_state`: the optax state (``None`` for :func:`least_squares`).
+    - `opt_state`: the optax state (``None`` for [`least_squares`][jaxpde.design.least_squares]).
     - `converged`: whether a stopping tolerance was met before the step budget ran out.
     """
 
@@ -97,9 +97,9 @@ def minimise(
     - `optimiser`: an optax gradient transformation.
     - `num_steps`: the total iteration budget (a resumed run counts the iterations
       already done; raise it to continue a finished run).
-    - `bounds`: a :class:`Box` (projected after each update).
-    - `regularisers`: penalties added to the objective (:class:`Tikhonov`,
-      :class:`Smoothness`, :class:`TotalVariation`).
+    - `bounds`: a [`Box`][jaxpde.design.Box] (projected after each update).
+    - `regularisers`: penalties added to the objective ([`Tikhonov`][jaxpde.design.Tikhonov],
+      [`Smoothness`][jaxpde.design.Smoothness], [`TotalVariation`][jaxpde.design.TotalVariation]).
     - `gtol`: stop once the gradient norm falls below `gtol` times its value at the
       initial design.
     - `run_dir`: if given, ``history.jsonl`` is written there, and with
@@ -110,7 +110,7 @@ def minimise(
     - `progress`: show a progress bar (default: when attached to a terminal).
     - `config`: JSON-able settings stored with checkpoints and compared on resume.
 
-    **Returns:** a :class:`DesignResult`.
+    **Returns:** a [`DesignResult`][jaxpde.design.DesignResult].
     """
     num_steps = check_int(num_steps, "num_steps", minimum=0)
     steps_per_call = check_int(steps_per_call, "steps_per_call")
@@ -253,14 +253,14 @@ def least_squares(
     - `gtol`: also stop once the gradient norm falls below `gtol` times its value at
       the initial design (useful with noisy data, where a converged trust-region
       solver can keep rejecting round-off-sized steps).
-    - `bounds`: a :class:`Box`; the solver then works on an unconstrained variable
+    - `bounds`: a [`Box`][jaxpde.design.Box]; the solver then works on an unconstrained variable
       mapped smoothly into the box.
     - `regularisers`: their residuals are appended to ``r``.
     - `run_dir`, `checkpoint_every`, `resume`, `progress`, `config`: as in
-      :func:`minimise`. A resumed solve restarts the solver (its damping or Hessian
+      [`minimise`][jaxpde.design.minimise]. A resumed solve restarts the solver (its damping or Hessian
       estimate) from the last checkpointed design.
 
-    **Returns:** a :class:`DesignResult` with ``objective = ½‖r‖² + Σ R_j`` and
+    **Returns:** a [`DesignResult`][jaxpde.design.DesignResult] with ``objective = ½‖r‖² + Σ R_j`` and
     ``converged`` from the solver's own termination test. ``grad_norm`` in the history
     is taken with respect to the solver's variable (the unconstrained one when
     `bounds` are given).

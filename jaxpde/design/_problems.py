@@ -1,18 +1,18 @@
 """The worked inverse-design and control problems, as library objects.
 
-Each constructor builds a :class:`DesignProblem`: a synthetic truth, noisy observations,
+Each constructor builds a [`DesignProblem`][jaxpde.design.DesignProblem]: a synthetic truth, noisy observations,
 the residuals ``r(x)`` whitened by the noise, an initial design, bounds, and how to
-report and plot a result. :func:`solve_problem` runs any of them with an optax or
+report and plot a result. [`solve_problem`][jaxpde.design.solve_problem] runs any of them with an optax or
 optimistix optimiser and writes ``design.json``, ``history.jsonl`` and ``design.png``.
 ``jaxpde design CONFIG.yaml`` is a thin face of these functions.
 
-- :func:`burgers_initial_condition`: recover the initial condition of viscous Burgers
+- [`burgers_initial_condition`][jaxpde.design.burgers_initial_condition]: recover the initial condition of viscous Burgers
   from a noisy final state seen at a few sensors.
-- :func:`kolmogorov_parameters`: the viscosity and forcing amplitude of 2D Kolmogorov
+- [`kolmogorov_parameters`][jaxpde.design.kolmogorov_parameters]: the viscosity and forcing amplitude of 2D Kolmogorov
   flow from noisy vorticity at sparse sensors, with Laplace uncertainty.
-- :func:`burgers_control`: a space-time forcing, piecewise constant in time, that
+- [`burgers_control`][jaxpde.design.burgers_control]: a space-time forcing, piecewise constant in time, that
   drives 1D Burgers to a target profile.
-- :func:`shallow_water_bump`: height, centre and width of a bump on the bed of a
+- [`shallow_water_bump`][jaxpde.design.shallow_water_bump]: height, centre and width of a bump on the bed of a
   finite-volume shallow-water flow, from the free surface at sparse gauges.
 """
 
@@ -44,7 +44,7 @@ class DesignProblem(eqx.Module):
     - `name`: the problem's name.
     - `residuals`: ``x -> r(x)``; the misfit is ``½‖r‖²`` (whitened by the noise where
       there is noise, so the misfit at the truth is about half the number of data).
-    - `design0`: the initial design; `bounds`: a :class:`Box` or ``None``.
+    - `design0`: the initial design; `bounds`: a [`Box`][jaxpde.design.Box] or ``None``.
     - `regularisers`: penalties added to the misfit.
     - `noise_std`, `noise_floor`: the observation noise and the expected misfit at the
       truth (``None`` for a control problem without noise).
@@ -360,7 +360,7 @@ def burgers_control(
     intervals, that drives 1D Burgers from ``sin x`` to ``0.5 cos 2x + 0.3 sin x`` at
     `final_time`; misfit ``‖u(T) - target‖² / (2N)`` plus ``control_weight ‖f‖²``.
     Deterministic: `key` is accepted for a uniform signature and unused. `checkpoint`:
-    as in :func:`piecewise_constant_rollout` (``True``, or a number of nested levels)."""
+    as in [`piecewise_constant_rollout`][jaxpde.design.piecewise_constant_rollout] (``True``, or a number of nested levels)."""
     from .. import spectral
     from ..grids import PeriodicGrid
 
@@ -464,7 +464,7 @@ def shallow_water_bump(
     checkpoint: bool = True,
 ) -> DesignProblem:
     r"""Recover the height, centre and half-width of a plateau bump on the bed
-    (:func:`bump_bathymetry`) of a periodic shallow-water channel (finite volumes,
+    ([`bump_bathymetry`][jaxpde.design.bump_bathymetry]) of a periodic shallow-water channel (finite volumes,
     HLL, SSPRK3) from the free surface at `sensors` gauges at `snapshots` times, with
     Gaussian noise `noise`. The time step divides each snapshot interval into the
     whole number of steps nearest to a CFL number of `cfl`."""
@@ -594,7 +594,7 @@ def uses_reverse_mode(optimiser: str) -> bool:
 
 
 class ProblemResult(eqx.Module):
-    """What :func:`solve_problem` returns: the optimiser's :class:`DesignResult`, the
+    """What [`solve_problem`][jaxpde.design.solve_problem] returns: the optimiser's [`DesignResult`][jaxpde.design.DesignResult], the
     Laplace posterior (or ``None``), and the `summary` written to ``design.json``."""
 
     result: DesignResult
@@ -621,19 +621,19 @@ def solve_problem(
     config: dict | None = None,
     name: str | None = None,
 ) -> ProblemResult:
-    """Solve a :class:`DesignProblem` and report it.
+    """Solve a [`DesignProblem`][jaxpde.design.DesignProblem] and report it.
 
     **Arguments:**
 
     - `problem`: from one of the constructors (or built by hand).
-    - `optimiser`: ``"lbfgs"``, ``"adam"`` (optax, :func:`minimise`) or
+    - `optimiser`: ``"lbfgs"``, ``"adam"`` (optax, [`minimise`][jaxpde.design.minimise]) or
       ``"levenberg_marquardt"``, ``"gauss_newton"``, ``"dogleg"``, ``"bfgs"``
-      (optimistix, :func:`least_squares`); default: the problem's own.
+      (optimistix, [`least_squares`][jaxpde.design.least_squares]); default: the problem's own.
     - `steps`: the iteration budget; `learning_rate` (adam); `rtol`, `atol`
       (optimistix); `gtol` (relative gradient norm).
     - `run_dir`: where ``history.jsonl``, ``checkpoints/``, ``design.json`` and
       ``design.png`` go (``None``: nothing written). `checkpoint_every`, `resume`,
-      `progress`: as in :func:`minimise`. `config`: JSON-able identity of the run
+      `progress`: as in [`minimise`][jaxpde.design.minimise]. `config`: JSON-able identity of the run
       (compared on resume). `name`: a label for the summary and plot.
 
     With noisy data and at most 64 unknowns, the Laplace posterior around the result

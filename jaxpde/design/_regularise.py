@@ -23,8 +23,8 @@ class AbstractRegulariser(eqx.Module):
     r"""A penalty written as a sum of squares, ``R(x) = Σ_i r_i(x)²``.
 
     Writing every penalty through its residuals ``r`` lets one object serve both
-    optimisers: :func:`~jaxpde.design.minimise` adds ``R(x)`` to the objective and
-    :func:`~jaxpde.design.least_squares` (and :func:`~jaxpde.design.laplace`, as a
+    optimisers: [`minimise`][jaxpde.design.minimise] adds ``R(x)`` to the objective and
+    [`least_squares`][jaxpde.design.least_squares] (and [`laplace`][jaxpde.design.laplace], as a
     Gaussian prior) appends ``r(x)`` to the residual vector.
     """
 
@@ -114,7 +114,7 @@ class Smoothness(_DifferenceRegulariser):
     **Arguments:**
 
     - `weight`: ``w >= 0``.
-    - `grid`: a :class:`~jaxpde.PeriodicGrid` or :class:`~jaxpde.CellGrid`; if given,
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] or [`CellGrid`][jaxpde.CellGrid]; if given,
       differences run along the last ``grid.ndim`` axes of every selected array with
       the grid's spacing (periodic for a periodic grid); otherwise along `axes` with
       spacing 1.
@@ -134,7 +134,7 @@ class TotalVariation(_DifferenceRegulariser):
     r"""Smoothed total variation ``R(u) = w · mean(√(|∇u|² + ε²) - ε)`` (favours
     piecewise-constant designs: sharp edges cost no more than smooth ramps).
 
-    Arguments as for :class:`Smoothness`, plus `epsilon` (``ε > 0``: smooths the kink
+    Arguments as for [`Smoothness`][jaxpde.design.Smoothness], plus `epsilon` (``ε > 0``: smooths the kink
     at ``∇u = 0`` so that gradients exist).
     """
 
@@ -180,9 +180,9 @@ class Box(eqx.Module):
     r"""Box constraints ``lower ≤ x ≤ upper`` on a design.
 
     `lower` and `upper` are numbers (the same bound for every entry) or pytrees shaped
-    like the design, with ``None`` for an unbounded leaf. :func:`minimise` projects
+    like the design, with ``None`` for an unbounded leaf. [`minimise`][jaxpde.design.minimise] projects
     onto the box after each optimiser update (projected gradient); the Gauss–Newton
-    and quasi-Newton solvers of :func:`least_squares` instead optimise an unconstrained
+    and quasi-Newton solvers of [`least_squares`][jaxpde.design.least_squares] instead optimise an unconstrained
     ``z`` with ``x = l + (u - l)·sigmoid(z)`` (both bounds) or ``x = l + softplus(z)``
     (one bound), which keeps their quadratic models smooth.
     """

@@ -13,7 +13,7 @@ from ._util import take as _take
 
 class AbstractBalance(eqx.Module):
     """A strategy for ``-∂_a F_a(u)`` (plus any source it must balance) along one axis of
-    a :class:`FiniteVolume`. A law chooses its own through ``law.balance()``."""
+    a [`FiniteVolume`][jaxpde.fv.FiniteVolume]. A law chooses its own through ``law.balance()``."""
 
     @abc.abstractmethod
     def check(self, law, grid) -> None:

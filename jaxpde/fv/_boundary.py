@@ -17,7 +17,7 @@ class AbstractBoundaryCondition(eqx.Module):
     """Fills `num_ghost` ghost cells beyond one side of the domain along one axis.
 
     A new condition defines ``periodic`` (whether it pairs the two ends of an axis),
-    :meth:`ghost` for the state and :meth:`ghost_field` for a cell field such as the bed
+    `ghost` for the state and `ghost_field` for a cell field such as the bed
     height of shallow water."""
 
     periodic: eqx.AbstractClassVar[bool]
@@ -188,7 +188,7 @@ def pad(u: Array, bcs, num_ghost: int, axis: int, law: AbstractConservationLaw) 
 
 def pad_scalar(b: Array, bcs, num_ghost: int, axis: int) -> Array:
     """A cell field ``(*N)`` (e.g. bathymetry) padded along `axis` by each side's
-    :meth:`AbstractBoundaryCondition.ghost_field`."""
+    [`AbstractBoundaryCondition.ghost_field`][jaxpde.fv.AbstractBoundaryCondition.ghost_field]."""
     lo, hi = bcs[axis]
     return jnp.concatenate(
         [lo.ghost_field(b, num_ghost, axis, "lower"), b, hi.ghost_field(b, num_ghost, axis, "upper")], axis=axis

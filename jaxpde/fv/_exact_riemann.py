@@ -108,7 +108,7 @@ def exact_riemann(left, right, x, t: float, *, gamma: float = 1.4, x0: float = 0
 
     **Returns:** float64 array ``(3, *x.shape)`` of ``(ρ, u, p)``. To compare with cell
     averages of a finite-volume solution, average this over each cell (e.g. with
-    :meth:`~jaxpde.grids.CellGrid.cell_average`).
+    [`cell_average`][jaxpde.grids.CellGrid.cell_average]).
     """
     if not t > 0:
         raise ValueError(f"t must be positive, got {t}.")

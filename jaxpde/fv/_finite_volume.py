@@ -39,11 +39,11 @@ class FiniteVolume(AbstractPDE):
 
     **Arguments:**
 
-    - `law`: an :class:`AbstractConservationLaw`; its dimension must match the grid.
-    - `grid`: a :class:`~jaxpde.grids.CellGrid`.
-    - `reconstruction`: default :class:`PiecewiseConstant`.
-    - `riemann_solver`: default :class:`Rusanov`.
-    - `bc`: boundary conditions (see :func:`normalise_bc`): one for all sides, e.g.
+    - `law`: an [`AbstractConservationLaw`][jaxpde.fv.AbstractConservationLaw]; its dimension must match the grid.
+    - `grid`: a [`CellGrid`][jaxpde.grids.CellGrid].
+    - `reconstruction`: default [`PiecewiseConstant`][jaxpde.fv.PiecewiseConstant].
+    - `riemann_solver`: default [`Rusanov`][jaxpde.fv.Rusanov].
+    - `bc`: boundary conditions (see [`normalise_bc`][jaxpde.fv.normalise_bc]): one for all sides, e.g.
       ``"periodic"``, or one per axis, each a condition or a ``(lower, upper)`` pair.
     - `positivity`: the first-order fallback described above.
 
@@ -149,7 +149,7 @@ def cfl_dt(pde: FiniteVolume, u: Field, cfl: float = 0.5) -> jax.Array:
     state `u` (jit-safe; a scalar array). For SSP Runge-Kutta steps with MUSCL or WENO
     reconstructions, ``cfl ≤ 0.5`` is a safe choice in 1D and 2D.
 
-    **Arguments:** `pde` (a :class:`FiniteVolume`),
+    **Arguments:** `pde` (a [`FiniteVolume`][jaxpde.fv.FiniteVolume]),
     the state `u` ``(C, *N)`` and the CFL number ``0 < cfl``.
     """
     if not isinstance(pde, FiniteVolume):

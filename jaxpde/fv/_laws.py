@@ -25,8 +25,8 @@ class AbstractConservationLaw(eqx.Module):
 
     Every method works on arrays whose first axis is the channel axis and whose other
     axes are anything (cells, faces); `axis` is the spatial direction ``a`` (0 = x).
-    A new law subclasses :class:`AbstractScalarLaw` (one or more independent scalars,
-    identity variable maps, Davis wave-speed bounds) or :class:`AbstractFluidLaw`
+    A new law subclasses [`AbstractScalarLaw`][jaxpde.fv.AbstractScalarLaw] (one or more independent scalars,
+    identity variable maps, Davis wave-speed bounds) or [`AbstractFluidLaw`][jaxpde.fv.AbstractFluidLaw]
     (systems with pressure and a contact wave, which HLLC resolves), or this class
     directly, and defines every abstract method below.
     """
@@ -54,7 +54,7 @@ class AbstractConservationLaw(eqx.Module):
     @abc.abstractmethod
     def wave_speed_bounds(self, u_left: Array, u_right: Array, axis: int) -> tuple[Array, Array]:
         """Signal-speed bounds ``(S_L, S_R)`` of the Riemann problem at a face, for HLL-type
-        fluxes (:func:`davis_bounds` is the simple choice)."""
+        fluxes ([`davis_bounds`][jaxpde.fv.davis_bounds] is the simple choice)."""
 
     @abc.abstractmethod
     def to_primitive(self, u: Array) -> Array:
@@ -82,8 +82,8 @@ class AbstractConservationLaw(eqx.Module):
 
     @abc.abstractmethod
     def balance(self) -> AbstractBalance:
-        """How :class:`FiniteVolume` forms the flux divergence along an axis (and any source
-        that must balance it): :class:`Conservative`, or e.g. :class:`HydrostaticReconstruction`
+        """How [`FiniteVolume`][jaxpde.fv.FiniteVolume] forms the flux divergence along an axis (and any source
+        that must balance it): [`Conservative`][jaxpde.fv.Conservative], or e.g. [`HydrostaticReconstruction`][jaxpde.fv.HydrostaticReconstruction]
         for shallow water over a bed."""
 
     def max_wave_speed(self, u: Array, axis: int) -> Array:
@@ -236,7 +236,7 @@ class ShallowWater(AbstractFluidLaw):
 
     Primitive variables are ``(h, u[, v])``. `bathymetry` is ``None`` (flat bed) or the
     bed height ``b`` as cell averages of shape ``grid.shape``; with it the
-    :class:`FiniteVolume` discretisation uses the hydrostatic reconstruction of Audusse
+    [`FiniteVolume`][jaxpde.fv.FiniteVolume] discretisation uses the hydrostatic reconstruction of Audusse
     et al. (SIAM J. Sci. Comput. 25, 2004), which keeps the lake at rest
     (``h + b = const``, ``𝐮 = 0``) exactly, with any reconstruction and Riemann solver.
     Differentiable: `gravity`, `bathymetry`.

@@ -1,6 +1,6 @@
 """Initial data for the standard finite-volume test problems, as conserved cell averages.
 
-Each function takes the law and the :class:`~jaxpde.grids.CellGrid` and returns a state
+Each function takes the law and the [`CellGrid`][jaxpde.grids.CellGrid] and returns a state
 ``(C, *N)``. Discontinuities are averaged exactly over the cells they cut (the
 fraction of each cell on either side), so a jump that does not sit on a face does not
 shift the solution by half a cell.

@@ -56,7 +56,7 @@ class HLL(AbstractRiemannSolver):
 
 class HLLC(AbstractRiemannSolver):
     """HLLC flux (HLL with the contact restored) for the laws with a contact wave
-    (:class:`AbstractFluidLaw`: the Euler and shallow-water equations).
+    ([`AbstractFluidLaw`][jaxpde.fv.AbstractFluidLaw]: the Euler and shallow-water equations).
 
     Contact speed ``S* = (p_R - p_L + ρ_L u_L (S_L - u_L) - ρ_R u_R (S_R - u_R)) /
     (ρ_L (S_L - u_L) - ρ_R (S_R - u_R))`` (``ρ → h``, ``p → g h²/2`` for shallow water)
@@ -92,7 +92,7 @@ class HLLC(AbstractRiemannSolver):
 
 class Godunov(AbstractRiemannSolver):
     """Godunov's flux: the flux of the exact Riemann solution at the face, which scalar laws
-    provide (:meth:`AbstractScalarLaw.exact_flux`; for Burgers ``max(f(max(u_L, 0)),
+    provide ([`AbstractScalarLaw.exact_flux`][jaxpde.fv.AbstractScalarLaw.exact_flux]; for Burgers ``max(f(max(u_L, 0)),
     f(min(u_R, 0)))`` with ``f(u) = u²/2``, upwinding for linear advection)."""
 
     def check_law(self, law):

@@ -11,8 +11,8 @@ class AbstractGrid(eqx.Module):
     (one entry per axis) sampled by ``shape`` points or cells. A state on a grid is a
     channel-first array ``(C, *shape)``.
 
-    Concrete grids: :class:`jaxpde.PeriodicGrid` (pseudo-spectral, points from ``lower``)
-    and :class:`jaxpde.CellGrid` (finite volume, cell averages)."""
+    Concrete grids: [`jaxpde.PeriodicGrid`][jaxpde.PeriodicGrid] (pseudo-spectral, points from ``lower``)
+    and [`jaxpde.CellGrid`][jaxpde.CellGrid] (finite volume, cell averages)."""
 
     lower: eqx.AbstractVar[tuple[float, ...]]
     upper: eqx.AbstractVar[tuple[float, ...]]

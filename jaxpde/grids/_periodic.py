@@ -143,7 +143,7 @@ class PeriodicGrid(AbstractGrid):
 
     def wavenumbers(self, *, zero_nyquist: bool = False) -> tuple[np.ndarray, ...]:
         """Angular wavenumbers per axis for the rfft layout, each broadcastable to
-        :attr:`rfft_shape` (float64 numpy).
+        `rfft_shape` (float64 numpy).
 
         With ``zero_nyquist=True`` the Nyquist mode of even-sized axes is set to 0;
         use this for odd derivatives, whose Nyquist symbol is not real.
@@ -157,7 +157,7 @@ class PeriodicGrid(AbstractGrid):
         return tuple(out)
 
     def wavenumber_indices(self) -> tuple[np.ndarray, ...]:
-        """Integer mode numbers per axis (rfft layout), broadcastable to :attr:`rfft_shape`."""
+        """Integer mode numbers per axis (rfft layout), broadcastable to `rfft_shape`."""
         out = []
         for axis in range(self.ndim):
             n = self.num_points[axis]
@@ -168,7 +168,7 @@ class PeriodicGrid(AbstractGrid):
         return tuple(out)
 
     def wavenumber_norm_squared(self) -> np.ndarray:
-        """``|k|^2`` on the rfft layout (float64 numpy, shape :attr:`rfft_shape`)."""
+        """``|k|^2`` on the rfft layout (float64 numpy, shape `rfft_shape`)."""
         ks = self.wavenumbers()
         total = np.zeros(self.rfft_shape)
         for k in ks:
@@ -194,7 +194,7 @@ class PeriodicGrid(AbstractGrid):
         return jnp.fft.rfftn(u, axes=self.rfft_axes)
 
     def irfft(self, u_hat: Array) -> Array:
-        """Inverse of :meth:`rfft` (real output of shape ``(..., *N)``)."""
+        """Inverse of `rfft` (real output of shape ``(..., *N)``)."""
         return jnp.fft.irfftn(u_hat, s=self.num_points, axes=self.rfft_axes)
 
     def derivative(self, u: Array, order: int = 1, axis: int = 0) -> Array:

@@ -72,7 +72,7 @@ def taylor_green_vorticity(grid: PeriodicGrid, *, wavenumber=1, amplitude=1.0, d
 def kink(
     grid: PeriodicGrid, *, position=None, width=1.4142135623730951, antikink_position=None, velocity=0.0, dtype=None
 ):
-    """φ⁴ kink-antikink pair for :class:`~jaxpde.spectral.KleinGordon` on a periodic
+    """φ⁴ kink-antikink pair for [`KleinGordon`][jaxpde.spectral.KleinGordon] on a periodic
     domain: ``φ = tanh(γ(x-a)/w) - tanh(γ(x-b)/w) - 1`` with Lorentz factor ``γ``; the
     kink (at ``a``) moves with ``+velocity`` and the antikink (at ``b > a``) with
     ``-velocity``, so a positive velocity makes them collide. ``π = φ_t``.

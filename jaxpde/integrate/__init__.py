@@ -1,6 +1,6 @@
 """Time integration: rollouts of any stepper, explicit SSP Runge-Kutta steppers, CFL-limited
 integration to a final time, and diffrax-based method-of-lines integration
-(:func:`solve`: adaptive explicit/implicit/IMEX ODE solves, SDEs on a Virtual Brownian
+([`solve`][jaxpde.integrate.solve]: adaptive explicit/implicit/IMEX ODE solves, SDEs on a Virtual Brownian
 Tree with the noise models below, solver-heuristic regularisers)."""
 
 from ._advance import (

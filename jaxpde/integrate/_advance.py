@@ -1,4 +1,4 @@
-"""Chunked advances of a run, for :func:`jaxpde.io.record_trajectory`: each is
+"""Chunked advances of a run, for [`jaxpde.io.record_trajectory`][jaxpde.io.record_trajectory]: each is
 ``(u, index, n) -> (frames, info)``, the `n` saved frames after the frame at
 ``times[index]``. One compiled program per chunk size."""
 
@@ -18,7 +18,7 @@ from ._solve import solve
 
 def rollout_advance(stepper: AbstractStepper, save_every: int = 1):
     """Advance by fixed steps: each saved frame is `save_every` steps of `stepper`
-    (:func:`jaxpde.rollout` in one ``lax.scan``). Reports ``steps``."""
+    ([`jaxpde.rollout`][jaxpde.rollout] in one ``lax.scan``). Reports ``steps``."""
 
     save_every = check_int(save_every, "save_every")
 
@@ -42,7 +42,7 @@ def brownian_horizon(t_final: float) -> float:
 
 
 def solve_advance(pde: AbstractPDE, times, *, max_steps: int = 100_000, noise=None, key=None, **solve_kwargs):
-    """Advance with :func:`jaxpde.solve` between the save `times` (adaptive, implicit,
+    """Advance with [`jaxpde.solve`][jaxpde.solve] between the save `times` (adaptive, implicit,
     IMEX or stochastic). `max_steps` bounds the steps of the *whole* run, not of one
     chunk. With `noise`, one Brownian tree keyed by `key` on
     ``[times[0], times[0] + brownian_horizon(span)]`` drives every chunk, so the path
@@ -97,7 +97,7 @@ def solve_advance(pde: AbstractPDE, times, *, max_steps: int = 100_000, noise=No
 
 def cfl_advance(pde: AbstractPDE, times, *, cfl: float = 0.5, stepper: str = "ssprk3"):
     """Advance a finite-volume PDE by CFL-limited steps between the save `times`
-    (:func:`jaxpde.solve_to`), one frame per call. Reports ``steps``."""
+    ([`jaxpde.solve_to`][jaxpde.solve_to]), one frame per call. Reports ``steps``."""
 
     times = np.asarray(times, dtype=float)
 

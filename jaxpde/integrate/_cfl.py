@@ -16,7 +16,7 @@ from ._rollout import _advance, _levels
 
 
 class CFLSolution(NamedTuple):
-    """What :func:`solve_to` returns with ``full_output=True``."""
+    """What [`solve_to`][jaxpde.integrate.solve_to] returns with ``full_output=True``."""
 
     u: Field
     """The state at `t_final`."""
@@ -70,7 +70,7 @@ def solve_to(
       which steps after `t_final` is reached are skipped (``lax.cond``; both branches
       are evaluated under ``vmap``). Reverse-mode differentiable (no ``while_loop`` in
       the gradient path), with nested gradient checkpointing (`checkpoint`, as in
-      :func:`~jaxpde.rollout`), so memory grows like ``O(√max_steps)``.
+      [`rollout`][jaxpde.rollout]), so memory grows like ``O(√max_steps)``.
     - ``differentiable=False``: a ``lax.while_loop`` that stops as soon as `t_final` is
       reached; faster, forward mode only.
 
@@ -85,7 +85,7 @@ def solve_to(
 
     **Arguments:**
 
-    - `pde`: a :class:`~jaxpde.fv.FiniteVolume`.
+    - `pde`: a [`FiniteVolume`][jaxpde.fv.FiniteVolume].
     - `u0`: initial state ``(C, *N)``; `t0`, `t_final`: start and end times.
     - `cfl`: CFL number (0.5 is safe for SSP-RK3 with MUSCL/WENO in 1D and 2D).
     - `stepper`: ``"ssprk3"`` (default), ``"ssprk2"``, ``"euler"``, ``"rk4"`` or a class
@@ -95,7 +95,7 @@ def solve_to(
       forward path. Required when `u0` or `t_final` are traced (inside ``jit``/``grad``)
       on the differentiable path; otherwise estimated as ``2 · (t_final - t0) / dt(u0) + 16``.
     - `checkpoint`: ``True`` (two levels), an int number of levels, or ``None``.
-    - `full_output`: return a :class:`CFLSolution` ``(u, t, num_steps)`` instead of the state.
+    - `full_output`: return a [`CFLSolution`][jaxpde.integrate.CFLSolution] ``(u, t, num_steps)`` instead of the state.
     - `throw`: raise the runtime errors below; with ``False`` the caller checks the
       returned state and time itself.
 

@@ -1,4 +1,4 @@
-"""Explicit strong-stability-preserving Runge-Kutta steppers for any :class:`AbstractPDE`."""
+"""Explicit strong-stability-preserving Runge-Kutta steppers for any [`AbstractPDE`][jaxpde.AbstractPDE]."""
 
 import abc
 
@@ -13,7 +13,7 @@ class AbstractExplicitStepper(AbstractStepper):
     """An explicit one-step method for ``du/dt = pde.rhs(t, u, args)``.
 
     `dt` may be a traced scalar, so a stepper can be built inside ``jit`` with a step
-    chosen from the state (see :func:`jaxpde.solve_to`); building one is free.
+    chosen from the state (see [`jaxpde.solve_to`][jaxpde.solve_to]); building one is free.
     """
 
     pde: eqx.AbstractVar[AbstractPDE]
@@ -27,7 +27,7 @@ class AbstractExplicitStepper(AbstractStepper):
 
     @abc.abstractmethod
     def step(self, u: Field, args: Args) -> Field:
-        """One step from `u` (no shape check; :meth:`__call__` does it)."""
+        """One step from `u` (no shape check; `__call__` does it)."""
 
 
 class ForwardEuler(AbstractExplicitStepper):

@@ -9,11 +9,11 @@ gives models that solve in fewer steps:
 - **global** (Pal, Ma, Shah & Rackauckas, "Opening the Blackbox: Accelerating Neural
   Differential Equations by Regularizing Internal Solver Heuristics", ICML 2021):
   ``R_E = Σ_j E_j |h_j|`` and ``R_S = Σ_j S_j |h_j|`` over the accepted steps of the
-  solve. :func:`jaxpde.solve` accumulates both when called with ``heuristics=True``.
+  solve. [`jaxpde.solve`][jaxpde.solve] accumulates both when called with ``heuristics=True``.
 - **local** (Pal, Edelman & Rackauckas, "Locally Regularized Neural Differential
   Equations: Some Black Boxes Were Meant to Remain Closed!", ICML 2023): the same
   quantities for a single step taken from the solution at a random time, which costs
-  one step instead of a second pass over the trajectory (:func:`local_heuristics`).
+  one step instead of a second pass over the trajectory ([`local_heuristics`][jaxpde.integrate.local_heuristics]).
 
 Both only read values the forward solve produces, so they work with any diffrax
 adjoint.
@@ -77,7 +77,7 @@ class HeuristicSolver(diffrax.AbstractAdaptiveSolver, diffrax.AbstractWrappedSol
     """Wraps a diffrax solver and accumulates ``Σ E_j |h_j|`` and ``Σ S_j |h_j|`` in its
     solver state. diffrax keeps a step's new solver state only when the step is
     accepted, so the sums run over accepted steps; read them from the final solver
-    state with :meth:`read`. Used by :func:`jaxpde.solve` with ``heuristics=True``.
+    state with `read`. Used by [`jaxpde.solve`][jaxpde.solve] with ``heuristics=True``.
     """
 
     solver: diffrax.AbstractSolver
@@ -168,5 +168,5 @@ def local_heuristics(pde, u, t, *, solver="tsit5", rtol=1e-6, atol=1e-6, dt=None
 
 
 def random_time(key, t0, t1) -> Array:
-    """A time drawn uniformly from ``(t0, t1)`` for :func:`local_heuristics`."""
+    """A time drawn uniformly from ``(t0, t1)`` for [`local_heuristics`][jaxpde.integrate.local_heuristics]."""
     return jax.random.uniform(key, (), minval=t0, maxval=t1)

@@ -28,7 +28,7 @@ class FourierMultiplierSolver(lx.AbstractLinearSolver):
     dense LU factorisation of an ``N × N`` Jacobian.
 
     The operator must act on a single real array of shape ``(C, *N)``, with FFTs taken
-    over every axis but the first. This is how :func:`jaxpde.solve` uses it for the
+    over every axis but the first. This is how [`jaxpde.solve`][jaxpde.solve] uses it for the
     IMEX (KenCarp) methods; it is not meant for general operators (no check is made
     that ``A`` really is a Fourier multiplier).
     """
@@ -89,13 +89,13 @@ class LinearStageSolve(optx.AbstractRootFinder):
     tight tolerances, rejecting good steps. This root finder performs the one solve
     and stops.
 
-    Like :class:`diffrax.VeryChord` it accepts ``options=dict(init_state=...)`` so the
+    Like `diffrax.VeryChord` it accepts ``options=dict(init_state=...)`` so the
     Jacobian (here: its Fourier symbol) is built once per step, not per stage.
 
     **Arguments:**
 
     - `linear_solver`: the lineax solver for ``A`` (default:
-      :class:`FourierMultiplierSolver`).
+      [`FourierMultiplierSolver`][jaxpde.integrate.FourierMultiplierSolver]).
     """
 
     rtol: float = 0.0

@@ -1,5 +1,5 @@
 """Diffrax solvers, adjoints and save points by name: the one place where the string
-conveniences of :func:`jaxpde.solve` become diffrax objects."""
+conveniences of [`jaxpde.solve`][jaxpde.solve] become diffrax objects."""
 
 from collections.abc import Callable
 
@@ -24,7 +24,7 @@ ODE_SOLVERS: dict[str, type] = {
     "kencarp4": diffrax.KenCarp4,
     "kencarp5": diffrax.KenCarp5,
 }
-"""ODE solvers selectable by name in :func:`solve` (any diffrax solver instance works too)."""
+"""ODE solvers selectable by name in [`solve`][jaxpde.integrate.solve] (any diffrax solver instance works too)."""
 
 SDE_SOLVERS: dict[str, type] = {
     "euler": diffrax.Euler,
@@ -37,7 +37,7 @@ SDE_SOLVERS: dict[str, type] = {
     "general_shark": diffrax.GeneralShARK,
     "slow_rk": diffrax.SlowRK,
 }
-"""SDE solvers selectable by name when :func:`solve` is given a noise model."""
+"""SDE solvers selectable by name when [`solve`][jaxpde.integrate.solve] is given a noise model."""
 
 ADJOINTS: dict[str, Callable[[], diffrax.AbstractAdjoint]] = {
     "recursive": diffrax.RecursiveCheckpointAdjoint,
@@ -45,7 +45,7 @@ ADJOINTS: dict[str, Callable[[], diffrax.AbstractAdjoint]] = {
     "backsolve": diffrax.BacksolveAdjoint,
     "forward": diffrax.ForwardMode,
 }
-"""Adjoints selectable by name in :func:`solve`:
+"""Adjoints selectable by name in [`solve`][jaxpde.integrate.solve]:
 
 - ``"recursive"`` (default): exact gradient of the discrete solution, with binomial
   checkpointing (memory ``O(log steps)`` extra recomputation).
@@ -72,7 +72,7 @@ def resolve(value, table: dict, what: str, cls):
 
 
 def resolve_saveat(saveat) -> diffrax.SaveAt:
-    """A :class:`diffrax.SaveAt` from ``None`` (final state), ``"steps"``, an array of times or itself."""
+    """A `diffrax.SaveAt` from ``None`` (final state), ``"steps"``, an array of times or itself."""
     if saveat is None:
         return diffrax.SaveAt(t1=True)
     if isinstance(saveat, diffrax.SaveAt):

@@ -2,7 +2,7 @@ r"""Noise models for stochastic PDEs ``du = rhs(t, u) dt + G(t, u) dW``.
 
 A noise model says what the Brownian motion ``W`` is (its shape) and how the diffusion
 acts on an increment: ``G(t, u) ΔW = apply(coefficient(t, u), ΔW)``. The Brownian
-motion itself is a :class:`diffrax.VirtualBrownianTree` built by :func:`jaxpde.solve`
+motion itself is a `diffrax.VirtualBrownianTree` built by [`jaxpde.solve`][jaxpde.solve]
 from one PRNG key, so one key fixes the whole noise path however finely or in whatever
 order it is queried.
 
@@ -26,11 +26,11 @@ from ..grids import PeriodicGrid
 
 
 class AbstractNoise(eqx.Module):
-    """The diffusion ``G(t, u) dW`` of an SDE, for :func:`jaxpde.solve`.
+    """The diffusion ``G(t, u) dW`` of an SDE, for [`jaxpde.solve`][jaxpde.solve].
 
-    Subclasses define :meth:`brownian_shape`, :meth:`coefficient` (evaluated at the
-    state) and :meth:`apply` (bilinear in the coefficient and the increment), and say
-    whether the noise is :attr:`additive` (``G`` independent of ``u``), which solvers
+    Subclasses define `brownian_shape`, `coefficient` (evaluated at the
+    state) and `apply` (bilinear in the coefficient and the increment), and say
+    whether the noise is `additive` (``G`` independent of ``u``), which solvers
     such as ShARK, SRA1 and SEA require.
     """
 
@@ -49,7 +49,7 @@ class AbstractNoise(eqx.Module):
 
     @abc.abstractmethod
     def apply(self, coefficient: Array, dw: Array) -> Array:
-        """``G ΔW`` given :meth:`coefficient` and an increment (or Lévy area) ``ΔW``."""
+        """``G ΔW`` given `coefficient` and an increment (or Lévy area) ``ΔW``."""
 
 
 def _spectral_filter(grid: PeriodicGrid, spectrum, correlation_length, dealias) -> np.ndarray | None:
@@ -84,7 +84,7 @@ class SpectralNoise(AbstractNoise):
 
     **Arguments:**
 
-    - `grid`: the :class:`~jaxpde.grids.PeriodicGrid`.
+    - `grid`: the [`PeriodicGrid`][jaxpde.grids.PeriodicGrid].
     - `amplitude`: ``σ`` (differentiable; a scalar or one value per channel).
     - `correlation_length`: if given, a Gaussian filter ``q = exp(-ℓ²|k|²/4)``
       (covariance ``∝ exp(-|x - y|²/(2ℓ²))``).
@@ -137,7 +137,7 @@ class SpectralNoise(AbstractNoise):
 
 class MultiplicativeNoise(AbstractNoise):
     r"""Multiplicative noise ``g(u) ⊙ σ Q^{1/2} dW``: a pointwise function of the state
-    times a :class:`SpectralNoise` (white or coloured).
+    times a [`SpectralNoise`][jaxpde.integrate.SpectralNoise] (white or coloured).
 
     With ``g(u) = u`` this is the stochastic Allen-Cahn / geometric noise of
     Lord, Powell & Shardlow (2014, §10.8). Interpreted in the Itô sense with
@@ -146,7 +146,7 @@ class MultiplicativeNoise(AbstractNoise):
 
     **Arguments:**
 
-    - `noise`: the :class:`SpectralNoise` (amplitude, colour).
+    - `noise`: the [`SpectralNoise`][jaxpde.integrate.SpectralNoise] (amplitude, colour).
     - `g`: a function ``u ↦ g(u)`` applied pointwise (default: the identity).
     """
 

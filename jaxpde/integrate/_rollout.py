@@ -58,7 +58,7 @@ def rollout(
 
     **Arguments:**
 
-    - `stepper`: any :class:`~jaxpde.AbstractStepper` (or a callable ``(u, args) -> u``).
+    - `stepper`: any [`AbstractStepper`][jaxpde.AbstractStepper] (or a callable ``(u, args) -> u``).
       The scan advances the stepper's carry (``init_carry``/``step_carry``/
       ``read_carry``): ETDRK and ExactLinear stay in Fourier space between steps and
       only saved frames are transformed back; Störmer-Verlet reuses its last force.
@@ -140,7 +140,7 @@ def rollout(
 
 
 def rollout_final(stepper: AbstractStepper, u0: Field, num_steps: int, **kwargs) -> Field:
-    """The final state of :func:`rollout` (no trajectory kept)."""
+    """The final state of [`rollout`][jaxpde.integrate.rollout] (no trajectory kept)."""
     if num_steps == 0:
         return jnp.asarray(u0)
     return rollout(stepper, u0, num_steps, save_every=num_steps, include_initial=False, **kwargs)[0]

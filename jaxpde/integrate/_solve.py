@@ -1,10 +1,10 @@
-"""Method-of-lines integration of any :class:`~jaxpde.AbstractPDE` with diffrax.
+"""Method-of-lines integration of any [`AbstractPDE`][jaxpde.AbstractPDE] with diffrax.
 
-One entry point, :func:`solve`, covers explicit, implicit and IMEX Runge-Kutta methods
+One entry point, [`solve`][jaxpde.integrate.solve], covers explicit, implicit and IMEX Runge-Kutta methods
 with error control, and stochastic PDEs driven by a Virtual Brownian Tree. It only
 needs ``pde.rhs`` (plus ``linear_symbol``/``nonlinear`` for IMEX, and a noise model for
 SDEs), so every discretisation in jaxpde and every neural vector field in
-:mod:`jaxpde.nn` goes through the same code.
+[`jaxpde.nn`][jaxpde.nn] goes through the same code.
 """
 
 import math
@@ -75,7 +75,7 @@ def _with_root_finder(solver, rtol, atol, imex: bool):
 # Solution
 # --------------------------------------------------------------------------------------
 class Solution(eqx.Module):
-    """The result of :func:`solve`.
+    """The result of [`solve`][jaxpde.integrate.solve].
 
     **Fields:**
 
@@ -90,8 +90,8 @@ class Solution(eqx.Module):
     - `result`: diffrax's result code (``diffrax.RESULTS.successful`` when it worked).
     - `heuristics`: ``None`` unless ``heuristics=True``; then a dict with the
       step-size-weighted sums of the accepted steps' error estimates (``"error"``) and
-      stiffness estimates (``"stiffness"``), see :func:`jaxpde.integrate.solver_heuristics`.
-    - `solution`: the underlying :class:`diffrax.Solution` (dense output, events, …).
+      stiffness estimates (``"stiffness"``), see `jaxpde.integrate.solver_heuristics`.
+    - `solution`: the underlying `diffrax.Solution` (dense output, events, …).
     """
 
     ts: Array
@@ -166,11 +166,11 @@ def solve(
     - **Implicit** (``"kvaerno3/4/5"``, ``"implicit_euler"``): integrate ``rhs`` with
       simplified Newton iterations (a dense Jacobian: fine for small systems).
     - **IMEX** (``"kencarp3/4/5"``): for a semilinear PDE ``u_t = L u + N(u)`` (every
-      :mod:`jaxpde.spectral` equation), ``N`` is explicit and ``L`` implicit. The implicit
+      [`jaxpde.spectral`][jaxpde.spectral] equation), ``N`` is explicit and ``L`` implicit. The implicit
       stage equations are solved in Fourier space, where ``L`` is diagonal, at the cost
-      of two FFTs (:class:`~jaxpde.integrate.FourierMultiplierSolver`).
-    - **Stochastic** (``noise`` given, see :mod:`jaxpde.integrate` noise models):
-      ``du = rhs dt + G(t, u) dW`` with ``W`` a :class:`diffrax.VirtualBrownianTree`
+      of two FFTs ([`FourierMultiplierSolver`][jaxpde.integrate.FourierMultiplierSolver]).
+    - **Stochastic** (``noise`` given, see [`jaxpde.integrate`][jaxpde.integrate] noise models):
+      ``du = rhs dt + G(t, u) dW`` with ``W`` a `diffrax.VirtualBrownianTree`
       fixed by ``key``; solvers ``"euler"`` (Euler-Maruyama, Itô), ``"shark"``,
       ``"sra1"``, ``"sea"`` (additive noise; space-time Lévy area is supplied),
       ``"spark"``, ``"heun"``, ``"euler_heun"`` (Stratonovich), ``"general_shark"``,
@@ -181,10 +181,10 @@ def solve(
 
     **Arguments:**
 
-    - `pde`: any :class:`~jaxpde.AbstractPDE` (its array leaves are differentiable).
+    - `pde`: any [`AbstractPDE`][jaxpde.AbstractPDE] (its array leaves are differentiable).
     - `u0`: initial state ``(C, *N)``.
     - `t0`, `t1`: time interval.
-    - `solver`: a name (see :data:`ODE_SOLVERS`, :data:`SDE_SOLVERS`) or a diffrax solver.
+    - `solver`: a name (see [`ODE_SOLVERS`][jaxpde.integrate.ODE_SOLVERS], [`SDE_SOLVERS`][jaxpde.integrate.SDE_SOLVERS]) or a diffrax solver.
       Default: ``"tsit5"`` for ODEs; for SDEs ``"shark"`` with additive noise and
       ``"euler"`` (Euler-Maruyama, fixed steps) otherwise.
     - `rtol`, `atol`: tolerances of the step-size controller (and of implicit stage solves). The
@@ -197,13 +197,13 @@ def solve(
       ``adaptive=False`` and for SDEs.
     - `adaptive`: error-controlled steps (``True``) or constant steps of ``dt0``.
     - `saveat`: ``None`` (final state only), an array of times, ``"steps"`` (every
-      step), or a :class:`diffrax.SaveAt`.
+      step), or a `diffrax.SaveAt`.
     - `adjoint`: ``"recursive"`` (default), ``"direct"``, ``"backsolve"``, ``"forward"``
-      (see :data:`ADJOINTS`), or a diffrax adjoint.
+      (see [`ADJOINTS`][jaxpde.integrate.ADJOINTS]), or a diffrax adjoint.
     - `max_steps`: maximum number of steps.
     - `args`: passed to ``pde.rhs`` (forcing, controls).
     - `stepsize_controller`: overrides the controller built from the arguments above.
-    - `noise`: a noise model (:class:`~jaxpde.integrate.AbstractNoise`) for an SDE.
+    - `noise`: a noise model ([`AbstractNoise`][jaxpde.integrate.AbstractNoise]) for an SDE.
     - `key`: PRNG key of the Brownian motion (required with `noise`). One key fixes the
       whole path, however it is queried.
     - `brownian_tol`: time resolution of the Virtual Brownian Tree (default:
@@ -221,7 +221,7 @@ def solve(
 
     **Returns:**
 
-    A :class:`Solution` with ``ts``, ``us`` ``(T, C, *N)``, ``stats`` (steps and
+    A [`Solution`][jaxpde.integrate.Solution] with ``ts``, ``us`` ``(T, C, *N)``, ``stats`` (steps and
     evaluations) and ``result``.
 
     **References:** Hairer, Nørsett & Wanner (1993); Kennedy & Carpenter, "Additive

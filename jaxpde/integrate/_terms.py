@@ -56,10 +56,10 @@ def ode_terms(pde: AbstractPDE, solver):
 
 
 def brownian_tree(t0, t1, shape, *, key, tol, levy_area=None) -> diffrax.VirtualBrownianTree:
-    """A :class:`diffrax.VirtualBrownianTree` on ``[t0, t1]``: one `key` fixes the whole
+    """A `diffrax.VirtualBrownianTree` on ``[t0, t1]``: one `key` fixes the whole
     path; `tol` is its time resolution (queries closer than `tol` are approximated by
-    a Brownian bridge). `levy_area` is ``None``, :class:`diffrax.SpaceTimeLevyArea` or
-    :class:`diffrax.SpaceTimeTimeLevyArea`."""
+    a Brownian bridge). `levy_area` is ``None``, `diffrax.SpaceTimeLevyArea` or
+    `diffrax.SpaceTimeTimeLevyArea`."""
     if levy_area is None:
         levy_area = diffrax.BrownianIncrement
     return diffrax.VirtualBrownianTree(t0, t1, tol=tol, shape=tuple(shape), key=key, levy_area=levy_area)
@@ -76,7 +76,7 @@ def _levy_area(solver):
 
 
 def sde_terms(pde, noise: AbstractNoise, u0, t0, t1, solver, *, key, tol) -> diffrax.MultiTerm:
-    """Drift and diffusion terms for :func:`jaxpde.solve`."""
+    """Drift and diffusion terms for [`jaxpde.solve`][jaxpde.solve]."""
     if not isinstance(noise, AbstractNoise):
         raise TypeError(f"noise must be a jaxpde.integrate.AbstractNoise, got {type(noise).__name__}.")
     inner = getattr(solver, "solver", solver)  # HalfSolver and friends

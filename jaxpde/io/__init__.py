@@ -1,5 +1,5 @@
 """Input/output: HDF5 trajectory files with metadata, and recording a run into one
-(:func:`record_trajectory`)."""
+([`record_trajectory`][jaxpde.io.record_trajectory])."""
 
 from ._hdf5 import (
     TrajectoryWriter as TrajectoryWriter,

@@ -70,7 +70,7 @@ def save_trajectory(path, trajectory, metadata: dict | None = None, times=None):
 
 
 def load_trajectory(path):
-    """Read a file written by :func:`save_trajectory` or the CLI.
+    """Read a file written by [`save_trajectory`][jaxpde.io.save_trajectory] or the CLI.
 
     **Returns:** ``(trajectory, times, metadata)``; `times` is ``None`` if absent.
     """

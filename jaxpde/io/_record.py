@@ -12,7 +12,7 @@ from ._hdf5 import TrajectoryWriter
 
 
 class RecordedTrajectory(NamedTuple):
-    """What :func:`record_trajectory` returns.
+    """What [`record_trajectory`][jaxpde.io.record_trajectory] returns.
 
     - `path`: the HDF5 file.
     - `frames`, `times`: the initial state and up to about `keep` evenly thinned
@@ -51,11 +51,11 @@ def record_trajectory(
     - `path`: the ``.h5`` file to write.
     - `advance`: ``(u, index, n) -> (frames, info)``: the `n` frames after ``u`` (the
       frame at ``times[index]``), shape ``(n, C, *N)``, and a dict of integer counters
-      (or ``None``). Typically a jitted :func:`jaxpde.rollout` or :func:`jaxpde.solve`
+      (or ``None``). Typically a jitted [`jaxpde.rollout`][jaxpde.rollout] or [`jaxpde.solve`][jaxpde.solve]
       over one chunk; `index` lets it know the start time.
     - `u0`: the initial state; `times`: the ``T + 1`` save times, ``times[0]`` at `u0`.
     - `chunk`: frames per call of `advance` (default: about 50 calls).
-    - `progress`: see :class:`jaxpde.train.Progress`; `describe`: a label for errors.
+    - `progress`: see [`jaxpde.train.Progress`][jaxpde.train.Progress]; `describe`: a label for errors.
 
     Raises ``FloatingPointError`` naming the time when a frame holds NaN or inf.
     """

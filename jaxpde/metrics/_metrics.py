@@ -49,7 +49,7 @@ def energy_spectrum(u, grid: PeriodicGrid):
 def correlation(pred, ref, *, num_spatial_dims: int | None = None):
     """Pearson correlation between `pred` and `ref` over channel and spatial axes;
     with `num_spatial_dims` given, leading axes are kept (a trajectory ``(T, C, *N)``
-    gives ``(T,)``), as in :func:`nrmse`."""
+    gives ``(T,)``), as in [`nrmse`][jaxpde.metrics.nrmse]."""
     pred, ref = jnp.asarray(pred), jnp.asarray(ref)
     if pred.shape != ref.shape:
         raise ValueError(f"correlation: shapes differ, pred {pred.shape} vs ref {ref.shape}.")

@@ -217,7 +217,7 @@ class FNO(eqx.Module):
       spectral weights (TFNO) with `rank` (fraction of the dense size).
     - `num_parameters`: if > 0, the model is called as ``model(u, p)`` with a vector of
       PDE parameters ``p`` that gates the hidden channels of every layer
-      (:class:`ChannelAttention`, CAPE-style conditioning).
+      ([`ChannelAttention`][jaxpde.nn.ChannelAttention], CAPE-style conditioning).
     - `key`: PRNG key.
 
     **Reference:** Li, Kovachki, Azizzadenesheli, Liu, Bhattacharya, Stuart & Anandkumar,
@@ -300,12 +300,12 @@ def _compute_dtype(model, u):
 
 class OperatorStepper(AbstractStepper):
     """A learned map used as a time stepper: ``u_next = u + model(u)`` (``residual=True``,
-    the default) or ``model(u)``. It satisfies :class:`~jaxpde.AbstractStepper`, so a
-    trained operator rolls out with :func:`jaxpde.rollout` like any solver.
+    the default) or ``model(u)``. It satisfies [`AbstractStepper`][jaxpde.AbstractStepper], so a
+    trained operator rolls out with [`jaxpde.rollout`][jaxpde.rollout] like any solver.
 
     **Arguments:**
 
-    - `model`: a module mapping ``(C, *N) -> (C, *N)`` (e.g. :class:`FNO`).
+    - `model`: a module mapping ``(C, *N) -> (C, *N)`` (e.g. [`FNO`][jaxpde.nn.FNO]).
     - `dt`: the time step the model was trained for (metadata; not used in the map).
     - `residual`: predict the increment rather than the next state.
     """
@@ -332,7 +332,7 @@ class CorrectedStepper(AbstractStepper):
     Iterative PDE-Solvers", NeurIPS 2020). Training it through an unrolled rollout
     back-propagates through `solver`.
 
-    **Arguments:** `solver` (any :class:`~jaxpde.AbstractStepper`), `model` (``(C, *N) ->
+    **Arguments:** `solver` (any [`AbstractStepper`][jaxpde.AbstractStepper]), `model` (``(C, *N) ->
     (C, *N)``).
     """
 

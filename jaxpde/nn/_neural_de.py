@@ -1,8 +1,8 @@
 r"""Neural ODEs and the three stable neural SDE classes of Oh, Lim & Kim,
 "Stable Neural Stochastic Differential Equations in Analyzing Irregular Time Series
 Data" (ICLR 2024). Each is an equinox module whose drift is an
-:class:`~jaxpde.AbstractPDE` and whose noise is a :class:`~jaxpde.integrate.DiagonalNoise`,
-so :func:`jaxpde.solve` integrates them like any PDE (every solver, adjoint and the
+[`AbstractPDE`][jaxpde.AbstractPDE] and whose noise is a [`DiagonalNoise`][jaxpde.integrate.DiagonalNoise],
+so [`jaxpde.solve`][jaxpde.solve] integrates them like any PDE (every solver, adjoint and the
 solver-heuristic regularisers included).
 """
 
@@ -20,12 +20,12 @@ from ._vector_fields import MLPField
 
 
 class NeuralODE(AbstractPDE):
-    r"""``du/dt = f_θ(t, u, args)``: a learned vector field as an :class:`~jaxpde.AbstractPDE`.
+    r"""``du/dt = f_θ(t, u, args)``: a learned vector field as an [`AbstractPDE`][jaxpde.AbstractPDE].
 
     **Arguments:**
 
-    - `vector_field`: a module ``(t, u, args) -> du/dt`` (:class:`MLPField`,
-      :class:`FourierField`, or any equinox module).
+    - `vector_field`: a module ``(t, u, args) -> du/dt`` ([`MLPField`][jaxpde.nn.MLPField],
+      [`FourierField`][jaxpde.nn.FourierField], or any equinox module).
     - `state_shape`: the shape of ``u`` (``(size,)`` for vectors, ``(C, N)`` for fields).
     - `grid`: the grid of a field state (optional; ``None`` for vectors).
     """
@@ -51,7 +51,7 @@ class NeuralODE(AbstractPDE):
         return self.vector_field(t, u, args)
 
     def solve(self, u0, t0, t1, **kwargs):
-        """:func:`jaxpde.solve` of this ODE (keyword arguments are passed on)."""
+        """[`jaxpde.solve`][jaxpde.solve] of this ODE (keyword arguments are passed on)."""
         return solve(self, u0, t0, t1, **kwargs)
 
 
@@ -100,7 +100,7 @@ class _AbstractNeuralSDE(eqx.Module):
     _additive = False
 
     def solve(self, z0, t0, t1, *, key, dt0, **kwargs):
-        """:func:`jaxpde.solve` of this SDE with Brownian motion fixed by `key`."""
+        """[`jaxpde.solve`][jaxpde.solve] of this SDE with Brownian motion fixed by `key`."""
         return solve(self.drift, z0, t0, t1, noise=self.noise, key=key, dt0=dt0, **kwargs)
 
 

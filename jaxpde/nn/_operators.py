@@ -171,7 +171,7 @@ class DeepONet(eqx.Module):
     and a trunk MLP on the periodic coordinates (embedded as ``cos, sin(2π x)``).
 
     The branch sees the field at the `num_points` of the training grid, so the input
-    resolution is fixed; the output can be evaluated anywhere with :meth:`evaluate`.
+    resolution is fixed; the output can be evaluated anywhere with [`evaluate`][jaxpde.app.evaluate].
 
     **Reference:** Lu, Jin, Pang, Zhang & Karniadakis, "Learning nonlinear operators via
     DeepONet based on the universal approximation theorem of operators", Nature Machine

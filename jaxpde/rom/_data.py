@@ -19,7 +19,7 @@ def sensor_indices(num_points: int, fraction: float, *, count: int, seed: int = 
 
 
 class SnapshotBatches:
-    r"""Host-side batches for :func:`~jaxpde.rom.rom_loss` and :func:`~jaxpde.train.fit`.
+    r"""Host-side batches for [`rom_loss`][jaxpde.rom.rom_loss] and [`fit`][jaxpde.train.fit].
 
     Batch `step` holds `batch_size` whole trajectories (all frames of the training
     window), in an epoch order that is a pure function of ``(seed, epoch)``, so a resumed

@@ -12,7 +12,7 @@ from ..nn import SIREN
 
 
 def domain_bounds(grid) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """``(lower, upper)`` corners of a grid's domain (any :class:`~jaxpde.grids.AbstractGrid`)."""
+    """``(lower, upper)`` corners of a grid's domain (any [`AbstractGrid`][jaxpde.grids.AbstractGrid])."""
     return tuple(float(v) for v in grid.lower), tuple(float(v) for v in grid.upper)
 
 
@@ -43,12 +43,12 @@ def _as_bounds(bounds) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 
 class SineDecoder(_Scaled):
-    r"""Coordinate MLP on ``[x̃, α]`` with sine activations (a :class:`~jaxpde.nn.SIREN`
+    r"""Coordinate MLP on ``[x̃, α]`` with sine activations (a [`SIREN`][jaxpde.nn.SIREN]
     on the concatenation), ``x̃ ∈ [-1, 1]^d`` the scaled coordinate. A decoder of the
     Φ-ROM paper (Hosseini Dashtbayaz et al., NeurIPS 2025).
 
     **Arguments:** `num_channels` C, `latent_size` k, `bounds` ``(lower, upper)`` of the
-    domain (:func:`domain_bounds`), `width`, `depth`, `omega0`, `key`.
+    domain ([`domain_bounds`][jaxpde.rom.domain_bounds]), `width`, `depth`, `omega0`, `key`.
     """
 
     siren: SIREN

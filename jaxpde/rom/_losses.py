@@ -1,6 +1,6 @@
 r"""Training losses of the neural-field reduced-order models.
 
-A batch (from :class:`SnapshotBatches`) holds ``B`` training trajectories with all their
+A batch (from [`SnapshotBatches`][jaxpde.rom.SnapshotBatches]) holds ``B`` training trajectories with all their
 frames in the training window:
 
 - ``trajectories`` ``(B, T, C, *N)`` on the solver grid, ``index`` ``(B,)`` their rows in
@@ -15,10 +15,10 @@ frames in the training window:
 All three methods minimise ``λ L_rec + (1 − λ) L_dyn`` and differ in ``L_dyn``:
 
 - ``"phirom"``: the solver's right-hand side projected on the latent tangent space
-  (:func:`latent_velocity`) supervises ``Ψ``; with coupling 1 its gradient also reaches
+  ([`latent_velocity`][jaxpde.rom.latent_velocity]) supervises ``Ψ``; with coupling 1 its gradient also reaches
   the decoder and the latent memory (through the least-squares solve and the solver).
 - ``"pinn"``: the same, with the right-hand side from autodiff of the decoder in ``x``
-  (:func:`autodiff_velocity`).
+  ([`autodiff_velocity`][jaxpde.rom.autodiff_velocity]).
 - ``"dino"``: data-driven; ``Ψ`` is integrated along the memory's latent trajectories
   with scheduled teacher forcing and fit to them (the latents are not moved by it).
 """
@@ -76,7 +76,7 @@ def physics_loss(model, batch, physics, grid, *, fraction: float = 0.1, autodiff
     least-squares latent velocity of the solver (``autodiff=True``: of the PDE's pointwise
     form, PINN-ROM) on a random `fraction` of the grid per snapshot.
 
-    `physics` is an :class:`~jaxpde.AbstractPDE` / :class:`~jaxpde.AbstractStepper`, or
+    `physics` is an [`AbstractPDE`][jaxpde.AbstractPDE] / [`AbstractStepper`][jaxpde.AbstractStepper], or
     ``beta -> `` one (built inside the trace, so parameters may be traced values). The
     gradient into the decoder and the latents is scaled by the batch's ``coupling``.
     """
@@ -87,7 +87,7 @@ def physics_loss(model, batch, physics, grid, *, fraction: float = 0.1, autodiff
 
 def velocity_pairs(model, batch, physics, grid, *, fraction: float = 0.1, autodiff: bool = False):
     """``(Ψ(α, β), α̇*)`` for every snapshot of the batch, each ``(B, T, k)``: the terms of
-    :func:`physics_loss`."""
+    [`physics_loss`][jaxpde.rom.physics_loss]."""
     m = jnp.mean(batch["coupling"])
     field = _coupled(model, m)
     alphas = _coupled(_batch_latents(model, batch), m)

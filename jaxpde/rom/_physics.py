@@ -13,9 +13,9 @@ from ._decoder import decode, decode_grid, grid_points
 
 
 def field_velocity(physics, u, *, t=0.0, args=None):
-    """``du/dt`` at a state: ``pde.rhs(t, u, args)`` for an :class:`~jaxpde.AbstractPDE`,
+    """``du/dt`` at a state: ``pde.rhs(t, u, args)`` for an [`AbstractPDE`][jaxpde.AbstractPDE],
     or the one-step difference quotient ``(S(u) - u) / dt`` for an
-    :class:`~jaxpde.AbstractStepper`."""
+    [`AbstractStepper`][jaxpde.AbstractStepper]."""
     if isinstance(physics, AbstractPDE):
         return physics.rhs(t, u, args)
     if isinstance(physics, AbstractStepper):
@@ -28,7 +28,7 @@ def latent_velocity(decoder, alpha, physics, grid, *, key=None, fraction: float 
 
     ``α̇* = argmin_a ‖J a − r‖₂``, ``J = ∂D(X_s, α)/∂α``, ``r = f(D(X, α))|_{X_s}``,
 
-    where ``f`` is the solver's right-hand side (:func:`field_velocity`) evaluated on the
+    where ``f`` is the solver's right-hand side ([`field_velocity`][jaxpde.rom.field_velocity]) evaluated on the
     field decoded on the full solver grid ``X``, and ``X_s`` a random subset of
     ``round(fraction · |X|)`` grid points (all points when `key` is None or
     ``fraction=1``). ``J`` comes from forward-mode autodiff; the least-squares problem is
@@ -71,10 +71,10 @@ def _project(decoder, alpha, pts, r):
 
 
 def autodiff_velocity(decoder, alpha, pde, grid, *, key=None, fraction: float = 1.0, args=None):
-    r"""The PINN-ROM latent velocity: as :func:`latent_velocity`, but the right-hand side
+    r"""The PINN-ROM latent velocity: as [`latent_velocity`][jaxpde.rom.latent_velocity], but the right-hand side
     ``r = f(D(·, α))`` is the PDE's pointwise form evaluated with autodiff derivatives of
     the decoder in ``x`` at the sampled points (no solver, no grid decode). Supports the
-    equations of :func:`pointwise_rhs`."""
+    equations of [`pointwise_rhs`][jaxpde.rom.pointwise_rhs]."""
     form = pointwise_rhs(pde)
     idx = _subset(grid, alpha, key, fraction)
     pts = jnp.asarray(grid_points(grid), alpha.dtype)
@@ -87,7 +87,7 @@ def autodiff_velocity(decoder, alpha, pde, grid, *, key=None, fraction: float = 
 def pointwise_rhs(pde):
     """``(field, x, args) -> du/dt (C,)``: the right-hand side of `pde` at one point from
     autodiff derivatives of a pointwise ``field: x -> (C,)``, for equations with a local
-    form (:class:`~jaxpde.AbstractPointwise`: diffusion, Burgers, KdV)."""
+    form ([`AbstractPointwise`][jaxpde.AbstractPointwise]: diffusion, Burgers, KdV)."""
     if not isinstance(pde, AbstractPointwise):
         raise ValueError(
             f"PINN-ROM needs a pointwise (local) form of the PDE; {type(pde).__name__} does not "

@@ -27,7 +27,7 @@ def initial_model(
     decoder_options: dict | None = None,
     dynamics_options: dict | None = None,
 ) -> ReducedOrderModel:
-    """The untrained :class:`ReducedOrderModel` for `batches`: a decoder (``"sine"`` or
+    """The untrained [`ReducedOrderModel`][jaxpde.rom.ReducedOrderModel] for `batches`: a decoder (``"sine"`` or
     ``"modulated"``) on the grid's domain, latent dynamics conditioned on the PDE
     parameters, a zero latent memory, and the data's per-channel statistics (of the
     observed values only, for sparse training), in the data's precision."""

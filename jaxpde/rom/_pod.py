@@ -1,5 +1,5 @@
 """Proper orthogonal decomposition and the POD-Galerkin reduced-order model on any
-:class:`~jaxpde.AbstractPDE`'s right-hand side: the classical linear baseline."""
+[`AbstractPDE`][jaxpde.AbstractPDE]'s right-hand side: the classical linear baseline."""
 
 import diffrax
 import equinox as eqx
@@ -15,10 +15,10 @@ class PODGalerkin(eqx.Module):
     r"""A linear reduced-order model ``u ≈ ū + Σ_j a_j φ_j`` with the POD modes ``φ_j``
     (orthonormal in the Euclidean inner product of the grid values) and the Galerkin
     dynamics ``da/dt = Φᵀ f(ū + Φ a)``, ``f`` the full solver's right-hand side
-    (:func:`field_velocity`): the projection every nonlinear term is evaluated through
+    ([`field_velocity`][jaxpde.rom.field_velocity]): the projection every nonlinear term is evaluated through
     (no hyper-reduction), so the model is exactly the Galerkin ROM of the discretised PDE.
 
-    Build it with :func:`pod`.
+    Build it with [`pod`][jaxpde.rom.pod].
     """
 
     mean: Array  # (C, *N)

@@ -521,7 +521,7 @@ class NavierStokes2D(AbstractSemilinearPDE):
 
 @EQUATIONS.register("kolmogorov_flow")
 def kolmogorov_flow(grid, viscosity=1e-3, *, drag=0.1, forcing_amplitude=1.0, forcing_wavenumber=4, dealias=2 / 3):
-    """:class:`NavierStokes2D` with Kolmogorov forcing ``A sin(κ y) e_x`` and linear drag."""
+    """[`NavierStokes2D`][jaxpde.spectral.NavierStokes2D] with Kolmogorov forcing ``A sin(κ y) e_x`` and linear drag."""
     return NavierStokes2D(
         grid,
         viscosity,

@@ -32,7 +32,7 @@ def _with_coefficients(stepper, coeffs):
 class AbstractFourierStepper(AbstractStepper):
     """A stepper whose natural state is the rfft of the field.
 
-    Its carry is the Fourier state, so :func:`jaxpde.rollout` stays in Fourier space
+    Its carry is the Fourier state, so [`jaxpde.rollout`][jaxpde.rollout] stays in Fourier space
     between steps and transforms back only the frames it saves.
     """
 
@@ -40,7 +40,7 @@ class AbstractFourierStepper(AbstractStepper):
 
     @abc.abstractmethod
     def step_fourier(self, u_hat: SpectralField, args: Args = None) -> SpectralField:
-        """Advance the Fourier-space state by :attr:`dt` (all substeps)."""
+        """Advance the Fourier-space state by `dt` (all substeps)."""
 
     def init_carry(self, u: Field) -> SpectralField:
         self.pde.check_state(u)
@@ -64,13 +64,13 @@ class ETDRK(AbstractFourierStepper):
     Cox & Matthews, "Exponential time differencing for stiff systems", J. Comput.
     Phys. 176 (2002): ETD1 (exponential Euler), ETD2 (ETD2RK), ETD3RK and ETDRK4.
     Coefficients ``h φ_k(hL)`` come from Kassam-Trefethen contour integrals (see
-    :func:`~jaxpde.spectral.phi_functions`; float64 when the PDE's coefficients are
+    [`phi_functions`][jaxpde.spectral.phi_functions]; float64 when the PDE's coefficients are
     concrete) and are cast to the state's precision at each step; complex symbols keep
     complex coefficients.
 
     **Arguments:**
 
-    - `pde`: an :class:`AbstractSemilinearPDE`.
+    - `pde`: an [`AbstractSemilinearPDE`][jaxpde.spectral.AbstractSemilinearPDE].
     - `dt`: time step of one call (``> 0``).
     - `order`: 1, 2, 3 or 4.
     - `substeps`: internal steps of size ``dt / substeps`` per call.
@@ -78,8 +78,8 @@ class ETDRK(AbstractFourierStepper):
 
     **Gradients by construction.** The coefficients are derived from the PDE's leaves
     when the stepper is used, never stored at construction: a single call computes
-    them, and :func:`jaxpde.rollout` computes them once per rollout through
-    :meth:`prepare`. So ``eqx.filter_grad`` with respect to a stepper (or a model
+    them, and [`jaxpde.rollout`][jaxpde.rollout] computes them once per rollout through
+    `prepare`. So ``eqx.filter_grad`` with respect to a stepper (or a model
     holding one) gives the derivative with respect to, e.g., the viscosity wherever the
     stepper was built. Differentiable: every floating-point leaf of `pde`.
     """
@@ -199,7 +199,7 @@ class ExactLinear(AbstractFourierStepper):
 
     **Arguments:**
 
-    - `pde`: an :class:`AbstractLinearPDE` (diffusion, advection, dispersion, ...).
+    - `pde`: an [`AbstractLinearPDE`][jaxpde.spectral.AbstractLinearPDE] (diffusion, advection, dispersion, ...).
     - `dt`: time step.
 
     The coefficients are derived from the PDE's leaves at use (once per rollout), so
@@ -227,7 +227,7 @@ class ExactLinear(AbstractFourierStepper):
 
     def compute_coefficients(self) -> tuple:
         """``(e^{dt L}, dt φ_1(dt L))`` derived from the current leaves (see
-        :meth:`ETDRK.compute_coefficients`)."""
+        [`ETDRK.compute_coefficients`][jaxpde.spectral.ETDRK.compute_coefficients])."""
         with jax.ensure_compile_time_eval():
             e, p1 = phi_functions(
                 self.dt * self.pde.linear_symbol(), 1, num_points=self.num_contour_points, radius=self.contour_radius

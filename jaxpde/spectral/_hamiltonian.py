@@ -21,8 +21,8 @@ from ._semilinear import as_coefficient
 class AbstractHamiltonianPDE(AbstractPDE):
     """``φ_tt = L φ + F(φ) + f`` with state ``(2, *N) = (φ, π = φ_t)``.
 
-    ``L`` is a real, non-positive Fourier multiplier (:meth:`linear_symbol`) and
-    ``F(φ) = -V'(φ)`` a local nonlinear force (:meth:`nonlinear_force`), so without
+    ``L`` is a real, non-positive Fourier multiplier (`linear_symbol`) and
+    ``F(φ) = -V'(φ)`` a local nonlinear force (`nonlinear_force`), so without
     forcing the energy ``H = ∫ π²/2 - φ L φ / 2 + V(φ) dx`` is conserved. A forcing or
     control ``f`` enters through ``args``: ``None`` or a physical-space array
     broadcastable to ``(*N)``, added to the force.
@@ -132,7 +132,7 @@ class StormerVerlet(AbstractStepper):
 
     **Arguments:**
 
-    - `pde`: an :class:`AbstractHamiltonianPDE` such as :class:`KleinGordon`.
+    - `pde`: an [`AbstractHamiltonianPDE`][jaxpde.spectral.AbstractHamiltonianPDE] such as [`KleinGordon`][jaxpde.spectral.KleinGordon].
     - `dt`: time step. `substeps`: internal steps per call.
 
     Reference: E. Hairer, C. Lubich, G. Wanner, "Geometric numerical integration

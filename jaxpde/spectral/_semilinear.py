@@ -21,11 +21,11 @@ def check_dealias(fraction) -> float:
 
 
 class AbstractSemilinearPDE(AbstractPDE):
-    """``u_t = L u + N(u, args)`` on a :class:`~jaxpde.grids.PeriodicGrid`.
+    """``u_t = L u + N(u, args)`` on a [`PeriodicGrid`][jaxpde.grids.PeriodicGrid].
 
-    Subclasses provide :meth:`linear_symbol` (the Fourier multiplier of ``L``, real or
-    complex, broadcastable to ``(C, *grid.rfft_shape)``) and :meth:`nonlinear` (the
-    Fourier transform of ``N``, dealiased). :meth:`rhs` follows from both.
+    Subclasses provide `linear_symbol` (the Fourier multiplier of ``L``, real or
+    complex, broadcastable to ``(C, *grid.rfft_shape)``) and `nonlinear` (the
+    Fourier transform of ``N``, dealiased). `rhs` follows from both.
 
     A forcing or control enters through ``args``: ``None`` (no forcing) or a
     physical-space array broadcastable to ``(C, *N)`` added to the right-hand side.
@@ -76,9 +76,9 @@ class AbstractSemilinearPDE(AbstractPDE):
 
 
 class AbstractLinearPDE(AbstractSemilinearPDE):
-    """A linear PDE ``u_t = L u + f``: :meth:`nonlinear` is only the forcing.
+    """A linear PDE ``u_t = L u + f``: `nonlinear` is only the forcing.
 
-    These can be advanced exactly by :class:`~jaxpde.spectral.ExactLinear`.
+    These can be advanced exactly by [`ExactLinear`][jaxpde.spectral.ExactLinear].
     """
 
     def nonlinear(self, u_hat: SpectralField, args: Args = None) -> SpectralField:

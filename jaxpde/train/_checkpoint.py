@@ -59,7 +59,7 @@ class Checkpointer:
     def restore(self, model, opt_state, key, *, step: int | None = None):
         """Restore into the structure of a freshly built ``(model, opt_state, key)``.
 
-        Returns ``(model, opt_state, key, meta)``. Raises :class:`CheckpointError` when
+        Returns ``(model, opt_state, key, meta)``. Raises [`CheckpointError`][jaxpde.train.CheckpointError] when
         there is no checkpoint, when it cannot be read, or when its arrays do not match
         the model's (a different config).
         """

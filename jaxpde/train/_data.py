@@ -4,7 +4,7 @@ a jitted training step.
 
 Sample ``i`` of a dataset generated with key ``k`` is a pure function of
 ``fold_in(k, i)``: its initial condition and its PDE parameters (uniform in the given
-ranges). :func:`make_sampler` exposes that function, so online training and an HDF5
+ranges). [`make_sampler`][jaxpde.train.make_sampler] exposes that function, so online training and an HDF5
 file describe the same distribution, and any sample can be regenerated exactly.
 """
 
@@ -51,7 +51,7 @@ def make_sampler(
 
     - `make_stepper`: ``parameters -> AbstractStepper``, traceable (it is built inside
       ``vmap``/``jit``; e.g. ``lambda p: ETDRK(Burgers(grid, p["viscosity"]), dt)``).
-    - `sample_ic`: ``key -> u0`` of shape ``(C, *N)`` (e.g. a :mod:`jaxpde.ic` function).
+    - `sample_ic`: ``key -> u0`` of shape ``(C, *N)`` (e.g. a [`jaxpde.ic`][jaxpde.ic] function).
     - `num_steps`, `save_every`: the rollout; ``T = num_steps // save_every + 1`` frames
       including the initial condition.
     - `parameter_ranges`: ``{name: (low, high)}``, sampled uniformly per trajectory.
@@ -106,7 +106,7 @@ def generate_dataset(
     times=None,
     progress: bool | None = None,
 ) -> Path:
-    """Write `num_samples` trajectories of `sampler` (see :func:`make_sampler`) to HDF5.
+    """Write `num_samples` trajectories of `sampler` (see [`make_sampler`][jaxpde.train.make_sampler]) to HDF5.
 
     Sample ``i`` is ``sampler(fold_in(key, i))``. Samples are made `chunk_size` at a
     time by one compiled ``vmap`` and streamed to disk, so memory does not grow with
@@ -172,9 +172,9 @@ def generate_dataset(
 
 
 class TrajectoryDataset:
-    """A dataset file written by :func:`generate_dataset`, read lazily.
+    """A dataset file written by [`generate_dataset`][jaxpde.train.generate_dataset], read lazily.
 
-    Only the requested samples are read: :meth:`batches` reads one batch at a time
+    Only the requested samples are read: `batches` reads one batch at a time
     (h5py reads the chunks of those samples), never the whole file.
 
     ``len(ds)``, ``ds.shape`` (one sample's ``(T, C, *N)``), ``ds.metadata``,

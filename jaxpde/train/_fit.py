@@ -25,7 +25,7 @@ from ._step import make_step
 
 
 class DatasetBatches:
-    """Host-side batches of a :class:`TrajectoryDataset`, reshuffled every epoch.
+    """Host-side batches of a [`TrajectoryDataset`][jaxpde.train.TrajectoryDataset], reshuffled every epoch.
 
     ``batches(step)`` is the batch of optimisation step `step`: epoch
     ``step // steps_per_epoch`` in the order ``dataset.epoch_order(seed, epoch)``. With
@@ -135,7 +135,7 @@ def _rollout_nrmse(model, trajs, parameters):
 
 
 class FitResult(NamedTuple):
-    """What :func:`fit` returns: the trained `model`, the optimiser state `opt_state`,
+    """What [`fit`][jaxpde.train.fit] returns: the trained `model`, the optimiser state `opt_state`,
     the PRNG `key` after the last step, and the `history` (the JSONL records of the run
     directory, or of this call without one)."""
 
@@ -195,8 +195,8 @@ def fit(
     r"""Train `model` for `num_steps` optimiser steps.
 
     Each step draws a fresh key (``key, sub = split(key)``), gets its batch (from a
-    :class:`DatasetBatches` on the host, or made by the solver inside the jitted step
-    from ``sub`` for :class:`OnlineBatches`), and applies ``optimiser`` to the gradient
+    [`DatasetBatches`][jaxpde.train.DatasetBatches] on the host, or made by the solver inside the jitted step
+    from ``sub`` for [`OnlineBatches`][jaxpde.train.OnlineBatches]), and applies ``optimiser`` to the gradient
     of ``loss_fn(model, batch)``. The batch is split over the devices of `mesh` (default:
     all devices, axis ``"data"``); model and optimiser state are replicated.
 
@@ -218,7 +218,7 @@ def fit(
     - `eval_fn`: ``model -> {name: value}`` run every `eval_every` steps and at the end.
     - `config`: a JSON-able dict stored in the checkpoint metadata and compared on resume.
 
-    **Returns:** :class:`FitResult` ``(model, opt_state, key, history)``.
+    **Returns:** [`FitResult`][jaxpde.train.FitResult] ``(model, opt_state, key, history)``.
     """
     num_steps = check_int(num_steps, "num_steps")
     mesh = data_mesh() if mesh is None else mesh

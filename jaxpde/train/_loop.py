@@ -2,8 +2,8 @@
 checkpoints with resume, progress on a terminal or as plain lines in a log, a checkpoint
 on Ctrl-C and of the last good state before a non-finite value.
 
-:func:`~jaxpde.train.fit`, :func:`~jaxpde.design.minimise` and
-:func:`~jaxpde.design.least_squares` are written on it.
+[`fit`][jaxpde.train.fit], [`minimise`][jaxpde.design.minimise] and
+[`least_squares`][jaxpde.design.least_squares] are written on it.
 """
 
 import json
@@ -44,10 +44,10 @@ class RunLoop:
       recognised by its content whatever path it is reached through.
     - `history`: the JSONL file name in `run_dir`.
     - `checkpoint_every`, `keep`: orbax checkpoints in ``run_dir/checkpoints``.
-    - `resume`: continue from the latest checkpoint (:meth:`restore`).
-    - `progress`: as :class:`Progress`; `unit` names a step.
+    - `resume`: continue from the latest checkpoint (`restore`).
+    - `progress`: as [`Progress`][jaxpde.train.Progress]; `unit` names a step.
 
-    Use it as a context manager. Keep :attr:`state` (``(step, trees)``) current: on
+    Use it as a context manager. Keep `state` (``(step, trees)``) current: on
     Ctrl-C it is checkpointed before the interrupt propagates.
     """
 
@@ -97,7 +97,7 @@ class RunLoop:
     def restore(self, a, b, key=None):
         """Restore ``(a, b, key)`` (e.g. model, optimiser state, PRNG key) from the latest
         checkpoint into the structure of freshly built ones. Returns ``(a, b, key, meta)``;
-        raises :class:`CheckpointError` if the checkpoint belongs to another run."""
+        raises [`CheckpointError`][jaxpde.train.CheckpointError] if the checkpoint belongs to another run."""
         key = jax.random.PRNGKey(0) if key is None else key
         try:
             a, b, key, meta = self.ckpt.restore(a, b, key)

@@ -39,9 +39,9 @@ def one_step_loss(model: Callable, batch: dict, *, conditioned: bool = False) ->
     ``mean_i |model(u_t) - u_{t+1}|² / |u_{t+1}|²``.
 
     `model` maps a state ``(C, *N)`` to the next one (e.g. an
-    :class:`~jaxpde.nn.OperatorStepper`); ``batch["trajectories"]`` is ``(B, T, C, *N)``.
+    [`OperatorStepper`][jaxpde.nn.OperatorStepper]); ``batch["trajectories"]`` is ``(B, T, C, *N)``.
     With ``conditioned=True`` it is called as ``model(u, p)`` with each trajectory's PDE
-    parameters (:func:`parameter_vector`).
+    parameters ([`parameter_vector`][jaxpde.train.parameter_vector]).
     """
     trajs = batch["trajectories"]
     p = parameter_vector(batch) if conditioned else None
@@ -63,7 +63,7 @@ def rollout_loss(
     ("Message Passing Neural PDE Solvers", ICLR 2022): the gradient flows only through
     the last step, whose input is the model's own (stopped-gradient) prediction, so the
     model learns to correct its own error distribution at the cost of one step of
-    backpropagation. ``conditioned`` as in :func:`one_step_loss`.
+    backpropagation. ``conditioned`` as in [`one_step_loss`][jaxpde.train.one_step_loss].
     """
     horizon = check_int(horizon, "horizon")
     trajs = batch["trajectories"]
@@ -99,7 +99,7 @@ def make_step(loss_fn: Callable, optimiser, *, make_batch: Callable | None = Non
     With `make_batch` (online data), the third argument is a PRNG key and the batch is
     ``make_batch(key)``, made inside the compiled step (constrained to `batch_sharding`
     when given). Steps are cached on their arguments, so calling ``make_step`` (or
-    :func:`~jaxpde.train.fit`) again with the same loss and optimiser reuses the
+    [`fit`][jaxpde.train.fit]) again with the same loss and optimiser reuses the
     compiled step.
     """
     try:

@@ -1,5 +1,5 @@
 """``jaxpde.train.data``: solver-generated datasets (HDF5 on disk, read lazily; online
-inside the jitted step) and the batch sources of :func:`jaxpde.train.fit`."""
+inside the jitted step) and the batch sources of [`jaxpde.train.fit`][jaxpde.train.fit]."""
 
 from ._data import (
     TrajectoryDataset as TrajectoryDataset,
