@@ -49,7 +49,8 @@ _Fraction = Annotated[float, pydantic.Field(gt=0, le=1)]
 
 
 class _Rom(_Strict):
-    """The ``rom`` section (keywords of [`jaxpde.rom.SnapshotBatches`][jaxpde.rom.SnapshotBatches], the loss and the forecasts)."""
+    """The ``rom`` section (keywords of [`jaxpde.rom.SnapshotBatches`][jaxpde.rom.SnapshotBatches], the loss and the
+    forecasts)."""
 
     train_frames: int
     weight: _Unit = 0.5

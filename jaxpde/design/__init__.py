@@ -3,7 +3,8 @@
 A *design* is any pytree of float arrays that a simulation depends on: an initial
 condition, PDE coefficients, a space-time control, inflow values, the parameters of a
 shape. [`minimise`][jaxpde.design.minimise] optimises it with optax (projected onto a [`Box`][jaxpde.design.Box], with
-[`Tikhonov`][jaxpde.design.Tikhonov] / [`Smoothness`][jaxpde.design.Smoothness] / [`TotalVariation`][jaxpde.design.TotalVariation] penalties),
+[`Tikhonov`][jaxpde.design.Tikhonov] / [`Smoothness`][jaxpde.design.Smoothness] /
+[`TotalVariation`][jaxpde.design.TotalVariation] penalties),
 [`least_squares`][jaxpde.design.least_squares] with optimistix (Gauss–Newton, Levenberg–Marquardt, dogleg,
 BFGS); both record a history, show progress and checkpoint with orbax so that a run
 can be resumed. [`laplace`][jaxpde.design.laplace] gives a Gaussian uncertainty around a least-squares
@@ -11,8 +12,10 @@ estimate, [`check_gradient`][jaxpde.design.check_gradient] compares the gradient
 and [`peak_memory`][jaxpde.design.peak_memory] measures what a gradient program needs.
 
 The worked problems are library objects: [`burgers_initial_condition`][jaxpde.design.burgers_initial_condition],
-[`kolmogorov_parameters`][jaxpde.design.kolmogorov_parameters], [`burgers_control`][jaxpde.design.burgers_control] and [`shallow_water_bump`][jaxpde.design.shallow_water_bump]
-build a [`DesignProblem`][jaxpde.design.DesignProblem], and [`solve_problem`][jaxpde.design.solve_problem] solves and reports it::
+[`kolmogorov_parameters`][jaxpde.design.kolmogorov_parameters], [`burgers_control`][jaxpde.design.burgers_control]
+and [`shallow_water_bump`][jaxpde.design.shallow_water_bump]
+build a [`DesignProblem`][jaxpde.design.DesignProblem], and [`solve_problem`][jaxpde.design.solve_problem] solves and
+reports it::
 
     problem = design.kolmogorov_parameters(key=jax.random.key(0))
     out = design.solve_problem(problem, run_dir="runs/kolmogorov")

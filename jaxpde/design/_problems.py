@@ -6,7 +6,8 @@ report and plot a result. [`solve_problem`][jaxpde.design.solve_problem] runs an
 optimistix optimiser and writes ``design.json``, ``history.jsonl`` and ``design.png``.
 ``jaxpde design CONFIG.yaml`` is a thin face of these functions.
 
-- [`burgers_initial_condition`][jaxpde.design.burgers_initial_condition]: recover the initial condition of viscous Burgers
+- [`burgers_initial_condition`][jaxpde.design.burgers_initial_condition]: recover the initial condition of viscous
+  Burgers
   from a noisy final state seen at a few sensors.
 - [`kolmogorov_parameters`][jaxpde.design.kolmogorov_parameters]: the viscosity and forcing amplitude of 2D Kolmogorov
   flow from noisy vorticity at sparse sensors, with Laplace uncertainty.
@@ -360,7 +361,8 @@ def burgers_control(
     intervals, that drives 1D Burgers from ``sin x`` to ``0.5 cos 2x + 0.3 sin x`` at
     `final_time`; misfit ``‖u(T) - target‖² / (2N)`` plus ``control_weight ‖f‖²``.
     Deterministic: `key` is accepted for a uniform signature and unused. `checkpoint`:
-    as in [`piecewise_constant_rollout`][jaxpde.design.piecewise_constant_rollout] (``True``, or a number of nested levels)."""
+    as in [`piecewise_constant_rollout`][jaxpde.design.piecewise_constant_rollout] (``True``, or a number of nested
+    levels)."""
     from .. import spectral
     from ..grids import PeriodicGrid
 
@@ -594,7 +596,8 @@ def uses_reverse_mode(optimiser: str) -> bool:
 
 
 class ProblemResult(eqx.Module):
-    """What [`solve_problem`][jaxpde.design.solve_problem] returns: the optimiser's [`DesignResult`][jaxpde.design.DesignResult], the
+    """What [`solve_problem`][jaxpde.design.solve_problem] returns: the optimiser's
+    [`DesignResult`][jaxpde.design.DesignResult], the
     Laplace posterior (or ``None``), and the `summary` written to ``design.json``."""
 
     result: DesignResult

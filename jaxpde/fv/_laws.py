@@ -83,7 +83,8 @@ class AbstractConservationLaw(eqx.Module):
     @abc.abstractmethod
     def balance(self) -> AbstractBalance:
         """How [`FiniteVolume`][jaxpde.fv.FiniteVolume] forms the flux divergence along an axis (and any source
-        that must balance it): [`Conservative`][jaxpde.fv.Conservative], or e.g. [`HydrostaticReconstruction`][jaxpde.fv.HydrostaticReconstruction]
+        that must balance it): [`Conservative`][jaxpde.fv.Conservative], or e.g.
+        [`HydrostaticReconstruction`][jaxpde.fv.HydrostaticReconstruction]
         for shallow water over a bed."""
 
     def max_wave_speed(self, u: Array, axis: int) -> Array:

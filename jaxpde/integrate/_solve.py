@@ -184,7 +184,8 @@ def solve(
     - `pde`: any [`AbstractPDE`][jaxpde.AbstractPDE] (its array leaves are differentiable).
     - `u0`: initial state ``(C, *N)``.
     - `t0`, `t1`: time interval.
-    - `solver`: a name (see [`ODE_SOLVERS`][jaxpde.integrate.ODE_SOLVERS], [`SDE_SOLVERS`][jaxpde.integrate.SDE_SOLVERS]) or a diffrax solver.
+    - `solver`: a name (see [`ODE_SOLVERS`][jaxpde.integrate.ODE_SOLVERS],
+      [`SDE_SOLVERS`][jaxpde.integrate.SDE_SOLVERS]) or a diffrax solver.
       Default: ``"tsit5"`` for ODEs; for SDEs ``"shark"`` with additive noise and
       ``"euler"`` (Euler-Maruyama, fixed steps) otherwise.
     - `rtol`, `atol`: tolerances of the step-size controller (and of implicit stage solves). The

@@ -74,7 +74,8 @@ class ReducedOrderModel(eqx.Module):
       per training snapshot, trained with the decoder (``None`` once training is over).
     - ``velocity(t, α, β)`` is ``Ψ(α, (β − β_shift)/β_scale)``.
 
-    **Arguments:** `decoder` ([`SineDecoder`][jaxpde.rom.SineDecoder] or [`ModulatedDecoder`][jaxpde.rom.ModulatedDecoder]),
+    **Arguments:** `decoder` ([`SineDecoder`][jaxpde.rom.SineDecoder] or
+    [`ModulatedDecoder`][jaxpde.rom.ModulatedDecoder]),
     `dynamics` ([`LatentDynamics`][jaxpde.rom.LatentDynamics]), `latents`, and the per-channel `shift`/`scale`
     of the data and per-parameter `parameter_shift`/`parameter_scale`.
 

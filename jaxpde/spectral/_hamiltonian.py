@@ -132,7 +132,8 @@ class StormerVerlet(AbstractStepper):
 
     **Arguments:**
 
-    - `pde`: an [`AbstractHamiltonianPDE`][jaxpde.spectral.AbstractHamiltonianPDE] such as [`KleinGordon`][jaxpde.spectral.KleinGordon].
+    - `pde`: an [`AbstractHamiltonianPDE`][jaxpde.spectral.AbstractHamiltonianPDE] such as
+      [`KleinGordon`][jaxpde.spectral.KleinGordon].
     - `dt`: time step. `substeps`: internal steps per call.
 
     Reference: E. Hairer, C. Lubich, G. Wanner, "Geometric numerical integration
