@@ -121,3 +121,15 @@ def eqx_tree_at(stepper, rate):
     import equinox as eqx
 
     return eqx.tree_at(lambda s: s.pde.rate, stepper, rate)
+
+
+def test_readme_tour_runs(tmp_path, monkeypatch):
+    """The front page's examples run as written (from a directory holding the configs)."""
+    (tmp_path / "configs").symlink_to(ROOT / "configs")
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    for block in _python_blocks(ROOT / "README.md"):
+        exec(compile(block, "README.md", "exec"), ns)
+    assert float(ns["g"].pde.viscosity) > 0  # the loss falls towards the true viscosity 0.02
+    assert ns["result"].summary["max_z_score"] < 3
+    assert (tmp_path / "out" / "burgers" / "burgers1d.h5").exists()
