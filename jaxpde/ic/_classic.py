@@ -14,7 +14,12 @@ def _dtype(dtype):
 @INITIAL_CONDITIONS.register("sine")
 def sine(grid: PeriodicGrid, *, wavenumber=1, amplitude=1.0, phase=0.0, dtype=None):
     """``A sin(2π m·x / L + phase)`` with integer mode(s) `wavenumber` (one per axis or
-    one for the first axis). **Returns:** ``(1, *grid.shape)``."""
+    one for the first axis).
+
+    **Arguments:** `grid` (a [`PeriodicGrid`][jaxpde.PeriodicGrid]), `wavenumber` ``m``,
+    `amplitude` ``A``, `phase`, `dtype` (default: JAX's float).
+
+    **Returns:** ``(1, *grid.shape)``."""
     x = grid.coordinates()
     if np.ndim(wavenumber) == 0:
         m = np.array([wavenumber] + [0] * (grid.ndim - 1), float)
@@ -29,7 +34,12 @@ def sine(grid: PeriodicGrid, *, wavenumber=1, amplitude=1.0, phase=0.0, dtype=No
 @INITIAL_CONDITIONS.register("gaussian_blob")
 def gaussian_blob(grid: PeriodicGrid, *, center=None, width=None, amplitude=1.0, dtype=None):
     """A periodised Gaussian ``A exp(-|x - c|² / (2 w²))`` (distance on the torus).
-    Defaults: centre of the domain, width ``L/20``. **Returns:** ``(1, *grid.shape)``."""
+    Defaults: centre of the domain, width ``L/20``.
+
+    **Arguments:** `grid`, `center` ``c`` (one entry per axis), `width` ``w``, `amplitude`
+    ``A``, `dtype`.
+
+    **Returns:** ``(1, *grid.shape)``."""
     x = grid.coordinates()
     ext = np.asarray(grid.extent).reshape((-1,) + (1,) * grid.ndim)
     c = np.asarray(center if center is not None else np.asarray(grid.extent) / 2, float).reshape(
@@ -43,7 +53,12 @@ def gaussian_blob(grid: PeriodicGrid, *, center=None, width=None, amplitude=1.0,
 @INITIAL_CONDITIONS.register("kdv_soliton")
 def kdv_soliton(grid: PeriodicGrid, *, speed=1.0, position=None, time=0.0, nonlinear_coefficient=6.0, dtype=None):
     """KdV soliton ``u = (c/2)(6/a) sech²(√c/2 (x - x0 - c t))`` of
-    ``u_t + a u u_x + u_xxx = 0`` (periodised). **Returns:** ``(1, N)``."""
+    ``u_t + a u u_x + u_xxx = 0`` (periodised).
+
+    **Arguments:** `grid` (1D), `speed` ``c > 0``, `position` ``x0`` (default: the centre),
+    `time` ``t``, `nonlinear_coefficient` ``a``, `dtype`.
+
+    **Returns:** ``(1, N)``."""
     if grid.ndim != 1:
         raise ValueError("kdv_soliton is 1D.")
     x = grid.coordinates()[0]
@@ -58,6 +73,9 @@ def kdv_soliton(grid: PeriodicGrid, *, speed=1.0, position=None, time=0.0, nonli
 def taylor_green_vorticity(grid: PeriodicGrid, *, wavenumber=1, amplitude=1.0, dtype=None):
     """Taylor-Green vortex vorticity ``ω = 2 k A cos(k x) cos(k y)`` on a square 2D grid
     (``k = 2π m / L``); under Navier-Stokes it decays as ``exp(-2 ν k² t)``.
+
+    **Arguments:** `grid` (2D), `wavenumber` ``m``, `amplitude` ``A``, `dtype`.
+
     **Returns:** ``(1, N_x, N_y)``."""
     if grid.ndim != 2:
         raise ValueError("taylor_green_vorticity is 2D.")
@@ -76,7 +94,11 @@ def kink(
     domain: ``φ = tanh(γ(x-a)/w) - tanh(γ(x-b)/w) - 1`` with Lorentz factor ``γ``; the
     kink (at ``a``) moves with ``+velocity`` and the antikink (at ``b > a``) with
     ``-velocity``, so a positive velocity makes them collide. ``π = φ_t``.
-    **Returns:** ``(2, N)``."""
+
+    **Arguments:** `grid` (1D), `position` ``a`` (default ``L/4``), `width` ``w``,
+    `antikink_position` ``b`` (default ``3L/4``), `velocity` (``|v| < 1``), `dtype`.
+
+    **Returns:** ``(2, N)``: ``(φ, φ_t)``."""
     if grid.ndim != 1:
         raise ValueError("kink is 1D.")
     x = grid.coordinates()[0]
@@ -97,7 +119,12 @@ def kink(
 def breather(grid: PeriodicGrid, *, frequency=0.5, position=None, time=0.0, dtype=None):
     """Sine-Gordon breather ``φ = 4 arctan(√(1-ω²)/ω · sin(ω t) / cosh(√(1-ω²) (x-x0)))``
     and its time derivative, at time `time` (exact for ``φ_tt = φ_xx - sin φ`` on the line;
-    exponentially accurate on a long periodic domain). **Returns:** ``(2, N)``."""
+    exponentially accurate on a long periodic domain).
+
+    **Arguments:** `grid` (1D), `frequency` ``ω ∈ (0, 1)``, `position` ``x0`` (default: the
+    centre), `time` ``t``, `dtype`.
+
+    **Returns:** ``(2, N)``: ``(φ, φ_t)``."""
     if grid.ndim != 1:
         raise ValueError("breather is 1D.")
     if not 0 < frequency < 1:

@@ -37,6 +37,9 @@ def random_fourier(
     Complex coefficients are i.i.d. standard normal for integer modes ``|m_i| <= K`` on
     every axis. With `normalise`, each channel is scaled to max-abs `amplitude`.
 
+    **Arguments:** `grid`, `key` (a PRNG key), `num_channels`, `max_wavenumber` ``K``,
+    `amplitude`, `zero_mean` (drop the mean mode), `normalise`, `dtype`.
+
     **Returns:** ``(num_channels, *grid.shape)``.
     """
     _check(grid, num_channels)
@@ -72,6 +75,10 @@ def gaussian_random_field(
     White noise filtered in Fourier space; `length_scale` ``ℓ`` defaults to
     ``L/(2π)`` of the first axis. Larger `power` gives smoother fields.
 
+    **Arguments:** `grid`, `key`, `num_channels`, `power`, `length_scale` ``ℓ``,
+    `amplitude`, `zero_mean`, `normalise` (scale each channel to max-abs `amplitude`),
+    `dtype`.
+
     **Returns:** ``(num_channels, *grid.shape)``.
     """
     _check(grid, num_channels)
@@ -91,7 +98,11 @@ def gaussian_random_field(
 @INITIAL_CONDITIONS.register("gray_scott_seeds")
 def gray_scott_seeds(grid: PeriodicGrid, *, key, num_seeds: int = 5, size: float = 0.1, dtype=None):
     """Gray-Scott start: ``u = 1, v = 0`` with `num_seeds` random square patches where
-    ``u = 0.5, v = 0.25`` (side `size` × extent). **Returns:** ``(2, *grid.shape)``."""
+    ``u = 0.5, v = 0.25`` (side `size` × extent).
+
+    **Arguments:** `grid`, `key`, `num_seeds`, `size`, `dtype`.
+
+    **Returns:** ``(2, *grid.shape)``."""
     dtype = dtype or jnp.result_type(float)
     x = jnp.asarray(grid.coordinates())
     ext = jnp.asarray(grid.extent).reshape((-1,) + (1,) * grid.ndim)

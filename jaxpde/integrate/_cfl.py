@@ -95,9 +95,16 @@ def solve_to(
       forward path. Required when `u0` or `t_final` are traced (inside ``jit``/``grad``)
       on the differentiable path; otherwise estimated as ``2 · (t_final - t0) / dt(u0) + 16``.
     - `checkpoint`: ``True`` (two levels), an int number of levels, or ``None``.
+    - `differentiable`: the fixed-length scan described above (``True``) or the
+      early-stopping while-loop (``False``, forward only).
+    - `differentiate_dt`: whether the derivative also flows through the CFL step sizes
+      (see above; default ``False``: the step sizes taken are held fixed).
     - `full_output`: return a [`CFLSolution`][jaxpde.integrate.CFLSolution] ``(u, t, num_steps)`` instead of the state.
     - `throw`: raise the runtime errors below; with ``False`` the caller checks the
       returned state and time itself.
+
+    **Returns:** the state at `t_final` ``(C, *N)``, or a
+    [`CFLSolution`][jaxpde.integrate.CFLSolution] with `full_output`.
 
     **Errors:** if `t_final` is not reached within `max_steps` or the state becomes
     non-finite, a runtime error (``eqx.error_if``) names the cause.

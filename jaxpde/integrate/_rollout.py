@@ -140,7 +140,14 @@ def rollout(
 
 
 def rollout_final(stepper: AbstractStepper, u0: Field, num_steps: int, **kwargs) -> Field:
-    """The final state of [`rollout`][jaxpde.integrate.rollout] (no trajectory kept)."""
+    """The final state of [`rollout`][jaxpde.integrate.rollout] (no trajectory kept).
+
+    **Arguments:** `stepper`, the initial state `u0` ``(C, *N)``, `num_steps`, and any
+    keyword of [`rollout`][jaxpde.integrate.rollout] (``args``, ``controls``,
+    ``checkpoint``, ``check_finite``).
+
+    **Returns:** the state after `num_steps` steps, ``(C, *N)``.
+    """
     if num_steps == 0:
         return jnp.asarray(u0)
     return rollout(stepper, u0, num_steps, save_every=num_steps, include_initial=False, **kwargs)[0]

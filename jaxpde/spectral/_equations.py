@@ -38,7 +38,15 @@ def _k2(grid: PeriodicGrid) -> np.ndarray:
 # ----------------------------------------------------------------------------- linear
 @EQUATIONS.register("diffusion")
 class Diffusion(AbstractLinearPDE, AbstractPointwise):
-    r"""Diffusion (heat equation) ``u_t = ν Δu``. Differentiable: `diffusivity`."""
+    r"""Diffusion (heat equation) ``u_t = ν Δu``. Differentiable: `diffusivity`.
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D).
+    - `diffusivity`: ``ν ≥ 0``.
+    - `num_channels`: independent fields evolved alike (default 1).
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
+    """
 
     grid: PeriodicGrid
     diffusivity: Array
@@ -65,7 +73,15 @@ class Diffusion(AbstractLinearPDE, AbstractPointwise):
 @EQUATIONS.register("advection")
 class Advection(AbstractLinearPDE):
     r"""Linear advection ``u_t + c · ∇u = 0`` with constant velocity ``c`` (one entry per
-    axis, or a scalar used on every axis). Differentiable: `velocity`."""
+    axis, or a scalar used on every axis). Differentiable: `velocity`.
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D).
+    - `velocity`: ``c``, a scalar or one entry per axis.
+    - `num_channels`: independent fields evolved alike (default 1).
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
+    """
 
     grid: PeriodicGrid
     velocity: Array
@@ -88,7 +104,16 @@ class Advection(AbstractLinearPDE):
 
 @EQUATIONS.register("advection_diffusion")
 class AdvectionDiffusion(AbstractLinearPDE):
-    r"""Advection-diffusion ``u_t + c · ∇u = ν Δu``. Differentiable: `velocity`, `diffusivity`."""
+    r"""Advection-diffusion ``u_t + c · ∇u = ν Δu``. Differentiable: `velocity`, `diffusivity`.
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D).
+    - `velocity`: ``c``, a scalar or one entry per axis.
+    - `diffusivity`: ``ν ≥ 0``.
+    - `num_channels`: independent fields evolved alike (default 1).
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
+    """
 
     grid: PeriodicGrid
     velocity: Array
@@ -115,7 +140,15 @@ class AdvectionDiffusion(AbstractLinearPDE):
 @EQUATIONS.register("dispersion")
 class Dispersion(AbstractLinearPDE):
     r"""Linear dispersion ``u_t = a Σ_i ∂³u/∂x_i³`` (Airy equation in 1D). The symbol
-    ``-i a Σ k_i³`` is purely imaginary. Differentiable: `coefficient`."""
+    ``-i a Σ k_i³`` is purely imaginary. Differentiable: `coefficient`.
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D).
+    - `coefficient`: ``a``.
+    - `num_channels`: independent fields evolved alike (default 1).
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
+    """
 
     grid: PeriodicGrid
     coefficient: Array
@@ -138,7 +171,15 @@ class Dispersion(AbstractLinearPDE):
 
 @EQUATIONS.register("hyper_diffusion")
 class HyperDiffusion(AbstractLinearPDE):
-    r"""Hyper-diffusion ``u_t = -μ Δ²u``. Differentiable: `coefficient`."""
+    r"""Hyper-diffusion ``u_t = -μ Δ²u``. Differentiable: `coefficient`.
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D).
+    - `coefficient`: ``μ ≥ 0``.
+    - `num_channels`: independent fields evolved alike (default 1).
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
+    """
 
     grid: PeriodicGrid
     coefficient: Array
@@ -168,6 +209,13 @@ class Burgers(AbstractSemilinearPDE, AbstractPointwise):
     2D/3D (``d`` channels, the velocity): ``u_t + b (u · ∇) u = ν Δu``.
 
     Differentiable: `viscosity`, `convection` (``b``).
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D; ``d`` channels in ``d`` dimensions).
+    - `viscosity`: ``ν ≥ 0``.
+    - `convection`: ``b``.
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
     """
 
     grid: PeriodicGrid
@@ -213,6 +261,14 @@ class KortewegDeVries(AbstractSemilinearPDE, AbstractPointwise):
     r"""Korteweg-de Vries ``u_t + a u u_x + b u_xxx = ν u_xx`` in 1D (``a = 6, b = 1``
     gives the soliton ``u = (c/2) sech²(√c/2 (x - ct))``). Complex linear symbol
     ``i b k³ - ν k²``. Differentiable: `nonlinear_coefficient`, `dispersion`, `viscosity`.
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D).
+    - `nonlinear_coefficient`: ``a``.
+    - `dispersion`: ``b``.
+    - `viscosity`: ``ν ≥ 0``.
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
     """
 
     grid: PeriodicGrid
@@ -259,6 +315,15 @@ class KuramotoSivashinsky(AbstractSemilinearPDE):
 
     Differentiable: `convection` (``b``), `second_order` (``ψ₁``, the anti-diffusion),
     `fourth_order` (``ψ₂``, the hyper-viscosity).
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D).
+    - `convection`: ``b``.
+    - `second_order`: ``ψ₁``.
+    - `fourth_order`: ``ψ₂ ≥ 0``.
+    - `form`: ``"conservative"`` (the 1D default) or ``"combustion"`` (the default in 2D/3D).
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
     """
 
     grid: PeriodicGrid
@@ -303,7 +368,15 @@ class KuramotoSivashinsky(AbstractSemilinearPDE):
 
 @EQUATIONS.register("allen_cahn")
 class AllenCahn(AbstractSemilinearPDE):
-    r"""Allen-Cahn ``u_t = ε Δu + r (u - u³)``. Differentiable: `diffusivity` (ε), `reactivity` (r)."""
+    r"""Allen-Cahn ``u_t = ε Δu + r (u - u³)``. Differentiable: `diffusivity` (ε), `reactivity` (r).
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D).
+    - `diffusivity`: ``ε ≥ 0``.
+    - `reactivity`: ``r``.
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
+    """
 
     grid: PeriodicGrid
     diffusivity: Array
@@ -330,7 +403,15 @@ class AllenCahn(AbstractSemilinearPDE):
 
 @EQUATIONS.register("fisher_kpp")
 class FisherKPP(AbstractSemilinearPDE):
-    r"""Fisher-KPP ``u_t = D Δu + r u (1 - u)``. Differentiable: `diffusivity`, `reactivity`."""
+    r"""Fisher-KPP ``u_t = D Δu + r u (1 - u)``. Differentiable: `diffusivity`, `reactivity`.
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D).
+    - `diffusivity`: ``D ≥ 0``.
+    - `reactivity`: ``r``.
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
+    """
 
     grid: PeriodicGrid
     diffusivity: Array
@@ -358,7 +439,15 @@ class FisherKPP(AbstractSemilinearPDE):
 @EQUATIONS.register("cahn_hilliard")
 class CahnHilliard(AbstractSemilinearPDE):
     r"""Cahn-Hilliard ``u_t = M Δ(u³ - u - γ Δu)``; conserves the mean.
-    Differentiable: `mobility` (M), `gamma` (γ, the squared interface width)."""
+    Differentiable: `mobility` (M), `gamma` (γ, the squared interface width).
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D).
+    - `gamma`: ``γ ≥ 0``.
+    - `mobility`: ``M ≥ 0``.
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
+    """
 
     grid: PeriodicGrid
     mobility: Array
@@ -387,7 +476,16 @@ class CahnHilliard(AbstractSemilinearPDE):
 @EQUATIONS.register("swift_hohenberg")
 class SwiftHohenberg(AbstractSemilinearPDE):
     r"""Swift-Hohenberg ``u_t = r u - (k₀² + Δ)² u + g u² - u³``.
-    Differentiable: `reactivity` (r), `critical_wavenumber` (k₀), `quadratic` (g)."""
+    Differentiable: `reactivity` (r), `critical_wavenumber` (k₀), `quadratic` (g).
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D).
+    - `reactivity`: ``r``.
+    - `critical_wavenumber`: ``k₀``.
+    - `quadratic`: ``g``.
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
+    """
 
     grid: PeriodicGrid
     reactivity: Array
@@ -421,6 +519,14 @@ class GrayScott(AbstractSemilinearPDE):
     ``u_t = D_u Δu - u v² + F (1 - u)``,  ``v_t = D_v Δv + u v² - (F + κ) v``.
 
     Differentiable: `diffusivity_u`, `diffusivity_v`, `feed` (F), `kill` (κ).
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D; two channels).
+    - `diffusivity_u`, `diffusivity_v`: ``D_u, D_v ≥ 0``.
+    - `feed`: ``F``.
+    - `kill`: ``κ``.
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
     """
 
     grid: PeriodicGrid
@@ -468,6 +574,15 @@ class NavierStokes2D(AbstractSemilinearPDE):
     ``κ = 2π n / L_y``, i.e. ``f = -A κ cos(κ y)`` in the vorticity equation.
 
     Differentiable: `viscosity`, `drag`, `forcing_amplitude`.
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (2D).
+    - `viscosity`: ``ν ≥ 0``.
+    - `drag`: ``λ ≥ 0``.
+    - `forcing_amplitude`: ``A`` (0: unforced).
+    - `forcing_wavenumber`: ``n``, an integer.
+    - `dealias`: fraction of the modes kept by the de-aliasing rule (``2/3``; ``1`` disables it).
     """
 
     grid: PeriodicGrid
@@ -521,7 +636,13 @@ class NavierStokes2D(AbstractSemilinearPDE):
 
 @EQUATIONS.register("kolmogorov_flow")
 def kolmogorov_flow(grid, viscosity=1e-3, *, drag=0.1, forcing_amplitude=1.0, forcing_wavenumber=4, dealias=2 / 3):
-    """[`NavierStokes2D`][jaxpde.spectral.NavierStokes2D] with Kolmogorov forcing ``A sin(κ y) e_x`` and linear drag."""
+    """[`NavierStokes2D`][jaxpde.spectral.NavierStokes2D] with Kolmogorov forcing ``A sin(κ y) e_x`` and linear drag.
+
+    **Arguments:** `grid` (2D), `viscosity` ``ν``, `drag` ``λ``, `forcing_amplitude` ``A``,
+    `forcing_wavenumber` ``n`` and `dealias`, as for [`NavierStokes2D`][jaxpde.spectral.NavierStokes2D].
+
+    **Returns:** the equation.
+    """
     return NavierStokes2D(
         grid,
         viscosity,

@@ -201,6 +201,8 @@ class ExactLinear(AbstractFourierStepper):
 
     - `pde`: an [`AbstractLinearPDE`][jaxpde.spectral.AbstractLinearPDE] (diffusion, advection, dispersion, ...).
     - `dt`: time step.
+    - `num_contour_points`, `contour_radius`: the contour integral of ``φ_1`` (see
+      [`phi_functions`][jaxpde.spectral.phi_functions]).
 
     The coefficients are derived from the PDE's leaves at use (once per rollout), so
     derivatives with respect to every floating-point leaf of `pde` are exact wherever

@@ -78,6 +78,12 @@ class KleinGordon(AbstractHamiltonianPDE):
     ``"sine_gordon"``: ``V = λ (1 - cos φ)`` (breathers, kinks); ``"none"``: linear.
 
     Differentiable: `wave_speed` (c), `mass` (m), `coupling` (λ).
+
+    **Arguments:**
+
+    - `grid`: a [`PeriodicGrid`][jaxpde.PeriodicGrid] (1D-3D). The state is ``(2, *N)``: ``(φ, φ_t)``.
+    - `potential`: ``"phi4"``, ``"sine_gordon"`` or ``"none"``.
+    - `wave_speed`: ``c``; `mass`: ``m``; `coupling`: ``λ``.
     """
 
     grid: PeriodicGrid

@@ -38,6 +38,15 @@ def phi_functions(z, max_order: int = 3, *, num_points: int = 32, radius: float 
     jax.numpy in the dtype of `z` (complex128 when ``jax_enable_x64`` is on).
 
     Real `z` gives real results; complex `z` gives complex results.
+
+    **Arguments:**
+
+    - `z`: the arguments (any shape; real or complex), e.g. ``dt L`` on the Fourier grid.
+    - `max_order`: the highest ``φ_k`` (0 to 3).
+    - `num_points`: points of the contour integral around each ``z`` (Kassam & Trefethen, 2005).
+    - `radius`: the contour's radius.
+
+    **Returns:** a list of ``max_order + 1`` arrays of the shape of `z`.
     """
     if max_order < 0 or max_order > 3:
         raise ValueError(f"max_order must be in 0..3, got {max_order}.")
