@@ -148,7 +148,11 @@ def normalise_bc(bc, ndim: int) -> tuple[tuple[AbstractBoundaryCondition, Abstra
 
     Accepted: one condition for every side; or a sequence with one entry per axis,
     each a condition for both sides or a ``(lower, upper)`` pair. A condition is a
-    name (``"periodic"``, ``"outflow"``, ``"reflective"``) or an instance."""
+    name (``"periodic"``, ``"outflow"``, ``"reflective"``) or an instance.
+
+    **Arguments:** `bc` as above and the grid's `ndim`.
+
+    **Returns:** a tuple of `ndim` ``(lower, upper)`` pairs of conditions."""
     if isinstance(bc, (str, AbstractBoundaryCondition)):
         pairs = [(bc, bc)] * ndim
     elif isinstance(bc, Sequence):

@@ -39,6 +39,11 @@ def riemann_star_state(
 
     Raises ``ValueError`` if the data generate vacuum (the pressure positivity condition
     ``2(c_L + c_R)/(γ - 1) > u_R - u_L`` fails) or the iteration does not converge.
+
+    **Arguments:** the primitive states `left` and `right`, `gamma`, and the Newton
+    iteration's relative pressure tolerance `tol` and `max_iter`.
+
+    **Returns:** ``(p*, u*)`` as floats.
     """
     rl, ul, pl = _check_state(left, "left")
     rr, ur, pr = _check_state(right, "right")

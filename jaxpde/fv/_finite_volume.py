@@ -150,7 +150,9 @@ def cfl_dt(pde: FiniteVolume, u: Field, cfl: float = 0.5) -> jax.Array:
     reconstructions, ``cfl ≤ 0.5`` is a safe choice in 1D and 2D.
 
     **Arguments:** `pde` (a [`FiniteVolume`][jaxpde.fv.FiniteVolume]),
-    the state `u` ``(C, *N)`` and the CFL number ``0 < cfl``.
+    the state `u` ``(C, *N)`` and the CFL number `cfl` ``> 0``.
+
+    **Returns:** the step, a scalar array.
     """
     if not isinstance(pde, FiniteVolume):
         raise TypeError(f"cfl_dt needs a FiniteVolume (a PDE with wave speeds), got {type(pde).__name__}.")

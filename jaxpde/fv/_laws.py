@@ -94,7 +94,12 @@ class AbstractConservationLaw(eqx.Module):
 
 
 def davis_bounds(law: AbstractConservationLaw, u_left: Array, u_right: Array, axis: int) -> tuple[Array, Array]:
-    """Davis' signal-speed bounds: ``min``/``max`` of both sides' characteristic speeds."""
+    """Davis' signal-speed bounds: ``min``/``max`` of both sides' characteristic speeds.
+
+    **Arguments:** `law`, the face states `u_left` and `u_right` ``(C, ...)``, the spatial `axis`.
+
+    **Returns:** ``(S_L, S_R)``, each of shape ``u_left.shape[1:]``.
+    """
     lo_l, hi_l = law.wave_speeds(u_left, axis)
     lo_r, hi_r = law.wave_speeds(u_right, axis)
     return jnp.minimum(lo_l, lo_r), jnp.maximum(hi_l, hi_r)
@@ -152,7 +157,9 @@ class AbstractFluidLaw(AbstractConservationLaw):
 class LinearAdvection(AbstractScalarLaw):
     r"""Linear advection ``u_t + Σ_a c_a ∂_a u = 0`` of `num_channels` scalars with constant
     velocity ``c`` (one entry per axis, or a scalar used on every axis).
-    Differentiable: `velocity`. A reflective wall mirrors the state (zero normal gradient)."""
+    Differentiable: `velocity`. A reflective wall mirrors the state (zero normal gradient).
+
+    **Arguments:** `velocity`, `ndim` (1-3), `num_channels`."""
 
     velocity: Array
     ndim: int = eqx.field(static=True)
@@ -198,7 +205,9 @@ class Burgers(AbstractScalarLaw):
     r"""Burgers' equation ``u_t + Σ_a ∂_a (u²/2) = ν Δu`` (inviscid when ``viscosity=None``).
 
     In several dimensions the same flux acts along every axis. Differentiable:
-    `viscosity`. A reflective wall is odd (``u → -u``), so the face velocity vanishes."""
+    `viscosity`. A reflective wall is odd (``u → -u``), so the face velocity vanishes.
+
+    **Arguments:** `viscosity` (``None`` or ``ν ≥ 0``), `ndim` (1-3)."""
 
     viscosity_: Array | None
     ndim: int = eqx.field(static=True)
@@ -241,6 +250,9 @@ class ShallowWater(AbstractFluidLaw):
     et al. (SIAM J. Sci. Comput. 25, 2004), which keeps the lake at rest
     (``h + b = const``, ``𝐮 = 0``) exactly, with any reconstruction and Riemann solver.
     Differentiable: `gravity`, `bathymetry`.
+
+    **Arguments:** `gravity` ``g > 0``, `ndim` (1 or 2), `bathymetry` (``None`` or
+    ``grid.shape``), `dry_tolerance` (depths below it have zero velocity).
     """
 
     gravity: Array
@@ -329,6 +341,8 @@ class Euler(AbstractFluidLaw):
     bounds (Roe averages with the sides' own speeds), which make HLL and HLLC positively
     conservative (Einfeldt et al., J. Comput. Phys. 92, 1991; Batten et al., SIAM J. Sci.
     Comput. 18, 1997). Differentiable: `gamma`.
+
+    **Arguments:** `gamma` ``γ > 1``, `ndim` (1-3).
     """
 
     gamma: Array

@@ -49,7 +49,12 @@ def _check(law, grid, cls=None):
 def riemann_problem(law, grid, left, right, x0: float = 0.5, *, axis: int = 0):
     """A plane Riemann problem: primitive state `left` for ``x_axis < x0``, `right` beyond.
     States are in the law's primitive variables (``(ρ, u[, v], p)`` for Euler, ``(h, u[, v])``
-    for shallow water; ``(u,)`` for scalar laws). The jump is averaged in conserved variables."""
+    for shallow water; ``(u,)`` for scalar laws). The jump is averaged in conserved variables.
+
+    **Arguments:** `law` (its dimension matches the grid) and `grid` (a [`CellGrid`][jaxpde.CellGrid]), the primitive states `left` and `right`, the
+    interface position `x0`, and the `axis` normal to it.
+
+    **Returns:** the conserved cell averages ``(C, *grid.shape)``."""
     _check(law, grid)
     c = law.num_channels
     left, right = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
@@ -76,7 +81,11 @@ TORO_123 = ((1.0, -2.0, 0.4), (1.0, 2.0, 0.4), 0.5, 0.15)
 def shu_osher(law, grid):
     """Shu & Osher's shock-entropy wave interaction on [0, 10] (or [-5, 5] shifted): a
     Mach 3 shock at ``x = 1`` running into ``ρ = 1 + 0.2 sin(5x)``; usually run to
-    ``t = 1.8`` (J. Comput. Phys. 83, 1989)."""
+    ``t = 1.8`` (J. Comput. Phys. 83, 1989).
+
+    **Arguments:** `law` (1D [`Euler`][jaxpde.fv.Euler]) and `grid`.
+
+    **Returns:** the conserved cell averages ``(C, *grid.shape)``."""
     _check(law, grid, Euler)
     if grid.ndim != 1:
         raise ValueError("shu_osher is a 1D problem.")
@@ -96,7 +105,11 @@ def shu_osher(law, grid):
 def dam_break(law, grid, h_left: float = 2.0, h_right: float = 1.0, x0: float | None = None):
     """Shallow-water dam break at rest: depth `h_left` for ``x < x0`` and `h_right` beyond
     (``x0`` defaults to the domain centre). A wet bed (``h_right > 0``) gives Stoker's
-    solution (a rarefaction and a bore); ``h_right = 0`` Ritter's dry-bed solution."""
+    solution (a rarefaction and a bore); ``h_right = 0`` Ritter's dry-bed solution.
+
+    **Arguments:** `law` ([`ShallowWater`][jaxpde.fv.ShallowWater]), `grid`, `h_left`, `h_right`, `x0`.
+
+    **Returns:** the conserved cell averages ``(C, *grid.shape)``."""
     _check(law, grid, ShallowWater)
     x0 = 0.5 * (grid.lower[0] + grid.upper[0]) if x0 is None else x0
     zeros = [0.0] * grid.ndim
@@ -116,7 +129,11 @@ LAX_LIU_3 = (
 @PROBLEMS.register("riemann_2d")
 def riemann_2d(law, grid, quadrants=LAX_LIU_3, centre=(0.5, 0.5)):
     """A 2D four-quadrant Riemann problem; `quadrants` are the primitive states of the
-    quadrants I-IV (counter-clockwise from upper right) around `centre`."""
+    quadrants I-IV (counter-clockwise from upper right) around `centre`.
+
+    **Arguments:** `law` (2D), `grid` (2D), `quadrants` (four primitive states), `centre`.
+
+    **Returns:** the conserved cell averages ``(C, *grid.shape)``."""
     _check(law, grid, Euler)
     if grid.ndim != 2:
         raise ValueError("riemann_2d is a 2D problem.")
@@ -131,7 +148,12 @@ def riemann_2d(law, grid, quadrants=LAX_LIU_3, centre=(0.5, 0.5)):
 def density_wave(law, grid, amplitude: float = 0.2, velocity=1.0, pressure: float = 1.0):
     """A smooth density wave ``ρ = 1 + a sin(2π Σ_a x_a / L_a)`` advected at constant
     velocity and pressure: the Euler solution is the translated profile. Cell averages
-    are exact (Gauss-Legendre quadrature of a trigonometric polynomial)."""
+    are exact (Gauss-Legendre quadrature of a trigonometric polynomial).
+
+    **Arguments:** `law` ([`Euler`][jaxpde.fv.Euler], any dimension), `grid`, `amplitude` ``a``, the
+    `velocity` (a scalar or one entry per axis) and `pressure`.
+
+    **Returns:** the conserved cell averages ``(C, *grid.shape)``."""
     _check(law, grid, Euler)
     vel = np.broadcast_to(np.asarray(velocity, dtype=np.float64), (grid.ndim,))
 
@@ -147,7 +169,12 @@ def density_wave(law, grid, amplitude: float = 0.2, velocity=1.0, pressure: floa
 
 @PROBLEMS.register("lake_at_rest")
 def lake_at_rest(law, grid, surface: float = 1.0):
-    """Still water ``h = surface - b``, ``u = 0`` over the law's bathymetry."""
+    """Still water ``h = surface - b``, ``u = 0`` over the law's bathymetry.
+
+    **Arguments:** `law` ([`ShallowWater`][jaxpde.fv.ShallowWater] with a bathymetry), `grid`, the
+    free-`surface` height.
+
+    **Returns:** the conserved cell averages ``(C, *grid.shape)``."""
     _check(law, grid, ShallowWater)
     if law.bathymetry is None:
         raise ValueError("lake_at_rest needs a ShallowWater law with bathymetry.")

@@ -88,6 +88,8 @@ class MUSCL(AbstractReconstruction):
     ``"van_leer"`` (harmonic) or ``"none"`` (unlimited central slope, not TVD).
     The TVD limiters keep face values between neighbouring averages (no new extrema).
 
+    **Arguments:** `limiter`: ``"minmod"``, ``"mc"``, ``"van_leer"`` or ``"none"``.
+
     Reference: B. van Leer, "Towards the ultimate conservative difference scheme V",
     J. Comput. Phys. 32 (1979) 101-136.
     """
@@ -145,6 +147,8 @@ class WENO5(AbstractReconstruction):
     regions, which gives NaN or huge gradients (measured on Sod); 1e-6 keeps the
     gradients exact there and costs nothing measurable in accuracy (the tests pin the
     orders and the Sod error).
+
+    **Arguments:** `variant` (``"z"`` or ``"js"``) and `eps`.
     """
 
     variant: str = eqx.field(static=True)
@@ -178,8 +182,10 @@ class WENO5(AbstractReconstruction):
 
 
 def make_reconstruction(name: str) -> AbstractReconstruction:
-    """A reconstruction from its config name: ``constant``, ``muscl_minmod``,
-    ``muscl_mc``, ``muscl_van_leer``, ``weno5_js``, ``weno5_z``."""
+    """A reconstruction from its config `name`: ``constant``, ``muscl_minmod``,
+    ``muscl_mc``, ``muscl_van_leer``, ``weno5_js``, ``weno5_z``.
+
+    **Returns:** the [`AbstractReconstruction`][jaxpde.fv.AbstractReconstruction]."""
     table = {
         "constant": PiecewiseConstant,
         "muscl_minmod": lambda: MUSCL("minmod"),

@@ -108,7 +108,9 @@ class Godunov(AbstractRiemannSolver):
 
 
 def make_riemann_solver(name: str) -> AbstractRiemannSolver:
-    """A numerical flux from its config name: ``rusanov``, ``hll``, ``hllc``, ``godunov``."""
+    """A numerical flux from its config `name`: ``rusanov``, ``hll``, ``hllc``, ``godunov``.
+
+    **Returns:** the [`AbstractRiemannSolver`][jaxpde.fv.AbstractRiemannSolver]."""
     table = {"rusanov": Rusanov, "hll": HLL, "hllc": HLLC, "godunov": Godunov}
     if name not in table:
         raise ValueError(f"unknown riemann_solver {name!r}; choose one of {', '.join(table)}.")
