@@ -51,7 +51,8 @@ def riemann_problem(law, grid, left, right, x0: float = 0.5, *, axis: int = 0):
     States are in the law's primitive variables (``(ρ, u[, v], p)`` for Euler, ``(h, u[, v])``
     for shallow water; ``(u,)`` for scalar laws). The jump is averaged in conserved variables.
 
-    **Arguments:** `law` (its dimension matches the grid) and `grid` (a [`CellGrid`][jaxpde.CellGrid]), the primitive states `left` and `right`, the
+    **Arguments:** `law` (its dimension matches the grid) and `grid` (a [`CellGrid`][jaxpde.CellGrid]), the
+    primitive states `left` and `right`, the
     interface position `x0`, and the `axis` normal to it.
 
     **Returns:** the conserved cell averages ``(C, *grid.shape)``."""

@@ -18,7 +18,12 @@ from ._solve import solve
 
 def rollout_advance(stepper: AbstractStepper, save_every: int = 1):
     """Advance by fixed steps: each saved frame is `save_every` steps of `stepper`
-    ([`jaxpde.rollout`][jaxpde.rollout] in one ``lax.scan``). Reports ``steps``."""
+    ([`jaxpde.rollout`][jaxpde.rollout] in one ``lax.scan``). Reports ``steps``.
+
+    **Arguments:** `stepper`, `save_every`.
+
+    **Returns:** ``advance(u, index, n) -> (u_after_n_frames (n, C, *N), info)``, the chunked advance that
+    [`jaxpde.io.record_trajectory`][jaxpde.io.record_trajectory] drives."""
 
     save_every = check_int(save_every, "save_every")
 
@@ -37,7 +42,9 @@ def brownian_horizon(t_final: float) -> float:
     """The length of the Brownian tree of a stochastic run: ``1024``, or the next power
     of two above `t_final` for longer runs. A seed fixes one path on it, so runs of any
     length up to the horizon (and any chunking or save interval) see the same noise on
-    their common interval."""
+    their common interval.
+
+    **Arguments:** `t_final`: the length of the run. **Returns:** the horizon."""
     return float(2 ** max(10, math.ceil(math.log2(max(float(t_final), 1.0)))))
 
 
@@ -47,7 +54,13 @@ def solve_advance(pde: AbstractPDE, times, *, max_steps: int = 100_000, noise=No
     chunk. With `noise`, one Brownian tree keyed by `key` on
     ``[times[0], times[0] + brownian_horizon(span)]`` drives every chunk, so the path
     is fixed by the key alone. Reports ``num_steps``, ``num_accepted_steps``,
-    ``num_rejected_steps``."""
+    ``num_rejected_steps``.
+
+    **Arguments:** `pde`, the save `times`, `max_steps`, `noise` and `key` (a stochastic
+    run), and any keyword of [`jaxpde.solve`][jaxpde.solve] in `solve_kwargs`.
+
+    **Returns:** ``advance(u, index, n) -> (u_after_n_frames (n, C, *N), info)``, the chunked advance that
+    [`jaxpde.io.record_trajectory`][jaxpde.io.record_trajectory] drives."""
 
     times = np.asarray(times, dtype=float)
     max_steps = check_int(max_steps, "max_steps")
@@ -97,7 +110,13 @@ def solve_advance(pde: AbstractPDE, times, *, max_steps: int = 100_000, noise=No
 
 def cfl_advance(pde: AbstractPDE, times, *, cfl: float = 0.5, stepper: str = "ssprk3"):
     """Advance a finite-volume PDE by CFL-limited steps between the save `times`
-    ([`jaxpde.solve_to`][jaxpde.solve_to]), one frame per call. Reports ``steps``."""
+    ([`jaxpde.solve_to`][jaxpde.solve_to]), one frame per call. Reports ``steps``.
+
+    **Arguments:** `pde` (a [`FiniteVolume`][jaxpde.fv.FiniteVolume]), the save `times`, `cfl`,
+    `stepper` (a name, as in [`jaxpde.solve_to`][jaxpde.solve_to]).
+
+    **Returns:** ``advance(u, index, n) -> (u_after_n_frames (n, C, *N), info)``, the chunked advance that
+    [`jaxpde.io.record_trajectory`][jaxpde.io.record_trajectory] drives."""
 
     times = np.asarray(times, dtype=float)
 

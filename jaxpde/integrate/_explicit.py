@@ -31,7 +31,9 @@ class AbstractExplicitStepper(AbstractStepper):
 
 
 class ForwardEuler(AbstractExplicitStepper):
-    """``u_{n+1} = u_n + dt f(u_n)`` (first order; SSP with coefficient 1)."""
+    """``u_{n+1} = u_n + dt f(u_n)`` (first order; SSP with coefficient 1).
+
+    **Arguments:** `pde` (any [`AbstractPDE`][jaxpde.AbstractPDE]) and the step `dt`."""
 
     pde: AbstractPDE
     dt: float
@@ -51,6 +53,8 @@ class SSPRK2(AbstractExplicitStepper):
 
     Reference: S. Gottlieb, C.-W. Shu, "Total variation diminishing Runge-Kutta schemes",
     Math. Comp. 67 (1998) 73-85.
+
+    **Arguments:** `pde` (any [`AbstractPDE`][jaxpde.AbstractPDE]) and the step `dt`.
     """
 
     pde: AbstractPDE
@@ -73,6 +77,8 @@ class SSPRK3(AbstractExplicitStepper):
     ``u_{n+1} = ⅓ u + ⅔ (u² + dt f(u²))``.
 
     Reference: C.-W. Shu, S. Osher, J. Comput. Phys. 77 (1988) 439-471.
+
+    **Arguments:** `pde` (any [`AbstractPDE`][jaxpde.AbstractPDE]) and the step `dt`.
     """
 
     pde: AbstractPDE
@@ -90,7 +96,9 @@ class SSPRK3(AbstractExplicitStepper):
 
 
 class RK4(AbstractExplicitStepper):
-    """The classical fourth-order Runge-Kutta method (not SSP; for smooth problems)."""
+    """The classical fourth-order Runge-Kutta method (not SSP; for smooth problems).
+
+    **Arguments:** `pde` (any [`AbstractPDE`][jaxpde.AbstractPDE]) and the step `dt`."""
 
     pde: AbstractPDE
     dt: float

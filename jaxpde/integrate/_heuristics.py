@@ -78,6 +78,9 @@ class HeuristicSolver(diffrax.AbstractAdaptiveSolver, diffrax.AbstractWrappedSol
     solver state. diffrax keeps a step's new solver state only when the step is
     accepted, so the sums run over accepted steps; read them from the final solver
     state with `read`. Used by [`jaxpde.solve`][jaxpde.solve] with ``heuristics=True``.
+
+    **Arguments:** the wrapped `solver` (with an error estimate), the `rtol` and `atol`
+    that scale the error estimates, and `scan_kind` (passed on to the wrapped solver).
     """
 
     solver: diffrax.AbstractSolver
@@ -149,6 +152,9 @@ def local_heuristics(pde, u, t, *, solver="tsit5", rtol=1e-6, atol=1e-6, dt=None
     is used, which is conservative (small steps, small error estimates). Returns ``{"error": E, "stiffness": S,
     "dt": h}``; ``E`` is the scaled RMS local error estimate, ``S`` Shampine's
     stiffness estimate. Differentiable in `u` and in the PDE's parameters.
+
+    **Arguments:** `pde`, `u`, `t`, `solver` (a name or a diffrax solver with an error
+    estimate), `rtol`, `atol`, `dt`, and `args` passed to ``pde.rhs``.
     """
     solver = resolve(solver, ODE_SOLVERS, "solver", diffrax.AbstractSolver)
     terms = diffrax.ODETerm(PDETerm(pde))
@@ -168,5 +174,7 @@ def local_heuristics(pde, u, t, *, solver="tsit5", rtol=1e-6, atol=1e-6, dt=None
 
 
 def random_time(key, t0, t1) -> Array:
-    """A time drawn uniformly from ``(t0, t1)`` for [`local_heuristics`][jaxpde.integrate.local_heuristics]."""
+    """A time drawn uniformly from ``(t0, t1)`` for [`local_heuristics`][jaxpde.integrate.local_heuristics].
+
+    **Arguments:** a PRNG `key`, `t0`, `t1`. **Returns:** a scalar array."""
     return jax.random.uniform(key, (), minval=t0, maxval=t1)

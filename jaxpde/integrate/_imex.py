@@ -94,6 +94,8 @@ class LinearStageSolve(optx.AbstractRootFinder):
 
     **Arguments:**
 
+    - `rtol`, `atol`, `norm`: part of diffrax's root-finder interface (the single solve is
+      exact, so they are not used to iterate).
     - `linear_solver`: the lineax solver for ``A`` (default:
       [`FourierMultiplierSolver`][jaxpde.integrate.FourierMultiplierSolver]).
     """

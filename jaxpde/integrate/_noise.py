@@ -225,7 +225,10 @@ class _HashableArray:
 
 
 class NoiseTerm(diffrax.AbstractTerm):
-    """The diffrax term ``G(t, u) dW`` of a noise model driven by a Brownian path."""
+    """The diffrax term ``G(t, u) dW`` of a noise model driven by a Brownian path.
+
+    **Arguments:** `noise` (an [`AbstractNoise`][jaxpde.integrate.AbstractNoise]) and the Brownian
+    `path` (e.g. [`brownian_tree`][jaxpde.integrate.brownian_tree])."""
 
     noise: AbstractNoise
     path: diffrax.AbstractBrownianPath

@@ -11,7 +11,9 @@ from ._noise import AbstractNoise, NoiseTerm
 
 class PDETerm(eqx.Module):
     """``pde.rhs`` as a pytree, so every adjoint (backsolve included) sees the PDE's
-    parameters as differentiable leaves rather than closed-over constants."""
+    parameters as differentiable leaves rather than closed-over constants.
+
+    **Arguments:** `pde`: any [`AbstractPDE`][jaxpde.AbstractPDE]."""
 
     pde: AbstractPDE
 
@@ -59,7 +61,10 @@ def brownian_tree(t0, t1, shape, *, key, tol, levy_area=None) -> diffrax.Virtual
     """A `diffrax.VirtualBrownianTree` on ``[t0, t1]``: one `key` fixes the whole
     path; `tol` is its time resolution (queries closer than `tol` are approximated by
     a Brownian bridge). `levy_area` is ``None``, `diffrax.SpaceTimeLevyArea` or
-    `diffrax.SpaceTimeTimeLevyArea`."""
+    `diffrax.SpaceTimeTimeLevyArea`.
+
+    **Arguments:** the interval `t0`, `t1`, the `shape` of one increment, `key`, `tol`,
+    `levy_area`. **Returns:** the tree."""
     if levy_area is None:
         levy_area = diffrax.BrownianIncrement
     return diffrax.VirtualBrownianTree(t0, t1, tol=tol, shape=tuple(shape), key=key, levy_area=levy_area)

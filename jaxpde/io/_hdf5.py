@@ -18,6 +18,9 @@ class TrajectoryWriter:
     Layout: dataset ``trajectory`` (T, C, *N), dataset ``time`` (T,), and root
     attributes holding the metadata (nested values are stored as JSON strings;
     ``metadata_json`` holds the whole dictionary).
+
+    **Arguments:** `path`, the full `shape` ``(T, C, *N)`` and `dtype` of the trajectory,
+    its `metadata` (a JSON-serialisable dict) and, optionally, the `times` ``(T,)``.
     """
 
     def __init__(self, path, shape, dtype, metadata: dict, times=None):
@@ -63,7 +66,11 @@ class TrajectoryWriter:
 
 
 def save_trajectory(path, trajectory, metadata: dict | None = None, times=None):
-    """Write a whole trajectory ``(T, C, *N)`` and its metadata to `path` (atomic)."""
+    """Write a whole trajectory ``(T, C, *N)`` and its metadata to `path` (atomic).
+
+    **Arguments:** `path`, `trajectory`, `metadata` (a JSON-serialisable dict), `times` ``(T,)``.
+
+    **Returns:** ``None``."""
     trajectory = np.asarray(trajectory)
     with TrajectoryWriter(path, trajectory.shape, trajectory.dtype, metadata or {}, times) as w:
         w.write(trajectory)
@@ -71,6 +78,8 @@ def save_trajectory(path, trajectory, metadata: dict | None = None, times=None):
 
 def load_trajectory(path):
     """Read a file written by [`save_trajectory`][jaxpde.io.save_trajectory] or the CLI.
+
+    **Arguments:** `path`: the ``.h5`` file.
 
     **Returns:** ``(trajectory, times, metadata)``; `times` is ``None`` if absent.
     """

@@ -56,6 +56,10 @@ def record_trajectory(
     - `u0`: the initial state; `times`: the ``T + 1`` save times, ``times[0]`` at `u0`.
     - `chunk`: frames per call of `advance` (default: about 50 calls).
     - `progress`: see [`jaxpde.train.Progress`][jaxpde.train.Progress]; `describe`: a label for errors.
+    - `keep`: about how many frames to keep in memory for the returned picture data;
+      `unit`: the progress unit's name.
+
+    **Returns:** a [`RecordedTrajectory`][jaxpde.io.RecordedTrajectory] (thinned frames, times, counters, wall time).
 
     Raises ``FloatingPointError`` naming the time when a frame holds NaN or inf.
     """

@@ -12,6 +12,11 @@ def nrmse(pred, ref, *, num_spatial_dims: int | None = None, eps: float = 1e-12)
     Leading axes beyond ``(C, *N)`` (time, batch) are kept when `num_spatial_dims` is
     given: a trajectory ``(T, C, *N)`` with ``num_spatial_dims=len(N)`` gives shape
     ``(T,)``. By default the whole array is one state (``num_spatial_dims = ndim - 1``).
+
+    **Arguments:** `pred`, `ref` (same shape), `num_spatial_dims`, and `eps` guarding the
+    division by a zero reference.
+
+    **Returns:** a scalar, or one value per leading index.
     """
     pred, ref = jnp.asarray(pred), jnp.asarray(ref)
     if pred.shape != ref.shape:
@@ -28,6 +33,8 @@ def energy_spectrum(u, grid: PeriodicGrid):
 
     Integer shells use the mode number ``|m|`` (``m`` = integer wavenumbers); channels
     are summed. Normalised so that ``Σ_k E(k) = mean(u²)/2 · C`` (Parseval).
+
+    **Arguments:** the state `u` ``(C, *N)`` and its `grid` (a [`PeriodicGrid`][jaxpde.PeriodicGrid]).
 
     **Returns:** ``(k, E)`` with ``k = 0, 1, ..., K`` (numpy arrays).
     """
@@ -49,7 +56,9 @@ def energy_spectrum(u, grid: PeriodicGrid):
 def correlation(pred, ref, *, num_spatial_dims: int | None = None):
     """Pearson correlation between `pred` and `ref` over channel and spatial axes;
     with `num_spatial_dims` given, leading axes are kept (a trajectory ``(T, C, *N)``
-    gives ``(T,)``), as in [`nrmse`][jaxpde.metrics.nrmse]."""
+    gives ``(T,)``), as in [`nrmse`][jaxpde.metrics.nrmse].
+
+    **Returns:** a scalar in ``[-1, 1]``, or one per leading index."""
     pred, ref = jnp.asarray(pred), jnp.asarray(ref)
     if pred.shape != ref.shape:
         raise ValueError(f"correlation: shapes differ, pred {pred.shape} vs ref {ref.shape}.")
@@ -63,7 +72,12 @@ def correlation(pred, ref, *, num_spatial_dims: int | None = None):
 
 def correlation_time(pred_traj, ref_traj, *, threshold: float = 0.8, dt: float = 1.0):
     """Time until the correlation of two trajectories ``(T, C, *N)`` first drops
-    below `threshold` (``T * dt`` if it never does)."""
+    below `threshold` (``T * dt`` if it never does).
+
+    **Arguments:** `pred_traj`, `ref_traj` ``(T, C, *N)``, `threshold`, and the time `dt`
+    between frames.
+
+    **Returns:** the time, a scalar."""
     ref_traj = jnp.asarray(ref_traj)
     c = np.asarray(correlation(pred_traj, ref_traj, num_spatial_dims=ref_traj.ndim - 2))
     below = np.nonzero(c < threshold)[0]

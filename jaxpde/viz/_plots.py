@@ -17,7 +17,12 @@ def _plt():
 
 
 def plot_spacetime(trajectory, extent: float, times=None, *, channel: int = 0, title=None, ax=None, cmap="RdBu_r"):
-    """Space-time image of a 1D trajectory ``(T, C, N)``: x horizontal, t vertical."""
+    """Space-time image of a 1D trajectory ``(T, C, N)``: x horizontal, t vertical.
+
+    **Arguments:** `trajectory`, the domain length `extent`, the `times` (default: frame
+    numbers), the `channel` to show, `title`, an `ax` to draw on, the colour map `cmap`.
+
+    **Returns:** the figure."""
     plt = _plt()
     traj = np.asarray(trajectory)
     if traj.ndim != 3:
@@ -51,7 +56,12 @@ def plot_snapshots(
     trajectory, extent=(1.0, 1.0), times=None, *, channel: int = 0, num: int = 4, title=None, cmap="RdBu_r"
 ):
     """A row of `num` evenly spaced 2D snapshots of a trajectory ``(T, C, Nx, Ny)``
-    (x horizontal, y vertical)."""
+    (x horizontal, y vertical).
+
+    **Arguments:** `trajectory`, the domain size `extent` ``(Lx, Ly)``, the `times`, the
+    `channel`, `num`, `title`, `cmap`.
+
+    **Returns:** the figure."""
     plt = _plt()
     traj = np.asarray(trajectory)
     if traj.ndim != 4:
@@ -88,6 +98,11 @@ def plot_fv_profiles(law, grid, trajectory, times=None, *, exact=None, title=Non
     solution ``exact(x) -> (C, len(x))`` (primitive) drawn on top.
 
     `trajectory` holds conserved variables ``(T, C, N)``; `law` maps them to primitive ones.
+
+    **Arguments:** `law`, `grid` (a 1D [`CellGrid`][jaxpde.CellGrid]), `trajectory`, the `times`,
+    `exact` and `title`.
+
+    **Returns:** the figure.
     """
     plt = _plt()
     traj = np.asarray(trajectory)
@@ -163,6 +178,9 @@ def animate(trajectory, extent=1.0, times=None, *, channel: int = 0, interval: i
     ``matplotlib.animation.FuncAnimation``: in a notebook show it with
     ``IPython.display.HTML(anim.to_jshtml())``, or write it with
     ``anim.save("run.gif", writer="pillow")``.
+
+    **Arguments:** `trajectory`, `extent`, the `times` (shown in the title), the `channel`,
+    the frame `interval` in milliseconds, `title`, `cmap`.
     """
     plt = _plt()
     from matplotlib.animation import FuncAnimation
