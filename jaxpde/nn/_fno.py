@@ -91,6 +91,10 @@ class SpectralConv(eqx.Module):
     Anandkumar, "Multi-Grid Tensorized Fourier Neural Operator for High-Resolution
     PDEs", TMLR 2024); `rank` is the fraction of the dense parameter count to keep
     (CP) or of each axis (Tucker).
+
+    **Arguments:** `in_channels`, `out_channels`, `modes` (per axis, or one for all), `ndim`
+    (1-3), `factorisation` (``None``/``"dense"``, ``"cp"``, ``"tucker"``), `rank`, and a PRNG
+    `key`.
     """
 
     weights: eqx.Module  # dense pair (2, out, in, 2m_1, ..., 2m_{d-1}, m_d), CP or Tucker factors
@@ -176,6 +180,9 @@ class ChannelAttention(eqx.Module):
     This is the conditioning mechanism of CAPE (Takamoto, Alesiani & Niepert, "Learning
     Neural PDE Solvers with Parameter-Guided Channel Attention", ICML 2023) in its
     simplest form: the PDE parameters (viscosity, forcing, …) rescale hidden channels.
+
+    **Arguments:** `num_parameters` (the length of ``p``), `channels` (of ``v``), the MLP's
+    hidden `width`, and a PRNG `key`.
     """
 
     mlp: eqx.nn.MLP

@@ -114,6 +114,9 @@ class LangevinSDE(_AbstractNeuralSDE):
     An autonomous drift and a time-only (additive, diagonal) diffusion; Oh et al. show
     the solution stays bounded under mild conditions on ``γ`` and is robust to
     distribution shift. Additive noise: ``"shark"``, ``"sra1"``, ``"sea"`` apply.
+
+    **Arguments:** the state `size`, the `width` and `depth` of the drift and diffusion MLPs,
+    and a PRNG `key`.
     """
 
     size: int = eqx.field(static=True)
@@ -156,7 +159,11 @@ class LinearNoiseSDE(_AbstractStateNoiseSDE):
     r"""Linear-noise SDE (LNSDE): ``dz = γ_θ(t, z) dt + σ_φ(t) ⊙ z dW``.
 
     Multiplicative noise linear in the state (Itô with ``"euler"``; Stratonovich with
-    ``"heun"`` or ``"spark"``)."""
+    ``"heun"`` or ``"spark"``).
+
+    **Arguments:** the state `size`, the `width` and `depth` of the drift and diffusion MLPs,
+    and a PRNG `key`.
+    """
 
     def _drift(self, t, z, args):
         return self.gamma(t, z)
@@ -166,7 +173,11 @@ class GeometricSDE(_AbstractStateNoiseSDE):
     r"""Geometric SDE (GSDE): ``dz / z = γ_θ(t, z) dt + σ_φ(t) dW``, i.e.
     ``dz = z ⊙ γ_θ(t, z) dt + z ⊙ σ_φ(t) dW``.
 
-    Zero is absorbing and the sign of each component is preserved by the exact flow."""
+    Zero is absorbing and the sign of each component is preserved by the exact flow.
+
+    **Arguments:** the state `size`, the `width` and `depth` of the drift and diffusion MLPs,
+    and a PRNG `key`.
+    """
 
     def _drift(self, t, z, args):
         return z * self.gamma(t, z)

@@ -62,6 +62,9 @@ class UNet(eqx.Module):
     **Reference:** Gupta & Brandstetter, "Towards Multi-spatiotemporal-scale Generalized
     PDE Modeling", TMLR 2023 (the "modern U-Net" of PDEArena); Ronneberger, Fischer &
     Brox, "U-Net", MICCAI 2015.
+
+    **Arguments:** `in_channels`, `out_channels`, the first level's `width`, the number of
+    `levels`, `ndim` (1 or 2), and a PRNG `key`.
     """
 
     lift: eqx.nn.Conv
@@ -124,6 +127,9 @@ class DilatedResNet(eqx.Module):
 
     **Reference:** Stachenfeld, Fielding, Kochkov, Cranmer, Pfaff, Godwin, Cui, Ho,
     Battaglia & Sanchez-Gonzalez, "Learned Simulators for Turbulence", ICLR 2022.
+
+    **Arguments:** `in_channels`, `out_channels`, the hidden `width`, `num_blocks`,
+    `dilations`, `ndim` (1-3), and a PRNG `key`.
     """
 
     encoder: eqx.nn.Conv
@@ -171,11 +177,15 @@ class DeepONet(eqx.Module):
     and a trunk MLP on the periodic coordinates (embedded as ``cos, sin(2π x)``).
 
     The branch sees the field at the `num_points` of the training grid, so the input
-    resolution is fixed; the output can be evaluated anywhere with [`evaluate`][jaxpde.app.evaluate].
+    resolution is fixed; the output can be evaluated anywhere with [`evaluate`][jaxpde.nn.DeepONet.evaluate].
 
     **Reference:** Lu, Jin, Pang, Zhang & Karniadakis, "Learning nonlinear operators via
     DeepONet based on the universal approximation theorem of operators", Nature Machine
     Intelligence 3, 2021.
+
+    **Arguments:** `in_channels`, `out_channels`, `num_points` (the sensor grid, per axis),
+    `basis` (the number of basis functions ``k``), the MLPs' `width` and `depth`, `ndim`,
+    and a PRNG `key`.
     """
 
     branch: eqx.nn.MLP
@@ -226,6 +236,9 @@ class SIREN(eqx.Module):
 
     **Reference:** Sitzmann, Martel, Bergman, Lindell & Wetzstein, "Implicit Neural
     Representations with Periodic Activation Functions", NeurIPS 2020.
+
+    **Arguments:** `in_features` (``d``), `out_features` (``m``), `width`, `depth`, the
+    frequency `omega0` ``ω₀``, and a PRNG `key`.
     """
 
     layers: list
@@ -271,6 +284,9 @@ class FourierFeatureMLP(eqx.Module):
     **Reference:** Tancik, Srinivasan, Mildenhall, Fridovich-Keil, Raghavan, Singhal,
     Ramamoorthi, Barron & Ng, "Fourier Features Let Networks Learn High Frequency
     Functions in Low Dimensional Domains", NeurIPS 2020.
+
+    **Arguments:** `in_features` (``d``), `out_features` (``m``), `num_features` (rows of
+    ``B``), `scale` ``σ``, the MLP's `width` and `depth`, and a PRNG `key`.
     """
 
     mlp: eqx.nn.MLP

@@ -61,7 +61,10 @@ class SpectralConv1d(eqx.Module):
     r"""Fourier layer of a neural operator (Li et al., "Fourier Neural Operator for
     Parametric PDEs", ICLR 2021) on a 1D periodic field ``(C_in, N)``:
     ``IFFT[W(k) FFT[v](k)]`` with a learned complex channel-mixing matrix ``W(k)`` on
-    the lowest `modes` wavenumbers (higher ones are dropped)."""
+    the lowest `modes` wavenumbers (higher ones are dropped).
+
+    **Arguments:** `in_channels`, `out_channels`, `modes`, and a PRNG `key`.
+    """
 
     weights: Array  # (modes, out, in) complex as real pairs: (2, modes, out, in)
     modes: int = eqx.field(static=True)
