@@ -7,7 +7,11 @@ import time
 class Progress:
     """A progress display: a tqdm bar when stderr is a terminal, otherwise one plain
     line every `interval` seconds (so a log file shows how a batch job is doing).
-    ``enabled=False`` shows nothing; ``True`` forces the bar."""
+    ``enabled=False`` shows nothing; ``True`` forces the bar.
+
+    **Arguments:** the `total` count, the `initial` count (a resumed run), `enabled`, the
+    `unit`'s name, `interval` (seconds between plain lines), and the `stream` (default
+    stderr)."""
 
     def __init__(
         self,

@@ -34,6 +34,8 @@ class DatasetBatches:
     `window`: if given, each trajectory is cut to a random window of that many
     consecutive frames (e.g. 2 for a one-step loss, ``horizon + 1`` for an unrolled one),
     drawn from ``(seed, step)`` so that a resumed run sees the same windows.
+
+    **Arguments:** the `dataset`, the global `batch_size`, the shuffling `seed`, `window`.
     """
 
     online = False
@@ -87,7 +89,9 @@ class DatasetBatches:
 
 class OnlineBatches:
     """Fresh samples made by the solver inside the jitted training step (no disk): the
-    batch of a step is ``online_batches(sampler, batch_size)(key)`` with that step's key."""
+    batch of a step is ``online_batches(sampler, batch_size)(key)`` with that step's key.
+
+    **Arguments:** the `sampler` (see [`make_sampler`][jaxpde.train.make_sampler]) and the global `batch_size`."""
 
     online = True
 
@@ -107,7 +111,11 @@ def rollout_nrmse(model: Callable, trajectories, *, horizon: int | None = None, 
     model's autoregressive rollout from each trajectory's first frame.
 
     `trajectories` is ``(B, T, C, *N)``; returns ``(horizon,)`` (default ``T - 1``).
-    `parameters` ``(B, P)``: PDE parameters for a conditioned model (``model(u, p)``)."""
+    `parameters` ``(B, P)``: PDE parameters for a conditioned model (``model(u, p)``).
+
+    **Arguments:** the `model` (a stepper ``u -> u_next``), `trajectories`, `horizon`, `parameters`.
+
+    **Returns:** ``(horizon,)``."""
     trajectories = jnp.asarray(trajectories)
     horizon = trajectories.shape[1] - 1 if horizon is None else check_int(horizon, "horizon")
     if horizon >= trajectories.shape[1]:
@@ -146,7 +154,11 @@ class FitResult(NamedTuple):
 
 
 def plot_losses(history: list, path) -> None:
-    """Training loss (and any scalar eval metrics) against step, log scale, to a PNG."""
+    """Training loss (and any scalar eval metrics) against step, log scale, to a PNG.
+
+    **Arguments:** the `history` records of [`fit`][jaxpde.train.fit] and the PNG `path`.
+
+    **Returns:** ``None``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -217,6 +229,8 @@ def fit(
     - `key`: PRNG key of the run.
     - `eval_fn`: ``model -> {name: value}`` run every `eval_every` steps and at the end.
     - `config`: a JSON-able dict stored in the checkpoint metadata and compared on resume.
+    - `resume`: continue the run in `run_dir` from its latest checkpoint.
+    - `progress`: ``None`` (a bar on a terminal, plain lines otherwise), ``True`` or ``False``.
 
     **Returns:** [`FitResult`][jaxpde.train.FitResult] ``(model, opt_state, key, history)``.
     """

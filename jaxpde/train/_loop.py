@@ -17,7 +17,9 @@ from ._checkpoint import Checkpointer, CheckpointError
 
 def read_history(path, before: int | None = None) -> list:
     """The records of a JSONL history file (those with ``step < before`` when given);
-    a half-written last line of a killed run is skipped."""
+    a half-written last line of a killed run is skipped.
+
+    **Arguments:** the JSONL `path` and the step bound `before`. **Returns:** a list of dicts."""
     path = Path(path)
     if not path.exists():
         return []

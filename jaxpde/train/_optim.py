@@ -27,6 +27,8 @@ def make_optimiser(
       ``"warmup_cosine"`` (linear warm-up over `warmup_steps`, then cosine) or
       ``"exponential"`` (halved every `num_steps / 10` steps).
     - `clip_norm`: clip the global gradient norm first (``None``: no clipping).
+
+    **Returns:** the ``optax.GradientTransformation``.
     """
     if name not in OPTIMISERS:
         raise ValueError(f"optimiser must be one of {', '.join(OPTIMISERS)}, got {name!r}.")

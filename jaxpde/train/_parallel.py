@@ -26,13 +26,17 @@ def maybe_initialize_distributed() -> bool:
 
 
 def data_mesh(devices=None) -> jax.sharding.Mesh:
-    """A 1D mesh with axis ``"data"`` over `devices` (default: all of ``jax.devices()``)."""
+    """A 1D mesh with axis ``"data"`` over `devices` (default: all of ``jax.devices()``).
+
+    **Returns:** the ``jax.sharding.Mesh``."""
     devices = list(jax.devices() if devices is None else devices)
     return jax.sharding.Mesh(np.asarray(devices), (DATA_AXIS,), axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def replicate(tree, mesh: jax.sharding.Mesh):
-    """Place every array leaf of `tree` (a model, an optimiser state) on all devices."""
+    """Place every array leaf of `tree` (a model, an optimiser state) on all devices of `mesh`.
+
+    **Returns:** the replicated tree."""
     return eqx.filter_shard(tree, NamedSharding(mesh, P()))
 
 
@@ -53,7 +57,9 @@ def check_batch_size(batch_size: int, mesh: jax.sharding.Mesh) -> None:
 def shard_batch(batch, mesh: jax.sharding.Mesh):
     """Put a host batch (a pytree of arrays with a common leading batch axis) on the mesh,
     split along the batch. With several processes each passes its own slice (the
-    process-local part of the global batch)."""
+    process-local part of the global batch).
+
+    **Arguments:** the host `batch` and the `mesh`. **Returns:** the sharded batch."""
     sharding = batch_sharding(mesh)
     if jax.process_count() > 1:
         return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)

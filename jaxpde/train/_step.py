@@ -19,7 +19,9 @@ def _relative_mse(pred, target):
 
 def parameter_vector(batch: dict) -> jax.Array:
     """The PDE parameters of a batch as ``(B, P)``, in sorted name order (the order a
-    parameter-conditioned model, e.g. ``nn.FNO(..., num_parameters=P)``, receives)."""
+    parameter-conditioned model, e.g. ``nn.FNO(..., num_parameters=P)``, receives).
+
+    **Arguments:** a `batch` with ``"parameters"``. **Returns:** ``(B, P)``."""
     params = batch.get("parameters") or {}
     if not params:
         raise ValueError(
@@ -42,6 +44,8 @@ def one_step_loss(model: Callable, batch: dict, *, conditioned: bool = False) ->
     [`OperatorStepper`][jaxpde.nn.OperatorStepper]); ``batch["trajectories"]`` is ``(B, T, C, *N)``.
     With ``conditioned=True`` it is called as ``model(u, p)`` with each trajectory's PDE
     parameters ([`parameter_vector`][jaxpde.train.parameter_vector]).
+
+    **Arguments:** `model`, `batch`, `conditioned`. **Returns:** the scalar loss.
     """
     trajs = batch["trajectories"]
     p = parameter_vector(batch) if conditioned else None
@@ -64,6 +68,10 @@ def rollout_loss(
     the last step, whose input is the model's own (stopped-gradient) prediction, so the
     model learns to correct its own error distribution at the cost of one step of
     backpropagation. ``conditioned`` as in [`one_step_loss`][jaxpde.train.one_step_loss].
+
+    **Arguments:** `model`, `batch`, `horizon`, `pushforward`, `conditioned`.
+
+    **Returns:** the scalar loss.
     """
     horizon = check_int(horizon, "horizon")
     trajs = batch["trajectories"]
@@ -101,6 +109,10 @@ def make_step(loss_fn: Callable, optimiser, *, make_batch: Callable | None = Non
     when given). Steps are cached on their arguments, so calling ``make_step`` (or
     [`fit`][jaxpde.train.fit]) again with the same loss and optimiser reuses the
     compiled step.
+
+    **Arguments:** `loss_fn`, `optimiser`, `make_batch`, `batch_sharding`.
+
+    **Returns:** the step function.
     """
     try:
         return _cached_step(loss_fn, optimiser, make_batch, batch_sharding)
