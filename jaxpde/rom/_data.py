@@ -9,7 +9,12 @@ from .._checks import check_int
 def sensor_indices(num_points: int, fraction: float, *, count: int, seed: int = 0, stream: int = 0) -> np.ndarray:
     """Fixed random observation points: ``(count, m)`` sorted flat grid indices,
     ``m = max(round(fraction · num_points), 1)`` distinct points per row, row ``i`` drawn
-    from ``(seed, stream, i)`` (a different `stream` gives an independent set)."""
+    from ``(seed, stream, i)`` (a different `stream` gives an independent set).
+
+    **Arguments:** `num_points` (of the grid), `fraction`, `count` (rows), `seed`, `stream`.
+
+    **Returns:** ``(count, m)`` integers.
+    """
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"observed_fraction must be in (0, 1], got {fraction}.")
     m = max(int(round(fraction * num_points)), 1)

@@ -12,13 +12,21 @@ from ..nn import SIREN
 
 
 def domain_bounds(grid) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """``(lower, upper)`` corners of a grid's domain (any [`AbstractGrid`][jaxpde.grids.AbstractGrid])."""
+    """``(lower, upper)`` corners of a grid's domain (any [`AbstractGrid`][jaxpde.grids.AbstractGrid]).
+
+    **Arguments:** `grid`.
+
+    **Returns:** ``(lower, upper)``, tuples of floats.
+    """
     return tuple(float(v) for v in grid.lower), tuple(float(v) for v in grid.upper)
 
 
 def grid_points(grid) -> np.ndarray:
     """The grid's points as ``(prod(N), d)`` (the order of a C-ordered reshape of
-    ``(C, *N)``)."""
+    ``(C, *N)``).
+
+    **Arguments:** `grid`. **Returns:** a numpy array ``(prod(N), d)``.
+    """
     c = grid.coordinates()
     return c.reshape(c.shape[0], -1).T
 
@@ -76,6 +84,9 @@ class ModulatedDecoder(_Scaled):
     **References:** Fathony, Sahu, Willmott & Kolter, "Multiplicative Filter Networks",
     ICLR 2021; Yin, Kirchmeyer, Franceschi, Rakotomamonjy & Gallinari, "Continuous PDE
     Dynamics Forecasting with Implicit Neural Representations" (DINo), ICLR 2023.
+
+    **Arguments:** `num_channels` ``C``, `latent_size` ``k``, the domain `bounds` ``(lower, upper)``, the hidden
+    `width` and `depth`, `frequency_scale` (of the initial ``ω_i``), and a PRNG `key`.
     """
 
     filters: list  # (width // 2, d) frequency matrices
@@ -116,11 +127,21 @@ class ModulatedDecoder(_Scaled):
 
 
 def decode(decoder, points: Array, alpha: Array) -> Array:
-    """The decoded field at `points` ``(P, d)``: ``(C, P)``."""
+    """The decoded field at `points` ``(P, d)``: ``(C, P)``.
+
+    **Arguments:** the `decoder`, the `points`, the latent `alpha` ``(k,)``.
+
+    **Returns:** ``(C, P)``.
+    """
     return jax.vmap(lambda x: decoder(x, alpha), out_axes=1)(jnp.asarray(points))
 
 
 def decode_grid(decoder, grid, alpha: Array, dtype=None) -> Array:
-    """The decoded field on a jaxpde grid as a state ``(C, *N)``."""
+    """The decoded field on a jaxpde grid as a state ``(C, *N)``.
+
+    **Arguments:** the `decoder`, the `grid`, the latent `alpha`, and the `dtype` of the points.
+
+    **Returns:** ``(C, *N)``.
+    """
     pts = jnp.asarray(grid_points(grid), dtype or jnp.result_type(float))
     return decode(decoder, pts, alpha).reshape((-1, *grid.shape))

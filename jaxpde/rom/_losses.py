@@ -45,7 +45,10 @@ def _batch_latents(model, batch):
 
 def reconstruction_loss(model, batch, grid) -> jax.Array:
     r"""Mean relative L2 error ``‖D(X, α_{i,n}) − u_{i,n}‖ / ‖u_{i,n}‖`` per snapshot and
-    channel, over the observed points (all grid points without ``observed``)."""
+    channel, over the observed points (all grid points without ``observed``).
+
+    **Arguments:** `model`, `batch`, `grid`. **Returns:** the scalar loss.
+    """
     trajs = batch["trajectories"]
     b, t, c = trajs.shape[:3]
     u = trajs.reshape(b, t, c, -1)
@@ -79,6 +82,11 @@ def physics_loss(model, batch, physics, grid, *, fraction: float = 0.1, autodiff
     `physics` is an [`AbstractPDE`][jaxpde.AbstractPDE] / [`AbstractStepper`][jaxpde.AbstractStepper], or
     ``beta -> `` one (built inside the trace, so parameters may be traced values). The
     gradient into the decoder and the latents is scaled by the batch's ``coupling``.
+
+    **Arguments:** `model`, `batch` (from [`SnapshotBatches`][jaxpde.rom.SnapshotBatches]), `physics`, `grid`,
+    `fraction`, `autodiff`.
+
+    **Returns:** the scalar loss.
     """
     psi, target = velocity_pairs(model, batch, physics, grid, fraction=fraction, autodiff=autodiff)
     norm = jnp.linalg.norm(lax.stop_gradient(target), axis=-1) + 1e-12
@@ -87,7 +95,13 @@ def physics_loss(model, batch, physics, grid, *, fraction: float = 0.1, autodiff
 
 def velocity_pairs(model, batch, physics, grid, *, fraction: float = 0.1, autodiff: bool = False):
     """``(Ψ(α, β), α̇*)`` for every snapshot of the batch, each ``(B, T, k)``: the terms of
-    [`physics_loss`][jaxpde.rom.physics_loss]."""
+    [`physics_loss`][jaxpde.rom.physics_loss].
+
+    **Arguments:** `model`, `batch`, `physics`, `grid`, `fraction`, `autodiff`, as in
+    [`physics_loss`][jaxpde.rom.physics_loss].
+
+    **Returns:** the pair.
+    """
     m = jnp.mean(batch["coupling"])
     field = _coupled(model, m)
     alphas = _coupled(_batch_latents(model, batch), m)
@@ -109,7 +123,12 @@ def velocity_pairs(model, batch, physics, grid, *, fraction: float = 0.1, autodi
 
 
 def latent_step(model, alpha, beta, dt, *, solver=None):
-    """One step of length `dt` of the latent ODE (``diffrax.Bosh3`` by default)."""
+    """One step of length `dt` of the latent ODE (``diffrax.Bosh3`` by default).
+
+    **Arguments:** `model`, the latent `alpha`, the PDE parameters `beta`, `dt`, and a diffrax `solver`.
+
+    **Returns:** the next latent ``(k,)``.
+    """
     return model.integrate(
         alpha, jnp.stack([jnp.zeros((), alpha.dtype), jnp.asarray(dt, alpha.dtype)]), beta, solver=solver
     )[-1]
@@ -123,6 +142,8 @@ def trajectory_loss(model, batch, interval: float) -> jax.Array:
 
     **Reference:** Yin et al., "Continuous PDE Dynamics Forecasting with Implicit Neural
     Representations" (DINo), ICLR 2023.
+
+    **Arguments:** `model`, `batch`, the frame `interval`. **Returns:** the scalar loss.
     """
     alphas = lax.stop_gradient(_batch_latents(model, batch))
 
@@ -154,7 +175,12 @@ def rom_loss(
 ) -> jax.Array:
     r"""``λ L_rec + (1 − λ) L_dyn`` with ``λ`` = `weight` and ``L_dyn`` of `method`
     (``"phirom"``, ``"pinn"`` or ``"dino"``; see the module docstring). ``"dino"`` needs
-    the frame `interval`; the others need `physics`."""
+    the frame `interval`; the others need `physics`.
+
+    **Arguments:** `model`, `batch`, `method`, `grid`, `physics`, `weight`, the hyper-reduction `fraction`, `interval`.
+
+    **Returns:** the scalar loss.
+    """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     if not 0.0 <= weight <= 1.0:

@@ -192,6 +192,10 @@ def encode(
 
     `values` ``(C, P)`` are observed at `points` ``(P, d)``: the full grid or any sparse,
     irregular set. One ``lax.scan``; jit- and vmap-friendly.
+
+    **Arguments:** `model`, `values`, `points`, `num_steps`, `learning_rate`, `init`.
+
+    **Returns:** the latent ``(k,)``.
     """
     values, points = jnp.asarray(values), jnp.asarray(points)
     if values.ndim != 2 or values.shape[1] != points.shape[0]:
@@ -227,7 +231,14 @@ def forecast(
     **integrate_kwargs,
 ) -> Array:
     """Encode observations of ``u(times[0])``, integrate the latent ODE over `times` and
-    decode every frame on `grid` (``(T, C, *N)``) or at `out_points` (``(T, C, P)``)."""
+    decode every frame on `grid` (``(T, C, *N)``) or at `out_points` (``(T, C, P)``).
+
+    **Arguments:** `model`, the observed `values` ``(C, P)`` at `points` ``(P, d)``, the `times`, the PDE parameters
+    `beta`, `grid` or `out_points`, the encoder's `encode_steps` and `encode_lr`, and keywords of the latent
+    integration.
+
+    **Returns:** the decoded forecast.
+    """
     if (grid is None) == (out_points is None):
         raise ValueError("give exactly one of grid or out_points to decode on.")
     alpha0 = encode(model, values, points, num_steps=encode_steps, learning_rate=encode_lr)

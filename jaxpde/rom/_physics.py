@@ -15,7 +15,12 @@ from ._decoder import decode, decode_grid, grid_points
 def field_velocity(physics, u, *, t=0.0, args=None):
     """``du/dt`` at a state: ``pde.rhs(t, u, args)`` for an [`AbstractPDE`][jaxpde.AbstractPDE],
     or the one-step difference quotient ``(S(u) - u) / dt`` for an
-    [`AbstractStepper`][jaxpde.AbstractStepper]."""
+    [`AbstractStepper`][jaxpde.AbstractStepper].
+
+    **Arguments:** the `physics` (a PDE or a stepper), the state `u`, the time `t`, `args`.
+
+    **Returns:** ``du/dt`` ``(C, *N)``.
+    """
     if isinstance(physics, AbstractPDE):
         return physics.rhs(t, u, args)
     if isinstance(physics, AbstractStepper):
@@ -39,6 +44,10 @@ def latent_velocity(decoder, alpha, physics, grid, *, key=None, fraction: float 
     discrete Galerkin projection of ``f`` onto ``span{φ_j}``.
 
     **Returns:** ``α̇*`` of shape ``(k,)``.
+
+    **Arguments:** the `decoder`, the latent `alpha` ``(k,)``, the `physics` (see
+    [`field_velocity`][jaxpde.rom.field_velocity]), the solver `grid`, a PRNG `key` and the `fraction` of points, the
+    time `t`, `args` of the right-hand side.
     """
     u = decode_grid(decoder, grid, alpha, dtype=alpha.dtype)
     r = field_velocity(physics, u, t=t, args=args).reshape(u.shape[0], -1)  # (C, P)
@@ -74,7 +83,13 @@ def autodiff_velocity(decoder, alpha, pde, grid, *, key=None, fraction: float = 
     r"""The PINN-ROM latent velocity: as [`latent_velocity`][jaxpde.rom.latent_velocity], but the right-hand side
     ``r = f(D(·, α))`` is the PDE's pointwise form evaluated with autodiff derivatives of
     the decoder in ``x`` at the sampled points (no solver, no grid decode). Supports the
-    equations of [`pointwise_rhs`][jaxpde.rom.pointwise_rhs]."""
+    equations of [`pointwise_rhs`][jaxpde.rom.pointwise_rhs].
+
+    **Arguments:** `decoder`, the latent `alpha`, the `pde` (an [`AbstractPointwise`][jaxpde.AbstractPointwise]
+    equation), its `grid`, a PRNG `key` and the `fraction` of points (hyper-reduction), `args` of the right-hand side.
+
+    **Returns:** ``α̇*`` ``(k,)``.
+    """
     form = pointwise_rhs(pde)
     idx = _subset(grid, alpha, key, fraction)
     pts = jnp.asarray(grid_points(grid), alpha.dtype)
@@ -87,7 +102,10 @@ def autodiff_velocity(decoder, alpha, pde, grid, *, key=None, fraction: float = 
 def pointwise_rhs(pde):
     """``(field, x, args) -> du/dt (C,)``: the right-hand side of `pde` at one point from
     autodiff derivatives of a pointwise ``field: x -> (C,)``, for equations with a local
-    form ([`AbstractPointwise`][jaxpde.AbstractPointwise]: diffusion, Burgers, KdV)."""
+    form ([`AbstractPointwise`][jaxpde.AbstractPointwise]: diffusion, Burgers, KdV).
+
+    **Arguments:** `pde`. **Returns:** its pointwise right-hand side.
+    """
     if not isinstance(pde, AbstractPointwise):
         raise ValueError(
             f"PINN-ROM needs a pointwise (local) form of the PDE; {type(pde).__name__} does not "

@@ -30,7 +30,14 @@ def initial_model(
     """The untrained [`ReducedOrderModel`][jaxpde.rom.ReducedOrderModel] for `batches`: a decoder (``"sine"`` or
     ``"modulated"``) on the grid's domain, latent dynamics conditioned on the PDE
     parameters, a zero latent memory, and the data's per-channel statistics (of the
-    observed values only, for sparse training), in the data's precision."""
+    observed values only, for sparse training), in the data's precision.
+
+    **Arguments:** `batches` (a [`SnapshotBatches`][jaxpde.rom.SnapshotBatches]), the `grid`, `latent_size`, a PRNG
+    `key`, the `decoder` kind, and keywords of the decoder (`decoder_options`) and of the
+    [`LatentDynamics`][jaxpde.rom.LatentDynamics] (`dynamics_options`).
+
+    **Returns:** the model.
+    """
     if decoder not in DECODERS:
         raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}.")
     trajs = batches.trajectories
@@ -99,7 +106,13 @@ def forecast_errors(
 ):
     """Forecast every trajectory ``(S, T, C, *N)`` from its first frame (encoded from the
     full grid, or from the `observed` point indices ``(S, M)``) and return the per-frame
-    relative L2 errors ``(S, T)`` and the forecasts. One compiled, vmapped program."""
+    relative L2 errors ``(S, T)`` and the forecasts. One compiled, vmapped program.
+
+    **Arguments:** `model`, `trajectories`, their PDE `parameters` ``(S, P)``, the `grid`, the frame `interval`,
+    `observed`, `encode_steps`, `encode_learning_rate`.
+
+    **Returns:** ``(errors (S, T), forecasts (S, T, C, *N))``.
+    """
     model = eqx.tree_at(lambda m: m.latents, model, None)
     trajs = np.asarray(trajectories)
     times = jnp.asarray(np.arange(trajs.shape[1]) * interval, trajs.dtype)
@@ -120,7 +133,13 @@ def forecast_errors(
 
 def pod_errors(snapshots, trajectories, parameters, make_pde, interval: float, rank: int):
     """The POD-Galerkin ROM of rank `rank` (modes of `snapshots` ``(S, T, C, *N)``) on the
-    right-hand side ``make_pde(parameters)``: per-frame relative L2 errors ``(S, T)``."""
+    right-hand side ``make_pde(parameters)``: per-frame relative L2 errors ``(S, T)``.
+
+    **Arguments:** the training `snapshots`, the `trajectories` to forecast and their `parameters`, `make_pde`
+    (``parameters -> AbstractPDE``), the frame `interval`, the `rank`.
+
+    **Returns:** ``(S, T)``.
+    """
     snaps = np.asarray(snapshots)
     trajs = np.asarray(trajectories)
     model = pod(jnp.asarray(snaps.reshape(-1, *snaps.shape[2:])), rank)
@@ -131,7 +150,12 @@ def pod_errors(snapshots, trajectories, parameters, make_pde, interval: float, r
 
 def window_summary(curves, train_frames: int) -> dict:
     """Mean error on the interpolation window (the first `train_frames` frames) and the
-    extrapolation window (the rest)."""
+    extrapolation window (the rest).
+
+    **Arguments:** the error `curves` ``(S, T)`` (or ``(T,)``) and `train_frames`.
+
+    **Returns:** ``{"interpolation": float, "extrapolation": float}``.
+    """
     curves = np.asarray(curves)
     return {
         "interpolation": float(curves[:, :train_frames].mean()),
@@ -141,7 +165,13 @@ def window_summary(curves, train_frames: int) -> dict:
 
 def plot_errors(result: dict, truth, prediction, grid, path, *, title: str = "") -> None:
     """Error against time on seen and unseen cases (every model in ``result["curves"]``),
-    and the first unseen case: solver vs ROM (1D) or the final error field (2D)."""
+    and the first unseen case: solver vs ROM (1D) or the final error field (2D).
+
+    **Arguments:** the evaluation `result`, the first unseen case's `truth` and `prediction` ``(T, C, *N)``, its
+    `grid`, the PNG `path`, a `title`.
+
+    **Returns:** ``None``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

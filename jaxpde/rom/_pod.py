@@ -19,6 +19,8 @@ class PODGalerkin(eqx.Module):
     (no hyper-reduction), so the model is exactly the Galerkin ROM of the discretised PDE.
 
     Build it with [`pod`][jaxpde.rom.pod].
+
+    **Fields:** the `mean` ``ū`` ``(C, *N)``, the `basis` ``Φ`` ``(C·N, r)`` and the `singular_values`.
     """
 
     mean: Array  # (C, *N)
@@ -73,7 +75,12 @@ class PODGalerkin(eqx.Module):
 def pod(snapshots, rank: int) -> PODGalerkin:
     """POD of snapshots ``(S, C, *N)``: the mean and the `rank` leading right singular
     vectors of the centred snapshot matrix (a ``(S, T, C, *N)`` set of trajectories is
-    passed as ``trajs.reshape(-1, *trajs.shape[2:])``)."""
+    passed as ``trajs.reshape(-1, *trajs.shape[2:])``).
+
+    **Arguments:** the `snapshots` and the `rank`.
+
+    **Returns:** a [`PODGalerkin`][jaxpde.rom.PODGalerkin].
+    """
     snaps = jnp.asarray(snapshots)
     rank = check_int(rank, "rank")
     if snaps.ndim < 3:
