@@ -120,7 +120,12 @@ def build(cfg: DesignConfig):
 
 def design(cfg: DesignConfig, run_dir, *, resume: bool = False, progress=None) -> dict:
     """Solve a validated design config's problem into `run_dir` (history, checkpoints,
-    result and plots); returns the summary (objective before and after, iterations)."""
+    result and plots); returns the summary (objective before and after, iterations).
+
+    **Arguments:** `cfg` (a design config), `run_dir`, `resume` (continue the run there), `progress`.
+
+    **Returns:** the summary.
+    """
     from .. import design as D
 
     problem, optimiser = build(cfg)

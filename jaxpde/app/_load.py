@@ -47,15 +47,23 @@ def load(path, overrides=()):
 
 def build(cfg):
     """The library objects of a validated config, built through the library's constructors
-    (which check it): ``(pde, stepper, u0)`` for a fixed-step spectral simulation,
+    (which check them).
+
+    **Returns:** ``(pde, stepper, u0)`` for a fixed-step spectral simulation,
     ``(pde, u0)`` for a diffrax or finite-volume one, ``(problem, optimiser_name)`` for a
-    design config."""
+    design config.
+
+    **Arguments:** `cfg`, from [`load`][jaxpde.app.load].
+    """
     return cfg.build()
 
 
 def check_size(cfg):
     """Refuse ([`ConfigError`][jaxpde.app.ConfigError]) a simulation or training config whose grid cannot fit
-    in this machine's memory, before anything is allocated."""
+    in this machine's memory, before anything is allocated.
+
+    **Arguments:** `cfg`. **Returns:** ``None``.
+    """
     cfg = getattr(cfg, "sim", cfg)
     cells = getattr(cfg, "num_points", None) or getattr(cfg, "num_cells", None)
     if cells is None:
@@ -75,7 +83,10 @@ def check_size(cfg):
 
 def check(kind, cfg):
     """Everything that can be checked without running: the schema (done by [`load`][jaxpde.app.load]),
-    the memory estimate, and for simulations the library constructors themselves."""
+    the memory estimate, and for simulations the library constructors themselves.
+
+    **Arguments:** the `kind` and `cfg` that [`load`][jaxpde.app.load] returns. **Returns:** ``None``.
+    """
     check_size(cfg)
     if kind == "simulate":
         from ._schema import require_precision
@@ -87,7 +98,10 @@ def check(kind, cfg):
 def schemas() -> dict:
     """JSON schemas of every kind of config (for editor completion). Sections that depend
     on a choice (an equation's ``parameters``, a model's keywords, a problem's ``setup``)
-    are open objects here and checked against the constructor on load."""
+    are open objects here and checked against the constructor on load.
+
+    **Returns:** ``{kind: JSON schema}``.
+    """
     from ._config import _Simulation
     from ._design import DesignConfig
     from ._fv import _FVSimulation

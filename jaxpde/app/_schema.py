@@ -195,7 +195,10 @@ PlainName = Annotated[str, pydantic.AfterValidator(_plain_name)]
 
 def require_precision(cfg):
     """Refuse to run a float64 config while JAX computes in float32: the library does not
-    change JAX's global settings (the ``jaxpde`` command enables float64 for such configs)."""
+    change JAX's global settings (the ``jaxpde`` command enables float64 for such configs).
+
+    **Arguments:** `cfg`. **Returns:** ``None``.
+    """
     import jax
 
     if cfg.precision == "float64" and not jax.config.jax_enable_x64:

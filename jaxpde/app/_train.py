@@ -306,7 +306,12 @@ def _setup(cfg):
 
 
 def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
-    """Run a training config into `run_dir` (data, checkpoints, metrics, plots)."""
+    """Run a training config into `run_dir` (data, checkpoints, metrics, plots).
+
+    **Arguments:** `cfg` (a train config), `run_dir`, `resume` (continue the run there), `progress`.
+
+    **Returns:** a summary (final loss, test errors, throughput).
+    """
     from ..train import DatasetBatches, OnlineBatches, data_mesh, fit, maybe_initialize_distributed, rollout_nrmse
 
     maybe_initialize_distributed()
@@ -376,7 +381,10 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
 
 
 def run_config(run_dir) -> TrainConfig:
-    """The validated config a training run directory was started with."""
+    """The validated config a training run directory was started with.
+
+    **Arguments:** `run_dir`. **Returns:** the config.
+    """
     cfg_path = Path(run_dir) / "config.yaml"
     if not cfg_path.exists():
         raise ConfigError(f"{run_dir}: not a training run directory (no config.yaml)")
@@ -386,7 +394,12 @@ def run_config(run_dir) -> TrainConfig:
 def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
     """Restore the latest checkpoint of a run and measure nRMSE against rollout horizon on
     the held-out trajectories (and, for solver-in-the-loop, the uncorrected coarse
-    solver's error). Writes ``eval.json`` and ``nrmse.png`` into the run directory."""
+    solver's error). Writes ``eval.json`` and ``nrmse.png`` into the run directory.
+
+    **Arguments:** `run_dir`, `compare` (other ROM run directories, already evaluated), `progress`.
+
+    **Returns:** the evaluation (also written to ``eval.json``), with the plot's path.
+    """
     import equinox as eqx
     import numpy as np
 

@@ -29,6 +29,10 @@ def check_gradient(
 
     **Returns:** ``{"autodiff": (D,), "finite_difference": (D,), "relative_error": float}``
     where the error is ``max |ad - fd| / max(max|fd|, tiny)``.
+
+    **Arguments:** the scalar or vector function `fn`, the `design` at which to check, a PRNG `key` for the random
+    directions, `num_directions`, the finite-difference step `eps` (default ``1e-5``), and the autodiff `mode`
+    (``"reverse"`` or ``"forward"``).
     """
     num_directions = check_int(num_directions, "num_directions")
     flat, unravel = ravel_pytree(design)
@@ -89,6 +93,8 @@ def laplace(
     - `design`: the estimate ``x̂`` (e.g. [`least_squares`][jaxpde.design.least_squares]' result).
     - `noise_std`: ``σ``, the standard deviation of the observation noise.
     - `regularisers`: priors, as used in the fit (their residuals are not scaled by σ).
+
+    **Returns:** a [`LaplacePosterior`][jaxpde.design.LaplacePosterior] (mean, covariance, samples).
     """
     flat, unravel = ravel_pytree(design)
 
@@ -109,7 +115,10 @@ def peak_memory(fn: Callable, *args) -> int:
     """Bytes XLA allocates at the peak of ``jax.jit(fn)(*args)`` (temporaries,
     arguments and outputs of the compiled program), from ``compiled.memory_analysis()``.
     Deterministic and computed without running `fn`: use it to compare gradient
-    programs with and without checkpointing."""
+    programs with and without checkpointing.
+
+    **Arguments:** `fn` and its positional `args`. **Returns:** bytes.
+    """
     m = jax.jit(fn).lower(*args).compile().memory_analysis()
     if m is None:
         raise RuntimeError("this backend does not report memory analysis for compiled programs.")
@@ -123,6 +132,10 @@ def smooth_indicator(level_set, width) -> jax.Array:
     Use it to describe an obstacle or a shape by differentiable parameters (a bump
     height, a centre, a radius), e.g. ``φ = R - |x - c|``; derivatives with respect to
     the shape parameters exist everywhere and are non-zero near the interface.
+
+    **Arguments:** the `level_set` values ``φ`` and the interface `width` ``w``.
+
+    **Returns:** ``χ``, the shape of `level_set`.
     """
     return 0.5 * (1.0 + jnp.tanh(jnp.asarray(level_set) / width))
 
@@ -136,6 +149,10 @@ def fourier_series(coefficients, grid) -> jax.Array:
     `coefficients` has shape ``(C, 2K + 1)`` ordered ``(a_0, a_1, b_1, ..., a_K, b_K)``;
     returns ``(C, N)``. A design in this basis has ``2K + 1`` unknowns per channel and
     cannot represent scales finer than ``L / K``: an implicit smoothness prior.
+
+    **Arguments:** the `coefficients` and the 1D `grid`.
+
+    **Returns:** ``(C, N)``.
     """
     c = jnp.asarray(coefficients)
     if grid.ndim != 1 or c.ndim != 2 or c.shape[1] % 2 != 1:
@@ -160,7 +177,12 @@ def fourier_series(coefficients, grid) -> jax.Array:
 def piecewise_constant(values, num_steps: int) -> jax.Array:
     """Expand ``K`` control values ``(K, ...)`` to one per time step ``(num_steps, ...)``
     (each value held for ``num_steps // K`` steps): a control with few unknowns for
-    ``rollout(..., controls=...)``."""
+    ``rollout(..., controls=...)``.
+
+    **Arguments:** the `values` ``(K, ...)`` and `num_steps` (a multiple of ``K``).
+
+    **Returns:** ``(num_steps, ...)``.
+    """
     values = jnp.asarray(values)
     num_steps = check_int(num_steps, "num_steps")
     if values.ndim == 0 or num_steps % values.shape[0]:
@@ -181,6 +203,10 @@ def piecewise_constant_rollout(stepper, u0, values, num_steps: int, *, checkpoin
     to one per step: a ``lax.scan`` over the intervals with a checkpointed
     [`rollout_final`][jaxpde.rollout_final] inside, so reverse mode stores ``K`` states plus
     ``O(√(num_steps / K))`` per interval (see `checkpoint` of [`rollout`][jaxpde.rollout]).
+
+    **Arguments:** `stepper`, `u0`, the control `values` ``(K, ...)``, `num_steps` (a multiple of ``K``), `checkpoint`.
+
+    **Returns:** the final state ``(C, *N)``.
     """
     from ..integrate import rollout_final
 
@@ -203,7 +229,10 @@ def piecewise_constant_rollout(stepper, u0, values, num_steps: int, *, checkpoin
 
 def plot_history(history: list, path, *, title: str | None = None) -> None:
     """Objective (and misfit, when regularised) and gradient norm against iteration,
-    log scale, to a PNG."""
+    log scale, to a PNG.
+
+    **Arguments:** the `history` records, the PNG `path`, a `title`. **Returns:** ``None``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -107,6 +107,7 @@ def minimise(
       ``run_dir/checkpoints`` (also at the end, on Ctrl-C and before a non-finite
       objective). ``resume=True`` continues from the latest one; the iterates then equal
       those of an uninterrupted run.
+    - `keep`: the number of checkpoints kept; `resume`: continue the run in `run_dir`.
     - `progress`: show a progress bar (default: when attached to a terminal).
     - `config`: JSON-able settings stored with checkpoints and compared on resume.
 

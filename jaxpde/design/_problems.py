@@ -91,7 +91,10 @@ def _positive(name, value, *, integer=False, allow_zero=False):
 
 def num_steps_of(final_time: float, dt: float) -> int:
     """The number of steps of size `dt` in `final_time`; ``ValueError`` unless `dt`
-    divides `final_time` (to 1e-9 relative) into at least one step."""
+    divides `final_time` (to 1e-9 relative) into at least one step.
+
+    **Arguments:** `final_time`, `dt`. **Returns:** the number of steps.
+    """
     final_time, dt = _positive("final_time", final_time), _positive("dt", dt)
     n = round(final_time / dt)
     if n < 1 or abs(n * dt - final_time) > 1e-9 * final_time:
@@ -164,6 +167,12 @@ def burgers_initial_condition(
     ``design="fourier"`` searches those ``2 modes + 1`` coefficients; ``"grid"`` the
     whole field (add `smoothness` or `total_variation` to make it well-posed).
     `checkpoint`: gradient-checkpoint the rollout (for reverse-mode optimisers).
+
+    **Arguments:** a PRNG `key` (truth, sensors, noise), `num_points`, `extent` ``L``, `viscosity`, `final_time`,
+    `dt` (must divide it), `modes`, `amplitude`, `sensors`, `noise`, `design`, the penalty weights `smoothness`,
+    `total_variation`, `tikhonov`, `dtype`, `checkpoint`.
+
+    **Returns:** a [`DesignProblem`][jaxpde.design.DesignProblem].
     """
     from .. import spectral
     from ..grids import PeriodicGrid
@@ -267,7 +276,15 @@ def kolmogorov_parameters(
     (vorticity form, ETDRK4) from the vorticity at `sensors` random points at
     `snapshots` equally spaced times, with Gaussian noise `noise`. Differentiated with
     respect to both, through the whole rollout; bounds ``ν ∈ [1e-4, 1]``,
-    ``A ∈ [0, 10]``."""
+    ``A ∈ [0, 10]``.
+
+    **Arguments:** a PRNG `key`, `num_points` per axis, `extent` ``L``, the true `viscosity`, `forcing_amplitude`,
+    `forcing_wavenumber` and `drag`, `dt` (must divide the snapshot interval), `final_time`, `snapshots`, `sensors`,
+    `noise`, the starting guesses `initial_viscosity` and `initial_forcing_amplitude`, `dtype`, `checkpoint`
+    (gradient-checkpoint the rollout).
+
+    **Returns:** a [`DesignProblem`][jaxpde.design.DesignProblem].
+    """
     from .. import ic, spectral
     from ..grids import PeriodicGrid
     from ..integrate import rollout
@@ -362,7 +379,13 @@ def burgers_control(
     `final_time`; misfit ``‖u(T) - target‖² / (2N)`` plus ``control_weight ‖f‖²``.
     Deterministic: `key` is accepted for a uniform signature and unused. `checkpoint`:
     as in [`piecewise_constant_rollout`][jaxpde.design.piecewise_constant_rollout] (``True``, or a number of nested
-    levels)."""
+    levels).
+
+    **Arguments:** `key`, `num_points`, `extent` ``L``, `viscosity`, `final_time`, `dt` (must divide it),
+    `intervals`, `control_weight`, the optional `smoothness` and `tikhonov` penalty weights, `dtype`, `checkpoint`.
+
+    **Returns:** a [`DesignProblem`][jaxpde.design.DesignProblem].
+    """
     from .. import spectral
     from ..grids import PeriodicGrid
 
@@ -437,7 +460,12 @@ def burgers_control(
 def bump_bathymetry(params, x, interface_width):
     r"""``b(x) = a · χ(w - |x - c|)``: a plateau bump of height ``a``, centre ``c`` and
     half-width ``w`` described by a smooth indicator of the level set
-    ``φ = w - |x - c|`` (``|·|`` smoothed near 0)."""
+    ``φ = w - |x - c|`` (``|·|`` smoothed near 0).
+
+    **Arguments:** `params` ``(a, c, w)``, the cell centres `x`, and the `interface_width` of the indicator.
+
+    **Returns:** ``b(x)``.
+    """
     dist = jnp.sqrt((x - params["centre"]) ** 2 + 1e-4)
     return params["height"] * smooth_indicator(params["half_width"] - dist, interface_width)
 
@@ -469,7 +497,15 @@ def shallow_water_bump(
     ([`bump_bathymetry`][jaxpde.design.bump_bathymetry]) of a periodic shallow-water channel (finite volumes,
     HLL, SSPRK3) from the free surface at `sensors` gauges at `snapshots` times, with
     Gaussian noise `noise`. The time step divides each snapshot interval into the
-    whole number of steps nearest to a CFL number of `cfl`."""
+    whole number of steps nearest to a CFL number of `cfl`.
+
+    **Arguments:** a PRNG `key`, `num_cells`, the channel `length`, the still-water `surface`, the `discharge`, the
+    true bump `height`, `centre` and `half_width`, the `interface_width` of its smooth edges, `final_time`,
+    `snapshots`, `sensors`, `noise`, the starting guesses `initial_height`, `initial_centre`, `initial_half_width`,
+    the `reconstruction` name, `cfl`, `dtype`, `checkpoint`.
+
+    **Returns:** a [`DesignProblem`][jaxpde.design.DesignProblem].
+    """
     from .. import fv
     from ..grids import CellGrid
     from ..integrate import SSPRK3, rollout
@@ -587,7 +623,10 @@ PROBLEMS = {
 def uses_reverse_mode(optimiser: str) -> bool:
     """Whether a named optimiser differentiates in reverse mode (optax, BFGS) rather than
     forward mode (the Jacobians of Gauss–Newton, Levenberg–Marquardt, dogleg). Reverse
-    mode wants checkpointed rollouts (``checkpoint=True`` of the problem constructors)."""
+    mode wants checkpointed rollouts (``checkpoint=True`` of the problem constructors).
+
+    **Arguments:** the `optimiser` name. **Returns:** a bool.
+    """
     if optimiser not in OPTAX_OPTIMISERS + OPTIMISTIX_OPTIMISERS:
         raise ValueError(
             f"unknown optimiser {optimiser!r}; choose one of {', '.join(OPTAX_OPTIMISERS + OPTIMISTIX_OPTIMISERS)}."
@@ -598,7 +637,10 @@ def uses_reverse_mode(optimiser: str) -> bool:
 class ProblemResult(eqx.Module):
     """What [`solve_problem`][jaxpde.design.solve_problem] returns: the optimiser's
     [`DesignResult`][jaxpde.design.DesignResult], the
-    Laplace posterior (or ``None``), and the `summary` written to ``design.json``."""
+    Laplace posterior (or ``None``), and the `summary` written to ``design.json``.
+
+    **Fields:** `result`, `posterior`, `summary`.
+    """
 
     result: DesignResult
     posterior: object
@@ -641,6 +683,8 @@ def solve_problem(
 
     With noisy data and at most 64 unknowns, the Laplace posterior around the result
     gives standard deviations and z-scores against the truth.
+
+    **Returns:** a [`ProblemResult`][jaxpde.design.ProblemResult].
     """
     import optax
 
@@ -715,7 +759,10 @@ def solve_problem(
 
 def plot_problem(problem: DesignProblem, result: DesignResult, path, *, title: str | None = None) -> None:
     """Three panels to a PNG: the objective and gradient-norm history (with the noise
-    floor), and the problem's own two panels at the result."""
+    floor), and the problem's own two panels at the result.
+
+    **Arguments:** the `problem`, the optimiser's `result`, the PNG `path`, a `title`. **Returns:** ``None``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

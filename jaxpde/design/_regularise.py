@@ -136,6 +136,8 @@ class TotalVariation(_DifferenceRegulariser):
 
     Arguments as for [`Smoothness`][jaxpde.design.Smoothness], plus `epsilon` (``ε > 0``: smooths the kink
     at ``∇u = 0`` so that gradients exist).
+
+    **Arguments:** `weight`, `epsilon`, and the keywords of [`Smoothness`][jaxpde.design.Smoothness].
     """
 
     epsilon: float = eqx.field(static=True)
