@@ -87,16 +87,25 @@ def make_sampler(
 def online_batches(sampler: Callable, batch_size: int) -> Callable:
     """``key -> batch``: `batch_size` fresh samples made inside the caller's ``jit``
     (``{"trajectories": (B, T, C, *N), "parameters": {name: (B,)}}``); no disk, no I/O.
+    Sample ``i`` is ``sampler(fold_in(key, i))``; ``batch.part(key, start, count)`` makes
+    samples ``start .. start + count - 1`` only (one device's share of a data-parallel
+    batch; `start` may be traced).
 
     **Arguments:** the `sampler` and `batch_size`. **Returns:** ``key -> batch``."""
-    batch_size = check_int(batch_size, "batch_size")
+    return _OnlineBatch(sampler, check_int(batch_size, "batch_size"))
 
-    def batch(key):
-        keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(batch_size))
-        trajs, params = jax.vmap(sampler)(keys)
+
+class _OnlineBatch:
+    def __init__(self, sampler, batch_size):
+        self.sampler, self.batch_size = sampler, batch_size
+
+    def part(self, key, start, count: int):
+        keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(start + jnp.arange(count))
+        trajs, params = jax.vmap(self.sampler)(keys)
         return {"trajectories": trajs, "parameters": params}
 
-    return batch
+    def __call__(self, key):
+        return self.part(key, 0, self.batch_size)
 
 
 def generate_dataset(

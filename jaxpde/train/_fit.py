@@ -256,9 +256,11 @@ def fit(
         run.start(start)
         model, opt_state = replicate(model, mesh), replicate(opt_state, mesh)
         if data.online:
-            step_fn = make_step(loss_fn, optimiser, make_batch=data.make, batch_sharding=batch_sharding(mesh))
+            step_fn = make_step(
+                loss_fn, optimiser, make_batch=data.make, batch_sharding=batch_sharding(mesh), mesh=mesh
+            )
         else:
-            step_fn = make_step(loss_fn, optimiser)
+            step_fn = make_step(loss_fn, optimiser, mesh=mesh)
 
         def evaluate(step):
             if eval_fn is None:

@@ -97,11 +97,13 @@ def rollout_loss(
     return _relative_mse(preds.reshape((-1, *preds.shape[2:])), target.reshape((-1, *target.shape[2:])))
 
 
-def make_step(loss_fn: Callable, optimiser, *, make_batch: Callable | None = None, batch_sharding=None) -> Callable:
+def make_step(
+    loss_fn: Callable, optimiser, *, make_batch: Callable | None = None, batch_sharding=None, mesh=None
+) -> Callable:
     """A jitted training step ``(model, opt_state, batch) -> (model, opt_state, loss)``.
 
-    `loss_fn(model, batch)` returns a scalar; `optimiser` is an optax
-    ``GradientTransformation`` initialised with
+    `loss_fn(model, batch)` returns a scalar (a mean over the batch); `optimiser` is an
+    optax ``GradientTransformation`` initialised with
     ``optimiser.init(eqx.filter(model, eqx.is_inexact_array))``.
 
     With `make_batch` (online data), the third argument is a PRNG key and the batch is
@@ -110,26 +112,75 @@ def make_step(loss_fn: Callable, optimiser, *, make_batch: Callable | None = Non
     [`fit`][jaxpde.train.fit]) again with the same loss and optimiser reuses the
     compiled step.
 
-    **Arguments:** `loss_fn`, `optimiser`, `make_batch`, `batch_sharding`.
+    **Data parallelism.** With a `mesh` of several devices (axis ``"data"``, see
+    [`data_mesh`][jaxpde.train.data_mesh]) the loss and its gradient run per device under
+    ``jax.shard_map`` on that device's part of the batch (online batches are made per
+    device too), with one ``pmean`` of the loss inside the differentiated function: the
+    gradient is the global mean, every FFT and convolution sees ``B / n`` samples, and
+    no activation is gathered (XLA's automatic partitioning would gather the batch around
+    every FFT and repeat the whole batch's spectral work on each device). The optimiser
+    update runs on the replicated parameters.
+
+    **Arguments:** `loss_fn`, `optimiser`, `make_batch`, `batch_sharding`, `mesh`.
 
     **Returns:** the step function.
     """
+    if mesh is not None and mesh.devices.size == 1:
+        mesh = None
     try:
-        return _cached_step(loss_fn, optimiser, make_batch, batch_sharding)
+        return _cached_step(loss_fn, optimiser, make_batch, batch_sharding, mesh)
     except TypeError:  # something unhashable: build an uncached step
-        return _cached_step.__wrapped__(loss_fn, optimiser, make_batch, batch_sharding)
+        return _cached_step.__wrapped__(loss_fn, optimiser, make_batch, batch_sharding, mesh)
+
+
+def _data_parallel_grad(loss_fn, make_batch, mesh):
+    """``(params, static, batch) -> (loss, grads)`` computed per device under shard_map."""
+    from jax.sharding import PartitionSpec as P
+
+    from ._parallel import DATA_AXIS
+
+    n = mesh.devices.size
+
+    def local(params, static, batch):
+        if make_batch is not None:  # a key: this device makes its own share of the samples
+            count = make_batch.batch_size // n
+            batch = make_batch.part(batch, lax.axis_index(DATA_AXIS) * count, count)
+
+        def mean_loss(p):
+            # pmean inside the differentiated function: parameters are device-invariant, so
+            # the gradient of the global mean is already summed over devices (no extra pmean)
+            return lax.pmean(loss_fn(eqx.combine(p, static), batch), DATA_AXIS)
+
+        return jax.value_and_grad(mean_loss)(params)
+
+    def run(params, static, batch):
+        batch_spec = P() if make_batch is not None else jax.tree.map(lambda _: P(DATA_AXIS), batch)
+        return jax.shard_map(
+            lambda p, b: local(p, static, b),
+            mesh=mesh,
+            in_specs=(P(), batch_spec),
+            out_specs=(P(), P()),
+        )(params, batch)
+
+    return run
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_step(loss_fn, optimiser, make_batch, batch_sharding):
+def _cached_step(loss_fn, optimiser, make_batch, batch_sharding, mesh):
+    grad_fn = None if mesh is None else _data_parallel_grad(loss_fn, make_batch, mesh)
+
     @eqx.filter_jit
     def step(model, opt_state, batch):
-        if make_batch is not None:
-            batch = make_batch(batch)
-            if batch_sharding is not None:
-                batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-        loss, grads = eqx.filter_value_and_grad(loss_fn)(model, batch)
         params = eqx.filter(model, eqx.is_inexact_array)
+        if grad_fn is not None:
+            dynamic, static = eqx.partition(model, eqx.is_inexact_array)
+            loss, grads = grad_fn(dynamic, static, batch)
+        else:
+            if make_batch is not None:
+                batch = make_batch(batch)
+                if batch_sharding is not None:
+                    batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+            loss, grads = eqx.filter_value_and_grad(loss_fn)(model, batch)
         updates, opt_state = optimiser.update(grads, opt_state, params)
         return eqx.apply_updates(model, updates), opt_state, loss
 
