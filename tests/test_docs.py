@@ -123,6 +123,7 @@ def eqx_tree_at(stepper, rate):
     return eqx.tree_at(lambda s: s.pde.rate, stepper, rate)
 
 
+@pytest.mark.slow  # 35 s: a worked inverse problem, a WENO5 Sod run and a simulation (runs in CI's slow pass)
 def test_readme_tour_runs(tmp_path, monkeypatch):
     """The front page's examples run as written (from a directory holding the configs)."""
     (tmp_path / "configs").symlink_to(ROOT / "configs")
