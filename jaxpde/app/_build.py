@@ -64,3 +64,32 @@ def _dataset(cfg, sampler, run_dir: Path, split: str, num: int, progress):
         times=times,
         progress=progress,
     )
+
+
+def run_fit(cfg, model, loss_fn, data, run_dir, *, key, eval_fn, mesh, resume, progress):
+    """:func:`jaxpde.train.fit` with the config's training section; returns the fit result,
+    the final loss, the throughput over the second half of the run and the last evaluation."""
+    from ..train import fit
+
+    t = cfg.training
+    result = fit(
+        model,
+        build_optimiser(cfg),
+        loss_fn,
+        data,
+        num_steps=t["num_steps"],
+        key=key,
+        run_dir=run_dir,
+        checkpoint_every=t["checkpoint_every"],
+        keep=t["keep"],
+        resume=resume,
+        eval_fn=eval_fn,
+        eval_every=t["eval_every"] or None,
+        mesh=mesh,
+        progress=progress,
+        config=cfg.raw,
+    )
+    losses = [r for r in result.history if "loss" in r]
+    rates = [r["samples_per_s"] for r in losses[len(losses) // 2 :]]
+    last_eval = [r for r in result.history if "eval" in r][-1]["eval"]
+    return losses[-1]["loss"], sum(rates) / max(len(rates), 1), last_eval

@@ -235,8 +235,8 @@ def _errors(cfg, model, pde, trajs, params, observed):
 
 def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
     from ..rom import window_summary
-    from ..train import data_mesh, fit, maybe_initialize_distributed
-    from ._build import build_optimiser
+    from ..train import data_mesh, maybe_initialize_distributed
+    from ._build import run_fit
 
     maybe_initialize_distributed()
     pde, model, batches, train_data, test_data, k_fit = _setup(cfg, run_dir, progress)
@@ -253,33 +253,20 @@ def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dic
         f"{len(batches.trajectories)} trajectories x {n_tr} frames, batch {t['batch_size']}, "
         f"{t['num_steps']} steps -> {run_dir}"
     )
-    result = fit(
+    final_loss, rate, last = run_fit(
+        cfg,
         model,
-        build_optimiser(cfg),
         _loss_fn(cfg, pde.grid),
         batches,
-        num_steps=t["num_steps"],
+        run_dir,
         key=k_fit,
-        run_dir=run_dir,
-        checkpoint_every=t["checkpoint_every"],
-        keep=t["keep"],
-        resume=resume,
         eval_fn=eval_fn,
-        eval_every=t["eval_every"] or None,
         mesh=data_mesh(),
+        resume=resume,
         progress=progress,
-        config=cfg.raw,
     )
-    losses = [r for r in result.history if "loss" in r]
-    rates = [r["samples_per_s"] for r in losses[len(losses) // 2 :]]
-    last = [r for r in result.history if "eval" in r][-1]["eval"]
     final = {k: last[f"unseen_{k}"] for k in ("interpolation", "extrapolation")}
-    return {
-        "run_dir": run_dir,
-        "final_loss": losses[-1]["loss"],
-        "unseen": final,
-        "samples_per_s": sum(rates) / max(len(rates), 1),
-    }
+    return {"run_dir": run_dir, "final_loss": final_loss, "unseen": final, "samples_per_s": rate}
 
 
 def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:

@@ -24,7 +24,7 @@ from typing import Literal
 import pydantic
 import yaml
 
-from ._build import _dataset, build_optimiser, build_sampler
+from ._build import _dataset, build_optimiser, build_sampler, run_fit
 from ._config import ConfigError, parse_config
 from ._rom import ROM_TASKS, evaluate_rom, parse_rom, train_rom
 from ._schema import PlainName, require_precision
@@ -312,7 +312,7 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
 
     **Returns:** a summary (final loss, test errors, throughput).
     """
-    from ..train import DatasetBatches, OnlineBatches, data_mesh, fit, maybe_initialize_distributed, rollout_nrmse
+    from ..train import DatasetBatches, OnlineBatches, data_mesh, maybe_initialize_distributed, rollout_nrmse
 
     maybe_initialize_distributed()
     run_dir = Path(run_dir)
@@ -352,32 +352,19 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
         f"training {cfg.name}: {cfg.model['kind']} ({cfg.task}), {len(mesh.devices.flat)} device(s), "
         f"batch {t['batch_size']}, {t['num_steps']} steps -> {run_dir}"
     )
-    result = fit(
+    final_loss, rate, last = run_fit(
+        cfg,
         model,
-        build_optimiser(cfg),
         _loss(cfg),
         data,
-        num_steps=t["num_steps"],
+        run_dir,
         key=k_fit,
-        run_dir=run_dir,
-        checkpoint_every=t["checkpoint_every"],
-        keep=t["keep"],
-        resume=resume,
         eval_fn=eval_fn,
-        eval_every=t["eval_every"] or None,
         mesh=mesh,
+        resume=resume,
         progress=progress,
-        config=cfg.raw,
     )
-    losses = [r for r in result.history if "loss" in r]
-    rates = [r["samples_per_s"] for r in losses[len(losses) // 2 :]]
-    final = [r for r in result.history if "eval" in r][-1]["eval"]["nrmse"]
-    return {
-        "run_dir": run_dir,
-        "final_loss": losses[-1]["loss"],
-        "test_nrmse": final,
-        "samples_per_s": sum(rates) / max(len(rates), 1),
-    }
+    return {"run_dir": run_dir, "final_loss": final_loss, "test_nrmse": last["nrmse"], "samples_per_s": rate}
 
 
 def run_config(run_dir) -> TrainConfig:
