@@ -67,8 +67,8 @@ def _dataset(cfg, sampler, run_dir: Path, split: str, num: int, progress):
 
 
 def run_fit(cfg, model, loss_fn, data, run_dir, *, key, eval_fn, mesh, resume, progress):
-    """[`fit`][jaxpde.train.fit] with the config's training section; returns the fit result,
-    the final loss, the throughput over the second half of the run and the last evaluation."""
+    """[`fit`][jaxpde.train.fit] with the config's training section; returns the final loss,
+    the throughput over the second half of the run and the last evaluation."""
     from ..train import fit
 
     t = cfg.training
