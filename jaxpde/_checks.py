@@ -2,6 +2,7 @@
 
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -68,3 +69,17 @@ def check_dt(dt) -> float | Array:
     if not (val > 0 and math.isfinite(val)):
         raise ValueError(f"dt must be positive and finite, got {dt!r}.")
     return val
+
+
+def raise_if(u, pred, message: str):
+    """`u`, with a runtime error (``eqx.error_if``) when the scalar `pred` holds. The check
+    rides on a scalar rather than on `u`, so a state split over devices is never gathered
+    onto one device to be checked."""
+    token = eqx.error_if(jnp.zeros((), jnp.result_type(u)), pred, message)
+    return u + token
+
+
+def branched_raise_if(u, pred, index, messages):
+    """`raise_if` with one of several `messages`, chosen by the traced `index`."""
+    token = eqx.branched_error_if(jnp.zeros((), jnp.result_type(u)), pred, index, messages)
+    return u + token

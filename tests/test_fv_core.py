@@ -133,13 +133,14 @@ def test_boundary_conditions_fill_ghosts():
     bcs = fv.normalise_bc([(fv.Reflective(), fv.Inflow(jnp.array([2.0, 3.0, 9.0])))], 1)
     from jaxpde.fv._boundary import pad
 
-    ext = pad(u, bcs, 2, 0, law)
+    grid = jp.CellGrid(4)
+    ext = pad(u, bcs, 2, 0, law, grid)
     assert ext.shape == (3, 8)
     np.testing.assert_allclose(ext[:, :2], u[:, 1::-1] * jnp.array([1.0, -1.0, 1.0])[:, None])
     np.testing.assert_allclose(ext[:, -2:], jnp.array([[2.0, 2.0], [3.0, 3.0], [9.0, 9.0]]))
-    ext = pad(u, fv.normalise_bc("periodic", 1), 2, 0, law)
+    ext = pad(u, fv.normalise_bc("periodic", 1), 2, 0, law, grid)
     np.testing.assert_allclose(ext[:, :2], u[:, 2:])
-    ext = pad(u, fv.normalise_bc("outflow", 1), 3, 0, law)
+    ext = pad(u, fv.normalise_bc("outflow", 1), 3, 0, law, grid)
     np.testing.assert_allclose(ext[:, -3:], jnp.repeat(u[:, -1:], 3, axis=1))
     with pytest.raises(ValueError, match="both sides"):
         fv.normalise_bc([("periodic", "outflow")], 1)

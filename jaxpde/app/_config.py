@@ -28,7 +28,7 @@ import pydantic
 from .. import ic as ic_module
 from .. import spectral
 from ._schema import ConfigError as ConfigError
-from ._schema import PlainName, Plan, run_metadata
+from ._schema import PlainName, Plan, device_mesh, devices_section, run_metadata, spatial_devices
 
 EQUATIONS = spectral.EQUATIONS
 INITIAL_CONDITIONS = ic_module.INITIAL_CONDITIONS
@@ -87,6 +87,7 @@ class SimulationConfig:
     precision: str
     raw: dict
     integrator: object = None
+    devices: tuple | None = None
 
     def build(self):
         """``(pde, stepper, u0)`` (fixed steps) or ``(pde, u0)`` (a diffrax integrator),
@@ -158,6 +159,7 @@ class _Simulation(pydantic.BaseModel):
     initial_condition: dict
     seed: pydantic.NonNegativeInt = 0
     precision: Literal["float32", "float64"] = "float32"
+    devices: devices_section("spatial") | None = None  # type: ignore[valid-type]
 
 
 def _fail(file, key, msg):
@@ -245,6 +247,7 @@ def parse_config(raw: dict, path) -> SimulationConfig:
         precision=c.precision,
         raw=raw,
         integrator=integrator,
+        devices=spatial_devices(c.devices, file),
     )
 
 
@@ -359,10 +362,15 @@ def build_problem(cfg):
     from ..grids import PeriodicGrid
 
     file = cfg.path
+    mesh = device_mesh(cfg.devices, file)
     try:
         grid = PeriodicGrid(cfg.num_points, cfg.extent)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{file}: key 'grid': {e}") from None
+    try:
+        grid = grid.distribute(mesh)
+    except ValueError as e:
+        raise ConfigError(f"{file}: key 'devices': {e}") from None
     pde = make_pde(cfg, grid)
     sample, _ = ic_sampler(cfg, pde)
     try:
@@ -374,7 +382,7 @@ def build_problem(cfg):
             f"{file}: key 'initial_condition': '{cfg.ic_kind}' gives shape {tuple(u0.shape)} but "
             f"'{cfg.equation}' needs {pde.state_shape} (channels, *grid.num_points)"
         )
-    return pde, u0
+    return pde, grid.put(u0)
 
 
 # frames per solve of an adaptive or stochastic run: fixed, so that runs of different

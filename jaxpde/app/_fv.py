@@ -17,7 +17,7 @@ import pydantic
 
 from .. import fv
 from ._config import ConfigError, _registered
-from ._schema import PlainName, Plan, run_metadata
+from ._schema import PlainName, Plan, device_mesh, devices_section, run_metadata, spatial_devices
 
 BOUNDARIES = ("periodic", "outflow", "reflective")
 
@@ -39,6 +39,7 @@ class FVConfig:
     ic_params: dict
     precision: str
     raw: dict
+    devices: tuple | None = None
 
     def build(self):
         """``(pde, u0)`` built through the library's constructors."""
@@ -86,6 +87,7 @@ class _FVSimulation(pydantic.BaseModel):
     num_frames: pydantic.PositiveInt = 40
     initial_condition: dict
     precision: Literal["float32", "float64"] = "float64"
+    devices: devices_section("spatial") | None = None  # type: ignore[valid-type]
 
 
 def load_fv_config(raw: dict, path: Path) -> FVConfig:
@@ -138,6 +140,7 @@ def load_fv_config(raw: dict, path: Path) -> FVConfig:
         ic,
         c.precision,
         raw,
+        spatial_devices(c.devices, file),
     )
 
 
@@ -149,6 +152,10 @@ def build_fv(cfg: FVConfig):
 
     file = cfg.path
     grid = CellGrid(cfg.num_cells, cfg.lower, cfg.upper)
+    try:
+        grid = grid.distribute(device_mesh(cfg.devices, file))
+    except ValueError as e:
+        raise ConfigError(f"{file}: key 'devices': {e}") from None
     try:
         law = fv.LAWS[cfg.law](ndim=grid.ndim, **cfg.parameters)
     except (TypeError, ValueError) as e:
@@ -172,7 +179,7 @@ def build_fv(cfg: FVConfig):
         u0 = fv.PROBLEMS[cfg.ic_kind](law, grid, **params)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{file}: key 'initial_condition': {e}") from None
-    return pde, u0.astype(jnp.float64 if cfg.precision == "float64" else jnp.float32)
+    return pde, grid.put(u0.astype(jnp.float64 if cfg.precision == "float64" else jnp.float32))
 
 
 def _plan(cfg) -> Plan:

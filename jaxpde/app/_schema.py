@@ -205,6 +205,50 @@ def require_precision(cfg):
         raise ValueError(f"{cfg.path} runs in float64; enable it first with jax.config.update('jax_enable_x64', True)")
 
 
+class Devices(pydantic.BaseModel):
+    """The ``devices:`` section. `spatial`: split every field over a device mesh (an int:
+    slabs over that many devices; a list: devices per split axis, e.g. ``[4, 2]`` for
+    pencils). `data`: split the batch of a training run over that many devices. A bare
+    number means `spatial` in a simulate config and `data` in a train config."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    spatial: pydantic.PositiveInt | list[pydantic.PositiveInt] | None = None
+    data: pydantic.PositiveInt | None = None
+
+
+def devices_section(bare: str):
+    """The type of a ``devices:`` key whose bare number means `bare` (``spatial``/``data``)."""
+
+    def expand(v):
+        return {bare: v} if isinstance(v, int) and not isinstance(v, bool) else v
+
+    return Annotated[Devices, pydantic.BeforeValidator(expand)]
+
+
+def spatial_devices(devices: Devices | None, file, what: str = "a simulation") -> tuple[int, ...] | None:
+    """The spatial mesh shape of a validated ``devices:`` section (``None``: one device)."""
+    if devices is None:
+        return None
+    if devices.data is not None:
+        raise ConfigError(f"{file}: key 'devices.data' does not apply to {what}; use 'devices.spatial'")
+    s = devices.spatial
+    if s is None:
+        return None
+    return (s,) if isinstance(s, int) else tuple(s)
+
+
+def device_mesh(shape: tuple[int, ...] | None, file):
+    """The spatial mesh of a config, or ``None``; a config error when it cannot be made."""
+    if shape is None:
+        return None
+    from ..grids import spatial_mesh
+
+    try:
+        return spatial_mesh(shape)
+    except ValueError as e:
+        raise ConfigError(f"{file}: key 'devices': {e}") from None
+
+
 def run_metadata(cfg, **method) -> dict:
     """What a trajectory file records about the run that made it (the method's settings,
     the precision, the versions, the config file)."""
@@ -212,8 +256,10 @@ def run_metadata(cfg, **method) -> dict:
 
     from .._version import __version__
 
+    devices = getattr(cfg, "devices", None)
     return {
         **method,
+        **({"devices": {"spatial": list(devices)}} if devices else {}),
         "precision": cfg.precision,
         "jaxpde_version": __version__,
         "jax_version": jax.__version__,

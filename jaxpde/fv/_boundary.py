@@ -182,18 +182,29 @@ def normalise_bc(bc, ndim: int) -> tuple[tuple[AbstractBoundaryCondition, Abstra
     return tuple(out)
 
 
-def pad(u: Array, bcs, num_ghost: int, axis: int, law: AbstractConservationLaw) -> Array:
-    """`u` ``(C, *N)`` with `num_ghost` ghost cells added on both sides of spatial `axis`."""
+def pad(u: Array, bcs, num_ghost: int, axis: int, law: AbstractConservationLaw, grid) -> Array:
+    """`u` ``(C, *N)`` with `num_ghost` ghost cells added on both sides of spatial `axis`
+    (through ``grid.pad_axis``, which exchanges halos on a device's block of a split grid)."""
     lo, hi = bcs[axis]
-    return jnp.concatenate(
-        [lo.ghost(u, num_ghost, axis, "lower", law), u, hi.ghost(u, num_ghost, axis, "upper", law)], axis=axis + 1
+    return grid.pad_axis(
+        u,
+        axis + 1,
+        num_ghost,
+        lo.periodic,
+        lambda: lo.ghost(u, num_ghost, axis, "lower", law),
+        lambda: hi.ghost(u, num_ghost, axis, "upper", law),
     )
 
 
-def pad_scalar(b: Array, bcs, num_ghost: int, axis: int) -> Array:
+def pad_scalar(b: Array, bcs, num_ghost: int, axis: int, grid) -> Array:
     """A cell field ``(*N)`` (e.g. bathymetry) padded along `axis` by each side's
     [`AbstractBoundaryCondition.ghost_field`][jaxpde.fv.AbstractBoundaryCondition.ghost_field]."""
     lo, hi = bcs[axis]
-    return jnp.concatenate(
-        [lo.ghost_field(b, num_ghost, axis, "lower"), b, hi.ghost_field(b, num_ghost, axis, "upper")], axis=axis
+    return grid.pad_axis(
+        b,
+        axis,
+        num_ghost,
+        lo.periodic,
+        lambda: lo.ghost_field(b, num_ghost, axis, "lower"),
+        lambda: hi.ghost_field(b, num_ghost, axis, "upper"),
     )

@@ -5,6 +5,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec as P
 
 from .._abstract import AbstractPDE
 from .._types import Args, Field
@@ -93,11 +94,11 @@ class FiniteVolume(AbstractPDE):
     def pad(self, u: Field, axis: int, num_ghost: int) -> Field:
         """`u` ``(C, *N)`` with `num_ghost` ghost cells from the boundary conditions on both
         sides of spatial `axis`."""
-        return pad(u, self.bc, num_ghost, axis, self.law)
+        return pad(u, self.bc, num_ghost, axis, self.law, self.grid)
 
     def pad_field(self, b, axis: int, num_ghost: int):
         """A cell field ``(*N)`` padded like the state (see ``ghost_field`` of the conditions)."""
-        return pad_scalar(b, self.bc, num_ghost, axis)
+        return pad_scalar(b, self.bc, num_ghost, axis, self.grid)
 
     def faces(self, w, axis: int):
         """Reconstructed face values ``(w_L, w_R)`` of padded `w` along spatial `axis`, with
@@ -117,15 +118,18 @@ class FiniteVolume(AbstractPDE):
     def _laplacian(self, u):
         total = 0.0
         for axis in range(self.grid.ndim):
-            ext = pad(u, self.bc, 1, axis, self.law)
+            ext = self.pad(u, axis, 1)
             n = u.shape[axis + 1]
             lo, mid, hi = (_take(ext, s, n, axis + 1) for s in (0, 1, 2))
             total = total + (lo - 2 * mid + hi) / self.grid.spacing[axis] ** 2
         return total
 
     def rhs(self, t, u: Field, args: Args = None) -> Field:
-        """``du/dt`` at the cell averages `u` ``(C, *N)``."""
+        """``du/dt`` at the cell averages `u` ``(C, *N)``. On a grid split over a mesh it
+        is computed per device on its block (see [`CellGrid`][jaxpde.grids.CellGrid])."""
         self.check_state(u)
+        if self.grid.is_split:
+            return self._split_rhs(t, u, args)
         balance = self.law.balance()
         du = sum(balance.axis_term(self, u, axis) for axis in range(self.grid.ndim))
         if self.law.viscosity is not None:
@@ -133,6 +137,51 @@ class FiniteVolume(AbstractPDE):
         if args is not None:
             du = du + jnp.broadcast_to(jnp.asarray(args), u.shape)
         return du.astype(u.dtype)
+
+    def _split_rhs(self, t, u: Field, args: Args) -> Field:
+        """``rhs`` under ``jax.shard_map``: every device computes its block with a copy of
+        this PDE on a [`CellBlock`][jaxpde.grids.CellBlock]. Leaves shaped like the grid
+        (a bed, a forcing) are split like the state; an inflow state along a boundary is
+        split along that boundary's axes; every other leaf is replicated."""
+        grid = self.grid
+        names = tuple(grid.mesh.axis_names)
+        local = eqx.tree_at(lambda p: p.grid, self, grid.block())
+        arrays, static = eqx.partition(local, eqx.is_array)
+
+        per_axis = names + (None,) * (grid.ndim - len(names))
+
+        def spec_rule(shape, axis_names):
+            def rule(x):
+                k = len(shape)
+                if x.ndim >= k and tuple(x.shape[x.ndim - k :]) == shape:
+                    return P(*([None] * (x.ndim - k)), *axis_names)
+                return P()
+
+            return rule
+
+        specs = jax.tree.map(spec_rule(grid.shape, per_axis), arrays)
+        bc_specs = tuple(
+            jax.tree.map(spec_rule(grid.shape[:a] + grid.shape[a + 1 :], per_axis[:a] + per_axis[a + 1 :]), pair)
+            for a, pair in enumerate(arrays.bc)
+        )
+        specs = eqx.tree_at(lambda s: s.bc, specs, bc_specs)
+        field = P(None, *per_axis)
+        t = jnp.asarray(t)
+        if args is None:
+
+            def fn(arrays, u, t):
+                return eqx.combine(arrays, static).rhs(t, u)
+
+            return jax.shard_map(fn, mesh=grid.mesh, in_specs=(specs, field, P()), out_specs=field)(arrays, u, t)
+        args = jax.tree.map(jnp.asarray, args)
+        args_specs = jax.tree.map(spec_rule(grid.shape, per_axis), args)
+
+        def fn_args(arrays, u, t, args):
+            return eqx.combine(arrays, static).rhs(t, u, args)
+
+        return jax.shard_map(fn_args, mesh=grid.mesh, in_specs=(specs, field, P(), args_specs), out_specs=field)(
+            arrays, u, t, args
+        )
 
     # --- time-step restriction ----------------------------------------------------------
     def max_signal_rate(self, u: Field) -> jax.Array:

@@ -7,9 +7,11 @@ from typing import ClassVar
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 from jaxtyping import Array
 
 from ._abstract import AbstractGrid
+from ._mesh import check_mesh, exchange_halo
 
 
 def _per_axis(value, ndim: int, name: str, kind) -> tuple:
@@ -37,14 +39,21 @@ class CellGrid(AbstractGrid):
     - `num_cells`: cells per axis, an ``int`` or one per axis, e.g. ``(200, 100)``.
     - `lower`, `upper`: domain bounds, a number (used on every axis) or one per axis.
       Default ``[0, 1]`` on every axis.
+    - `mesh`: a ``jax.sharding.Mesh`` to split fields over (see
+      [`spatial_mesh`][jaxpde.grids.spatial_mesh]); mesh axis ``i`` splits spatial axis
+      ``i``. A [`FiniteVolume`][jaxpde.fv.FiniteVolume] on a split grid computes its
+      right-hand side per device on its block, with ghost cells exchanged with the
+      neighbours (``ppermute``) and filled by the boundary conditions at the physical
+      edges. Default ``None``: one device.
     """
 
     num_cells: tuple[int, ...] = eqx.field(static=True)
     lower: tuple[float, ...] = eqx.field(static=True)
     upper: tuple[float, ...] = eqx.field(static=True)
+    mesh: Mesh | None = eqx.field(static=True)
     periodic: ClassVar[bool] = False
 
-    def __init__(self, num_cells, lower=0.0, upper=1.0):
+    def __init__(self, num_cells, lower=0.0, upper=1.0, *, mesh: Mesh | None = None):
         if isinstance(num_cells, (int, np.integer)) and not isinstance(num_cells, bool):
             n = (int(num_cells),)
             for bound in (lower, upper):
@@ -68,9 +77,26 @@ class CellGrid(AbstractGrid):
                 raise ValueError(
                     f"CellGrid: need finite bounds with upper > lower on every axis, got lower={lo}, upper={hi}."
                 )
+        check_mesh(mesh, n, len(n), "CellGrid")
         self.num_cells = n
         self.lower = lo
         self.upper = hi
+        self.mesh = mesh
+
+    def distribute(self, mesh: Mesh | None) -> "CellGrid":
+        """This grid with its fields split over `mesh` (``None``: on one device)."""
+        return CellGrid(self.num_cells, self.lower, self.upper, mesh=mesh)
+
+    def block(self) -> "CellBlock":
+        """The part of this grid one device holds (used inside ``jax.shard_map``)."""
+        return CellBlock(self)
+
+    def pad_axis(self, u: Array, axis: int, num_ghost: int, periodic: bool, lower, upper) -> Array:
+        """`u` with ghost cells ``lower()`` and ``upper()`` concatenated on both sides of
+        array `axis` (the boundary conditions' ghosts; `num_ghost` and `periodic` matter
+        only on a [`CellBlock`][jaxpde.grids.CellBlock])."""
+        del num_ghost, periodic
+        return jnp.concatenate([lower(), u, upper()], axis=axis)
 
     @property
     def ndim(self) -> int:
@@ -138,4 +164,57 @@ class CellGrid(AbstractGrid):
         return total
 
     def __repr__(self):
-        return f"CellGrid(num_cells={self.num_cells}, lower={self.lower}, upper={self.upper})"
+        split = "" if self.mesh is None else f", mesh={dict(self.mesh.shape)}"
+        return f"CellGrid(num_cells={self.num_cells}, lower={self.lower}, upper={self.upper}{split})"
+
+
+class CellBlock(eqx.Module):
+    """One device's block of a [`CellGrid`][jaxpde.grids.CellGrid] split over a mesh, as seen
+    inside ``jax.shard_map``: the local `shape`, the global `spacing`, and a `pad_axis` that
+    takes ghost cells from the neighbouring blocks along split axes.
+
+    **Arguments:** `grid`, the split grid."""
+
+    grid: CellGrid
+    periodic: ClassVar[bool] = False
+
+    def __check_init__(self):
+        if self.grid.mesh is None:
+            raise ValueError("CellBlock needs a grid with a mesh.")
+
+    @property
+    def mesh(self) -> Mesh:
+        return self.grid.mesh
+
+    @property
+    def is_split(self) -> bool:
+        """``False``: a block is whole on its device."""
+        return False
+
+    @property
+    def ndim(self) -> int:
+        return self.grid.ndim
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The cells this device holds per axis."""
+        names = self.mesh.axis_names
+        return tuple(n // self.mesh.shape[names[i]] if i < len(names) else n for i, n in enumerate(self.grid.num_cells))
+
+    @property
+    def spacing(self) -> tuple[float, ...]:
+        return self.grid.spacing
+
+    @property
+    def cell_volume(self) -> float:
+        return self.grid.cell_volume
+
+    def pad_axis(self, u: Array, axis: int, num_ghost: int, periodic: bool, lower, upper) -> Array:
+        """`u` (a local block) with `num_ghost` ghost cells on both sides of array `axis`:
+        from the neighbouring blocks along a split spatial axis (wrapping around when
+        `periodic`), from ``lower()``/``upper()`` at the physical edges."""
+        spatial = axis - (u.ndim - self.ndim)
+        names = self.mesh.axis_names
+        if spatial < len(names) and self.mesh.shape[names[spatial]] > 1:
+            return exchange_halo(u, axis, num_ghost, names[spatial], periodic, lower, upper)
+        return jnp.concatenate([lower(), u, upper()], axis=axis)

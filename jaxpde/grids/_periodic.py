@@ -7,9 +7,11 @@ from typing import ClassVar
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 from jaxtyping import Array
 
 from ._abstract import AbstractGrid
+from ._mesh import check_mesh, distributed_irfftn, distributed_rfftn, is_split
 
 
 def _integer(value, name: str) -> int:
@@ -46,13 +48,20 @@ class PeriodicGrid(AbstractGrid):
       Anisotropic grids (different ``N`` or ``L`` per axis) are allowed.
     - `ndim`: number of dimensions when `num_points` and `extent` are scalars
       (default 1).
+    - `mesh`: a ``jax.sharding.Mesh`` to split fields over (see
+      [`spatial_mesh`][jaxpde.grids.spatial_mesh]); mesh axis ``i`` splits spatial axis ``i``
+      (slabs, or pencils in 3D). The last axis stays whole. ``rfft``/``irfft`` are then
+      distributed (``all_to_all`` transposes), spectral arrays are split like physical
+      ones, and every spectral equation and stepper runs unchanged on split fields. Place a
+      field with [`put`][jaxpde.grids.AbstractGrid.put]. Default ``None``: one device.
     """
 
     num_points: tuple[int, ...] = eqx.field(static=True)
     extent: tuple[float, ...] = eqx.field(static=True)
+    mesh: Mesh | None = eqx.field(static=True)
     periodic: ClassVar[bool] = True
 
-    def __init__(self, num_points, extent=2 * math.pi, *, ndim: int | None = None):
+    def __init__(self, num_points, extent=2 * math.pi, *, ndim: int | None = None, mesh: Mesh | None = None):
         n = _as_tuple(num_points, ndim, "num_points", int)
         if ndim is None and len(n) == 1:
             ndim_ = None
@@ -74,8 +83,14 @@ class PeriodicGrid(AbstractGrid):
         for ei in e:
             if not (ei > 0 and math.isfinite(ei)):
                 raise ValueError(f"PeriodicGrid: extent must be positive and finite, got {e}.")
+        check_mesh(mesh, n, len(n) - 1, "PeriodicGrid")
         self.num_points = n
         self.extent = e
+        self.mesh = mesh
+
+    def distribute(self, mesh: Mesh | None) -> "PeriodicGrid":
+        """This grid with its fields split over `mesh` (``None``: on one device)."""
+        return PeriodicGrid(self.num_points, self.extent, mesh=mesh)
 
     # --- sizes -------------------------------------------------------------------
     @property
@@ -190,11 +205,16 @@ class PeriodicGrid(AbstractGrid):
 
     # --- transforms and derivatives ------------------------------------------------------
     def rfft(self, u: Array) -> Array:
-        """Real FFT over the spatial (trailing ``ndim``) axes."""
+        """Real FFT over the spatial (trailing ``ndim``) axes; distributed when the grid
+        has a mesh (the result is split like the input)."""
+        if is_split(self.mesh):
+            return distributed_rfftn(u, self.mesh, self.ndim)
         return jnp.fft.rfftn(u, axes=self.rfft_axes)
 
     def irfft(self, u_hat: Array) -> Array:
         """Inverse of `rfft` (real output of shape ``(..., *N)``)."""
+        if is_split(self.mesh):
+            return distributed_irfftn(u_hat, self.mesh, self.num_points)
         return jnp.fft.irfftn(u_hat, s=self.num_points, axes=self.rfft_axes)
 
     def derivative(self, u: Array, order: int = 1, axis: int = 0) -> Array:
@@ -224,4 +244,5 @@ class PeriodicGrid(AbstractGrid):
         return jnp.sum(u, axis=self.rfft_axes) * self.cell_volume
 
     def __repr__(self):
-        return f"PeriodicGrid(num_points={self.num_points}, extent={self.extent})"
+        split = "" if self.mesh is None else f", mesh={dict(self.mesh.shape)}"
+        return f"PeriodicGrid(num_points={self.num_points}, extent={self.extent}{split})"

@@ -3,12 +3,11 @@
 import math
 from typing import NamedTuple
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 
 from .._abstract import AbstractPDE
-from .._checks import check_int
+from .._checks import check_int, raise_if
 from .._types import Args, Field
 from ..fv import cfl_dt
 from ._explicit import EXPLICIT_STEPPERS
@@ -38,6 +37,15 @@ def _stepper_factory(stepper):
     raise TypeError(
         f"stepper must be a name ({', '.join(EXPLICIT_STEPPERS)}) or a class (pde, dt) -> stepper, got {stepper!r}."
     )
+
+
+def _is_split(pde) -> bool:
+    return pde.grid.is_split
+
+
+def _constrain(pde, u):
+    """Keep a state split like its grid (a no-op on one device)."""
+    return pde.grid.constrain(u)
 
 
 def _is_traced(x) -> bool:
@@ -142,14 +150,22 @@ def solve_to(
         remaining = t_final - t
         last = dt_cfl >= remaining
         dt = jnp.where(last, remaining, dt_cfl)
-        u_new = make(pde, dt)(u, args)
+        u_new = _constrain(pde, make(pde, dt)(u, args))
         return u_new, jnp.where(last, t_final, t + dt), n + 1
 
     carry = (u0, jnp.asarray(t0, dtype), jnp.asarray(0, jnp.int32))
     if differentiable:
+        if _is_split(pde):
+            # a branch holding the collectives of a split grid (halo exchanges, the CFL
+            # reduction) is mispartitioned by XLA inside lax.cond: step, then select
+            def step(c, _):
+                going = c[1] < t_final
+                return jax.tree.map(lambda new, old: jnp.where(going, new, old), advance(c), c)
 
-        def step(c, _):
-            return jax.lax.cond(c[1] < t_final, advance, lambda c: c, c)
+        else:
+
+            def step(c, _):
+                return jax.lax.cond(c[1] < t_final, advance, lambda c: c, c)
 
         u, t, n = _advance(step, carry, max_steps, levels)
     else:
@@ -160,10 +176,11 @@ def solve_to(
 
         u, t, n = jax.lax.while_loop(cond, advance, carry)
     if throw:
-        u = eqx.error_if(
+        u = raise_if(
             u, ~jnp.all(jnp.isfinite(u)), "solve_to: the state became non-finite; lower cfl or check the initial state."
         )
-        u = eqx.error_if(u, t < t_final, "solve_to: max_steps was reached before t_final; raise max_steps.")
+        u = raise_if(u, t < t_final, "solve_to: max_steps was reached before t_final; raise max_steps.")
+    u = _constrain(pde, u)
     if full_output:
         return CFLSolution(u, t, n)
     return u

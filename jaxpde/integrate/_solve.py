@@ -18,7 +18,7 @@ import optimistix as optx
 from jaxtyping import Array
 
 from .._abstract import AbstractPDE, check_state_finite
-from .._checks import check_int
+from .._checks import branched_raise_if, check_int, raise_if
 from ._heuristics import HeuristicSolver
 from ._imex import LinearStageSolve
 from ._names import ADJOINTS, ODE_SOLVERS, SDE_SOLVERS, resolve, resolve_saveat
@@ -121,9 +121,9 @@ def _check_result(sol: diffrax.Solution, ys, max_steps: int):
     index = jnp.argmax(jnp.stack(preds)) if preds else 0
     messages.append("jaxpde.solve failed: diffrax did not report success.")
     index = jnp.where(jnp.any(jnp.stack(preds)), index, len(messages) - 1)
-    ys = eqx.branched_error_if(ys, failed, index, messages)
+    ys = branched_raise_if(ys, failed, index, messages)
     nonfinite = ~jnp.all(jnp.isfinite(ys))
-    ys = eqx.error_if(
+    ys = raise_if(
         ys,
         nonfinite,
         "jaxpde.solve produced a non-finite state (NaN or inf). With fixed steps this usually "
@@ -308,7 +308,7 @@ def solve(
         throw=False,
         progress_meter=meter,
     )
-    ys = sol.ys
+    ys = pde.grid.constrain(sol.ys)
     if throw:
         ys = _check_result(sol, ys, max_steps)
 
