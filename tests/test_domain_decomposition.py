@@ -116,8 +116,9 @@ def test_command_line_devices_reproduce_the_one_device_file(tmp_path, config, se
         np.testing.assert_allclose(b["trajectory"][()], a["trajectory"][()], rtol=0, atol=1e-12)
         np.testing.assert_array_equal(b["time"][()], a["time"][()])
         assert "devices" in b.attrs and "devices" not in a.attrs
+    bad_cmd = [sys.executable, "-m", "jaxpde.cli", "simulate", str(cfg), "--set", "devices=6"]
     bad = subprocess.run(
-        [sys.executable, "-m", "jaxpde.cli", "simulate", str(cfg), "--set", "devices=6", "--out", str(tmp_path / "bad")],
+        [*bad_cmd, "--out", str(tmp_path / "bad")],
         env=env,
         capture_output=True,
         text=True,

@@ -108,6 +108,26 @@ class _OnlineBatch:
         return self.part(key, 0, self.batch_size)
 
 
+def _local_rows(x) -> list[tuple[int, np.ndarray]]:
+    """The rows of a batch-split array this process holds: ``(first row, block)`` per
+    addressable shard, each block once (replicas dropped)."""
+    seen, out = set(), []
+    for shard in x.addressable_shards:
+        rows = shard.index[0] if shard.index else slice(None)
+        first = rows.start or 0
+        if first not in seen:
+            seen.add(first)
+            out.append((first, np.asarray(shard.data)))
+    return sorted(out, key=lambda r: r[0])
+
+
+def _barrier(name: str) -> None:
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
 def generate_dataset(
     path,
     sampler: Callable,
@@ -118,6 +138,7 @@ def generate_dataset(
     metadata: dict | None = None,
     times=None,
     progress: bool | None = None,
+    mesh=None,
 ) -> Path:
     """Write `num_samples` trajectories of `sampler` (see [`make_sampler`][jaxpde.train.make_sampler]) to HDF5.
 
@@ -128,64 +149,102 @@ def generate_dataset(
     metadata as JSON in the ``metadata_json`` attribute. The file appears at `path`
     only when complete; a non-finite trajectory raises and leaves nothing.
 
+    With a data `mesh` (see [`data_mesh`][jaxpde.train.data_mesh]) every device makes its
+    share of each chunk (``jax.shard_map``; the chunk is rounded up to a multiple of the
+    device count), and with several processes each process writes only the samples its
+    devices made, taking turns on the one file (no parallel HDF5 needed). The file is the
+    same whatever the number of devices or processes.
+
     **Arguments:** `path`, `sampler`, `num_samples`, the PRNG `key`, `chunk_size`,
-    `metadata` (a JSON-able dict), the frame `times`, and `progress` (``None``: a bar on
-    a terminal, plain lines otherwise).
+    `metadata` (a JSON-able dict), the frame `times`, `progress` (``None``: a bar on a
+    terminal, plain lines otherwise) and `mesh` (``None``: one device).
 
     **Returns:** the path of the file.
     """
+    from jax.sharding import PartitionSpec as P
     from tqdm.auto import tqdm
 
     num_samples = check_int(num_samples, "num_samples")
     chunk_size = min(check_int(chunk_size, "chunk_size"), num_samples)
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
-    make_chunk = eqx.filter_jit(
-        lambda start: jax.vmap(lambda i: sampler(jax.random.fold_in(key, i)))(start + jnp.arange(chunk_size))
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    me, num_processes = jax.process_index(), jax.process_count()
+
+    def make(indices):
+        return jax.vmap(lambda i: sampler(jax.random.fold_in(key, i)))(indices)
+
+    if mesh is None:
+        make_chunk = eqx.filter_jit(lambda start: make(start + jnp.arange(chunk_size)))
+    else:
+        devices = mesh.devices.size
+        chunk_size = -(-chunk_size // devices) * devices
+        axis = mesh.axis_names[0]
+
+        @eqx.filter_jit
+        def make_chunk(start):
+            indices = jax.lax.with_sharding_constraint(
+                start + jnp.arange(chunk_size), jax.sharding.NamedSharding(mesh, P(axis))
+            )
+            return jax.shard_map(make, mesh=mesh, in_specs=P(axis), out_specs=P(axis))(indices)
+
+    @eqx.filter_jit
+    def first_bad(trajs):
+        ok = jnp.all(jnp.isfinite(trajs.reshape(trajs.shape[0], -1)), axis=1)
+        return jnp.where(jnp.all(ok), -1, jnp.argmin(ok))
+
+    if me == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    created = False
     try:
-        with (
-            h5py.File(tmp, "w") as f,
-            tqdm(
-                total=num_samples,
-                unit="sample",
-                desc=path.name,
-                disable=progress is False if progress is not None else None,
-            ) as bar,
-        ):
-            dset = None
-            pars = {}
+        with tqdm(
+            total=num_samples,
+            unit="sample",
+            desc=path.name,
+            disable=(progress is False if progress is not None else None) or me != 0,
+        ) as bar:
             for start in range(0, num_samples, chunk_size):
                 trajs, params = make_chunk(jnp.asarray(start))
                 n = min(chunk_size, num_samples - start)
-                trajs = np.asarray(trajs)[:n]
-                bad = ~np.all(np.isfinite(trajs.reshape(n, -1)), axis=1)
-                if np.any(bad):
+                bad = int(first_bad(trajs))
+                if 0 <= bad < n:
                     raise FloatingPointError(
-                        f"sample {start + int(np.argmax(bad))} became non-finite; reduce dt or the parameter ranges."
+                        f"sample {start + bad} became non-finite; reduce dt or the parameter ranges."
                     )
-                if dset is None:
-                    dset = f.create_dataset(
-                        "trajectories",
-                        shape=(num_samples, *trajs.shape[1:]),
-                        dtype=trajs.dtype,
-                        chunks=(1, *trajs.shape[1:]),
-                    )
-                    for name in params:
-                        pars[name] = f.create_dataset(f"parameters/{name}", shape=(num_samples,), dtype="f8")
-                dset[start : start + n] = trajs
-                for name, values in params.items():
-                    pars[name][start : start + n] = np.asarray(values)[:n]
+                rows = _local_rows(trajs)
+                prows = {name: dict(_local_rows(v)) for name, v in params.items()}
+                for turn in range(num_processes):
+                    if turn == me:
+                        with h5py.File(tmp, "r+" if created or me != 0 else "w") as f:
+                            if "trajectories" not in f:
+                                f.create_dataset(
+                                    "trajectories",
+                                    shape=(num_samples, *trajs.shape[1:]),
+                                    dtype=rows[0][1].dtype,
+                                    chunks=(1, *trajs.shape[1:]),
+                                )
+                                for name in params:
+                                    f.create_dataset(f"parameters/{name}", shape=(num_samples,), dtype="f8")
+                            for first, block in rows:
+                                keep = min(len(block), n - first)
+                                if keep > 0:
+                                    f["trajectories"][start + first : start + first + keep] = block[:keep]
+                                    for name in params:
+                                        values = prows[name][first]
+                                        f[f"parameters/{name}"][start + first : start + first + keep] = values[:keep]
+                    created = True
+                    _barrier(f"jaxpde-dataset-{start}-{turn}")
                 bar.update(n)
-            if times is not None:
-                f.create_dataset("time", data=np.asarray(times))
-            meta = dict(metadata or {})
-            meta.setdefault("num_samples", num_samples)
-            f.attrs["metadata_json"] = json.dumps(meta)
-        os.replace(tmp, path)
+            if me == 0:
+                with h5py.File(tmp, "r+") as f:
+                    if times is not None:
+                        f.create_dataset("time", data=np.asarray(times))
+                    meta = dict(metadata or {})
+                    meta.setdefault("num_samples", num_samples)
+                    f.attrs["metadata_json"] = json.dumps(meta)
+                os.replace(tmp, path)
+            _barrier("jaxpde-dataset-done")
     finally:
-        if tmp.exists():
+        if me == 0 and tmp.exists():
             os.remove(tmp)
     return path
 
