@@ -126,3 +126,44 @@ def test_command_line_devices_reproduce_the_one_device_file(tmp_path, config, se
     )
     assert bad.returncode == 2 and "key 'devices'" in bad.stderr and "divisible by 6" in bad.stderr, bad.stderr
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+
+
+def test_devices_section_is_validated():
+    """A train config's bare ``devices: n`` is data parallelism; asking for more devices
+    than there are, or for spatial splitting in training, is a one-line config error."""
+    from jaxpde import app
+
+    root = Path(__file__).parents[1] / "configs"
+    _, cfg = app.load(root / "train_fno_burgers1d.yaml", ["devices=64"])
+    assert cfg.devices == 64
+    with pytest.raises(app.ConfigError, match="key 'devices': 64 devices asked for"):
+        cfg.mesh()
+    with pytest.raises(app.ConfigError, match="devices.spatial"):
+        app.load(root / "train_fno_burgers1d.yaml", ["devices={spatial: 2}"])
+    with pytest.raises(app.ConfigError, match="devices.data"):
+        app.load(root / "kolmogorov2d.yaml", ["devices={data: 2}"])
+    with pytest.raises(app.ConfigError, match="devices"):
+        app.load(root / "kolmogorov2d.yaml", ["devices={pencils: 2}"])
+    _, sim = app.load(root / "kolmogorov2d.yaml", ["devices=[4, 2]"])
+    assert sim.devices == (4, 2)
+    with pytest.raises(app.ConfigError, match="key 'devices'"):
+        sim.build()  # one device here: the mesh cannot be made
+
+
+@pytest.mark.slow
+def test_design_with_split_fields_matches_one_device(tmp_path):
+    """``jaxpde design`` of the Kolmogorov parameter estimate with the flow split over 4
+    devices recovers what the one-device run recovers."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    cfg = Path(__file__).parents[1] / "configs" / "design_kolmogorov.yaml"
+    sets = ["optimiser.steps=3", "setup.final_time=0.4", "setup.snapshots=2"]
+    summaries = {}
+    for label, extra in (("one", []), ("split", ["devices=4"])):
+        out = tmp_path / label
+        args = [a for s in sets + extra for a in ("--set", s)]
+        cmd = [sys.executable, "-m", "jaxpde.cli", "design", str(cfg), *args, "--out", str(out), "--no-progress"]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        summaries[label] = json.loads((out / "design.json").read_text())
+    for key in ("final_objective", "recovered_viscosity", "recovered_forcing_amplitude", "std_viscosity"):
+        assert abs(summaries["split"][key] - summaries["one"][key]) <= 1e-10 * abs(summaries["one"][key]), key

@@ -63,6 +63,7 @@ def _dataset(cfg, sampler, run_dir: Path, split: str, num: int, progress):
         source=source,
         times=times,
         progress=progress,
+        mesh=cfg.mesh(),
     )
 
 

@@ -8,7 +8,16 @@ from typing import Literal
 
 import pydantic
 
-from ._schema import ConfigError, PlainName, keyword_model, plain_name, validate
+from ._schema import (
+    ConfigError,
+    PlainName,
+    device_mesh,
+    devices_section,
+    keyword_model,
+    plain_name,
+    spatial_devices,
+    validate,
+)
 
 OPTIMISERS = ("lbfgs", "adam", "levenberg_marquardt", "gauss_newton", "dogleg", "bfgs")
 REGULARISERS = ("smoothness", "total_variation", "tikhonov")
@@ -54,6 +63,7 @@ class DesignConfig(pydantic.BaseModel):
     optimiser: Optimiser = Optimiser()
     regularisation: Regularisation = Regularisation()
     checkpoint_every: pydantic.PositiveInt = 10
+    devices: devices_section("spatial") | None = None  # type: ignore[valid-type]
     _path: Path = pydantic.PrivateAttr(default=Path("design.yaml"))
 
     def build(self):
@@ -73,7 +83,7 @@ def parse(raw: dict, path) -> DesignConfig:
 
     cfg = validate(DesignConfig, raw, path)
     fn = _problems()[cfg.problem]
-    model = keyword_model(fn, f"setup_{cfg.problem}", skip=("key", "dtype", "checkpoint", *REGULARISERS))
+    model = keyword_model(fn, f"setup_{cfg.problem}", skip=("key", "dtype", "checkpoint", "mesh", *REGULARISERS))
     cfg.setup = validate(model, cfg.setup, path, prefix=("setup",)).model_dump()
     if "dt" in cfg.setup and "final_time" in cfg.setup:
         try:
@@ -103,17 +113,21 @@ def build(cfg: DesignConfig):
     optimiser = cfg.optimiser.name or D.DEFAULT_OPTIMISERS[cfg.problem]
     accepted = set(inspect.signature(fn).parameters)
     regs = {k: v for k, v in cfg.regularisation.model_dump().items() if k in accepted and v}
+    mesh = device_mesh(spatial_devices(cfg.devices, cfg.path, "a design run"), cfg.path)
     try:
         problem = fn(
             key=jax.random.PRNGKey(cfg.seed),
             dtype=cfg.precision,
             checkpoint=D.uses_reverse_mode(optimiser),
+            mesh=mesh,
             **cfg.setup,
             **regs,
         )
     except (TypeError, ValueError) as e:
         first = str(e).split(" ", 1)[0]  # the library's messages start with the argument's name
         key = f"setup.{first}" if first in cfg.setup else "setup"
+        if mesh is not None and first.rstrip(":") in ("PeriodicGrid", "CellGrid"):
+            key = "devices"
         raise ConfigError(f"{cfg.path}: key '{key}' (problem '{cfg.problem}'): {e}") from None
     return problem, optimiser
 

@@ -235,7 +235,7 @@ def _errors(cfg, model, pde, trajs, params, observed):
 
 def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
     from ..rom import window_summary
-    from ..train import data_mesh, maybe_initialize_distributed
+    from ..train import maybe_initialize_distributed
     from ._build import run_fit
 
     maybe_initialize_distributed()
@@ -261,7 +261,7 @@ def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dic
         run_dir,
         key=k_fit,
         eval_fn=eval_fn,
-        mesh=data_mesh(),
+        mesh=cfg.mesh(),
         resume=resume,
         progress=progress,
     )

@@ -209,7 +209,7 @@ class Devices(pydantic.BaseModel):
     """The ``devices:`` section. `spatial`: split every field over a device mesh (an int:
     slabs over that many devices; a list: devices per split axis, e.g. ``[4, 2]`` for
     pencils). `data`: split the batch of a training run over that many devices. A bare
-    number means `spatial` in a simulate config and `data` in a train config."""
+    number (or list) means `spatial` in a simulate config and `data` in a train config."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
     spatial: pydantic.PositiveInt | list[pydantic.PositiveInt] | None = None
@@ -220,7 +220,7 @@ def devices_section(bare: str):
     """The type of a ``devices:`` key whose bare number means `bare` (``spatial``/``data``)."""
 
     def expand(v):
-        return {bare: v} if isinstance(v, int) and not isinstance(v, bool) else v
+        return {bare: v} if isinstance(v, (int, list)) and not isinstance(v, bool) else v
 
     return Annotated[Devices, pydantic.BeforeValidator(expand)]
 

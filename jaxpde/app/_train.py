@@ -27,7 +27,7 @@ import yaml
 from ._build import _dataset, build_optimiser, build_sampler, run_fit
 from ._config import ConfigError, parse_config
 from ._rom import ROM_TASKS, evaluate_rom, parse_rom, train_rom
-from ._schema import PlainName, require_precision
+from ._schema import PlainName, devices_section, require_precision
 
 TASKS = ("operator", "emulator", "solver_in_the_loop", *ROM_TASKS)
 OPTIMISERS = ("adam", "adamw", "sgd", "lion")
@@ -48,6 +48,27 @@ class TrainConfig:
     coarse: dict
     raw: dict
     rom: dict | None = None
+    devices: int | None = None
+
+    def mesh(self):
+        """The data mesh of the run: the first `devices` devices (default: all)."""
+        return config_data_mesh(self.devices, self.path)
+
+
+def config_data_mesh(count: int | None, file):
+    """A data mesh over the first `count` devices (``None``: all); a config error when
+    there are fewer."""
+    import jax
+
+    from ..train import data_mesh
+
+    available = jax.devices()
+    if count is not None and count > len(available):
+        raise ConfigError(
+            f"{file}: key 'devices': {count} devices asked for, {len(available)} available (on CPU, simulate "
+            f"more with XLA_FLAGS=--xla_force_host_platform_device_count={count} set before jax is imported)"
+        )
+    return data_mesh(available if count is None else available[:count])
 
 
 def _model_registry():
@@ -104,6 +125,7 @@ class _Train(_Strict):
     training: _Training = _Training()
     coarse: _Coarse | None = None
     rom: dict | None = None
+    devices: devices_section("data") | None = None  # type: ignore[valid-type]
 
 
 def _err(file, key, msg):
@@ -180,7 +202,19 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         coarse=coarse,
         raw=raw,
         rom=rom,
+        devices=_data_devices(c.devices, path),
     )
+
+
+def _data_devices(devices, file) -> int | None:
+    if devices is None:
+        return None
+    if devices.spatial is not None:
+        raise ConfigError(
+            f"{file}: key 'devices.spatial': training splits the batch over devices ('devices.data'); "
+            "fields are not split in training runs"
+        )
+    return devices.data
 
 
 def _parse_model(model, file, ranges) -> dict:
@@ -312,7 +346,7 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
 
     **Returns:** a summary (final loss, test errors, throughput).
     """
-    from ..train import DatasetBatches, OnlineBatches, data_mesh, maybe_initialize_distributed, rollout_nrmse
+    from ..train import DatasetBatches, OnlineBatches, maybe_initialize_distributed, rollout_nrmse
 
     maybe_initialize_distributed()
     run_dir = Path(run_dir)
@@ -347,7 +381,7 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
     horizon = t["eval_horizon"]
     test_trajs, test_params = _test_data(cfg, test, horizon)
     eval_fn = lambda m: {"nrmse": rollout_nrmse(m, test_trajs, horizon=horizon, parameters=test_params)}
-    mesh = data_mesh()
+    mesh = cfg.mesh()
     print(
         f"training {cfg.name}: {cfg.model['kind']} ({cfg.task}), {len(mesh.devices.flat)} device(s), "
         f"batch {t['batch_size']}, {t['num_steps']} steps -> {run_dir}"

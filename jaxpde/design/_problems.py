@@ -158,6 +158,7 @@ def burgers_initial_condition(
     tikhonov: float = 0.0,
     dtype="float64",
     checkpoint: bool = True,
+    mesh=None,
 ) -> DesignProblem:
     r"""Recover the initial condition of 1D viscous Burgers (ETDRK4) from its final
     state at `final_time`, observed at `sensors` random points with Gaussian noise of
@@ -172,6 +173,8 @@ def burgers_initial_condition(
     `dt` (must divide it), `modes`, `amplitude`, `sensors`, `noise`, `design`, the penalty weights `smoothness`,
     `total_variation`, `tikhonov`, `dtype`, `checkpoint`.
 
+    `mesh`: a device mesh to split the fields over (see [`jaxpde.grids.spatial_mesh`][jaxpde.grids.spatial_mesh]).
+
     **Returns:** a [`DesignProblem`][jaxpde.design.DesignProblem].
     """
     from .. import spectral
@@ -181,7 +184,7 @@ def burgers_initial_condition(
     dtype = _dtype(dtype)
     if design not in ("fourier", "grid"):
         raise ValueError(f"design must be 'fourier' or 'grid', got {design!r}.")
-    grid = PeriodicGrid(num_points, extent)
+    grid = PeriodicGrid(num_points, extent, mesh=mesh)
     steps = num_steps_of(final_time, dt)
     k_max = _positive("modes", modes, integer=True)
     noise = _positive("noise", noise)
@@ -271,6 +274,7 @@ def kolmogorov_parameters(
     initial_forcing_amplitude: float = 0.5,
     dtype="float64",
     checkpoint: bool = True,
+    mesh=None,
 ) -> DesignProblem:
     r"""Estimate the viscosity ``ν`` and forcing amplitude ``A`` of 2D Kolmogorov flow
     (vorticity form, ETDRK4) from the vorticity at `sensors` random points at
@@ -283,6 +287,8 @@ def kolmogorov_parameters(
     `noise`, the starting guesses `initial_viscosity` and `initial_forcing_amplitude`, `dtype`, `checkpoint`
     (gradient-checkpoint the rollout).
 
+    `mesh`: a device mesh to split the fields over (see [`jaxpde.grids.spatial_mesh`][jaxpde.grids.spatial_mesh]).
+
     **Returns:** a [`DesignProblem`][jaxpde.design.DesignProblem].
     """
     from .. import ic, spectral
@@ -290,7 +296,7 @@ def kolmogorov_parameters(
     from ..integrate import rollout
 
     dtype = _dtype(dtype)
-    grid = PeriodicGrid((num_points,) * 2, extent)
+    grid = PeriodicGrid((num_points,) * 2, extent, mesh=mesh)
     steps = num_steps_of(final_time, dt)
     snapshots = _positive("snapshots", snapshots, integer=True)
     every = _divides("snapshots", snapshots, steps, "final_time / dt")
@@ -373,6 +379,7 @@ def burgers_control(
     tikhonov: float = 0.0,
     dtype="float64",
     checkpoint: bool | int = True,
+    mesh=None,
 ) -> DesignProblem:
     r"""Find a forcing ``f(x, t)``, constant on each of `intervals` equal time
     intervals, that drives 1D Burgers from ``sin x`` to ``0.5 cos 2x + 0.3 sin x`` at
@@ -384,6 +391,8 @@ def burgers_control(
     **Arguments:** `key`, `num_points`, `extent` ``L``, `viscosity`, `final_time`, `dt` (must divide it),
     `intervals`, `control_weight`, the optional `smoothness` and `tikhonov` penalty weights, `dtype`, `checkpoint`.
 
+    `mesh`: a device mesh to split the fields over (see [`jaxpde.grids.spatial_mesh`][jaxpde.grids.spatial_mesh]).
+
     **Returns:** a [`DesignProblem`][jaxpde.design.DesignProblem].
     """
     from .. import spectral
@@ -391,7 +400,7 @@ def burgers_control(
 
     del key
     dtype = _dtype(dtype)
-    grid = PeriodicGrid(num_points, extent)
+    grid = PeriodicGrid(num_points, extent, mesh=mesh)
     steps = num_steps_of(final_time, dt)
     k = _positive("intervals", intervals, integer=True)
     _divides("intervals", k, steps, "final_time / dt")
@@ -492,6 +501,7 @@ def shallow_water_bump(
     cfl: float = 0.4,
     dtype="float64",
     checkpoint: bool = True,
+    mesh=None,
 ) -> DesignProblem:
     r"""Recover the height, centre and half-width of a plateau bump on the bed
     ([`bump_bathymetry`][jaxpde.design.bump_bathymetry]) of a periodic shallow-water channel (finite volumes,
@@ -504,6 +514,8 @@ def shallow_water_bump(
     `snapshots`, `sensors`, `noise`, the starting guesses `initial_height`, `initial_centre`, `initial_half_width`,
     the `reconstruction` name, `cfl`, `dtype`, `checkpoint`.
 
+    `mesh`: a device mesh to split the fields over (see [`jaxpde.grids.spatial_mesh`][jaxpde.grids.spatial_mesh]).
+
     **Returns:** a [`DesignProblem`][jaxpde.design.DesignProblem].
     """
     from .. import fv
@@ -511,7 +523,7 @@ def shallow_water_bump(
     from ..integrate import SSPRK3, rollout
 
     dtype = _dtype(dtype)
-    grid = CellGrid(num_cells, 0.0, length)
+    grid = CellGrid(num_cells, 0.0, length, mesh=mesh)
     for name, v in (
         ("surface", surface),
         ("final_time", final_time),
