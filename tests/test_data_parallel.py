@@ -42,6 +42,13 @@ _SCRIPT = textwrap.dedent("""
             out["fft_shapes"] = sorted({m.group(1) for m in fft})
             names = r"(all-reduce|all-to-all|collective-permute|reduce-scatter)"
             out["collectives"] = sorted(set(re.findall(names, hlo)))
+            evaluate = lambda mdl, t, msh: train.rollout_nrmse(mdl, t, horizon=2, mesh=msh)
+            out["eval_many"] = np.asarray(evaluate(m, b["trajectories"], mesh)).tolist()
+            out["eval_one"] = np.asarray(evaluate(model, trajs, None)).tolist()
+            ehlo = train._fit._split_rollout_nrmse.lower(m, b["trajectories"], None, mesh).compile().compiled.as_text()
+            out["eval_all_gathers"] = ehlo.count("all-gather")
+            efft = re.finditer(r"c(?:64|128)\\[([0-9,]+)\\][^\\n]*? fft\\(", ehlo)
+            out["eval_fft_shapes"] = sorted({m.group(1) for m in efft})
     print("RESULT" + json.dumps(out))
 """)
 
@@ -62,3 +69,8 @@ def test_data_parallel_step_divides_the_fft_work(tmp_path, n):
     assert out["collectives"] == ["all-reduce"], out["collectives"]  # the loss and gradient means only
     np.testing.assert_allclose(out["many"]["loss"], out["one"]["loss"], rtol=1e-10)
     np.testing.assert_allclose(out["many"]["weights"], out["one"]["weights"], rtol=1e-9, atol=1e-12)
+    # evaluation (rollout nRMSE) per device too: no gather, FFTs on B/n trajectories
+    np.testing.assert_allclose(out["eval_many"], out["eval_one"], rtol=1e-10)
+    assert out["eval_all_gathers"] == 0, out
+    eval_shapes = [tuple(int(d) for d in s.split(",")) for s in out["eval_fft_shapes"]]
+    assert eval_shapes and all(s[0] == 16 // n for s in eval_shapes), (n, eval_shapes)

@@ -19,8 +19,10 @@ def simulate(cfg, out_dir, *, progress=None) -> dict:
     import matplotlib
 
     from ..io import record_trajectory
+    from ..train import maybe_initialize_distributed
 
     require_precision(cfg)
+    maybe_initialize_distributed()
     plan = cfg.plan()
     out_dir = Path(out_dir)
     h5 = out_dir / f"{cfg.name}.h5"

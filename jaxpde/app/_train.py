@@ -380,8 +380,8 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
         )
     horizon = t["eval_horizon"]
     test_trajs, test_params = _test_data(cfg, test, horizon)
-    eval_fn = lambda m: {"nrmse": rollout_nrmse(m, test_trajs, horizon=horizon, parameters=test_params)}
     mesh = cfg.mesh()
+    eval_fn = lambda m: {"nrmse": rollout_nrmse(m, test_trajs, horizon=horizon, parameters=test_params, mesh=mesh)}
     print(
         f"training {cfg.name}: {cfg.model['kind']} ({cfg.task}), {len(mesh.devices.flat)} device(s), "
         f"batch {t['batch_size']}, {t['num_steps']} steps -> {run_dir}"

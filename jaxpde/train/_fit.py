@@ -106,27 +106,35 @@ class OnlineBatches:
         return {"kind": "online", "batch_size": self.batch_size}
 
 
-def rollout_nrmse(model: Callable, trajectories, *, horizon: int | None = None, parameters=None) -> jax.Array:
+def rollout_nrmse(
+    model: Callable, trajectories, *, horizon: int | None = None, parameters=None, mesh=None
+) -> jax.Array:
     r"""Mean nRMSE ``‖û_h - u_h‖/‖u_h‖`` against rollout step ``h = 1..horizon`` of the
     model's autoregressive rollout from each trajectory's first frame.
 
     `trajectories` is ``(B, T, C, *N)``; returns ``(horizon,)`` (default ``T - 1``).
     `parameters` ``(B, P)``: PDE parameters for a conditioned model (``model(u, p)``).
+    With a data `mesh` of several devices (see [`data_mesh`][jaxpde.train.data_mesh]) and
+    ``B`` divisible by their number, every device rolls out its share of the trajectories
+    under ``jax.shard_map`` and one sum over devices forms the mean.
 
-    **Arguments:** the `model` (a stepper ``u -> u_next``), `trajectories`, `horizon`, `parameters`.
+    **Arguments:** the `model` (a stepper ``u -> u_next``), `trajectories`, `horizon`,
+    `parameters`, `mesh`.
 
     **Returns:** ``(horizon,)``."""
     trajectories = jnp.asarray(trajectories)
     horizon = trajectories.shape[1] - 1 if horizon is None else check_int(horizon, "horizon")
     if horizon >= trajectories.shape[1]:
         raise ValueError(f"horizon {horizon} needs at least {horizon + 1} frames, got {trajectories.shape[1]}.")
-    return _rollout_nrmse(
-        model, trajectories[:, : horizon + 1], None if parameters is None else jnp.asarray(parameters)
-    )
+    trajectories = trajectories[:, : horizon + 1]
+    parameters = None if parameters is None else jnp.asarray(parameters)
+    if mesh is not None and mesh.devices.size > 1 and trajectories.shape[0] % mesh.devices.size == 0:
+        return _split_rollout_nrmse(model, trajectories, parameters, mesh)
+    return jnp.mean(_nrmse_curves(model, trajectories, parameters), axis=0)
 
 
-@eqx.filter_jit
-def _rollout_nrmse(model, trajs, parameters):
+def _curves(model, trajs, parameters):
+    """Per-trajectory nRMSE curves ``(B, horizon)``."""
     prepared = model.prepare() if isinstance(model, AbstractStepper) else model
 
     def unroll(u0, p):
@@ -139,7 +147,27 @@ def _rollout_nrmse(model, trajs, parameters):
         return jax.lax.scan(body, u0, None, length=trajs.shape[1] - 1)[1]
 
     preds = jax.vmap(unroll)(trajs[:, 0], parameters)
-    return jnp.mean(nrmse(preds, trajs[:, 1:], num_spatial_dims=trajs.ndim - 3), axis=0)
+    return nrmse(preds, trajs[:, 1:], num_spatial_dims=trajs.ndim - 3)
+
+
+_nrmse_curves = eqx.filter_jit(_curves)
+
+
+@eqx.filter_jit
+def _split_rollout_nrmse(model, trajs, parameters, mesh):
+    from jax.sharding import PartitionSpec as P
+
+    axis = mesh.axis_names[0]
+    arrays, static = eqx.partition(model, eqx.is_array)
+
+    def local(arrays, trajs, *parameters):
+        curves = _curves(eqx.combine(arrays, static), trajs, parameters[0] if parameters else None)
+        return jax.lax.psum(jnp.sum(curves, axis=0), axis)
+
+    extra = () if parameters is None else (parameters,)
+    specs = (P(), P(axis), *(P(axis) for _ in extra))
+    total = jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=P())(arrays, trajs, *extra)
+    return total / trajs.shape[0]
 
 
 class FitResult(NamedTuple):

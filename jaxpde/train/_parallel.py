@@ -16,11 +16,19 @@ DATA_AXIS = "data"
 
 def maybe_initialize_distributed() -> bool:
     """Start multi-host JAX (``jax.distributed.initialize()``) when the environment asks
-    for it: ``JAXPDE_DISTRIBUTED=1`` or a ``JAX_COORDINATOR_ADDRESS``. On TPU pods and
-    SLURM/Open MPI clusters jax detects the coordinator itself. Returns whether it ran."""
+    for it: ``JAXPDE_DISTRIBUTED=1`` or a ``JAX_COORDINATOR_ADDRESS``, with the number of
+    processes and this one's index from ``JAXPDE_NUM_PROCESSES`` and ``JAXPDE_PROCESS_ID``
+    when set. On TPU pods and SLURM/Open MPI clusters jax detects all three itself.
+
+    **Returns:** whether it ran."""
     wanted = os.environ.get("JAXPDE_DISTRIBUTED", "") not in ("", "0") or "JAX_COORDINATOR_ADDRESS" in os.environ
     if wanted and not jax.distributed.is_initialized():
-        jax.distributed.initialize()
+        kwargs = {}
+        if "JAXPDE_NUM_PROCESSES" in os.environ:
+            kwargs["num_processes"] = int(os.environ["JAXPDE_NUM_PROCESSES"])
+        if "JAXPDE_PROCESS_ID" in os.environ:
+            kwargs["process_id"] = int(os.environ["JAXPDE_PROCESS_ID"])
+        jax.distributed.initialize(**kwargs)
         return True
     return False
 
