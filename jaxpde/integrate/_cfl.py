@@ -40,12 +40,12 @@ def _stepper_factory(stepper):
 
 
 def _is_split(pde) -> bool:
-    return pde.grid.is_split
+    return pde.grid is not None and pde.grid.is_split
 
 
 def _constrain(pde, u):
-    """Keep a state split like its grid (a no-op on one device)."""
-    return pde.grid.constrain(u)
+    """Keep a state split like its grid (a no-op on one device or without a grid)."""
+    return u if pde.grid is None else pde.grid.constrain(u)
 
 
 def _is_traced(x) -> bool:

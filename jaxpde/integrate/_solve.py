@@ -308,7 +308,7 @@ def solve(
         throw=False,
         progress_meter=meter,
     )
-    ys = pde.grid.constrain(sol.ys)
+    ys = sol.ys if pde.grid is None else pde.grid.constrain(sol.ys)
     if throw:
         ys = _check_result(sol, ys, max_steps)
 
