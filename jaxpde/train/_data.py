@@ -202,7 +202,7 @@ def generate_dataset(
             total=num_samples,
             unit="sample",
             desc=path.name,
-            disable=(progress is False if progress is not None else None) or me != 0,
+            disable=True if me != 0 else (progress is False if progress is not None else None),
         ) as bar:
             for start in range(0, num_samples, chunk_size):
                 trajs, params = make_chunk(jnp.asarray(start))
