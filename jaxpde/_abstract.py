@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from ._checks import raise_if
 from ._types import Args, Field
 from .grids import AbstractGrid
 
@@ -38,13 +39,13 @@ def check_state_dtype(u, what: str = "state") -> None:
 
 def check_state_finite(u, what: str = "state"):
     """Raise if `u` holds NaN or inf: at once for a concrete array, at run time (through
-    ``eqx.error_if``) for a traced one. Returns `u` (use the returned value under jit so
-    the check is kept)."""
+    ``eqx.error_if`` on a scalar, so a field split over devices is not gathered) for a
+    traced one. Returns `u` (use the returned value under jit so the check is kept)."""
     if not isinstance(u, jax.core.Tracer):
         if not np.all(np.isfinite(np.asarray(u))):
             raise FloatingPointError(f"{what} is not finite (it holds NaN or inf).")
         return u
-    return eqx.error_if(u, ~jnp.all(jnp.isfinite(u)), f"{what} is not finite (it holds NaN or inf).")
+    return raise_if(u, ~jnp.all(jnp.isfinite(u)), f"{what} is not finite (it holds NaN or inf).")
 
 
 class AbstractPDE(eqx.Module):
