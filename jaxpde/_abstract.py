@@ -75,6 +75,12 @@ class AbstractPDE(eqx.Module):
         check_state_shape(u, self.state_shape, what)
         check_state_dtype(u, what)
 
+    @property
+    def periodic_axes(self) -> tuple[bool, ...]:
+        """Per spatial axis, whether the solution is periodic along it (the grid's kind;
+        a finite-volume PDE reads its boundary conditions)."""
+        return (bool(self.grid.periodic),) * self.grid.ndim  # pyright: ignore
+
     @abc.abstractmethod
     def rhs(self, t, u: Field, args: Args = None) -> Field:
         """The semi-discrete vector field ``du/dt`` at time ``t`` in physical space."""

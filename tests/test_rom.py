@@ -74,6 +74,30 @@ def test_decoders_are_continuous_fields_conditioned_on_the_latent(kind):
     assert not np.allclose(np.asarray(rom.decode_grid(dec, GRID, alpha + 1.0)), np.asarray(u))
 
 
+@pytest.mark.parametrize("kind", ["sine", "modulated"])
+def test_decoders_are_periodic_on_periodic_axes_to_round_off(kind):
+    """The decoded field and its derivatives agree at x = lower and x = upper on a periodic
+    axis (the periodic embedding), and not on a bounded one."""
+    from jaxpde import fv
+
+    cls = rom.SineDecoder if kind == "sine" else rom.ModulatedDecoder
+    dec = cls(2, 3, ((0.0, -1.0), (2.5, 3.0)), periodic=(True, False), width=16, depth=2, key=KEY)
+    alpha = jnp.array([0.4, -0.7, 1.1])
+    f = lambda x: dec(x, alpha)  # noqa: E731
+    for y in (-1.0, 0.3, 2.9):
+        lo, hi = jnp.array([0.0, y]), jnp.array([2.5, y])
+        np.testing.assert_allclose(np.asarray(f(lo)), np.asarray(f(hi)), rtol=0, atol=1e-13)
+        d_lo, d_hi = jax.jacfwd(f)(lo)[:, 0], jax.jacfwd(f)(hi)[:, 0]
+        np.testing.assert_allclose(np.asarray(d_lo), np.asarray(d_hi), rtol=0, atol=1e-12)
+    gap = f(jnp.array([1.0, -1.0])) - f(jnp.array([1.0, 3.0]))
+    assert float(jnp.max(jnp.abs(gap))) > 1e-3  # the bounded axis is free
+    # the model follows the PDE: a spectral grid is periodic, a finite-volume one per its boundaries
+    assert spectral.Burgers(GRID, 0.1).periodic_axes == (True,)
+    cells = jaxpde.CellGrid((8, 8), (0.0, 0.0), (1.0, 1.0))
+    law = fv.Burgers(ndim=2)
+    assert fv.FiniteVolume(law, cells, bc=["periodic", ("outflow", "outflow")]).periodic_axes == (True, False)
+
+
 def test_phi_rom_dynamics_loss_gradient_matches_finite_differences():
     """Gradients flow through the least-squares solve, the solver's rhs and the decoder."""
     pde = spectral.Burgers(GRID, 0.1)

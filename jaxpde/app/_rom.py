@@ -84,7 +84,7 @@ def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]
     decoders = _decoders()
     if kind not in decoders:
         raise ConfigError(f"{file}: key 'model.decoder.kind' must be one of {', '.join(decoders)}, got {kind!r}")
-    for k in ("num_channels", "bounds"):
+    for k in ("num_channels", "bounds", "periodic"):
         if k in dec:
             raise ConfigError(f"{file}: key 'model.decoder.{k}' is set from the data (do not give it)")
     if "latent_size" not in dec:
@@ -93,7 +93,7 @@ def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"{file}: key 'model.decoder.latent_size' must be a positive integer, got {k!r}")
     dec = validate(
-        keyword_model(decoders[kind], f"decoder_{kind}", skip=("key", "num_channels", "bounds", "latent_size")),
+        keyword_model(decoders[kind], f"decoder_{kind}", skip=("key", "num_channels", "bounds", "latent_size", "periodic")),
         dec,
         file,
         prefix=("model", "decoder"),
@@ -200,6 +200,7 @@ def _setup(cfg, run_dir, progress):
             decoder=kind,
             decoder_options=dec,
             dynamics_options=cfg.model["dynamics"],
+            periodic=pde.periodic_axes,
         )
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{cfg.path}: key 'model': {e}") from None

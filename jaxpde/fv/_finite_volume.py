@@ -90,6 +90,10 @@ class FiniteVolume(AbstractPDE):
     def num_channels(self) -> int:
         return self.law.num_channels
 
+    @property
+    def periodic_axes(self) -> tuple[bool, ...]:
+        return tuple(bool(lo.periodic and hi.periodic) for lo, hi in self.bc)
+
     # --- right-hand side -----------------------------------------------------------
     def pad(self, u: Field, axis: int, num_ghost: int) -> Field:
         """`u` ``(C, *N)`` with `num_ghost` ghost cells from the boundary conditions on both

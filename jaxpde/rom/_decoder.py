@@ -31,16 +31,38 @@ def grid_points(grid) -> np.ndarray:
     return c.reshape(c.shape[0], -1).T
 
 
-class _Scaled(eqx.Module):
-    """A field on a box domain that sees its coordinate scaled to ``[-1, 1]^d``."""
+class _Embedded(eqx.Module):
+    """A field on a box domain that sees an embedding of its coordinate: a bounded axis
+    scaled to ``[-1, 1]``; a periodic axis as ``(cos θ, sin θ)``, ``θ = 2π (x - lower) /
+    (upper - lower)``, so that anything computed from it is exactly periodic."""
 
     lower: tuple = eqx.field(static=True)
     upper: tuple = eqx.field(static=True)
+    periodic: tuple = eqx.field(static=True)
 
-    def _scale(self, x):
+    def _set_domain(self, bounds, periodic):
+        self.lower, self.upper = _as_bounds(bounds)
+        d = len(self.lower)
+        periodic = (False,) * d if periodic is None else tuple(bool(p) for p in np.broadcast_to(periodic, (d,)))
+        self.periodic = periodic
+
+    @property
+    def embedding_size(self) -> int:
+        """Length of the embedded coordinate: ``d`` plus one per periodic axis."""
+        return len(self.lower) + sum(self.periodic)
+
+    def _embed(self, x):
         lo = jnp.asarray(self.lower, x.dtype)
         hi = jnp.asarray(self.upper, x.dtype)
-        return 2.0 * (x - lo) / (hi - lo) - 1.0
+        s = (x - lo) / (hi - lo)
+        parts = []
+        for i, p in enumerate(self.periodic):
+            if p:
+                theta = 2 * jnp.pi * s[i]
+                parts += [jnp.cos(theta), jnp.sin(theta)]
+            else:
+                parts.append(2.0 * s[i] - 1.0)
+        return jnp.stack(parts)
 
 
 def _as_bounds(bounds) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -50,43 +72,48 @@ def _as_bounds(bounds) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return lower, upper
 
 
-class SineDecoder(_Scaled):
+class SineDecoder(_Embedded):
     r"""Coordinate MLP on ``[x̃, α]`` with sine activations (a [`SIREN`][jaxpde.nn.SIREN]
-    on the concatenation), ``x̃ ∈ [-1, 1]^d`` the scaled coordinate. A decoder of the
-    Φ-ROM paper (Hosseini Dashtbayaz et al., NeurIPS 2025).
+    on the concatenation). ``x̃`` embeds the coordinate: bounded axes scaled to
+    ``[-1, 1]``, periodic axes as ``(cos θ, sin θ)`` with ``θ = 2π (x - lower) / L``, so
+    the decoded field is exactly periodic on a periodic domain (its values and every
+    derivative match at ``x = lower`` and ``x = upper``). A decoder of the Φ-ROM paper
+    (Hosseini Dashtbayaz et al., NeurIPS 2025).
 
     **Arguments:** `num_channels` C, `latent_size` k, `bounds` ``(lower, upper)`` of the
-    domain ([`domain_bounds`][jaxpde.rom.domain_bounds]), `width`, `depth`, `omega0`, `key`.
+    domain ([`domain_bounds`][jaxpde.rom.domain_bounds]), `periodic` (one flag per axis, or one for all; default
+    none: e.g. ``pde.periodic_axes``), `width`, `depth`, `omega0`, `key`.
     """
 
     siren: SIREN
     num_channels: int = eqx.field(static=True)
     latent_size: int = eqx.field(static=True)
 
-    def __init__(self, num_channels, latent_size, bounds, *, width=64, depth=3, omega0=10.0, key):
-        self.lower, self.upper = _as_bounds(bounds)
+    def __init__(self, num_channels, latent_size, bounds, *, periodic=None, width=64, depth=3, omega0=10.0, key):
+        self._set_domain(bounds, periodic)
         self.latent_size = check_int(latent_size, "latent_size")
         self.num_channels = check_int(num_channels, "num_channels")
         self.siren = SIREN(
-            len(self.lower) + self.latent_size, num_channels, width=width, depth=depth, omega0=omega0, key=key
+            self.embedding_size + self.latent_size, num_channels, width=width, depth=depth, omega0=omega0, key=key
         )
 
     def __call__(self, x: Array, alpha: Array) -> Array:
-        return self.siren(jnp.concatenate([self._scale(jnp.atleast_1d(x)), alpha.astype(x.dtype)]))
+        return self.siren(jnp.concatenate([self._embed(jnp.atleast_1d(x)), alpha.astype(x.dtype)]))
 
 
-class ModulatedDecoder(_Scaled):
+class ModulatedDecoder(_Embedded):
     r"""Multiplicative filter network modulated by the latent (DINo-style):
     ``h₀ = [sin ω₀x̃, cos ω₀x̃]``, ``h_{i+1} = (W_i h_i + b_i + V_i α) ⊙ [sin ω_{i+1}x̃,
     cos ω_{i+1}x̃]`` with trainable frequencies ``ω_i``, linear output. The latent shifts
-    every layer.
+    every layer. ``x̃`` is the coordinate embedding of [`SineDecoder`][jaxpde.rom.SineDecoder] (periodic axes as
+    ``(cos θ, sin θ)``).
 
     **References:** Fathony, Sahu, Willmott & Kolter, "Multiplicative Filter Networks",
     ICLR 2021; Yin, Kirchmeyer, Franceschi, Rakotomamonjy & Gallinari, "Continuous PDE
     Dynamics Forecasting with Implicit Neural Representations" (DINo), ICLR 2023.
 
-    **Arguments:** `num_channels` ``C``, `latent_size` ``k``, the domain `bounds` ``(lower, upper)``, the hidden
-    `width` and `depth`, `frequency_scale` (of the initial ``ω_i``), and a PRNG `key`.
+    **Arguments:** `num_channels` ``C``, `latent_size` ``k``, the domain `bounds` ``(lower, upper)``, the
+    `periodic` axes, the hidden `width` and `depth`, `frequency_scale` (of the initial ``ω_i``), and a PRNG `key`.
     """
 
     filters: list  # (width // 2, d) frequency matrices
@@ -96,9 +123,11 @@ class ModulatedDecoder(_Scaled):
     num_channels: int = eqx.field(static=True)
     latent_size: int = eqx.field(static=True)
 
-    def __init__(self, num_channels, latent_size, bounds, *, width=64, depth=3, frequency_scale=8.0, key):
-        self.lower, self.upper = _as_bounds(bounds)
-        d = len(self.lower)
+    def __init__(
+        self, num_channels, latent_size, bounds, *, periodic=None, width=64, depth=3, frequency_scale=8.0, key
+    ):
+        self._set_domain(bounds, periodic)
+        d = self.embedding_size
         self.latent_size = check_int(latent_size, "latent_size")
         width, depth = check_int(width, "width"), check_int(depth, "depth")
         if width % 2:
@@ -118,7 +147,7 @@ class ModulatedDecoder(_Scaled):
         return jnp.concatenate([jnp.sin(z), jnp.cos(z)])
 
     def __call__(self, x: Array, alpha: Array) -> Array:
-        xs = self._scale(jnp.atleast_1d(x))
+        xs = self._embed(jnp.atleast_1d(x))
         alpha = alpha.astype(xs.dtype)
         h = self._filter(0, xs)
         for i, (lin, mod) in enumerate(zip(self.linears, self.modulations)):

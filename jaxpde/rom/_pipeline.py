@@ -26,6 +26,7 @@ def initial_model(
     decoder: str = "sine",
     decoder_options: dict | None = None,
     dynamics_options: dict | None = None,
+    periodic=None,
 ) -> ReducedOrderModel:
     """The untrained [`ReducedOrderModel`][jaxpde.rom.ReducedOrderModel] for `batches`: a decoder (``"sine"`` or
     ``"modulated"``) on the grid's domain, latent dynamics conditioned on the PDE
@@ -33,8 +34,10 @@ def initial_model(
     observed values only, for sparse training), in the data's precision.
 
     **Arguments:** `batches` (a [`SnapshotBatches`][jaxpde.rom.SnapshotBatches]), the `grid`, `latent_size`, a PRNG
-    `key`, the `decoder` kind, and keywords of the decoder (`decoder_options`) and of the
-    [`LatentDynamics`][jaxpde.rom.LatentDynamics] (`dynamics_options`).
+    `key`, the `decoder` kind, keywords of the decoder (`decoder_options`) and of the
+    [`LatentDynamics`][jaxpde.rom.LatentDynamics] (`dynamics_options`), and the `periodic` axes of the decoder's
+    coordinate embedding (default: the grid's kind; pass ``pde.periodic_axes`` for a
+    finite-volume PDE with periodic boundaries).
 
     **Returns:** the model.
     """
@@ -48,7 +51,11 @@ def initial_model(
     vals = np.moveaxis(flat, 2, 0).reshape(c, -1)
     kd, kp = jax.random.split(key)
     params = batches.parameters
-    dec = DECODERS[decoder](c, latent_size, domain_bounds(grid), key=kd, **(decoder_options or {}))
+    if periodic is None:
+        periodic = (bool(grid.periodic),) * grid.ndim
+    dec = DECODERS[decoder](
+        c, latent_size, domain_bounds(grid), periodic=periodic, key=kd, **(decoder_options or {})
+    )
     dyn = LatentDynamics(latent_size, params.shape[1], key=kp, **(dynamics_options or {}))
     dec, dyn = (jax.tree.map(lambda a: a.astype(trajs.dtype) if eqx.is_inexact_array(a) else a, m) for m in (dec, dyn))
     pstd = params.std(axis=0)
