@@ -17,7 +17,12 @@ CONFIGS = sorted([*ROOT.glob("phirom_*.yaml"), *ROOT.glob("dino_*.yaml"), *ROOT.
 
 def _shrink(raw: dict) -> dict:
     raw = json.loads(json.dumps(raw))
-    raw["data"]["train_samples"], raw["data"]["test_samples"] = 2, 1
+    if "train_parameters" in raw["data"]:  # listed: two training values, one test value inside and one outside
+        for name, values in raw["data"]["train_parameters"].items():
+            raw["data"]["train_parameters"][name] = [values[0], values[-1]]
+            raw["data"]["test_parameters"][name] = [(values[0] + values[-1]) / 2, 2 * values[-1] - values[0]]
+    else:
+        raw["data"]["train_samples"], raw["data"]["test_samples"] = 2, 1
     raw["training"].update(num_steps=1, batch_size=2, checkpoint_every=1, eval_every=0)
     raw["rom"].update(encode_steps=3, warmup_steps=0)
     raw["model"]["decoder"].update(width=16, depth=2)
@@ -48,7 +53,7 @@ def _train_one_step(path, tmp_path, capsys):
 
 # The whole train -> restore -> evaluate path: one full-field and one sparse config in the
 # default suite (~20 s each on 2 cores), the others with -m slow.
-EVALUATED = ("phirom_burgers", "dino_navier_stokes")
+EVALUATED = ("phirom_burgers_paper", "dino_navier_stokes")
 
 
 def _one_step_marks(path):
@@ -77,7 +82,10 @@ def test_every_rom_config_evaluates(path, tmp_path, capsys):
     sparse = yaml.safe_load(path.read_text())["rom"].get("observed_fraction") is not None
     assert len(ev["errors"]) == (1 if sparse else 2)  # POD-Galerkin needs full fields
     assert ("pod_galerkin" in ev) == sparse
+    listed = "train_parameters" in yaml.safe_load(path.read_text())["data"]
     for errors in ev["errors"].values():
-        for split in ("seen", "unseen"):
+        splits = ("seen", "unseen") + (("unseen_interpolating", "unseen_out_of_range") if listed else ())
+        assert set(errors) == set(splits)
+        for split in splits:
             assert np.isfinite(errors[split]["interpolation"]) and np.isfinite(errors[split]["extrapolation"])
     assert (run / "rom_errors.png").exists() and (run / "loss.png").exists()

@@ -99,6 +99,25 @@ class SimulationConfig:
         """How the config runs (see [`jaxpde.app.simulate`][jaxpde.app.simulate])."""
         return _plan(self)
 
+    # the interface training data uses (shared with the finite-volume FVConfig)
+    def parameter_names(self) -> tuple[str, ...]:
+        """Names a training config may sample or list: the equation's keywords."""
+        from ._schema import keyword_model
+
+        return tuple(keyword_model(EQUATIONS[self.equation], "p", skip=("grid", "key", "dtype")).model_fields)
+
+    def make_pde(self, grid, **overrides):
+        """The equation on `grid` with `overrides` (traceable)."""
+        return make_pde(self, grid, **overrides)
+
+    def make_stepper(self, pde):
+        """The fixed-step stepper of the config for `pde`."""
+        return make_stepper(self, pde)
+
+    def initial_sampler(self, pde):
+        """``(key -> u0, takes_key)`` of the initial condition."""
+        return ic_sampler(self, pde)
+
 
 class _Grid(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")

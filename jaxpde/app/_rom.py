@@ -11,10 +11,12 @@ autodiff of the decoder). The config's ``model`` section has a ``decoder`` and a
       fraction: 0.1           # hyper-reduction: share of grid points in each least-squares fit
       warmup_steps: 200       # steps before the physics gradient reaches decoder and latents
       coupling: 1.0           # the scale of that gradient afterwards
+      coupling_ramp_steps: 0  # reach it linearly over these steps after the warm-up
       physics: rhs            # rhs: the PDE's du/dt; step: (S(u) - u) / dt of the data's stepper
       teacher_forcing_steps: 0
       observed_fraction: null # sparse training: each trajectory seen at this share of points
       encode_steps: 500       # Adam steps fitting the initial latent at inference
+      batch: trajectories     # training.batch_size counts trajectories, or (snapshots) snapshots
 
 ``jaxpde evaluate`` forecasts every training trajectory (seen parameters) and every test
 trajectory (unseen) from its initial state and reports the mean relative L2 error on the
@@ -57,11 +59,13 @@ class _Rom(_Strict):
     fraction: _Fraction = 0.1
     warmup_steps: pydantic.NonNegativeInt = 0
     coupling: _Unit = 1.0
+    coupling_ramp_steps: pydantic.NonNegativeInt = 0
     physics: Literal["rhs", "step"] = "rhs"
     teacher_forcing_steps: pydantic.NonNegativeInt = 0
     observed_fraction: _Fraction | None = None
     encode_steps: pydantic.PositiveInt = 500
     encode_learning_rate: pydantic.PositiveFloat = 0.01
+    batch: Literal["trajectories", "snapshots"] = "trajectories"
 
 
 class _Dynamics(_Strict):
@@ -93,7 +97,9 @@ def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"{file}: key 'model.decoder.latent_size' must be a positive integer, got {k!r}")
     dec = validate(
-        keyword_model(decoders[kind], f"decoder_{kind}", skip=("key", "num_channels", "bounds", "latent_size", "periodic")),
+        keyword_model(
+            decoders[kind], f"decoder_{kind}", skip=("key", "num_channels", "bounds", "latent_size", "periodic")
+        ),
         dec,
         file,
         prefix=("model", "decoder"),
@@ -107,7 +113,9 @@ def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]
         )
     if task == "pinn_rom" and rom["physics"] != "rhs":
         raise ConfigError(f"{file}: key 'rom.physics' does not apply to 'pinn_rom' (its residual comes from autodiff)")
-    for k in ("coupling", "physics"):
+    if task == "dino" and rom["batch"] == "snapshots":
+        raise ConfigError(f"{file}: key 'rom.batch': 'dino' fits whole latent trajectories; use 'trajectories'")
+    for k in ("coupling", "coupling_ramp_steps", "physics"):
         if task == "dino" and rom[k] != _Rom.model_fields[k].default:
             raise ConfigError(f"{file}: key 'rom.{k}' applies to the physics-informed tasks, not 'dino'")
     return {"decoder": {"kind": kind, **dec}, "dynamics": model.dynamics.model_dump()}, rom
@@ -117,7 +125,7 @@ def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]
 
 
 def _names(cfg):
-    return sorted(cfg.data["parameter_ranges"])
+    return sorted([*cfg.data["parameter_ranges"], *(cfg.data["train_parameters"] or {})])
 
 
 def _read(ds):
@@ -137,20 +145,22 @@ def _interval(cfg):
 
 def _pde_of(cfg, grid):
     """``beta -> AbstractPDE`` with the sampled parameters (sorted names) set to beta."""
-    from ._config import make_pde
-
     names = _names(cfg)
-    return lambda beta: make_pde(cfg.sim, grid, **{n: beta[i] for i, n in enumerate(names)})
+    return lambda beta: cfg.sim.make_pde(grid, **{n: beta[i] for i, n in enumerate(names)})
+
+
+def _physics(cfg, grid):
+    """``beta -> AbstractPDE`` (``rom.physics: rhs``) or the data's stepper on it
+    (``step``: the one-step difference quotient)."""
+    pde = _pde_of(cfg, grid)
+    return (lambda beta: cfg.sim.make_stepper(pde(beta))) if cfg.rom["physics"] == "step" else pde
 
 
 def _loss_fn(cfg, grid):
-    """The ROM loss; its physics is ``beta -> AbstractPDE`` (``rom.physics: rhs``) or the
-    data's stepper on it (``step``: the one-step difference quotient)."""
+    """The ROM loss ``(model, batch) -> (loss, {reconstruction, dynamics})``."""
     from ..rom import rom_loss
-    from ._config import make_stepper
 
-    pde = _pde_of(cfg, grid)
-    phys = (lambda beta: make_stepper(cfg.sim, pde(beta))) if cfg.rom["physics"] == "step" else pde
+    phys = _physics(cfg, grid)
     method = {"phirom": "phirom", "pinn_rom": "pinn", "dino": "dino"}[cfg.task]
     return functools.partial(
         rom_loss,
@@ -160,6 +170,7 @@ def _loss_fn(cfg, grid):
         weight=cfg.rom["weight"],
         fraction=cfg.rom["fraction"],
         interval=_interval(cfg),
+        terms=True,
     )
 
 
@@ -185,8 +196,10 @@ def _setup(cfg, run_dir, progress):
         seed=cfg.seed,
         warmup_steps=r["warmup_steps"],
         coupling=r["coupling"],
+        coupling_ramp_steps=r["coupling_ramp_steps"],
         teacher_forcing_steps=r["teacher_forcing_steps"],
         observed_fraction=r["observed_fraction"],
+        snapshots=r["batch"] == "snapshots",
     )
     k_model, k_fit = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), 2))
     dec = dict(cfg.model["decoder"])
@@ -235,7 +248,10 @@ def _errors(cfg, model, pde, trajs, params, observed):
 
 
 def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dict:
-    from ..rom import window_summary
+    import equinox as eqx
+    import jax.numpy as jnp
+
+    from .. import rom
     from ..train import maybe_initialize_distributed
     from ._build import run_fit
 
@@ -245,9 +261,26 @@ def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dic
     test_trajs, test_params = test_data
     test_obs = _test_observed(cfg, test_trajs)
 
+    physics_informed = cfg.task != "dino"
+    probe = {k: jnp.asarray(v) for k, v in batches(0).items()}
+    ratio = eqx.filter_jit(
+        lambda m: rom.gradient_ratio(
+            m,
+            probe,
+            method="pinn" if cfg.task == "pinn_rom" else "phirom",
+            grid=pde.grid,
+            physics=_physics(cfg, pde.grid),
+            weight=cfg.rom["weight"],
+            fraction=cfg.rom["fraction"],
+        )
+    )
+
     def eval_fn(m):
         curves, _ = _errors(cfg, m, pde, test_trajs, test_params, test_obs)
-        return {f"unseen_{k}": v for k, v in window_summary(curves, n_tr).items()}
+        out = {f"unseen_{k}": v for k, v in rom.window_summary(curves, n_tr).items()}
+        if physics_informed:  # the physics gradient against the reconstruction's, coupling on
+            out["gradient_ratio"] = float(ratio(m))
+        return out
 
     print(
         f"training {cfg.name}: {cfg.task} ROM, latent size {cfg.model['decoder']['latent_size']}, "
@@ -265,16 +298,44 @@ def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dic
         mesh=cfg.mesh(),
         resume=resume,
         progress=progress,
+        has_aux=True,
+        eval_steps=(cfg.rom["warmup_steps"],) if cfg.rom["warmup_steps"] else (),
     )
     final = {k: last[f"unseen_{k}"] for k in ("interpolation", "extrapolation")}
     return {"run_dir": run_dir, "final_loss": final_loss, "unseen": final, "samples_per_s": rate}
+
+
+def _parameter_groups(train_params, test_params) -> dict:
+    """Test trajectories by their parameters: inside the box of the training parameters
+    (interpolating) or outside it (out of range); empty when there are no parameters or
+    only one group."""
+    import numpy as np
+
+    if not train_params.shape[1]:
+        return {}
+    lo, hi = train_params.min(axis=0), train_params.max(axis=0)
+    tol = 1e-9 * np.maximum(np.abs(hi - lo), 1e-30)
+    inside = np.all((test_params >= lo - tol) & (test_params <= hi + tol), axis=1)
+    if inside.all() or not inside.any():
+        return {}
+    return {"unseen_interpolating": np.flatnonzero(inside), "unseen_out_of_range": np.flatnonzero(~inside)}
+
+
+def _grouped(curve, groups, n_tr) -> dict:
+    from ..rom import window_summary
+
+    out = {s: window_summary(curve[s], n_tr) for s in curve}
+    for name, rows in groups.items():
+        if "unseen" in curve:
+            out[name] = window_summary(curve["unseen"][rows], n_tr)
+    return out
 
 
 def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
     import equinox as eqx
     import numpy as np
 
-    from ..rom import plot_errors, pod_errors, window_summary
+    from ..rom import plot_errors, pod_errors
     from ..train import Checkpointer
     from ._build import build_optimiser
 
@@ -299,6 +360,7 @@ def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
     else:
         notes["pod_galerkin"] = "skipped: POD needs full-grid snapshots and this run trains on sparse observations"
     times = (np.arange(test_trajs.shape[1]) * _interval(cfg)).tolist()
+    groups = _parameter_groups(train_params, test_params)
     out = {
         "step": meta["step"],
         "task": cfg.task,
@@ -306,7 +368,7 @@ def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
         "train_frames": n_tr,
         "t_train": times[n_tr - 1],
         "t_test": times[-1],
-        "errors": {k: {s: window_summary(v[s], n_tr) for s in v} for k, v in curves.items()},
+        "errors": {k: _grouped(v, groups, n_tr) for k, v in curves.items()},
         "curves": {k: {s: v[s].mean(axis=0).tolist() for s in v} for k, v in curves.items()},
         **notes,
     }

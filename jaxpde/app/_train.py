@@ -19,7 +19,7 @@ import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import pydantic
 import yaml
@@ -86,6 +86,8 @@ class _DataExtra(_Strict):
     test_samples: pydantic.PositiveInt = 100
     online: bool = False
     parameter_ranges: dict[str, tuple[float, float]] | None = None
+    train_parameters: dict[str, list[float]] | None = None
+    test_parameters: dict[str, list[float]] | None = None
     burn_in: pydantic.NonNegativeInt = 0
 
 
@@ -98,6 +100,10 @@ class _Training(_Strict):
     schedule: Literal[SCHEDULES] = "cosine"  # type: ignore[valid-type]
     warmup_steps: pydantic.NonNegativeInt = 0
     clip_norm: pydantic.PositiveFloat | None = None
+    decay_rate: Annotated[float, pydantic.Field(gt=0, le=1)] = 0.5
+    decay_steps: pydantic.PositiveInt | None = None
+    staircase: bool = False
+    final_learning_rate: pydantic.PositiveFloat | None = None
     loss: Literal["one_step", "rollout"] = "one_step"
     horizon: pydantic.PositiveInt = 1
     pushforward: bool = False
@@ -135,8 +141,7 @@ def _err(file, key, msg):
 def parse_train_config(raw: dict, path) -> TrainConfig:
     """Validate a training config: its sections against their schemas, the ``data``
     section as a simulation config, then the rules that tie them together."""
-    from ._config import EQUATIONS
-    from ._schema import keyword_model, validate
+    from ._schema import validate
 
     path = Path(path)
     file = str(path)
@@ -151,18 +156,34 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
     if "integrator" in data_raw:
         raise _err(file, "data.integrator", ": training data uses fixed-step solvers (stepper, dt)")
     try:
-        sim = parse_config(data_raw, path)
+        if "law" in data_raw:
+            from ._fv import load_fv_config
+
+            sim = load_fv_config(data_raw, path)
+            if sim.dt is None:
+                raise ConfigError(
+                    f"{file}: key 'data.t_final': training data takes fixed steps; give dt, num_steps and save_every"
+                )
+        else:
+            sim = parse_config(data_raw, path)
     except ConfigError as e:
         raise ConfigError(f"{e} (in section 'data')") from None
     ranges = {k: list(v) for k, v in (data.parameter_ranges or {}).items()}
-    known = keyword_model(EQUATIONS[sim.equation], "p", skip=("grid", "key", "dtype")).model_fields
+    known = sim.parameter_names()
+    for key, names in (
+        ("parameter_ranges", ranges),
+        ("train_parameters", data.train_parameters or {}),
+        ("test_parameters", data.test_parameters or {}),
+    ):
+        for name in names:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(known)}"
+                raise ConfigError(f"{file}: unknown key 'data.{key}.{name}'{hint}")
     for name, (low, high) in ranges.items():
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(known)}"
-            raise ConfigError(f"{file}: unknown key 'data.parameter_ranges.{name}'{hint}")
         if low > high:
             raise _err(file, f"data.parameter_ranges.{name}", "needs low <= high")
+    listed = _listed_parameters(data, ranges, raw.get("data") or {}, file)
     frames = sim.num_steps // sim.save_every + 1
     if c.task == "operator" and frames != 2:
         raise ConfigError(
@@ -174,13 +195,16 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
     else:
         if c.rom is not None:
             raise _err(file, "rom", f"only applies to the tasks {', '.join(ROM_TASKS)}")
-        model, rom = _parse_model(c.model, file, ranges), None
-    data = {**data.model_dump(), "parameter_ranges": ranges}
-    training = _check_training(c.training.model_dump(), file, data, frames)
+        model, rom = _parse_model(c.model, file, {**ranges, **(data.train_parameters or {})}), None
+    data = {**data.model_dump(), "parameter_ranges": ranges, **listed}
+    snapshots = bool(rom) and rom["batch"] == "snapshots"
+    training = _check_training(c.training.model_dump(), file, data, frames, rom["train_frames"] if snapshots else None)
     coarse = {}
     if c.task == "solver_in_the_loop":
         coarse = (c.coarse or _Coarse()).model_dump()
-        if ranges:
+        if "law" in data_raw:
+            raise _err(file, "data.law", ": solver_in_the_loop's coarse solver is spectral (ETDRK); use an equation")
+        if ranges or listed:
             raise _err(
                 file,
                 "data.parameter_ranges",
@@ -204,6 +228,38 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         rom=rom,
         devices=_data_devices(c.devices, path),
     )
+
+
+def _listed_parameters(data, ranges, raw_data, file) -> dict:
+    """Explicit train/test parameter lists: one length per split (it sets the split's
+    sample count), the same names in both, no name also sampled."""
+    out = {}
+    train, test = data.train_parameters, data.test_parameters
+    if (train is None) != (test is None):
+        missing = "test_parameters" if test is None else "train_parameters"
+        raise ConfigError(f"{file}: missing key 'data.{missing}' (listed parameters need both splits)")
+    if train is None:
+        return {}
+    if set(train) != set(test):
+        raise _err(
+            file, "data.test_parameters", f"must name the same parameters as data.train_parameters ({sorted(train)})"
+        )
+    both = set(train) & set(ranges)
+    if both:
+        raise _err(file, "data.parameter_ranges", f"and the listed parameters both set {sorted(both)}")
+    if data.online:
+        raise _err(file, "data.online", "does not apply to listed parameters (the data set is fixed)")
+    for split, values in (("train", train), ("test", test)):
+        lengths = {len(v) for v in values.values()}
+        if len(lengths) != 1 or 0 in lengths:
+            raise _err(file, f"data.{split}_parameters", "needs non-empty lists of one length")
+        n = lengths.pop()
+        if f"{split}_samples" in raw_data and raw_data[f"{split}_samples"] != n:
+            raise _err(
+                file, f"data.{split}_samples", f"({raw_data[f'{split}_samples']}) differs from the {n} listed values"
+            )
+        out[f"{split}_samples"] = n
+    return out
 
 
 def _data_devices(devices, file) -> int | None:
@@ -246,7 +302,16 @@ def _parse_model(model, file, ranges) -> dict:
     return {"kind": kind, **kwargs}
 
 
-def _check_training(t, file, data, frames) -> dict:
+def _check_training(t, file, data, frames, snapshot_frames=None) -> dict:
+    if t["schedule"] != "exponential":
+        for k, default in (
+            ("decay_rate", 0.5),
+            ("decay_steps", None),
+            ("staircase", False),
+            ("final_learning_rate", None),
+        ):
+            if t[k] != default:
+                raise _err(file, f"training.{k}", f"applies to 'schedule: exponential', not {t['schedule']!r}")
     if t["loss"] == "rollout" and t["horizon"] >= frames:
         raise _err(file, "training.horizon", f"({t['horizon']}) needs more frames; the data has {frames}")
     if t["window"] is not None:
@@ -263,7 +328,10 @@ def _check_training(t, file, data, frames) -> dict:
         t["eval_horizon"] = frames - 1
     if t["eval_horizon"] >= frames:
         raise _err(file, "training.eval_horizon", f"must be < {frames} (the number of frames)")
-    if t["batch_size"] > data["train_samples"] and not data["online"]:
+    if snapshot_frames is not None:
+        if t["batch_size"] > data["train_samples"] * snapshot_frames:
+            raise _err(file, "training.batch_size", "exceeds the number of training snapshots (samples x train_frames)")
+    elif t["batch_size"] > data["train_samples"] and not data["online"]:
         raise _err(file, "training.batch_size", "exceeds data.train_samples")
     return t
 
@@ -279,14 +347,14 @@ def build_model(cfg, pde, key):
     cls = nn.OPERATORS[cfg.model["kind"]]
     kwargs = {k: v for k, v in cfg.model.items() if k != "kind"}
     c = pde.num_channels
-    ndim = len(cfg.sim.num_points)
+    ndim = pde.grid.ndim
     try:
         net = cls(c, c, ndim=ndim, key=key, **kwargs)
         import equinox as eqx
         import jax.numpy as jnp
 
         probe = jnp.zeros(pde.state_shape)
-        extra = (jnp.zeros(len(cfg.data["parameter_ranges"])),) if kwargs.get("num_parameters") else ()
+        extra = (jnp.zeros(kwargs["num_parameters"]),) if kwargs.get("num_parameters") else ()
         eqx.filter_eval_shape(lambda m: m(probe, *extra), net)  # shape checks (modes vs grid) before any work
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{cfg.path}: key 'model': {e}") from None

@@ -14,6 +14,9 @@ from ._boundary import (
     AbstractBoundaryCondition as AbstractBoundaryCondition,
 )
 from ._boundary import (
+    FixedCell as FixedCell,
+)
+from ._boundary import (
     Inflow as Inflow,
 )
 from ._boundary import (
@@ -103,6 +106,7 @@ from ._reconstruct import (
 )
 from ._registry import LAWS as LAWS
 from ._registry import PROBLEMS as PROBLEMS
+from ._registry import SOURCES as SOURCES
 from ._riemann import (
     HLL as HLL,
 )
@@ -121,3 +125,7 @@ from ._riemann import (
 from ._riemann import (
     make_riemann_solver as make_riemann_solver,
 )
+from ._sources import constant_source as constant_source
+from ._sources import exponential_source as exponential_source
+from ._sources import gaussian_source as gaussian_source
+from ._sources import sine_source as sine_source

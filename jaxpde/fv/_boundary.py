@@ -21,6 +21,8 @@ class AbstractBoundaryCondition(eqx.Module):
     height of shallow water."""
 
     periodic: eqx.AbstractClassVar[bool]
+    holds_boundary_cell: ClassVar[bool] = False
+    """Whether the cell next to this side keeps its value (its ``du/dt`` is zero)."""
 
     @abc.abstractmethod
     def ghost(self, u: Array, num_ghost: int, axis: int, side: str, law: AbstractConservationLaw) -> Array:
@@ -129,7 +131,27 @@ class Inflow(AbstractBoundaryCondition):
         return _edge(b, num_ghost, axis, side)
 
 
-_NAMED = {"periodic": Periodic, "outflow": Outflow, "reflective": Reflective}
+class FixedCell(AbstractBoundaryCondition):
+    """A Dirichlet condition held in the boundary cell itself: the cell next to this side
+    keeps its initial value (its ``du/dt`` is zero) and the ghost cells repeat it. This
+    is the inflow of the parametric Burgers benchmark of Rewienski (2003), used by the
+    Φ-ROM paper (Hosseini Dashtbayaz et al., NeurIPS 2025): the first cell holds the
+    inflow state, and the upwind flux out of it feeds the domain.
+
+    **Reference:** M. Rewienski, "A trajectory piecewise-linear approach to model order
+    reduction of nonlinear dynamical systems", PhD thesis, MIT, 2003."""
+
+    periodic: ClassVar[bool] = False
+    holds_boundary_cell: ClassVar[bool] = True
+
+    def ghost(self, u, num_ghost, axis, side, law):
+        return _edge(u, num_ghost, axis + 1, side)
+
+    def ghost_field(self, b, num_ghost, axis, side):
+        return _edge(b, num_ghost, axis, side)
+
+
+_NAMED = {"periodic": Periodic, "outflow": Outflow, "reflective": Reflective, "fixed": FixedCell}
 
 
 def _one(bc):
@@ -138,7 +160,7 @@ def _one(bc):
     if isinstance(bc, str) and bc in _NAMED:
         return _NAMED[bc]()
     raise TypeError(
-        f"a boundary condition must be 'periodic', 'outflow', 'reflective' or an "
+        f"a boundary condition must be 'periodic', 'outflow', 'reflective', 'fixed' or an "
         f"AbstractBoundaryCondition (e.g. Inflow(state)), got {bc!r}."
     )
 
@@ -148,7 +170,7 @@ def normalise_bc(bc, ndim: int) -> tuple[tuple[AbstractBoundaryCondition, Abstra
 
     Accepted: one condition for every side; or a sequence with one entry per axis,
     each a condition for both sides or a ``(lower, upper)`` pair. A condition is a
-    name (``"periodic"``, ``"outflow"``, ``"reflective"``) or an instance.
+    name (``"periodic"``, ``"outflow"``, ``"reflective"``, ``"fixed"``) or an instance.
 
     **Arguments:** `bc` as above and the grid's `ndim`.
 

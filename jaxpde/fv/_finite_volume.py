@@ -28,8 +28,9 @@ class FiniteVolume(AbstractPDE):
 
     The scheme is conservative: with periodic boundaries the sums of all conserved
     variables are constant to round-off. Viscosity (Burgers) uses the second-order
-    central Laplacian; a forcing `f` comes through ``args`` (an array broadcastable to
-    ``(C, *N)``).
+    central Laplacian. A source ``S(x)`` that does not depend on the state (a body force,
+    a parametric forcing) is the `source` field; a forcing `f` may also come through
+    ``args`` (an array broadcastable to ``(C, *N)``).
 
     **Positivity.** With ``positivity=True`` (default) a face whose reconstructed value
     is not admissible (density or pressure ≤ 0 for Euler, negative depth for shallow
@@ -47,8 +48,10 @@ class FiniteVolume(AbstractPDE):
     - `bc`: boundary conditions (see [`normalise_bc`][jaxpde.fv.normalise_bc]): one for all sides, e.g.
       ``"periodic"``, or one per axis, each a condition or a ``(lower, upper)`` pair.
     - `positivity`: the first-order fallback described above.
+    - `source`: ``None`` or an array broadcastable to ``(C, *N)`` added to ``du/dt`` (see
+      [`jaxpde.fv.SOURCES`][jaxpde.fv.SOURCES] for named parametric profiles).
 
-    Differentiable: the law's coefficients, inflow states, the state itself.
+    Differentiable: the law's coefficients, inflow states, the source, the state itself.
     """
 
     law: AbstractConservationLaw
@@ -56,9 +59,20 @@ class FiniteVolume(AbstractPDE):
     reconstruction: AbstractReconstruction
     riemann_solver: AbstractRiemannSolver
     bc: tuple[tuple[AbstractBoundaryCondition, AbstractBoundaryCondition], ...]
+    source: jax.Array | None
     positivity: bool = eqx.field(static=True)
 
-    def __init__(self, law, grid, reconstruction=None, riemann_solver=None, bc="periodic", *, positivity: bool = True):
+    def __init__(
+        self,
+        law,
+        grid,
+        reconstruction=None,
+        riemann_solver=None,
+        bc="periodic",
+        *,
+        positivity: bool = True,
+        source=None,
+    ):
         if not isinstance(law, AbstractConservationLaw):
             raise TypeError(f"law must be an AbstractConservationLaw (e.g. Euler()), got {type(law).__name__}.")
         if not isinstance(grid, CellGrid):
@@ -85,6 +99,18 @@ class FiniteVolume(AbstractPDE):
         self.riemann_solver = riemann_solver
         self.bc = normalise_bc(bc, grid.ndim)
         self.positivity = bool(positivity)
+        if source is not None:
+            source = jnp.asarray(source)
+            if not jnp.issubdtype(source.dtype, jnp.inexact):
+                source = source.astype(jnp.result_type(float))
+            try:
+                jnp.broadcast_shapes(source.shape, (law.num_channels, *grid.shape))
+            except ValueError:
+                raise ValueError(
+                    f"source of shape {source.shape} does not broadcast to the state shape "
+                    f"{(law.num_channels, *grid.shape)}."
+                ) from None
+        self.source = source
 
     @property
     def num_channels(self) -> int:
@@ -132,12 +158,21 @@ class FiniteVolume(AbstractPDE):
         """``du/dt`` at the cell averages `u` ``(C, *N)``. On a grid split over a mesh it
         is computed per device on its block (see [`CellGrid`][jaxpde.grids.CellGrid])."""
         self.check_state(u)
-        if self.grid.is_split:
-            return self._split_rhs(t, u, args)
+        du = self._split_rhs(t, u, args) if self.grid.is_split else self._block_rhs(t, u, args)
+        for axis, (lo, hi) in enumerate(self.bc):
+            for side, cond in ((0, lo), (-1, hi)):
+                if cond.holds_boundary_cell:
+                    du = du.at[(slice(None),) * (axis + 1) + (side,)].set(0)
+        return du
+
+    def _block_rhs(self, t, u: Field, args: Args) -> Field:
+        """``rhs`` without the held boundary cells, on the whole grid or one device's block."""
         balance = self.law.balance()
         du = sum(balance.axis_term(self, u, axis) for axis in range(self.grid.ndim))
         if self.law.viscosity is not None:
             du = du + self.law.viscosity.astype(u.dtype) * self._laplacian(u)
+        if self.source is not None:
+            du = du + jnp.broadcast_to(self.source, u.shape).astype(u.dtype)
         if args is not None:
             du = du + jnp.broadcast_to(jnp.asarray(args), u.shape)
         return du.astype(u.dtype)
@@ -174,14 +209,14 @@ class FiniteVolume(AbstractPDE):
         if args is None:
 
             def fn(arrays, u, t):
-                return eqx.combine(arrays, static).rhs(t, u)
+                return eqx.combine(arrays, static)._block_rhs(t, u, None)
 
             return jax.shard_map(fn, mesh=grid.mesh, in_specs=(specs, field, P()), out_specs=field)(arrays, u, t)
         args = jax.tree.map(jnp.asarray, args)
         args_specs = jax.tree.map(spec_rule(grid.shape, per_axis), args)
 
         def fn_args(arrays, u, t, args):
-            return eqx.combine(arrays, static).rhs(t, u, args)
+            return eqx.combine(arrays, static)._block_rhs(t, u, args)
 
         return jax.shard_map(fn_args, mesh=grid.mesh, in_specs=(specs, field, P(), args_specs), out_specs=field)(
             arrays, u, t, args

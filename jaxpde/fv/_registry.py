@@ -9,3 +9,7 @@ LAWS = Registry("conservation law")
 PROBLEMS = Registry("finite-volume initial condition")
 """Initial states ``(law, grid, **keywords) -> u0`` by config name (Riemann problems,
 Shu-Osher, dam break, ...); join with ``@PROBLEMS.register("name")``."""
+
+SOURCES = Registry("finite-volume source")
+"""Source profiles ``(grid, **keywords) -> S (*N)`` by config name (the ``source`` of a
+[`FiniteVolume`][jaxpde.fv.FiniteVolume]); join with ``@SOURCES.register("name")``."""

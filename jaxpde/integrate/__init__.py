@@ -17,6 +17,7 @@ from ._advance import (
 )
 from ._cfl import CFLSolution as CFLSolution
 from ._cfl import solve_to as solve_to
+from ._explicit import EXPLICIT_STEPPERS as EXPLICIT_STEPPERS
 from ._explicit import (
     RK4 as RK4,
 )

@@ -34,13 +34,23 @@ class SnapshotBatches:
 
     - `trajectories` ``(S, T, C, *N)`` and `parameters` ``(S, p)`` (``p`` may be 0).
     - `warmup_steps`: steps with ``coupling = 0`` (the physics loss trains ``Ψ`` only);
-      after them ``coupling`` is `coupling` (1 in the paper; smaller values keep the
-      physics gradient from swamping the reconstruction at small budgets).
+      after them ``coupling`` is `coupling` (1 in the paper).
+    - `coupling_ramp_steps`: after the warm-up, the coupling grows linearly from 0 to
+      `coupling` over these steps instead of switching on at once. The physics gradient
+      into the decoder is several times the reconstruction's when it switches on; Adam's
+      second-moment estimate (β₂ = 0.999) needs ~1/(1 − β₂) steps to follow such a jump,
+      and until it does the decoder's steps are several times the learning rate, which
+      can wreck the reconstruction. A ramp lets the estimate follow.
     - `teacher_forcing_steps`: the teacher-forcing probability decays linearly from 1 to
       0 over these steps (data-driven baseline).
     - `observed_fraction`: if given, each trajectory is observed only at a fixed random
       subset of that fraction of the grid points (drawn once from `seed`); the batch
       carries their indices as ``observed``.
+    - `snapshots`: if True, a batch is `batch_size` snapshots (trajectory, frame) drawn
+      without replacement from all of them in each epoch, rather than `batch_size` whole
+      trajectories; the batch then has one frame per row and carries the frame numbers as
+      ``frame`` (for the physics-informed losses, which treat snapshots independently; the
+      data-driven loss needs whole trajectories).
     """
 
     online = False
@@ -54,8 +64,10 @@ class SnapshotBatches:
         seed: int = 0,
         warmup_steps: int = 0,
         coupling: float = 1.0,
+        coupling_ramp_steps: int = 0,
         teacher_forcing_steps: int = 0,
         observed_fraction: float | None = None,
+        snapshots: bool = False,
     ):
         self.trajectories = np.asarray(trajectories)
         if self.trajectories.ndim < 4:
@@ -63,12 +75,16 @@ class SnapshotBatches:
         s = self.trajectories.shape[0]
         self.parameters = np.asarray(parameters, dtype=self.trajectories.dtype).reshape(s, -1)
         self.batch_size = check_int(batch_size, "batch_size")
-        if self.batch_size > s:
-            raise ValueError(f"batch_size {batch_size} exceeds the number of trajectories ({s}).")
+        self.snapshots = bool(snapshots)
+        units = s * self.trajectories.shape[1] if self.snapshots else s
+        what = "snapshots" if self.snapshots else "trajectories"
+        if self.batch_size > units:
+            raise ValueError(f"batch_size {batch_size} exceeds the number of {what} ({units}).")
         self.seed = int(seed)
         self.warmup_steps = check_int(warmup_steps, "warmup_steps", minimum=0)
+        self.coupling_ramp_steps = check_int(coupling_ramp_steps, "coupling_ramp_steps", minimum=0)
         self.teacher_forcing_steps = check_int(teacher_forcing_steps, "teacher_forcing_steps", minimum=0)
-        self.steps_per_epoch = s // self.batch_size
+        self.steps_per_epoch = units // self.batch_size
         if not 0.0 <= coupling <= 1.0:
             raise ValueError(f"coupling must be in [0, 1], got {coupling}.")
         self.coupling_value = float(coupling)
@@ -90,12 +106,18 @@ class SnapshotBatches:
             "seed": self.seed,
             "warmup_steps": self.warmup_steps,
             "coupling": self.coupling_value,
+            "coupling_ramp_steps": self.coupling_ramp_steps,
             "teacher_forcing_steps": self.teacher_forcing_steps,
             "observed_fraction": self.observed_fraction,
+            "snapshots": self.snapshots,
         }
 
     def coupling(self, step: int) -> float:
-        return self.coupling_value if step >= self.warmup_steps else 0.0
+        if step < self.warmup_steps:
+            return 0.0
+        if self.coupling_ramp_steps:
+            return self.coupling_value * min(1.0, (step - self.warmup_steps + 1) / self.coupling_ramp_steps)
+        return self.coupling_value
 
     def teacher_forcing(self, step: int) -> float:
         if not self.teacher_forcing_steps:
@@ -104,18 +126,22 @@ class SnapshotBatches:
 
     def __call__(self, step: int) -> dict:
         pos = self.position(step)
-        order = np.random.default_rng([self.seed, pos["epoch"]]).permutation(self.trajectories.shape[0])
-        idx = np.sort(order[pos["batch"] * self.batch_size : (pos["batch"] + 1) * self.batch_size])
+        s, t = self.trajectories.shape[:2]
+        order = np.random.default_rng([self.seed, pos["epoch"]]).permutation(s * t if self.snapshots else s)
+        picked = np.sort(order[pos["batch"] * self.batch_size : (pos["batch"] + 1) * self.batch_size])
+        idx, frame = (picked // t, picked % t) if self.snapshots else (picked, None)
         b = len(idx)
         keys = np.random.default_rng([self.seed, int(step), 3]).integers(0, 2**32, (b, 2), dtype=np.uint32)
         batch = {
-            "trajectories": self.trajectories[idx],
+            "trajectories": self.trajectories[idx] if frame is None else self.trajectories[idx, frame][:, None],
             "index": idx.astype(np.int32),
             "parameters": self.parameters[idx],
             "key": keys,
             "coupling": np.full(b, self.coupling(step), self.trajectories.dtype),
             "teacher_forcing": np.full(b, self.teacher_forcing(step), self.trajectories.dtype),
         }
+        if frame is not None:
+            batch["frame"] = frame.astype(np.int32)
         if self.observed is not None:
             batch["observed"] = self.observed[idx].astype(np.int32)
         return batch

@@ -5,6 +5,8 @@ frames in the training window:
 
 - ``trajectories`` ``(B, T, C, *N)`` on the solver grid, ``index`` ``(B,)`` their rows in
   the latent memory, ``parameters`` ``(B, p)`` their PDE parameters;
+- ``frame`` ``(B,)`` (optional): a batch of single snapshots; ``trajectories`` is then
+  ``(B, 1, C, *N)`` and row ``i`` is frame ``frame[i]`` of trajectory ``index[i]``;
 - ``observed`` ``(B, m)`` (optional): flat indices of the grid points where each
   trajectory is observed (sparse training: the reconstruction loss sees nothing else);
 - ``key`` ``(B, 2)`` raw PRNG key data (hyper-reduction subsets, teacher forcing);
@@ -40,6 +42,8 @@ def _rel(pred, target, axis):
 
 
 def _batch_latents(model, batch):
+    if "frame" in batch:  # a batch of snapshots: one frame per row
+        return model.latents[batch["index"], batch["frame"]][:, None]  # (B, 1, k)
     return model.latents[batch["index"]]  # (B, T, k)
 
 
@@ -145,6 +149,8 @@ def trajectory_loss(model, batch, interval: float) -> jax.Array:
 
     **Arguments:** `model`, `batch`, the frame `interval`. **Returns:** the scalar loss.
     """
+    if "frame" in batch:
+        raise ValueError("the data-driven loss needs whole trajectories, not a batch of snapshots.")
     alphas = lax.stop_gradient(_batch_latents(model, batch))
 
     def per_trajectory(al, beta, key, p):
@@ -172,14 +178,17 @@ def rom_loss(
     weight: float = 0.5,
     fraction: float = 0.1,
     interval: float | None = None,
-) -> jax.Array:
+    terms: bool = False,
+):
     r"""``λ L_rec + (1 − λ) L_dyn`` with ``λ`` = `weight` and ``L_dyn`` of `method`
     (``"phirom"``, ``"pinn"`` or ``"dino"``; see the module docstring). ``"dino"`` needs
     the frame `interval`; the others need `physics`.
 
-    **Arguments:** `model`, `batch`, `method`, `grid`, `physics`, `weight`, the hyper-reduction `fraction`, `interval`.
+    **Arguments:** `model`, `batch`, `method`, `grid`, `physics`, `weight`, the hyper-reduction `fraction`,
+    `interval`, and `terms` (also return the two terms).
 
-    **Returns:** the scalar loss.
+    **Returns:** the scalar loss, or with `terms` the pair ``(loss, {"reconstruction": L_rec,
+    "dynamics": L_dyn})`` (for ``fit(..., has_aux=True)``).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
@@ -194,4 +203,32 @@ def rom_loss(
         if physics is None:
             raise ValueError(f"method {method!r} needs physics (a PDE, a stepper, or beta -> one).")
         dyn = physics_loss(model, batch, physics, grid, fraction=fraction, autodiff=method == "pinn")
-    return weight * rec + (1.0 - weight) * dyn
+    loss = weight * rec + (1.0 - weight) * dyn
+    return (loss, {"reconstruction": rec, "dynamics": dyn}) if terms else loss
+
+
+def gradient_ratio(
+    model, batch, *, method: str, grid, physics, weight: float = 0.5, fraction: float = 0.1
+) -> jax.Array:
+    r"""``‖(1 − λ) ∇ L_dyn‖ / ‖λ ∇ L_rec‖`` over the decoder and the latent memory, with
+    the physics coupling on (whatever the batch's ``coupling``): how strongly the physics
+    gradient pulls on the field's representation against the reconstruction when the
+    coupling switches on after the warm-up. For ``"phirom"`` and ``"pinn"``.
+
+    **Arguments:** `model`, `batch`, `method`, `grid`, `physics`, `weight` ``λ``, `fraction`.
+
+    **Returns:** the scalar ratio.
+    """
+    if method not in ("phirom", "pinn"):
+        raise ValueError(f"gradient_ratio applies to 'phirom' and 'pinn', got {method!r}.")
+    batch = {**batch, "coupling": jnp.ones_like(jnp.asarray(batch["coupling"]))}
+    field = lambda m: (m.decoder, m.latents)  # noqa: E731
+
+    def norm(fn):
+        g = eqx.filter_grad(fn)(model)
+        leaves = jax.tree.leaves(eqx.filter(field(g), eqx.is_inexact_array))
+        return jnp.sqrt(sum(jnp.sum(x**2) for x in leaves))
+
+    rec = norm(lambda m: reconstruction_loss(m, batch, grid))
+    dyn = norm(lambda m: physics_loss(m, batch, physics, grid, fraction=fraction, autodiff=method == "pinn"))
+    return (1.0 - weight) * dyn / (weight * rec + 1e-30)

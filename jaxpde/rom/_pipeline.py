@@ -53,9 +53,7 @@ def initial_model(
     params = batches.parameters
     if periodic is None:
         periodic = (bool(grid.periodic),) * grid.ndim
-    dec = DECODERS[decoder](
-        c, latent_size, domain_bounds(grid), periodic=periodic, key=kd, **(decoder_options or {})
-    )
+    dec = DECODERS[decoder](c, latent_size, domain_bounds(grid), periodic=periodic, key=kd, **(decoder_options or {}))
     dyn = LatentDynamics(latent_size, params.shape[1], key=kp, **(dynamics_options or {}))
     dec, dyn = (jax.tree.map(lambda a: a.astype(trajs.dtype) if eqx.is_inexact_array(a) else a, m) for m in (dec, dyn))
     pstd = params.std(axis=0)

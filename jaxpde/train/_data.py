@@ -44,8 +44,10 @@ def make_sampler(
     save_every: int = 1,
     parameter_ranges: dict | None = None,
     burn_in: int = 0,
+    parameter_values: dict | None = None,
 ) -> Callable:
-    """A pure function ``key -> (trajectory (T, C, *N), parameters {name: scalar})``.
+    """A pure function ``key -> (trajectory (T, C, *N), parameters {name: scalar})``, or
+    ``(key, index) -> ...`` with listed `parameter_values`.
 
     **Arguments:**
 
@@ -57,6 +59,10 @@ def make_sampler(
     - `parameter_ranges`: ``{name: (low, high)}``, sampled uniformly per trajectory.
     - `burn_in`: solver steps run (and discarded) before the first saved frame, so that
       trajectories start on the attractor rather than at the random initial condition.
+    - `parameter_values`: ``{name: values}``, equal-length lists: sample ``i`` takes the
+      ``i``-th value of each (explicit training or test parameters, e.g. values outside the
+      training range). The sampler then takes the sample's index as a second argument and
+      has ``takes_index = True``; [`generate_dataset`][jaxpde.train.generate_dataset] passes it.
 
     **Returns:** the sampler.
     """
@@ -69,11 +75,27 @@ def make_sampler(
     if burn_in < 0:
         raise ValueError(f"burn_in must be >= 0, got {burn_in}.")
 
-    def sample(key):
+    listed = {k: np.asarray(v, dtype=float).ravel() for k, v in (parameter_values or {}).items()}
+    if listed:
+        if len({len(v) for v in listed.values()}) != 1 or not len(next(iter(listed.values()))):
+            raise ValueError(
+                f"parameter_values need non-empty lists of one length, got lengths "
+                f"{ {k: len(v) for k, v in listed.items()} }."
+            )
+        if set(listed) & set(ranges):
+            raise ValueError(f"parameters {sorted(set(listed) & set(ranges))} are both listed and sampled.")
+
+    def sample(key, index=None):
         k_ic, k_par = jax.random.split(key)
         names = sorted(ranges)
         draws = jax.random.uniform(k_par, (len(names),))
         params = {n: ranges[n][0] + (ranges[n][1] - ranges[n][0]) * draws[i] for i, n in enumerate(names)}
+        if listed:
+            if index is None:
+                raise ValueError(
+                    "a sampler with listed parameter_values needs the sample's index: sampler(key, index)."
+                )
+            params.update({n: jnp.asarray(v)[index] for n, v in listed.items()})
         u0 = sample_ic(k_ic)
         stepper = make_stepper(params)
         if burn_in:
@@ -81,7 +103,15 @@ def make_sampler(
         traj = rollout(stepper, u0, num_steps, save_every=save_every)
         return traj, params
 
+    sample.takes_index = bool(listed)
+    sample.num_listed = len(next(iter(listed.values()))) if listed else None
     return sample
+
+
+def _draw(sampler, key, index):
+    """Sample `index` of `sampler`: ``sampler(fold_in(key, index)[, index])``."""
+    k = jax.random.fold_in(key, index)
+    return sampler(k, index) if getattr(sampler, "takes_index", False) else sampler(k)
 
 
 def online_batches(sampler: Callable, batch_size: int) -> Callable:
@@ -100,8 +130,7 @@ class _OnlineBatch:
         self.sampler, self.batch_size = sampler, batch_size
 
     def part(self, key, start, count: int):
-        keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(start + jnp.arange(count))
-        trajs, params = jax.vmap(self.sampler)(keys)
+        trajs, params = jax.vmap(lambda i: _draw(self.sampler, key, i))(start + jnp.arange(count))
         return {"trajectories": trajs, "parameters": params}
 
     def __call__(self, key):
@@ -165,13 +194,16 @@ def generate_dataset(
     from tqdm.auto import tqdm
 
     num_samples = check_int(num_samples, "num_samples")
+    listed = getattr(sampler, "num_listed", None)
+    if listed is not None and num_samples > listed:
+        raise ValueError(f"num_samples ({num_samples}) exceeds the {listed} listed parameter values of the sampler.")
     chunk_size = min(check_int(chunk_size, "chunk_size"), num_samples)
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
     me, num_processes = jax.process_index(), jax.process_count()
 
     def make(indices):
-        return jax.vmap(lambda i: sampler(jax.random.fold_in(key, i)))(indices)
+        return jax.vmap(lambda i: _draw(sampler, key, i))(indices)
 
     if mesh is None:
         make_chunk = eqx.filter_jit(lambda start: make(start + jnp.arange(chunk_size)))

@@ -194,6 +194,8 @@ def plot_losses(history: list, path) -> None:
 
     train = [(r["step"], r["loss"]) for r in history if "loss" in r]
     evals = [r for r in history if "eval" in r]
+    skip = {"step", "loss", "time", "samples_per_s"}
+    terms = sorted({k for r in history if "loss" in r for k, v in r.items() if k not in skip and isinstance(v, float)})
     fig, ax = plt.subplots(figsize=(6, 4))
     if train:
         s, l = np.asarray(train).T
@@ -201,6 +203,11 @@ def plot_losses(history: list, path) -> None:
         if len(l) >= 20:
             w = max(len(l) // 50, 5)
             ax.semilogy(s[w - 1 :], np.convolve(l, np.ones(w) / w, mode="valid"), lw=1.5, label=f"train (mean of {w})")
+    for k in terms:  # terms of the loss the step logged (fit's has_aux)
+        pts = np.asarray([(r["step"], r[k]) for r in history if k in r and r[k] > 0])
+        if len(pts):
+            w = max(len(pts) // 50, 1)
+            ax.semilogy(pts[w - 1 :, 0], np.convolve(pts[:, 1], np.ones(w) / w, mode="valid"), lw=1.2, label=k)
     scalars = sorted({k for r in evals for k, v in r["eval"].items() if isinstance(v, (int, float))})
     for k in scalars:
         pts = [(r["step"], r["eval"][k]) for r in evals if k in r["eval"]]
@@ -231,6 +238,8 @@ def fit(
     mesh=None,
     progress: bool | None = None,
     config: dict | None = None,
+    has_aux: bool = False,
+    eval_steps=(),
 ) -> FitResult:
     r"""Train `model` for `num_steps` optimiser steps.
 
@@ -253,9 +262,12 @@ def fit(
     **Arguments:**
 
     - `model`, `optimiser` (optax), `loss_fn` ``(model, batch) -> scalar``, `data`.
+    - `has_aux`: `loss_fn` returns ``(loss, {name: scalar})``; the named terms are
+      recorded with the loss at every step and drawn in ``loss.png``.
     - `num_steps`: total steps (a resumed run stops at the same total).
     - `key`: PRNG key of the run.
-    - `eval_fn`: ``model -> {name: value}`` run every `eval_every` steps and at the end.
+    - `eval_fn`: ``model -> {name: value}`` run every `eval_every` steps, at the steps
+      listed in `eval_steps`, and at the end.
     - `config`: a JSON-able dict stored in the checkpoint metadata and compared on resume.
     - `resume`: continue the run in `run_dir` from its latest checkpoint.
     - `progress`: ``None`` (a bar on a terminal, plain lines otherwise), ``True`` or ``False``.
@@ -285,10 +297,15 @@ def fit(
         model, opt_state = replicate(model, mesh), replicate(opt_state, mesh)
         if data.online:
             step_fn = make_step(
-                loss_fn, optimiser, make_batch=data.make, batch_sharding=batch_sharding(mesh), mesh=mesh
+                loss_fn,
+                optimiser,
+                make_batch=data.make,
+                batch_sharding=batch_sharding(mesh),
+                mesh=mesh,
+                has_aux=has_aux,
             )
         else:
-            step_fn = make_step(loss_fn, optimiser, mesh=mesh)
+            step_fn = make_step(loss_fn, optimiser, mesh=mesh, has_aux=has_aux)
 
         def evaluate(step):
             if eval_fn is None:
@@ -304,8 +321,9 @@ def fit(
         while step < num_steps:
             next_key, sub = jax.random.split(key)
             batch = sub if data.online else shard_batch(data(step), mesh)
-            new_model, new_opt_state, loss = step_fn(model, opt_state, batch)
+            new_model, new_opt_state, loss, *terms = step_fn(model, opt_state, batch)
             loss = float(loss)
+            terms = {k: float(v) for k, v in (terms[0] if terms else {}).items()}
             if not math.isfinite(loss):
                 run.nonfinite(
                     step,
@@ -322,12 +340,12 @@ def fit(
             now = time.perf_counter()
             n_since += data.batch_size
             rate = n_since / max(now - t_last, 1e-9)
-            run.record({"step": step, "loss": loss, "time": time.time(), "samples_per_s": rate})
+            run.record({"step": step, "loss": loss, **terms, "time": time.time(), "samples_per_s": rate})
             if now - t_last > 2.0:
                 t_last, n_since = now, 0
             step += 1
             run.bar.update(1, loss=f"{loss:.3e}", samples_per_s=f"{rate:.0f}")
-            if eval_every and step % eval_every == 0 and step < num_steps:
+            if ((eval_every and step % eval_every == 0) or step in eval_steps) and step < num_steps:
                 evaluate(step)
             run.save(step, model, opt_state, key, meta=data.position(step))
         evaluate(step)

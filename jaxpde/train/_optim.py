@@ -15,6 +15,10 @@ def make_optimiser(
     warmup_steps: int = 0,
     weight_decay: float = 0.0,
     clip_norm: float | None = None,
+    decay_rate: float = 0.5,
+    decay_steps: int | None = None,
+    staircase: bool = False,
+    final_learning_rate: float | None = None,
 ) -> optax.GradientTransformation:
     """An optax optimiser with a learning-rate schedule over `num_steps` steps.
 
@@ -25,7 +29,10 @@ def make_optimiser(
     - `learning_rate`: the peak rate.
     - `schedule`: ``"constant"``, ``"cosine"`` (decay to 0 over `num_steps`),
       ``"warmup_cosine"`` (linear warm-up over `warmup_steps`, then cosine) or
-      ``"exponential"`` (halved every `num_steps / 10` steps).
+      ``"exponential"``: multiplied by `decay_rate` every `decay_steps` steps (default:
+      halved every `num_steps / 10` steps), in steps when `staircase`, never below
+      `final_learning_rate`.
+    - `weight_decay`: the decoupled weight decay of ``"adamw"`` and ``"lion"``.
     - `clip_norm`: clip the global gradient norm first (``None``: no clipping).
 
     **Returns:** the ``optax.GradientTransformation``.
@@ -44,7 +51,18 @@ def make_optimiser(
     elif schedule == "warmup_cosine":
         sched = optax.warmup_cosine_decay_schedule(0.0, learning_rate, max(int(warmup_steps), 1), n)
     else:
-        sched = optax.exponential_decay(learning_rate, transition_steps=max(n // 10, 1), decay_rate=0.5)
+        if not 0 < decay_rate <= 1:
+            raise ValueError(f"decay_rate must be in (0, 1], got {decay_rate!r}.")
+        steps = max(n // 10, 1) if decay_steps is None else int(decay_steps)
+        if steps < 1:
+            raise ValueError(f"decay_steps must be >= 1, got {decay_steps!r}.")
+        sched = optax.exponential_decay(
+            learning_rate,
+            transition_steps=steps,
+            decay_rate=decay_rate,
+            staircase=bool(staircase),
+            end_value=final_learning_rate,
+        )
     if name == "adamw":
         opt = optax.adamw(sched, weight_decay=weight_decay)
     elif name == "adam":

@@ -98,12 +98,20 @@ def rollout_loss(
 
 
 def make_step(
-    loss_fn: Callable, optimiser, *, make_batch: Callable | None = None, batch_sharding=None, mesh=None
+    loss_fn: Callable,
+    optimiser,
+    *,
+    make_batch: Callable | None = None,
+    batch_sharding=None,
+    mesh=None,
+    has_aux: bool = False,
 ) -> Callable:
     """A jitted training step ``(model, opt_state, batch) -> (model, opt_state, loss)``.
 
-    `loss_fn(model, batch)` returns a scalar (a mean over the batch); `optimiser` is an
-    optax ``GradientTransformation`` initialised with
+    `loss_fn(model, batch)` returns a scalar (a mean over the batch), or with `has_aux`
+    a pair ``(loss, {name: scalar})`` of the loss and terms to log (then the step returns
+    ``(model, opt_state, loss, terms)``); `optimiser` is an optax
+    ``GradientTransformation`` initialised with
     ``optimiser.init(eqx.filter(model, eqx.is_inexact_array))``.
 
     With `make_batch` (online data), the third argument is a PRNG key and the batch is
@@ -121,16 +129,22 @@ def make_step(
     every FFT and repeat the whole batch's spectral work on each device). The optimiser
     update runs on the replicated parameters.
 
-    **Arguments:** `loss_fn`, `optimiser`, `make_batch`, `batch_sharding`, `mesh`.
+    **Arguments:** `loss_fn`, `optimiser`, `make_batch`, `batch_sharding`, `mesh`, `has_aux`.
 
     **Returns:** the step function.
     """
     if mesh is not None and mesh.devices.size == 1:
         mesh = None
+    args = (loss_fn, optimiser, make_batch, batch_sharding, mesh, bool(has_aux))
     try:
-        return _cached_step(loss_fn, optimiser, make_batch, batch_sharding, mesh)
+        return _cached_step(*args)
     except TypeError:  # something unhashable: build an uncached step
-        return _cached_step.__wrapped__(loss_fn, optimiser, make_batch, batch_sharding, mesh)
+        return _cached_step.__wrapped__(*args)
+
+
+def _with_aux(loss_fn, has_aux):
+    """``loss_fn`` as ``(model, batch) -> (loss, terms)``."""
+    return loss_fn if has_aux else (lambda m, b: (loss_fn(m, b), {}))
 
 
 def _data_parallel_grad(loss_fn, make_batch, mesh):
@@ -151,7 +165,7 @@ def _data_parallel_grad(loss_fn, make_batch, mesh):
             # the gradient of the global mean is already summed over devices (no extra pmean)
             return lax.pmean(loss_fn(eqx.combine(p, static), batch), DATA_AXIS)
 
-        return jax.value_and_grad(mean_loss)(params)
+        return jax.value_and_grad(mean_loss, has_aux=True)(params)
 
     def run(params, static, batch):
         batch_spec = P() if make_batch is not None else jax.tree.map(lambda _: P(DATA_AXIS), batch)
@@ -159,29 +173,32 @@ def _data_parallel_grad(loss_fn, make_batch, mesh):
             lambda p, b: local(p, static, b),
             mesh=mesh,
             in_specs=(P(), batch_spec),
-            out_specs=(P(), P()),
+            out_specs=((P(), P()), P()),
         )(params, batch)
 
     return run
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_step(loss_fn, optimiser, make_batch, batch_sharding, mesh):
-    grad_fn = None if mesh is None else _data_parallel_grad(loss_fn, make_batch, mesh)
+def _cached_step(loss_fn, optimiser, make_batch, batch_sharding, mesh, has_aux=False):
+    full_loss = _with_aux(loss_fn, has_aux)
+    grad_fn = None if mesh is None else _data_parallel_grad(full_loss, make_batch, mesh)
 
     @eqx.filter_jit
     def step(model, opt_state, batch):
         params = eqx.filter(model, eqx.is_inexact_array)
         if grad_fn is not None:
             dynamic, static = eqx.partition(model, eqx.is_inexact_array)
-            loss, grads = grad_fn(dynamic, static, batch)
+            (loss, terms), grads = grad_fn(dynamic, static, batch)
         else:
             if make_batch is not None:
                 batch = make_batch(batch)
                 if batch_sharding is not None:
                     batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-            loss, grads = eqx.filter_value_and_grad(loss_fn)(model, batch)
+            (loss, terms), grads = eqx.filter_value_and_grad(full_loss, has_aux=True)(model, batch)
         updates, opt_state = optimiser.update(grads, opt_state, params)
+        if has_aux:
+            return eqx.apply_updates(model, updates), opt_state, loss, terms
         return eqx.apply_updates(model, updates), opt_state, loss
 
     return step
