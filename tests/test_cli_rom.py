@@ -89,3 +89,81 @@ def test_every_rom_config_evaluates(path, tmp_path, capsys):
         for split in splits:
             assert np.isfinite(errors[split]["interpolation"]) and np.isfinite(errors[split]["extrapolation"])
     assert (run / "rom_errors.png").exists() and (run / "loss.png").exists()
+
+
+PAPER = ROOT / "phirom_burgers_paper.yaml"
+
+
+def _variant(tmp_path, edit, name="case.yaml", base=PAPER):
+    raw = yaml.safe_load(base.read_text())
+    edit(raw)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _set(section, **kv):
+    def edit(raw):
+        raw[section].update(kv)
+
+    return edit
+
+
+def _drop(section, key):
+    def edit(raw):
+        raw[section].pop(key)
+
+    return edit
+
+
+BAD = [
+    (_set("data", test_parameters={"source.amplitude": [0.02]}), "must name the same parameters"),
+    (_drop("data", "test_parameters"), "missing key 'data.test_parameters'"),
+    (_set("data", train_samples=3), r"data.train_samples' \(3\) differs from the 8 listed"),
+    (_set("data", train_parameters={"source.rat": [0.1]}, test_parameters={"source.rat": [0.1]}), "source.rate"),
+    (_set("data", online=True), "data.online"),
+    (_set("data", parameter_ranges={"source.rate": [0.01, 0.02]}), "both set"),
+    (lambda raw: raw["data"].update(t_final=14.0, num_frames=10), "belongs to CFL-limited runs"),
+    (
+        lambda raw: [raw["data"].pop(k) for k in ("dt", "num_steps", "save_every")] and raw["data"].update(t_final=1.0),
+        "training data takes fixed steps",
+    ),
+    (_set("data", source={"kind": "exponentiel"}), "did you mean 'exponential'"),
+    (_set("data", boundary=[["fixed", "nowhere"]]), "boundary"),
+    (_set("training", schedule="cosine"), "training.decay_rate' applies to 'schedule: exponential'"),
+    (_set("training", learning_rates={"decoder": 0.01, "latents": 0.001}), r"missing \['dynamics'\]"),
+    (_set("rom", teacher_forcing_steps=10), "applies to 'dino'"),
+    (_set("training", batch_size=801), "exceeds the number of training snapshots"),
+]
+
+
+@pytest.mark.parametrize("edit, message", BAD, ids=[m[:30] for _, m in BAD])
+def test_bad_paper_config_keys_give_one_line_errors(edit, message, tmp_path):
+    from jaxpde import app
+
+    with pytest.raises(app.ConfigError, match=message):
+        app.load(_variant(tmp_path, edit))
+
+
+def test_dino_specific_keys(tmp_path):
+    from jaxpde import app
+
+    dino = ROOT / "dino_burgers.yaml"
+    with pytest.raises(app.ConfigError, match="'dino' fits whole latent trajectories"):
+        app.load(_variant(tmp_path, _set("rom", batch="snapshots"), base=dino))
+    with pytest.raises(app.ConfigError, match="needs rom.teacher_forcing_steps"):
+        app.load(_variant(tmp_path, _set("rom", teacher_forcing_steps=0, teacher_forcing_decay_rate=0.9), base=dino))
+    with pytest.raises(app.ConfigError, match="learning_rates' applies to reduced-order models"):
+        app.load(
+            _variant(
+                tmp_path, _set("training", learning_rates={"decoder": 1.0}), base=ROOT / "train_fno_burgers1d.yaml"
+            )
+        )
+    _, cfg = app.load(
+        _variant(
+            tmp_path,
+            _set("training", learning_rates={"decoder": 0.01, "latents": 0.001, "dynamics": 0.001}),
+            base=dino,
+        )
+    )
+    assert cfg.training["learning_rates"]["decoder"] == 0.01

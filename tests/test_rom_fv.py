@@ -169,3 +169,21 @@ def test_staircase_exponential_schedule():
         rates.append(-float(upd))
     rates = np.array(rates)
     np.testing.assert_allclose(rates[[0, 9, 10, 19, 20, 39]], [1, 1, 0.5, 0.5, 0.25, 0.2], rtol=1e-5)
+
+
+def test_the_shipped_simulate_config_is_the_library_problem(tmp_path):
+    """`jaxpde simulate configs/burgers_source1d.yaml` (fixed steps, source, held cell) writes
+    the library's rollout."""
+    from pathlib import Path
+
+    from jaxpde.cli import main
+    from jaxpde.io import load_trajectory
+
+    cfg = Path(__file__).parent.parent / "configs" / "burgers_source1d.yaml"
+    assert main(["simulate", str(cfg), "--out", str(tmp_path), "--no-progress"]) == 0
+    frames, times, _ = load_trajectory(tmp_path / "burgers_source1d.h5")
+    grid = jaxpde.CellGrid(256, -DX / 2, 100 + DX / 2)
+    u0 = jnp.ones((1, 256)).at[0, 0].set(4.25)
+    ref = jaxpde.rollout(ForwardEuler(_paper_pde(grid, 0.02), 0.07), u0, 199)
+    np.testing.assert_allclose(frames, np.asarray(ref), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(times, np.arange(200) * 0.07, rtol=1e-12)

@@ -40,12 +40,22 @@ def _pde_u0(sim):
 
 
 def build_optimiser(cfg):
+    """The config's optimiser; with ``training.learning_rates`` (reduced-order models) one
+    per part of the model (decoder, latents, dynamics), each with its own rate."""
+    t = cfg.training
+    if t.get("learning_rates"):
+        from ..rom import partitioned_optimiser
+
+        return partitioned_optimiser({k: _optimiser(t, lr) for k, lr in t["learning_rates"].items()})
+    return _optimiser(t, t["learning_rate"])
+
+
+def _optimiser(t, learning_rate):
     from ..train import make_optimiser
 
-    t = cfg.training
     return make_optimiser(
         t["optimiser"],
-        t["learning_rate"],
+        learning_rate,
         num_steps=t["num_steps"],
         schedule=t["schedule"],
         warmup_steps=t["warmup_steps"],

@@ -13,7 +13,9 @@ autodiff of the decoder). The config's ``model`` section has a ``decoder`` and a
       coupling: 1.0           # the scale of that gradient afterwards
       coupling_ramp_steps: 0  # reach it linearly over these steps after the warm-up
       physics: rhs            # rhs: the PDE's du/dt; step: (S(u) - u) / dt of the data's stepper
-      teacher_forcing_steps: 0
+      teacher_forcing_steps: 0  # teacher forcing decays linearly to 0 over these steps, or
+      teacher_forcing_start: 1.0
+      teacher_forcing_decay_rate: null  # ... times this rate every teacher_forcing_steps
       observed_fraction: null # sparse training: each trajectory seen at this share of points
       encode_steps: 500       # Adam steps fitting the initial latent at inference
       batch: trajectories     # training.batch_size counts trajectories, or (snapshots) snapshots
@@ -62,6 +64,8 @@ class _Rom(_Strict):
     coupling_ramp_steps: pydantic.NonNegativeInt = 0
     physics: Literal["rhs", "step"] = "rhs"
     teacher_forcing_steps: pydantic.NonNegativeInt = 0
+    teacher_forcing_start: _Unit = 1.0
+    teacher_forcing_decay_rate: Annotated[float, pydantic.Field(gt=0, le=1)] | None = None
     observed_fraction: _Fraction | None = None
     encode_steps: pydantic.PositiveInt = 500
     encode_learning_rate: pydantic.PositiveFloat = 0.01
@@ -113,6 +117,15 @@ def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]
         )
     if task == "pinn_rom" and rom["physics"] != "rhs":
         raise ConfigError(f"{file}: key 'rom.physics' does not apply to 'pinn_rom' (its residual comes from autodiff)")
+    tf_keys = ("teacher_forcing_steps", "teacher_forcing_start", "teacher_forcing_decay_rate")
+    if task != "dino":
+        for k in tf_keys:
+            if rom[k] != _Rom.model_fields[k].default:
+                raise ConfigError(f"{file}: key 'rom.{k}' applies to 'dino' (the data-driven baseline), not {task!r}")
+    if rom["teacher_forcing_decay_rate"] is not None and not rom["teacher_forcing_steps"]:
+        raise ConfigError(
+            f"{file}: key 'rom.teacher_forcing_decay_rate' needs rom.teacher_forcing_steps (the decay period)"
+        )
     if task == "dino" and rom["batch"] == "snapshots":
         raise ConfigError(f"{file}: key 'rom.batch': 'dino' fits whole latent trajectories; use 'trajectories'")
     for k in ("coupling", "coupling_ramp_steps", "physics"):
@@ -198,6 +211,8 @@ def _setup(cfg, run_dir, progress):
         coupling=r["coupling"],
         coupling_ramp_steps=r["coupling_ramp_steps"],
         teacher_forcing_steps=r["teacher_forcing_steps"],
+        teacher_forcing_start=r["teacher_forcing_start"],
+        teacher_forcing_decay_rate=r["teacher_forcing_decay_rate"],
         observed_fraction=r["observed_fraction"],
         snapshots=r["batch"] == "snapshots",
     )

@@ -100,6 +100,7 @@ class _Training(_Strict):
     schedule: Literal[SCHEDULES] = "cosine"  # type: ignore[valid-type]
     warmup_steps: pydantic.NonNegativeInt = 0
     clip_norm: pydantic.PositiveFloat | None = None
+    learning_rates: dict[Literal["decoder", "latents", "dynamics"], pydantic.PositiveFloat] | None = None
     decay_rate: Annotated[float, pydantic.Field(gt=0, le=1)] = 0.5
     decay_steps: pydantic.PositiveInt | None = None
     staircase: bool = False
@@ -198,7 +199,9 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         model, rom = _parse_model(c.model, file, {**ranges, **(data.train_parameters or {})}), None
     data = {**data.model_dump(), "parameter_ranges": ranges, **listed}
     snapshots = bool(rom) and rom["batch"] == "snapshots"
-    training = _check_training(c.training.model_dump(), file, data, frames, rom["train_frames"] if snapshots else None)
+    training = _check_training(
+        c.training.model_dump(), file, data, frames, rom["train_frames"] if snapshots else None, rom=bool(rom)
+    )
     coarse = {}
     if c.task == "solver_in_the_loop":
         coarse = (c.coarse or _Coarse()).model_dump()
@@ -302,7 +305,13 @@ def _parse_model(model, file, ranges) -> dict:
     return {"kind": kind, **kwargs}
 
 
-def _check_training(t, file, data, frames, snapshot_frames=None) -> dict:
+def _check_training(t, file, data, frames, snapshot_frames=None, rom=False) -> dict:
+    if t["learning_rates"] is not None:
+        if not rom:
+            raise _err(file, "training.learning_rates", "applies to reduced-order models (one rate per part)")
+        missing = {"decoder", "latents", "dynamics"} - set(t["learning_rates"])
+        if missing:
+            raise _err(file, "training.learning_rates", f"needs a rate for each part; missing {sorted(missing)}")
     if t["schedule"] != "exponential":
         for k, default in (
             ("decay_rate", 0.5),

@@ -79,6 +79,12 @@ from ._pipeline import (
     initial_model as initial_model,
 )
 from ._pipeline import (
+    part_labels as part_labels,
+)
+from ._pipeline import (
+    partitioned_optimiser as partitioned_optimiser,
+)
+from ._pipeline import (
     plot_errors as plot_errors,
 )
 from ._pipeline import (

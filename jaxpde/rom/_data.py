@@ -41,8 +41,10 @@ class SnapshotBatches:
       second-moment estimate (β₂ = 0.999) needs ~1/(1 − β₂) steps to follow such a jump,
       and until it does the decoder's steps are several times the learning rate, which
       can wreck the reconstruction. A ramp lets the estimate follow.
-    - `teacher_forcing_steps`: the teacher-forcing probability decays linearly from 1 to
-      0 over these steps (data-driven baseline).
+    - `teacher_forcing_steps`: the teacher-forcing probability of the data-driven
+      baseline decays linearly from `teacher_forcing_start` to 0 over these steps; or,
+      with `teacher_forcing_decay_rate` ``r``, it is ``start · r^⌊step / steps⌋`` (the
+      exponential schedule of DINo, Yin et al., ICLR 2023).
     - `observed_fraction`: if given, each trajectory is observed only at a fixed random
       subset of that fraction of the grid points (drawn once from `seed`); the batch
       carries their indices as ``observed``.
@@ -66,6 +68,8 @@ class SnapshotBatches:
         coupling: float = 1.0,
         coupling_ramp_steps: int = 0,
         teacher_forcing_steps: int = 0,
+        teacher_forcing_start: float = 1.0,
+        teacher_forcing_decay_rate: float | None = None,
         observed_fraction: float | None = None,
         snapshots: bool = False,
     ):
@@ -85,6 +89,15 @@ class SnapshotBatches:
         self.coupling_ramp_steps = check_int(coupling_ramp_steps, "coupling_ramp_steps", minimum=0)
         self.teacher_forcing_steps = check_int(teacher_forcing_steps, "teacher_forcing_steps", minimum=0)
         self.steps_per_epoch = units // self.batch_size
+        if not 0.0 <= teacher_forcing_start <= 1.0:
+            raise ValueError(f"teacher_forcing_start must be in [0, 1], got {teacher_forcing_start}.")
+        if teacher_forcing_decay_rate is not None:
+            if not 0.0 < teacher_forcing_decay_rate <= 1.0:
+                raise ValueError(f"teacher_forcing_decay_rate must be in (0, 1], got {teacher_forcing_decay_rate}.")
+            if not self.teacher_forcing_steps:
+                raise ValueError("an exponential teacher-forcing schedule needs teacher_forcing_steps (its period).")
+        self.teacher_forcing_start = float(teacher_forcing_start)
+        self.teacher_forcing_decay_rate = teacher_forcing_decay_rate
         if not 0.0 <= coupling <= 1.0:
             raise ValueError(f"coupling must be in [0, 1], got {coupling}.")
         self.coupling_value = float(coupling)
@@ -108,6 +121,8 @@ class SnapshotBatches:
             "coupling": self.coupling_value,
             "coupling_ramp_steps": self.coupling_ramp_steps,
             "teacher_forcing_steps": self.teacher_forcing_steps,
+            "teacher_forcing_start": self.teacher_forcing_start,
+            "teacher_forcing_decay_rate": self.teacher_forcing_decay_rate,
             "observed_fraction": self.observed_fraction,
             "snapshots": self.snapshots,
         }
@@ -122,7 +137,10 @@ class SnapshotBatches:
     def teacher_forcing(self, step: int) -> float:
         if not self.teacher_forcing_steps:
             return 0.0
-        return max(0.0, 1.0 - step / self.teacher_forcing_steps)
+        p0 = self.teacher_forcing_start
+        if self.teacher_forcing_decay_rate is not None:
+            return p0 * self.teacher_forcing_decay_rate ** (step // self.teacher_forcing_steps)
+        return max(0.0, p0 * (1.0 - step / self.teacher_forcing_steps))
 
     def __call__(self, step: int) -> dict:
         pos = self.position(step)

@@ -208,3 +208,38 @@ def plot_errors(result: dict, truth, prediction, grid, path, *, title: str = "")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+PARTS = ("decoder", "latents", "dynamics")
+
+
+def part_labels(model: ReducedOrderModel):
+    """``"decoder"``, ``"latents"`` or ``"dynamics"`` for every leaf of a
+    [`ReducedOrderModel`][jaxpde.rom.ReducedOrderModel] (or of its filtered parameters): the labels of
+    [`partitioned_optimiser`][jaxpde.rom.partitioned_optimiser].
+
+    **Arguments:** `model`. **Returns:** a pytree of labels shaped like `model`.
+    """
+    labels = jax.tree.map(lambda _: "dynamics", model)
+    labels = eqx.tree_at(lambda m: m.decoder, labels, replace_fn=lambda d: jax.tree.map(lambda _: "decoder", d))
+    if model.latents is not None:
+        labels = eqx.tree_at(lambda m: m.latents, labels, "latents")
+    return labels
+
+
+def partitioned_optimiser(optimisers: dict):
+    """One optax optimiser per part of a [`ReducedOrderModel`][jaxpde.rom.ReducedOrderModel]: the decoder,
+    the latent memory and the latent dynamics, each with its own learning rate and state
+    (as DINo trains them, Yin et al., ICLR 2023). Use it as any optax optimiser, e.g. in
+    [`jaxpde.train.fit`][jaxpde.train.fit].
+
+    **Arguments:** `optimisers`: ``{"decoder": ..., "latents": ..., "dynamics": ...}``
+    (optax ``GradientTransformation`` each).
+
+    **Returns:** the combined ``optax.GradientTransformation``.
+    """
+    import optax
+
+    if set(optimisers) != set(PARTS):
+        raise ValueError(f"give one optimiser for each of {PARTS}, got {sorted(optimisers)}.")
+    return optax.multi_transform(dict(optimisers), part_labels)
