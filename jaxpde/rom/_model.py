@@ -228,20 +228,21 @@ def forecast(
     out_points=None,
     encode_steps: int = 500,
     encode_lr: float = 1e-2,
+    encode_init: Array | None = None,
     **integrate_kwargs,
 ) -> Array:
     """Encode observations of ``u(times[0])``, integrate the latent ODE over `times` and
     decode every frame on `grid` (``(T, C, *N)``) or at `out_points` (``(T, C, P)``).
 
     **Arguments:** `model`, the observed `values` ``(C, P)`` at `points` ``(P, d)``, the `times`, the PDE parameters
-    `beta`, `grid` or `out_points`, the encoder's `encode_steps` and `encode_lr`, and keywords of the latent
-    integration.
+    `beta`, `grid` or `out_points`, the encoder's `encode_steps`, `encode_lr` and starting latent `encode_init`
+    (default zero), and keywords of the latent integration.
 
     **Returns:** the decoded forecast.
     """
     if (grid is None) == (out_points is None):
         raise ValueError("give exactly one of grid or out_points to decode on.")
-    alpha0 = encode(model, values, points, num_steps=encode_steps, learning_rate=encode_lr)
+    alpha0 = encode(model, values, points, num_steps=encode_steps, learning_rate=encode_lr, init=encode_init)
     alphas = model.integrate(alpha0, times, beta, **integrate_kwargs)
     if grid is not None:
         return jax.vmap(lambda a: model.decode_grid(grid, a))(alphas)

@@ -68,13 +68,21 @@ def initial_model(
     )
 
 
-def _forecasts(model, u0s, betas, observed, pts, times, grid, steps, lr):
+def _forecasts(model, u0s, betas, observed, pts, times, grid, steps, lr, init):
     def one(u0, beta, obs):
         vals = u0.reshape(u0.shape[0], -1)
         at = pts if obs is None else pts[obs]
         vals = vals if obs is None else vals[:, obs]
         return forecast(
-            model, vals, at, times, beta if betas.shape[-1] else None, grid=grid, encode_steps=steps, encode_lr=lr
+            model,
+            vals,
+            at,
+            times,
+            beta if betas.shape[-1] else None,
+            grid=grid,
+            encode_steps=steps,
+            encode_lr=lr,
+            encode_init=init,
         )
 
     return jax.vmap(one)(u0s, betas, observed)
@@ -113,11 +121,17 @@ def forecast_errors(
     full grid, or from the `observed` point indices ``(S, M)``) and return the per-frame
     relative L2 errors ``(S, T)`` and the forecasts. One compiled, vmapped program.
 
+    The encoding starts from the mean of the latent memory's first frames (the training
+    initial states' codes) when the model still holds its memory, else from zero: where
+    initial states share features, the fit then stays near the codes the dynamics were
+    trained on instead of finding another code for the same field.
+
     **Arguments:** `model`, `trajectories`, their PDE `parameters` ``(S, P)``, the `grid`, the frame `interval`,
     `observed`, `encode_steps`, `encode_learning_rate`.
 
     **Returns:** ``(errors (S, T), forecasts (S, T, C, *N))``.
     """
+    init = None if model.latents is None else jnp.mean(model.latents[:, 0], axis=0)
     model = eqx.tree_at(lambda m: m.latents, model, None)
     trajs = np.asarray(trajectories)
     times = jnp.asarray(np.arange(trajs.shape[1]) * interval, trajs.dtype)
@@ -132,6 +146,7 @@ def forecast_errors(
         grid,
         encode_steps,
         encode_learning_rate,
+        init,
     )
     return _errors(preds, trajs), np.asarray(preds)
 
