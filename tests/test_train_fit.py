@@ -158,11 +158,16 @@ _MULTI = textwrap.dedent("""
         for n in (1, 8):
             model = nn.OperatorStepper(nn.FNO(1, 1, modes=6, width=8, depth=2, key=jax.random.key(0)), 0.1)
             data = train.DatasetBatches(ds, 8, seed=0) if mode == "dataset" else train.OnlineBatches(sampler, 8)
-            res = train.fit(model, optax.adamw(3e-3), lambda m, b: train.rollout_loss(m, b, 2), data, num_steps=6,
+            aux = mode == "dataset"  # logged loss terms (has_aux), averaged over devices like the loss
+            def loss(m, b):
+                value = train.rollout_loss(m, b, 2)
+                return (value, {"half": value / 2}) if aux else value
+            res = train.fit(model, optax.adamw(3e-3), loss, data, num_steps=6, has_aux=aux,
                             key=jax.random.key(1), mesh=train.data_mesh(jax.devices()[:n]), progress=False)
             w = res.model.model.spectral[0].weights.pair
             out[f"{mode}{n}"] = {"losses": [r["loss"] for r in res.history], "weights": np.asarray(w).ravel().tolist(),
-                                 "devices": len(w.sharding.device_set)}
+                                 "devices": len(w.sharding.device_set),
+                                 "half": [r.get("half", 0.0) for r in res.history]}
     print("RESULT" + json.dumps(out))
 """)
 
@@ -181,6 +186,8 @@ def test_eight_devices_match_one_device(tmp_path):
         one, eight = out[f"{mode}1"], out[f"{mode}8"]
         assert one["devices"] == 1 and eight["devices"] == 8  # parameters replicated on all 8
         np.testing.assert_allclose(eight["losses"], one["losses"], rtol=1e-10)
+        if mode == "dataset":
+            np.testing.assert_allclose(eight["half"], np.asarray(one["losses"]) / 2, rtol=1e-10)
         np.testing.assert_allclose(eight["weights"], one["weights"], rtol=1e-8, atol=1e-12)
         assert one["losses"][-1] < one["losses"][0]
 
