@@ -58,6 +58,7 @@ def test_split_spectral_fields():
     assert "30 points" in errors["cells_not_divisible"] and "28 or 32" in errors["cells_not_divisible"], errors
 
 
+@pytest.mark.slow  # ~2 min; the riemann2d case of the command-line test below keeps a split FV run in the default suite
 def test_split_finite_volume_fields():
     out = _run("fv")
     for name in ("shallow_water_walls", "euler2d_inflow_profile"):

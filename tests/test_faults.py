@@ -321,6 +321,7 @@ def test_sde_noise_is_fixed_by_the_seed_whatever_the_run_length(tmp_path, capsys
     np.testing.assert_array_equal(short, long[: len(short)])
 
 
+@pytest.mark.slow  # ~17 s: a design run, moved, resumed
 def test_design_resumes_from_a_moved_directory_through_another_spelling(tmp_path, capsys):
     cfg = _cfg(
         tmp_path,

@@ -150,6 +150,7 @@ def test_positivity(case, reconstruction):
     assert np.mean(np.abs(np.asarray(w[0]) - exact)) < 1.2e-2
 
 
+@pytest.mark.slow  # ~22 s: every reconstruction x flux in 1D and 2D
 def test_lake_at_rest_is_preserved():
     g = jp.CellGrid(64, 0.0, 1.0)
     x = g.axis_centres(0)
@@ -189,7 +190,7 @@ def _smooth_state(g):
 
 @pytest.mark.parametrize(
     "reconstruction,riemann",
-    [(fv.WENO5("z"), fv.HLLC()), (fv.WENO5("js"), fv.HLL())],
+    [(fv.WENO5("z"), fv.HLLC()), pytest.param(fv.WENO5("js"), fv.HLL(), marks=pytest.mark.slow)],
     ids=["weno5z-hllc", "weno5js-hll"],
 )
 def test_gradient_wrt_initial_state_and_gamma_matches_finite_differences(reconstruction, riemann):

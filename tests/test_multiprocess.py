@@ -12,6 +12,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 SCRIPT = Path(__file__).with_name("multiprocess_checks.py")
 
@@ -34,6 +35,7 @@ def _result(proc) -> dict:
     return json.loads(stdout.split("RESULT", 1)[1].splitlines()[0])
 
 
+@pytest.mark.slow  # ~35 s on 2 cores (two processes plus a 4-device reference)
 def test_two_processes_match_one(tmp_path):
     ref_dir, two_dir = tmp_path / "one", tmp_path / "two"
     ref_dir.mkdir()
