@@ -132,7 +132,14 @@ BAD = [
     (_set("data", source={"kind": "exponentiel"}), "did you mean 'exponential'"),
     (_set("data", boundary=[["fixed", "nowhere"]]), "boundary"),
     (_set("training", schedule="cosine"), "training.decay_rate' applies to 'schedule: exponential'"),
-    (_set("training", learning_rates={"decoder": 0.01, "latents": 0.001}), r"missing \['dynamics'\]"),
+    (
+        lambda raw: raw["training"].pop("learning_rate") and raw["training"].update(learning_rates={"decoder": 0.01}),
+        r"missing \['dynamics', 'latents'\]",
+    ),
+    (
+        _set("training", learning_rates={"decoder": 0.01, "latents": 0.001, "dynamics": 0.001}),
+        "learning_rate' is not used when training.learning_rates",
+    ),
     (_set("rom", teacher_forcing_steps=10), "applies to 'dino'"),
     (_set("training", batch_size=801), "exceeds the number of training snapshots"),
 ]
@@ -163,8 +170,15 @@ def test_dino_specific_keys(tmp_path):
     _, cfg = app.load(
         _variant(
             tmp_path,
-            _set("training", learning_rates={"decoder": 0.01, "latents": 0.001, "dynamics": 0.001}),
+            lambda raw: raw["training"].pop("learning_rate")
+            and raw["training"].update(learning_rates={"decoder": 0.01, "latents": 0.001, "dynamics": 0.001}),
             base=dino,
         )
     )
     assert cfg.training["learning_rates"]["decoder"] == 0.01
+    # from the command line: --set KEY=null removes a key, so its default applies
+    _, cfg = app.load(
+        ROOT / "phirom_burgers_paper.yaml",
+        overrides=["training.learning_rate=null", "training.learning_rates={decoder: 0.005, latents: 0.02, dynamics: 0.005}"],
+    )
+    assert cfg.training["learning_rates"]["latents"] == 0.02 and "learning_rate" not in cfg.raw["training"]

@@ -277,18 +277,19 @@ def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dic
     test_obs = _test_observed(cfg, test_trajs)
 
     physics_informed = cfg.task != "dino"
-    probe = {k: jnp.asarray(v) for k, v in batches(0).items()}
-    ratio = eqx.filter_jit(
-        lambda m: rom.gradient_ratio(
-            m,
-            probe,
-            method="pinn" if cfg.task == "pinn_rom" else "phirom",
-            grid=pde.grid,
-            physics=_physics(cfg, pde.grid),
-            weight=cfg.rom["weight"],
-            fraction=cfg.rom["fraction"],
+    if physics_informed:  # the probe of the two gradients at the end of the warm-up
+        probe = {k: jnp.asarray(v) for k, v in batches(0).items()}
+        ratio = eqx.filter_jit(
+            lambda m: rom.gradient_ratio(
+                m,
+                probe,
+                method="pinn" if cfg.task == "pinn_rom" else "phirom",
+                grid=pde.grid,
+                physics=_physics(cfg, pde.grid),
+                weight=cfg.rom["weight"],
+                fraction=cfg.rom["fraction"],
+            )
         )
-    )
 
     def eval_fn(m):
         curves, _ = _errors(cfg, m, pde, test_trajs, test_params, test_obs)

@@ -41,7 +41,8 @@ def read_yaml(path) -> dict:
 
 
 def apply_overrides(raw: dict, overrides, path) -> dict:
-    """``--set a.b=value`` overrides (value parsed as YAML) applied to a copy of `raw`."""
+    """``--set a.b=value`` overrides (value parsed as YAML) applied to a copy of `raw`;
+    ``--set a.b=null`` removes the key (its default applies)."""
     import copy
 
     out = copy.deepcopy(raw)
@@ -64,7 +65,10 @@ def apply_overrides(raw: dict, overrides, path) -> dict:
             if not isinstance(nxt, dict):
                 raise ConfigError(f"{path}: --set {key}: '{'.'.join(parts[: i + 1])}' is not a section")
             node = nxt
-        node[parts[-1]] = parsed
+        if parsed is None:
+            node.pop(parts[-1], None)
+        else:
+            node[parts[-1]] = parsed
     return out
 
 

@@ -202,6 +202,12 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
     training = _check_training(
         c.training.model_dump(), file, data, frames, rom["train_frames"] if snapshots else None, rom=bool(rom)
     )
+    if c.training.learning_rates is not None and "learning_rate" in c.training.model_fields_set:
+        raise _err(
+            file,
+            "training.learning_rate",
+            "is not used when training.learning_rates gives one rate per part; give one or the other",
+        )
     coarse = {}
     if c.task == "solver_in_the_loop":
         coarse = (c.coarse or _Coarse()).model_dump()
