@@ -81,7 +81,9 @@ def test_every_rom_config_evaluates(path, tmp_path, capsys):
     ev = json.loads((run / "eval.json").read_text())
     assert ev["step"] == 1 and ev["t_train"] < ev["t_test"]
     sparse = yaml.safe_load(path.read_text())["rom"].get("observed_fraction") is not None
-    assert len(ev["errors"]) == (1 if sparse else 2)  # POD-Galerkin needs full fields
+    # the model, the decoder's best fit to every frame, and POD-Galerkin (needs full fields)
+    assert len(ev["errors"]) == (2 if sparse else 3)
+    assert sum(name.endswith("decoder best fit") for name in ev["errors"]) == 1
     assert ("pod_galerkin" in ev) == sparse
     listed = "train_parameters" in yaml.safe_load(path.read_text())["data"]
     for errors in ev["errors"].values():
@@ -170,8 +172,10 @@ def test_dino_specific_keys(tmp_path):
     _, cfg = app.load(
         _variant(
             tmp_path,
-            lambda raw: raw["training"].pop("learning_rate")
-            and raw["training"].update(learning_rates={"decoder": 0.01, "latents": 0.001, "dynamics": 0.001}),
+            lambda raw: (
+                raw["training"].pop("learning_rate")
+                and raw["training"].update(learning_rates={"decoder": 0.01, "latents": 0.001, "dynamics": 0.001})
+            ),
             base=dino,
         )
     )
@@ -179,6 +183,9 @@ def test_dino_specific_keys(tmp_path):
     # from the command line: --set KEY=null removes a key, so its default applies
     _, cfg = app.load(
         ROOT / "phirom_burgers_paper.yaml",
-        overrides=["training.learning_rate=null", "training.learning_rates={decoder: 0.005, latents: 0.02, dynamics: 0.005}"],
+        overrides=[
+            "training.learning_rate=null",
+            "training.learning_rates={decoder: 0.005, latents: 0.02, dynamics: 0.005}",
+        ],
     )
     assert cfg.training["learning_rates"]["latents"] == 0.02 and "learning_rate" not in cfg.raw["training"]

@@ -311,6 +311,20 @@ def test_encode_recovers_a_field_from_sparse_irregular_points():
     assert float(jnp.linalg.norm(field - ref) / jnp.linalg.norm(ref)) < 5e-3
 
 
+def test_projection_errors_find_the_codes_of_decoded_frames_that_forecasts_miss():
+    """Frames decoded from a smooth path of codes: the decoder's best fit recovers them,
+    while the untrained dynamics' forecast from the first frame drifts away."""
+    model = _tiny_rom()
+    s = jnp.linspace(0.0, 1.0, 6)[:, None]
+    paths = jnp.stack([jnp.array([0.4, -0.2, 0.3]) + s * jnp.array([0.3, 0.2, -0.4]), 0.5 - 0.6 * s * jnp.ones(3)])
+    trajs = jax.vmap(jax.vmap(lambda a: model.decode_grid(GRID, a)))(paths)  # (2, 6, 1, 32)
+    best = rom.projection_errors(model, trajs, GRID, encode_steps=800, refine_steps=100, encode_learning_rate=2e-2)
+    fc, _ = rom.forecast_errors(model, trajs, jnp.array([[0.08], [0.12]]), GRID, 0.2, encode_steps=800)
+    assert best.shape == fc.shape == (2, 6)
+    assert float(best.max()) < 1e-2
+    assert float(fc[:, -1].min()) > 10 * float(best.max())
+
+
 def test_latent_integration_fixed_step_matches_adaptive():
     model = eqx.tree_at(lambda m: m.latents, _tiny_rom(), None)
     a0, times = jnp.array([0.2, -0.1, 0.4]), jnp.linspace(0.0, 1.0, 11)

@@ -351,7 +351,7 @@ def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
     import equinox as eqx
     import numpy as np
 
-    from ..rom import plot_errors, pod_errors
+    from ..rom import plot_errors, pod_errors, projection_errors
     from ..train import Checkpointer
     from ._build import build_optimiser
 
@@ -365,6 +365,12 @@ def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
     seen, _ = _errors(cfg, model, pde, train_trajs, train_params, batches.observed)
     unseen, unseen_pred = _errors(cfg, model, pde, test_trajs, test_params, _test_observed(cfg, test_trajs))
     curves = {label: {"seen": seen, "unseen": unseen}}
+    # how far the decoder alone can go: the best code per frame, no dynamics involved
+    fit = dict(encode_learning_rate=cfg.rom["encode_learning_rate"], encode_steps=cfg.rom["encode_steps"])
+    curves[f"{label}: decoder best fit"] = {
+        "seen": projection_errors(model, train_trajs, pde.grid, **fit),
+        "unseen": projection_errors(model, test_trajs, pde.grid, **fit),
+    }
     notes = {}
     if cfg.rom["observed_fraction"] is None:
         rank = cfg.model["decoder"]["latent_size"]

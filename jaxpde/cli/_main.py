@@ -159,7 +159,8 @@ def main(argv=None) -> int:
                 action="append",
                 default=[],
                 metavar="KEY=VALUE",
-                help="override a config value, e.g. --set training.num_steps=2000 (repeatable; KEY=null removes the key)",
+                help="override a config value, e.g. --set training.num_steps=2000 "
+                "(repeatable; KEY=null removes the key)",
             )
         if out:
             p.add_argument("--out", default=None, help=f"output directory (default: {out}/<name>)")

@@ -91,6 +91,9 @@ from ._pipeline import (
     pod_errors as pod_errors,
 )
 from ._pipeline import (
+    projection_errors as projection_errors,
+)
+from ._pipeline import (
     window_summary as window_summary,
 )
 from ._pod import PODGalerkin as PODGalerkin
