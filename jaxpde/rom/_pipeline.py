@@ -180,9 +180,10 @@ def projection_errors(
     """The decoder's best fit to every frame: per-frame relative L2 errors ``(S, T)`` of
     the decoded field at a code fitted to that frame (the first frame by `encode_steps`
     Adam steps from the mean code of the training initial states, each later frame by
-    `refine_steps` from the previous frame's code). A lower bound of what any latent
-    dynamics can reach with this decoder: where a forecast's error is far above it the
-    dynamics are to blame, where it is close the decoder is.
+    `refine_steps` from the previous frame's code). About the least error any latent
+    dynamics can reach with this decoder (a local search, so it can miss a better code):
+    where a forecast's error is far above it the dynamics are to blame, where it is close
+    the decoder is.
 
     **Arguments:** `model`, `trajectories` ``(S, T, C, *N)`` on the `grid`, `encode_steps`, `refine_steps`,
     `encode_learning_rate`.
