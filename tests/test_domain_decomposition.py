@@ -40,6 +40,7 @@ def _check_memory(case: dict):
     assert case["split"] <= 1.5 * case["one"] / N, case
 
 
+@pytest.mark.slow  # ~1 min; the kolmogorov2d command-line case below keeps a split spectral run by default
 def test_split_spectral_fields():
     out = _run("spectral")
     for name in ("kolmogorov2d_etdrk4", "burgers3d_pencils_etdrk4", "diffusion_exact_linear"):
