@@ -189,3 +189,17 @@ def test_dino_specific_keys(tmp_path):
         ],
     )
     assert cfg.training["learning_rates"]["latents"] == 0.02 and "learning_rate" not in cfg.raw["training"]
+
+
+@pytest.mark.slow  # ~3.5 min on 2 cores: the shipped config, end to end
+def test_sparse_navier_stokes_rom_forecasts_unseen_states(tmp_path, capsys):
+    """The shipped sparse (5 %) Navier–Stokes Φ-ROM at full coupling: measured 0.129 / 0.306
+    on unseen initial states, with the decoder's best fit to the full fields at 0.084. A
+    decoder that fits the observed points and nothing between them gives ~1 for both."""
+    run = tmp_path / "run"
+    assert main(["train", str(ROOT / "phirom_navier_stokes.yaml"), "--out", str(run), "--no-progress"]) == 0
+    assert main(["evaluate", str(run), "--no-progress"]) == 0
+    errors = json.loads((run / "eval.json").read_text())["errors"]
+    model, best = errors["Φ-ROM"]["unseen"], errors["Φ-ROM: decoder best fit"]["unseen"]
+    assert model["interpolation"] < 0.25 and model["extrapolation"] < 0.5, model
+    assert best["interpolation"] < 0.2, best
