@@ -102,6 +102,13 @@ def _jitted():
     return eqx.filter_jit(_forecasts), eqx.filter_jit(_pod_forecasts), eqx.filter_jit(_projections)
 
 
+def _without_memory(model):
+    """The model without its latent memory, and the encoder's starting code: the mean of
+    the memory's first frames (the training initial states' codes), or None."""
+    init = None if model.latents is None else jnp.mean(model.latents[:, 0], axis=0)
+    return eqx.tree_at(lambda m: m.latents, model, None), init
+
+
 def _errors(preds, trajs):
     from ..metrics import nrmse
 
@@ -133,8 +140,7 @@ def forecast_errors(
 
     **Returns:** ``(errors (S, T), forecasts (S, T, C, *N))``.
     """
-    init = None if model.latents is None else jnp.mean(model.latents[:, 0], axis=0)
-    model = eqx.tree_at(lambda m: m.latents, model, None)
+    model, init = _without_memory(model)
     trajs = np.asarray(trajectories)
     times = jnp.asarray(np.arange(trajs.shape[1]) * interval, trajs.dtype)
     pts = jnp.asarray(grid_points(grid), trajs.dtype)
@@ -190,8 +196,7 @@ def projection_errors(
 
     **Returns:** ``(S, T)``.
     """
-    init = None if model.latents is None else jnp.mean(model.latents[:, 0], axis=0)
-    model = eqx.tree_at(lambda m: m.latents, model, None)
+    model, init = _without_memory(model)
     trajs = np.asarray(trajectories)
     pts = jnp.asarray(grid_points(grid), trajs.dtype)
     fits = _jitted()[2](
