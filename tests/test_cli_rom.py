@@ -34,7 +34,7 @@ def test_every_method_has_configs():
     names = {p.stem for p in CONFIGS}
     for case in ("burgers", "diffusion", "navier_stokes", "kdv"):
         assert {f"phirom_{case}", f"dino_{case}"} <= names
-    assert "pinn_rom_burgers" in names
+    assert {"pinn_rom_burgers", "phirom_burgers_paper", "dino_burgers_paper", "pinn_rom_burgers_paper"} <= names
 
 
 def _train_one_step(path, tmp_path, capsys):

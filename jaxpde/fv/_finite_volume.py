@@ -7,9 +7,10 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
 
-from .._abstract import AbstractPDE
+from .._abstract import AbstractPDE, AbstractPointwise
 from .._types import Args, Field
 from ..grids import CellGrid
+from ._balance import Conservative
 from ._boundary import AbstractBoundaryCondition, normalise_bc, pad, pad_scalar
 from ._laws import AbstractConservationLaw
 from ._reconstruct import AbstractReconstruction, PiecewiseConstant
@@ -17,7 +18,7 @@ from ._riemann import AbstractRiemannSolver, Rusanov
 from ._util import take as _take
 
 
-class FiniteVolume(AbstractPDE):
+class FiniteVolume(AbstractPDE, AbstractPointwise):
     r"""Conservative finite-volume discretisation of ``u_t + Σ_a ∂_a F_a(u) = S(u) (+ ν Δu)``.
 
     Dimension by dimension, for each axis: ghost cells from the boundary conditions,
@@ -52,6 +53,12 @@ class FiniteVolume(AbstractPDE):
       [`jaxpde.fv.SOURCES`][jaxpde.fv.SOURCES] for named parametric profiles).
 
     Differentiable: the law's coefficients, inflow states, the source, the state itself.
+
+    **Pointwise form.** ``pointwise_rhs`` is the law's local form ``-Σ_a ∂_a F_a(u) + ν Δu
+    + S(x) + f(x)`` at a point, with the derivatives taken by autodiff of a pointwise field
+    (the residual PINN-ROM fits; see [`jaxpde.AbstractPointwise`][jaxpde.AbstractPointwise]).
+    ``S`` and ``f`` are cell fields, read at ``x`` by multilinear interpolation between
+    cell centres (exact at the centres). Boundary conditions do not enter it.
     """
 
     law: AbstractConservationLaw
@@ -176,6 +183,42 @@ class FiniteVolume(AbstractPDE):
         if args is not None:
             du = du + jnp.broadcast_to(jnp.asarray(args), u.shape)
         return du.astype(u.dtype)
+
+    def pointwise_rhs(self, field, x, args: Args = None):
+        """``du/dt`` ``(C,)`` at the point `x` ``(d,)`` of a pointwise field ``field: x -> (C,)``:
+        ``-Σ_a ∂_a F_a(field)(x) + ν Δfield(x) + S(x) + f(x)`` with autodiff derivatives.
+        Laws with a balanced source (shallow water over a bed) have no pointwise form here."""
+        from .. import pointwise as pw
+
+        if not isinstance(self.law.balance(), Conservative):
+            raise ValueError(
+                f"{type(self.law).__name__} with {type(self.law.balance()).__name__} has no pointwise form; "
+                "only plainly conservative laws do."
+            )
+        x = jnp.asarray(x)
+        du = 0.0
+        for axis in range(self.grid.ndim):
+            e = jnp.zeros_like(x).at[axis].set(1.0)
+            du = du - jax.jvp(lambda y: self.law.flux(field(y), axis), (x,), (e,))[1]
+        u = field(x)
+        if self.law.viscosity is not None:
+            du = du + self.law.viscosity.astype(u.dtype) * pw.laplacian(field, x)
+        for extra in (self.source, args):
+            if extra is not None:
+                du = du + self.cell_value(extra, x).astype(u.dtype)
+        return jnp.broadcast_to(du, u.shape).astype(u.dtype)
+
+    def cell_value(self, values, x):
+        """A cell field `values` (broadcastable to ``(C, *N)``) at the point `x` ``(d,)``,
+        multilinear between cell centres and constant beyond the outer centres; ``(C,)``.
+        Differentiable in `values`."""
+        values = jnp.broadcast_to(jnp.asarray(values), (self.law.num_channels, *self.grid.shape))
+        index = [
+            (x[a] - self.grid.lower[a]) / self.grid.spacing[a] - 0.5 for a in range(self.grid.ndim)
+        ]
+        return jax.vmap(
+            lambda v: jax.scipy.ndimage.map_coordinates(v, index, order=1, mode="nearest")
+        )(values)
 
     def _split_rhs(self, t, u: Field, args: Args) -> Field:
         """``rhs`` under ``jax.shard_map``: every device computes its block with a copy of
