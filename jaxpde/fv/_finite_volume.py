@@ -199,7 +199,7 @@ class FiniteVolume(AbstractPDE, AbstractPointwise):
         du = 0.0
         for axis in range(self.grid.ndim):
             e = jnp.zeros_like(x).at[axis].set(1.0)
-            du = du - jax.jvp(lambda y: self.law.flux(field(y), axis), (x,), (e,))[1]
+            du = du - jax.jvp(lambda y, a=axis: self.law.flux(field(y), a), (x,), (e,))[1]
         u = field(x)
         if self.law.viscosity is not None:
             du = du + self.law.viscosity.astype(u.dtype) * pw.laplacian(field, x)
@@ -213,12 +213,8 @@ class FiniteVolume(AbstractPDE, AbstractPointwise):
         multilinear between cell centres and constant beyond the outer centres; ``(C,)``.
         Differentiable in `values`."""
         values = jnp.broadcast_to(jnp.asarray(values), (self.law.num_channels, *self.grid.shape))
-        index = [
-            (x[a] - self.grid.lower[a]) / self.grid.spacing[a] - 0.5 for a in range(self.grid.ndim)
-        ]
-        return jax.vmap(
-            lambda v: jax.scipy.ndimage.map_coordinates(v, index, order=1, mode="nearest")
-        )(values)
+        index = [(x[a] - self.grid.lower[a]) / self.grid.spacing[a] - 0.5 for a in range(self.grid.ndim)]
+        return jax.vmap(lambda v: jax.scipy.ndimage.map_coordinates(v, index, order=1, mode="nearest"))(values)
 
     def _split_rhs(self, t, u: Field, args: Args) -> Field:
         """``rhs`` under ``jax.shard_map``: every device computes its block with a copy of
