@@ -255,6 +255,10 @@ def test_data_driven_loss_leaves_the_latent_memory_alone_and_teacher_forcing_res
     lat = model.latents
     step = jax.jit(jax.vmap(jax.vmap(lambda a, p: rom.latent_step(model, a, p, 0.05), (0, None))))
     nxt = step(lat[:, :-1], b["parameters"])
+    # the bare solver step is one fixed step of the model's integrate
+    whole = model.integrate(lat[0, 0], [0.0, 0.05], b["parameters"][0])[-1]
+    np.testing.assert_allclose(nxt[0, 0], whole, rtol=1e-12, atol=1e-14)
+    assert float(jnp.max(jnp.abs(nxt - lat[:, :-1]))) > 1e-6
     manual = jnp.linalg.norm(nxt - lat[:, 1:], axis=-1) / jnp.linalg.norm(lat[:, 1:], axis=-1)
     got = eqx.filter_jit(lambda m: rom.trajectory_loss(m, b, 0.05))(model)
     np.testing.assert_allclose(float(got), float(jnp.mean(manual)), rtol=1e-10)
