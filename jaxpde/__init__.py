@@ -4,6 +4,7 @@ from . import fv as fv
 from . import grids as grids
 from . import ic as ic
 from . import integrate as integrate
+from . import linalg as linalg
 from . import metrics as metrics
 from . import nn as nn
 from . import pointwise as pointwise
