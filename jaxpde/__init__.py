@@ -3,6 +3,7 @@
 from . import fv as fv
 from . import grids as grids
 from . import ic as ic
+from . import incompressible as incompressible
 from . import integrate as integrate
 from . import linalg as linalg
 from . import metrics as metrics

@@ -1,0 +1,154 @@
+"""Incompressible Navier-Stokes on the staggered grid: Taylor-Green decay (second order),
+Poiseuille flow at steady state, inflow/outflow channels, the projection with every
+pressure solver, gradients through a rollout, and the lid-driven cavity against Ghia,
+Ghia & Shin (1982) (float64)."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxpde
+from jaxpde import incompressible as inc
+from jaxpde.grids import CellGrid
+from jaxpde.integrate import SSPRK3
+
+jax.config.update("jax_enable_x64", True)
+
+
+def _taylor_green(n, nu, t):
+    length = 2 * np.pi
+    h = length / n
+    faces, centres = np.arange(1, n + 1) * h, (np.arange(n) + 0.5) * h
+    xu, yu = np.meshgrid(faces, centres, indexing="ij")
+    xv, yv = np.meshgrid(centres, faces, indexing="ij")
+    decay = np.exp(-2 * nu * t)
+    return np.stack([np.sin(xu) * np.cos(yu) * decay, -np.cos(xv) * np.sin(yv) * decay])
+
+
+def test_taylor_green_vortex_decays_at_the_exact_rate_with_second_order_error():
+    nu, t_end, dt = 0.1, 1.0, 0.02
+    errors = []
+    for n in (16, 32):
+        pde = inc.NavierStokes(CellGrid((n, n), 0.0, 2 * np.pi), nu, "periodic")
+        u0 = jnp.asarray(_taylor_green(n, nu, 0.0))
+        assert float(jnp.max(jnp.abs(pde.divergence(u0)))) < 1e-12
+        u = jaxpde.rollout(SSPRK3(pde, dt), u0, int(t_end / dt), save_every=int(t_end / dt))[-1]
+        errors.append(float(jnp.max(jnp.abs(u - _taylor_green(n, nu, t_end)))))
+        assert float(jnp.max(jnp.abs(pde.divergence(u)))) < 1e-10
+    order = np.log2(errors[0] / errors[1])
+    assert 1.9 < order < 2.2, errors
+
+
+def test_poiseuille_flow_reaches_the_parabola_to_one_part_in_a_million():
+    height, nu, force = 1.0, 0.5, 1.0
+    grid = CellGrid((4, 12), (0.0, 0.0), (1.0, height))
+    pde = inc.NavierStokes(grid, nu, ["periodic", "wall"], force=[force, 0.0])
+    u0 = jnp.zeros((2, 4, 12))
+    dt = float(inc.cfl_dt(pde, u0, 0.4))
+    steps = int(5.0 / dt)
+    u = jaxpde.rollout(SSPRK3(pde, dt), u0, steps, save_every=steps)[-1]
+    y = grid.axis_centres(1)
+    exact = force / (2 * nu) * y * (height - y)
+    np.testing.assert_allclose(u[0], np.broadcast_to(exact, (4, 12)), rtol=0, atol=1e-6 * exact.max())
+    assert float(jnp.max(jnp.abs(u[1]))) < 1e-12
+
+
+@pytest.mark.parametrize(
+    "solver",
+    ["fast", "cg", pytest.param("multigrid", marks=pytest.mark.slow), pytest.param("mgcg", marks=pytest.mark.slow)],
+)
+def test_channel_with_parabolic_inflow_and_outflow_keeps_the_profile_and_zero_divergence(solver):
+    grid = CellGrid((16, 8), (0.0, 0.0), (2.0, 1.0))
+    y = grid.axis_centres(1)
+    profile = 4 * y * (1 - y)
+    pde = inc.NavierStokes(grid, 0.1, [(inc.Inflow(profile), inc.Outflow()), "wall"], solver=solver)
+    # a disturbed start: the projection removes its divergence
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((2, 16, 8)) * 0.1
+    start[0] += profile
+    u0 = pde.project(jnp.asarray(start))
+    assert float(jnp.max(jnp.abs(pde.divergence(u0)))) < 1e-10
+    assert float(jnp.max(jnp.abs(u0[1, :, -1]))) == 0.0  # the top wall face is pinned
+    dt = float(inc.cfl_dt(pde, u0, 0.4))
+    traj = eqx.filter_jit(lambda p, u: jaxpde.rollout(SSPRK3(p, dt), u, 400, save_every=400))(pde, u0)
+    u = traj[-1]
+    assert float(jnp.max(jnp.abs(pde.divergence(u)))) < 1e-9
+    # the disturbance leaves through the outflow and the parabola remains
+    np.testing.assert_allclose(u[0], np.broadcast_to(profile, (16, 8)), atol=2e-3)
+    # mass in = mass out
+    np.testing.assert_allclose(float(jnp.sum(u[0, -1])), float(jnp.sum(profile)), rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_pressure_solvers_agree_and_the_rhs_is_divergence_free():
+    grid = CellGrid((16, 16), 0.0, 1.0)
+    rng = np.random.default_rng(1)
+    u = jnp.asarray(rng.standard_normal((2, 16, 16)))
+    results = {}
+    for solver in ("fast", "cg", "multigrid", "mgcg"):
+        pde = inc.NavierStokes(grid, 0.05, ["wall", (inc.Wall(), inc.Wall(1.0))], solver=solver)
+        u0 = pde.project(u)
+        du = pde.rhs(0.0, u0)
+        assert float(jnp.max(jnp.abs(pde._divergence_of_tendency(du)))) < 1e-8
+        results[solver] = du
+    for solver in ("cg", "multigrid", "mgcg"):
+        np.testing.assert_allclose(results[solver], results["fast"], atol=1e-7)
+
+
+def test_gradient_of_a_cavity_rollout_with_respect_to_the_lid_speed_and_viscosity():
+    grid = CellGrid((8, 8), 0.0, 1.0)
+
+    def kinetic_energy(lid, nu):
+        pde = inc.NavierStokes(grid, nu, ["wall", (inc.Wall(), inc.Wall(lid))])
+        u = jaxpde.rollout(SSPRK3(pde, 0.01), jnp.zeros((2, 8, 8)), 10, save_every=10)[-1]
+        return jnp.sum(pde.cell_velocity(u) ** 2)
+
+    g = jax.jit(jax.grad(kinetic_energy, argnums=(0, 1)))(1.0, 0.05)
+    eps = 1e-6
+    fd = (
+        (kinetic_energy(1.0 + eps, 0.05) - kinetic_energy(1.0 - eps, 0.05)) / (2 * eps),
+        (kinetic_energy(1.0, 0.05 + eps) - kinetic_energy(1.0, 0.05 - eps)) / (2 * eps),
+    )
+    np.testing.assert_allclose(g, fd, rtol=1e-6)
+    assert abs(float(fd[1])) > 1e-4
+
+
+def test_bad_configurations_are_refused():
+    grid = CellGrid((8, 8), 0.0, 1.0)
+    with pytest.raises(ValueError, match="upper side"):
+        inc.NavierStokes(grid, 0.1, [(inc.Outflow(), inc.Wall()), "wall"])
+    with pytest.raises(ValueError, match="both sides"):
+        inc.NavierStokes(grid, 0.1, [("periodic", "wall"), "wall"])
+    with pytest.raises(ValueError, match="2D"):
+        inc.NavierStokes(CellGrid(8), 0.1)
+    with pytest.raises(ValueError, match="solver"):
+        inc.NavierStokes(grid, 0.1, solver="sor")
+    with pytest.raises(ValueError, match="inflow|velocity boundary"):
+        inc.NavierStokes(grid, 0.1, "inflow")
+    with pytest.raises(ValueError, match="faces"):
+        inc.NavierStokes(grid, 0.1, [(inc.Inflow(jnp.ones(5)), inc.Outflow()), "wall"]).project(jnp.zeros((2, 8, 8)))
+    with pytest.raises(ValueError, match="shape"):
+        inc.NavierStokes(grid, 0.1).rhs(0.0, jnp.zeros((8, 8)))
+
+
+@pytest.mark.slow
+def test_lid_driven_cavity_at_re_100_matches_ghia_ghia_shin():
+    """128², Re = 100, run to t = 20 (steady to ~1e-4; ~100 s on 2 cores): the centreline velocities within
+    0.01 of the tables of Ghia, Ghia & Shin (1982)."""
+    n = 128
+    grid = CellGrid((n, n), 0.0, 1.0)
+    pde = inc.NavierStokes(grid, 0.01, ["wall", (inc.Wall(), inc.Wall(1.0))])
+    dt = float(inc.cfl_dt(pde, jnp.ones((2, n, n)), 0.45))
+    steps = int(20.0 / dt) // 4 * 4
+    traj = jaxpde.rollout(SSPRK3(pde, dt), jnp.zeros((2, n, n)), steps, save_every=steps // 4)
+    assert float(jnp.max(jnp.abs(traj[-1] - traj[-2]))) < 2e-4  # steady: changes < 2e-4 over t = 15 ... 20
+    c = np.asarray(pde.cell_velocity(traj[-1]))
+    x = np.concatenate([[0.0], grid.axis_centres(0), [1.0]])
+    u_mid = np.concatenate([[0.0], 0.5 * (c[0, n // 2 - 1] + c[0, n // 2]), [1.0]])
+    v_mid = np.concatenate([[0.0], 0.5 * (c[1, :, n // 2 - 1] + c[1, :, n // 2]), [0.0]])
+    ref = inc.GHIA_RE100
+    assert np.max(np.abs(np.interp(ref["y"], x, u_mid) - ref["u"])) < 0.01
+    assert np.max(np.abs(np.interp(ref["x"], x, v_mid) - ref["v"])) < 0.01
+    assert float(jnp.max(jnp.abs(pde.divergence(traj[-1])))) < 1e-10
