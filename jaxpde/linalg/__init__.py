@@ -3,7 +3,7 @@ per-side boundary kinds, masks and variable coefficients; direct fast-diagonalis
 (FFT/DCT/DST) solvers; matrix-free Krylov solvers through lineax with pluggable
 preconditioners and initial guesses; all differentiable."""
 
-from ._fast import AbstractEllipticSolver as AbstractEllipticSolver
+from ._abstract import AbstractEllipticSolver as AbstractEllipticSolver
 from ._fast import FastDiagonalisation as FastDiagonalisation
 from ._krylov import Jacobi as Jacobi
 from ._krylov import Krylov as Krylov

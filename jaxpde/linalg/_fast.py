@@ -3,8 +3,6 @@ Laplacian is a sum of one-dimensional operators, each diagonalised by a fixed tr
 (FFT for periodic axes, DCT-II for Neumann-Neumann, DST-II for Dirichlet-Dirichlet, a
 dense eigenbasis for mixed sides)."""
 
-import abc
-
 import equinox as eqx
 import jax.numpy as jnp
 import jax.scipy.fft as jfft
@@ -12,27 +10,8 @@ import numpy as np
 from jaxtyping import Array
 
 from ..grids import CellGrid
+from ._abstract import AbstractEllipticSolver
 from ._laplacian import CellLaplacian, matrix_1d, normalise_sides
-
-
-class AbstractEllipticSolver(eqx.Module):
-    """A solver of ``L p = f`` for one cell-centred elliptic operator ``L`` (fixed at
-    construction; see [`CellLaplacian`][jaxpde.linalg.CellLaplacian]). Pressure
-    projections, implicit viscosity and anything else that needs an elliptic solve take one
-    of these, so a direct, iterative, multigrid or learned solver can be swapped in.
-
-    ``__call__(rhs, guess=None)`` returns ``p`` ``(*N)``; ``guess`` is a starting point
-    that iterative solvers may use and direct ones ignore. Gradients with respect to
-    ``rhs`` (and the operator's coefficients) are those of the exact solution."""
-
-    @abc.abstractmethod
-    def __call__(self, rhs: Array, guess: Array | None = None) -> Array:
-        """``p`` with ``L p = rhs``, both ``(*N)``."""
-
-    @property
-    @abc.abstractmethod
-    def operator(self) -> CellLaplacian:
-        """The operator ``L`` this solver inverts."""
 
 
 def _eigenvalues(n: int, h: float, sides) -> np.ndarray:

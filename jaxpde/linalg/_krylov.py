@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array
 
-from ._fast import AbstractEllipticSolver
+from ._abstract import AbstractEllipticSolver
 from ._laplacian import CellLaplacian
 
 METHODS = ("cg", "bicgstab")

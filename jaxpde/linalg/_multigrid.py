@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from ..grids import CellGrid
-from ._fast import AbstractEllipticSolver
+from ._abstract import AbstractEllipticSolver
 from ._laplacian import CellLaplacian
 
 
