@@ -23,12 +23,26 @@ class AbstractBalance(eqx.Module):
     def axis_term(self, fv, u: Array, axis: int) -> Array:
         """The contribution of spatial `axis` to ``du/dt`` at the cell averages `u` ``(C, *N)``."""
 
+    @abc.abstractmethod
+    def pointwise_term(self, law, field, x: Array) -> Array:
+        """The local form of the same terms at the point `x` ``(d,)`` of a pointwise field
+        ``field: x -> (C,)``, by autodiff (PINN-style residuals); ``(C,)``."""
+
 
 class Conservative(AbstractBalance):
     """``-(F_{i+½} - F_{i-½}) / Δx``: reconstruct the faces, apply the numerical flux."""
 
     def check(self, law, grid):
         pass
+
+    def pointwise_term(self, law, field, x):
+        import jax
+
+        du = 0.0
+        for axis in range(x.shape[0]):
+            e = jnp.zeros_like(x).at[axis].set(1.0)
+            du = du - jax.jvp(lambda y, a=axis: law.flux(field(y), a), (x,), (e,))[1]
+        return du
 
     def axis_term(self, fv, u, axis):
         law = fv.law
@@ -50,6 +64,12 @@ class HydrostaticReconstruction(AbstractBalance):
     def check(self, law, grid):
         if tuple(law.bathymetry.shape) != grid.shape:
             raise ValueError(f"bathymetry has shape {tuple(law.bathymetry.shape)}, the grid has {grid.shape}.")
+
+    def pointwise_term(self, law, field, x):
+        raise ValueError(
+            "the well-balanced shallow-water terms have no pointwise form here (the bed enters through "
+            "reconstructed faces); PINN-style residuals need a plainly conservative law."
+        )
 
     def axis_term(self, fv, u, axis):
         law = fv.law

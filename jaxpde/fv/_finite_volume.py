@@ -10,7 +10,6 @@ from jax.sharding import PartitionSpec as P
 from .._abstract import AbstractPDE, AbstractPointwise
 from .._types import Args, Field
 from ..grids import CellGrid
-from ._balance import Conservative
 from ._boundary import AbstractBoundaryCondition, normalise_bc, pad, pad_scalar
 from ._laws import AbstractConservationLaw
 from ._reconstruct import AbstractReconstruction, PiecewiseConstant
@@ -190,16 +189,8 @@ class FiniteVolume(AbstractPDE, AbstractPointwise):
         Laws with a balanced source (shallow water over a bed) have no pointwise form here."""
         from .. import pointwise as pw
 
-        if not isinstance(self.law.balance(), Conservative):
-            raise ValueError(
-                f"{type(self.law).__name__} with {type(self.law.balance()).__name__} has no pointwise form; "
-                "only plainly conservative laws do."
-            )
         x = jnp.asarray(x)
-        du = 0.0
-        for axis in range(self.grid.ndim):
-            e = jnp.zeros_like(x).at[axis].set(1.0)
-            du = du - jax.jvp(lambda y, a=axis: self.law.flux(field(y), a), (x,), (e,))[1]
+        du = self.law.balance().pointwise_term(self.law, field, x)
         u = field(x)
         if self.law.viscosity is not None:
             du = du + self.law.viscosity.astype(u.dtype) * pw.laplacian(field, x)

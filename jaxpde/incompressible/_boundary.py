@@ -29,6 +29,11 @@ class AbstractVelocityBC(eqx.Module):
 
     pressure: ClassVar[str]
     prescribes_normal: ClassVar[bool]
+    upper_side_only: ClassVar[bool] = False
+
+    @property
+    def periodic(self) -> bool:
+        return self.pressure == "periodic"
 
     def normal_value(self, n: int, dtype) -> Array:
         return jnp.zeros((n,), dtype)
@@ -101,6 +106,7 @@ class Outflow(AbstractVelocityBC):
 
     pressure: ClassVar[str] = "dirichlet"
     prescribes_normal: ClassVar[bool] = False
+    upper_side_only: ClassVar[bool] = True
 
     def tangential_face(self, first):
         return first
@@ -148,9 +154,9 @@ def normalise_velocity_bc(bc, ndim: int):
         if len(pair) != 2:
             raise ValueError(f"axis {axis}: need a (lower, upper) pair, got {side!r}.")
         lo, hi = make(pair[0]), make(pair[1])
-        if isinstance(lo, Periodic) != isinstance(hi, Periodic):
+        if lo.periodic != hi.periodic:
             raise ValueError(f"axis {axis}: 'periodic' must be on both sides.")
-        if isinstance(lo, Outflow):
+        if lo.upper_side_only:
             raise ValueError(
                 f"axis {axis}: an outflow must be on the upper side of its axis (let the flow run "
                 "towards increasing coordinates)."

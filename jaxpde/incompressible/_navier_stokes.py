@@ -11,14 +11,14 @@ from .._abstract import AbstractPDE
 from .._types import Args, Field
 from ..grids import CellGrid
 from ..linalg import AbstractEllipticSolver, CellLaplacian, FastDiagonalisation, Krylov, Multigrid
-from ._boundary import AbstractVelocityBC, Periodic, normalise_velocity_bc
+from ._boundary import AbstractVelocityBC, normalise_velocity_bc
 
 SOLVERS = ("fast", "cg", "multigrid", "mgcg")
 
 
 def _lower_face(bc: AbstractVelocityBC, stored: Array) -> Array:
     """The normal velocity on the lower boundary face ``(1, Nb)`` (frame: axis 0 normal)."""
-    if isinstance(bc, Periodic):
+    if bc.periodic:
         return stored[-1:]
     return bc.normal_value(stored.shape[1], stored.dtype)[None]
 
@@ -30,7 +30,7 @@ def _ghost_pad(x: Array, lo: AbstractVelocityBC, hi: AbstractVelocityBC, axis: i
     def take(i):
         return jax.lax.slice_in_dim(x, i, i + 1, axis=axis)
 
-    if isinstance(lo, Periodic):
+    if lo.periodic:
         return jnp.concatenate([take(n - 1), x, take(0)], axis=axis)
     return jnp.concatenate(
         [lo.tangential_ghost(take(0), take(1)), x, hi.tangential_ghost(take(n - 1), take(n - 2))], axis=axis
@@ -42,7 +42,7 @@ def _corners(x: Array, lo: AbstractVelocityBC, hi: AbstractVelocityBC) -> Array:
     neighbours inside, the condition's face value on the boundary."""
     padded = _ghost_pad(x, lo, hi, axis=1)
     mid = 0.5 * (padded[:, :-1] + padded[:, 1:])
-    if isinstance(lo, Periodic):
+    if lo.periodic:
         return mid
     return jnp.concatenate([lo.tangential_face(x[:, :1]), mid[:, 1:-1], hi.tangential_face(x[:, -1:])], axis=1)
 
@@ -54,7 +54,7 @@ def _momentum(ua, ub, bc_a, bc_b, h_a, h_b, nu):
     two axes."""
     (alo, ahi), (blo, bhi) = bc_a, bc_b
     full = jnp.concatenate([_lower_face(alo, ua), ua], axis=0)  # faces 0..Na
-    beyond = full[1:2] if isinstance(ahi, Periodic) else full[-1:]  # face Na+1: wrap or zero gradient
+    beyond = full[1:2] if ahi.periodic else full[-1:]  # face Na+1: wrap or zero gradient
     ext = jnp.concatenate([full, beyond], axis=0)  # (Na+2, Nb)
     centre = 0.5 * (ext[:-1] + ext[1:])  # cells 0..Na (Na: ghost)
     adv = (centre[1:] ** 2 - centre[:-1] ** 2) / h_a
@@ -158,7 +158,7 @@ class NavierStokes(AbstractPDE):
 
     @property
     def periodic_axes(self) -> tuple[bool, ...]:
-        return tuple(isinstance(lo, Periodic) for lo, _ in self.bc)
+        return tuple(lo.periodic for lo, _ in self.bc)
 
     @property
     def pressure_sides(self) -> tuple[tuple[str, str], ...]:
@@ -230,7 +230,7 @@ class NavierStokes(AbstractPDE):
         out = 0.0
         for a, h in ((0, hx), (1, hy)):
             q = du[a] if a == 0 else du[a].T
-            lo = q[-1:] if isinstance(self.bc[a][0], Periodic) else jnp.zeros_like(q[:1])
+            lo = q[-1:] if self.bc[a][0].periodic else jnp.zeros_like(q[:1])
             full = jnp.concatenate([lo, q], axis=0)
             d = (full[1:] - full[:-1]) / h
             out = out + (d if a == 0 else d.T)
