@@ -123,17 +123,21 @@ class Multigrid(AbstractEllipticSolver):
             e = e + inv_diag * (r - op(e))
         return e
 
-    def cycle(self, r: Array) -> Array:
-        """One V-cycle from zero: ``e ≈ L⁻¹ r`` ``(*N)``, linear and symmetric in `r`."""
+    def cycle(self, r: Array, levels=None) -> Array:
+        """One V-cycle from zero: ``e ≈ L⁻¹ r`` ``(*N)``, linear and symmetric in `r`.
+        `levels` (from [`levels`][jaxpde.linalg.Multigrid.levels]) saves rebuilding the
+        coarse operators when cycling repeatedly."""
         if r.shape != self.operator_.shape:
             raise ValueError(f"expected a cell field of shape {self.operator_.shape}, got {r.shape}.")
-        ops = jax.lax.stop_gradient(self.levels())
+        ops = jax.lax.stop_gradient(self.levels() if levels is None else levels)
         return self._cycle(ops, 0, r)
 
     def preconditioner(self):
         """``r ↦ -cycle(r)``: a positive definite approximation of ``(-L)⁻¹`` for
-        [`Krylov`][jaxpde.linalg.Krylov] (whose CG solves ``-L p = -f``)."""
-        return lambda r: -self.cycle(r)
+        [`Krylov`][jaxpde.linalg.Krylov] (whose CG solves ``-L p = -f``). The coarse
+        operators are built once, here."""
+        levels = jax.lax.stop_gradient(self.levels())
+        return lambda r: -self.cycle(r, levels)
 
     def solve(self, rhs: Array, guess: Array | None = None) -> tuple[Array, Array]:
         """``(p, number of V-cycles)``: V-cycles as a stationary iteration from `guess`."""
@@ -144,6 +148,8 @@ class Multigrid(AbstractEllipticSolver):
         tol = self.rtol * jnp.max(jnp.abs(rhs))
         p0 = jnp.zeros_like(rhs) if guess is None else jax.lax.stop_gradient(jnp.asarray(guess, rhs.dtype))
 
+        levels = jax.lax.stop_gradient(self.levels())
+
         def iterate(b):
             def cond(state):
                 p, k = state
@@ -151,7 +157,7 @@ class Multigrid(AbstractEllipticSolver):
 
             def body(state):
                 p, k = state
-                return p + self.cycle(b - op(p)), k + 1
+                return p + self.cycle(b - op(p), levels), k + 1
 
             return jax.lax.while_loop(cond, body, (p0, jnp.zeros((), jnp.int32)))
 
