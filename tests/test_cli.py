@@ -155,7 +155,13 @@ def test_cli_is_a_thin_acyclic_layer_nobody_imports():
 def test_schema_version_and_set(tmp_path, capsys):
     assert main(["schema"]) == 0
     schemas = json.loads(capsys.readouterr().out)
-    assert set(schemas) == {"simulate (spectral)", "simulate (finite volume)", "train", "design"}
+    assert set(schemas) == {
+        "simulate (spectral)",
+        "simulate (finite volume)",
+        "simulate (incompressible)",
+        "train",
+        "design",
+    }
     assert schemas["train"]["properties"]["kind"] == {"const": "train"}
     with pytest.raises(SystemExit) as e:
         main(["--version"])
@@ -199,7 +205,13 @@ def test_every_command_is_reachable_from_python(tmp_path):
     np.testing.assert_allclose(b[-1], np.asarray(jp.rollout_final(stepper, u0, 40)), rtol=1e-12, atol=1e-13)
     with pytest.raises(app.ConfigError, match=r"case.yaml: key 'dt'"):
         app.load(cfg_path, overrides=["dt=-1"])
-    assert set(app.schemas()) == {"simulate (spectral)", "simulate (finite volume)", "train", "design"}
+    assert set(app.schemas()) == {
+        "simulate (spectral)",
+        "simulate (finite volume)",
+        "simulate (incompressible)",
+        "train",
+        "design",
+    }
 
 
 def test_the_library_leaves_jax_precision_to_the_caller(tmp_path):

@@ -154,3 +154,54 @@ def test_lid_driven_cavity_at_re_100_matches_ghia_ghia_shin():
     # round-off accumulates over ~35,000 steps; one projection removes it
     assert float(jnp.max(jnp.abs(pde.divergence(traj[-1])))) < 1e-9
     assert float(jnp.max(jnp.abs(pde.divergence(pde.project(traj[-1]))))) < 1e-12
+
+
+def test_simulate_command_writes_the_documented_file_layout(tmp_path):
+    import h5py
+    import yaml
+
+    from jaxpde.cli import main
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs"
+    raw = yaml.safe_load((root / "poiseuille.yaml").read_text())
+    raw.update(t_final=1.0, num_frames=5)
+    cfg = tmp_path / "poiseuille.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    assert main(["simulate", str(cfg), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    with h5py.File(tmp_path / "run" / "poiseuille.h5") as f:
+        assert f["trajectory"].shape == (6, 4, 16, 32)
+        np.testing.assert_allclose(f["y"][:], (np.arange(32) + 0.5) / 32)
+        np.testing.assert_allclose(f["x"][:], (np.arange(16) + 0.5) / 16)
+        np.testing.assert_allclose(f["time"][:], np.linspace(0, 1, 6))
+        last = f["trajectory"][-1]
+    # the start of the transient: u rises towards y(1 - y) and stays uniform in x
+    y = (np.arange(32) + 0.5) / 32
+    assert 0.5 < last[0].max() / (y * (1 - y)).max() < 1.0
+    assert np.abs(last[1]).max() < 1e-12 and np.ptp(last[0], axis=0).max() < 1e-12
+    assert (tmp_path / "run" / "poiseuille.png").exists()
+
+
+def test_bad_incompressible_configs_fail_with_one_line_and_write_nothing(tmp_path, capsys):
+    from jaxpde.cli import main
+
+    for body, key in (
+        ("boundary: [wall, lid]", "boundary"),
+        ("boundary: [[outflow, wall], wall]", "boundary"),
+        ("boundary: [wall, wall]\nviscosity: -1", "viscosity"),
+        ("boundary: [wall, wall]\ngrid: {num_cells: [8, 8, 8]}", "grid"),
+    ):
+        text = "kind: simulate\nflow: incompressible\nviscosity: 0.1\ngrid: {num_cells: [8, 8]}\nt_final: 0.1\n" + body
+        lines = [line for line in text.splitlines()]
+        seen, kept = set(), []
+        for line in reversed(lines):  # later keys win, as an override would
+            k = line.split(":")[0]
+            if k not in seen:
+                seen.add(k)
+                kept.append(line)
+        cfg = tmp_path / "bad.yaml"
+        cfg.write_text("\n".join(reversed(kept)) + "\n")
+        out = tmp_path / "out"
+        assert main(["simulate", str(cfg), "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and key in err[0], err
+        assert not out.exists() or not any(out.iterdir())

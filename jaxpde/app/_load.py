@@ -42,6 +42,10 @@ def load(path, overrides=()):
         return kind, parse({"kind": "design", **raw}, path)
     if kind == "train":
         return kind, parse_train_config(raw, path)
+    if "flow" in raw:
+        from ._incompressible import load_incompressible_config
+
+        return kind, load_incompressible_config(raw, path)
     return kind, (load_fv_config(raw, path) if "law" in raw else parse_config(raw, path))
 
 
@@ -105,12 +109,14 @@ def schemas() -> dict:
     from ._config import _Simulation
     from ._design import DesignConfig
     from ._fv import _FVSimulation
+    from ._incompressible import _Incompressible
     from ._train import _Train
 
     out = {}
     for name, model in {
         "simulate (spectral)": _Simulation,
         "simulate (finite volume)": _FVSimulation,
+        "simulate (incompressible)": _Incompressible,
         "train": _Train,
         "design": DesignConfig,
     }.items():

@@ -275,7 +275,9 @@ def run_metadata(cfg, **method) -> dict:
 class Plan:
     """How a simulation config runs: a chunked ``advance`` from ``u0`` over ``times``,
     the trajectory file's metadata, the picture's title and maker, the PDE, the frames
-    per chunk (``None``: as the recorder likes) and what to try when it blows up."""
+    per chunk (``None``: as the recorder likes), what to try when it blows up, and
+    (optionally) what the file holds instead of the state (``observe``) and more datasets
+    (``extra``)."""
 
     advance: Any
     u0: Any
@@ -286,3 +288,5 @@ class Plan:
     pde: Any = None
     chunk: int | None = None
     hint: str = "reduce the time step"
+    observe: Any = None
+    extra: dict | None = None

@@ -35,6 +35,8 @@ def simulate(cfg, out_dir, *, progress=None) -> dict:
         progress=progress,
         chunk=plan.chunk,
         describe=f" (config {cfg.path}; {plan.hint}, or check the parameters)",
+        observe=plan.observe,
+        extra=plan.extra,
     )
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -20,16 +20,21 @@ class TrajectoryWriter:
     ``metadata_json`` holds the whole dictionary).
 
     **Arguments:** `path`, the full `shape` ``(T, C, *N)`` and `dtype` of the trajectory,
-    its `metadata` (a JSON-serialisable dict) and, optionally, the `times` ``(T,)``.
+    its `metadata` (a JSON-serialisable dict) and, optionally, the `times` ``(T,)`` and
+    `extra` datasets (a dict of name to array, e.g. the cell-centre coordinates ``x``, ``y``).
     """
 
-    def __init__(self, path, shape, dtype, metadata: dict, times=None):
+    def __init__(self, path, shape, dtype, metadata: dict, times=None, extra: dict | None = None):
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".partial")
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
         self.metadata = dict(metadata)
         self.times = None if times is None else np.asarray(times)
+        self.extra = {k: np.asarray(v) for k, v in (extra or {}).items()}
+        for k in self.extra:
+            if k in ("trajectory", "time"):
+                raise ValueError(f"extra dataset name {k!r} is reserved.")
         self._file = None
         self._pos = 0
 
@@ -40,6 +45,8 @@ class TrajectoryWriter:
         self._dset = self._file.create_dataset("trajectory", shape=self.shape, dtype=self.dtype, chunks=chunks)
         if self.times is not None:
             self._file.create_dataset("time", data=self.times)
+        for k, v in self.extra.items():
+            self._file.create_dataset(k, data=v)
         for k, v in self.metadata.items():
             self._file.attrs[k] = v if isinstance(v, (int, float, str, bool)) else json.dumps(v)
         self._file.attrs["metadata_json"] = json.dumps(self.metadata)

@@ -16,7 +16,7 @@ class RecordedTrajectory(NamedTuple):
 
     - `path`: the HDF5 file.
     - `frames`, `times`: the initial state and up to about `keep` evenly thinned
-      frames (for plots) with their times.
+      frames (for plots; as written, i.e. after `observe`) with their times.
     - `final`: the last state.
     - `wall_s`: wall time of the integration (compilation included).
     - `info`: the integer counters the advance function reported, summed (e.g. steps).
@@ -42,6 +42,8 @@ def record_trajectory(
     keep: int = 400,
     unit: str = "frame",
     describe: str = "",
+    observe: Callable | None = None,
+    extra: dict | None = None,
 ) -> RecordedTrajectory:
     r"""Integrate from `u0` through the save `times` and write every frame to an HDF5
     file with `metadata` (atomically: a failed or interrupted run leaves no file).
@@ -58,6 +60,10 @@ def record_trajectory(
     - `progress`: see [`jaxpde.train.Progress`][jaxpde.train.Progress]; `describe`: a label for errors.
     - `keep`: about how many frames to keep in memory for the returned picture data;
       `unit`: the progress unit's name.
+    - `observe`: ``None`` (write the states), or ``frames -> written`` mapping a block of
+      states ``(n, C, *N)`` to what the file holds ``(n, C', *N')`` (e.g. face velocities to
+      cell-centre velocities and pressure); the integration continues from the state.
+    - `extra`: more datasets for the file (see [`TrajectoryWriter`][jaxpde.io.TrajectoryWriter]).
 
     **Returns:** a [`RecordedTrajectory`][jaxpde.io.RecordedTrajectory] (thinned frames, times, counters, wall time).
 
@@ -72,13 +78,15 @@ def record_trajectory(
     if not np.all(np.isfinite(u0)):
         raise FloatingPointError(f"the initial state is not finite (it holds NaN or inf){describe}.")
     keep_every = max(1, (num_frames + 1) // max(int(keep), 1))
-    kept, kept_t = [u0], [times[0]]
+    look = (lambda f: f) if observe is None else (lambda f: np.asarray(observe(f)))
+    first = look(u0[None])[0]
+    kept, kept_t = [first], [times[0]]
     info_total: dict = {}
     bar = Progress(num_frames, 0, enabled=progress, unit=unit)
     t0 = time.perf_counter()
     try:
-        with TrajectoryWriter(path, (num_frames + 1, *u0.shape), u0.dtype, metadata, times) as writer:
-            writer.write(u0[None])
+        with TrajectoryWriter(path, (num_frames + 1, *first.shape), first.dtype, metadata, times, extra) as writer:
+            writer.write(first[None])
             u, done = u0, 0
             while done < num_frames:
                 n = min(chunk, num_frames - done)
@@ -92,12 +100,13 @@ def record_trajectory(
                     raise FloatingPointError(
                         f"the solution became non-finite by t = {times[bad]:.6g} (frame {bad}){describe}"
                     )
-                writer.write(frames)
+                seen = frames if observe is None else look(frames)
+                writer.write(seen)
                 for k, v in (info or {}).items():
                     info_total[k] = info_total.get(k, 0) + int(v)
                 for j in range(n):
                     if (done + j + 1) % keep_every == 0:
-                        kept.append(frames[j])
+                        kept.append(seen[j])
                         kept_t.append(times[done + j + 1])
                 u, done = frames[-1], done + n
                 bar.update(n, **{k: v for k, v in info_total.items() if k in ("steps", "num_steps")})

@@ -7,6 +7,9 @@ from ._plots import (
     plot_error_curves as plot_error_curves,
 )
 from ._plots import (
+    plot_flow as plot_flow,
+)
+from ._plots import (
     plot_fv_profiles as plot_fv_profiles,
 )
 from ._plots import (

@@ -217,3 +217,40 @@ def animate(trajectory, extent=1.0, times=None, *, channel: int = 0, interval: i
     anim = FuncAnimation(fig, draw, frames=traj.shape[0], interval=interval, blit=False)
     plt.close(fig)
     return anim
+
+
+def plot_flow(grid, frame, *, title=None):
+    """A 2D incompressible flow at one time: the speed with streamlines, and the
+    vorticity. `frame` is ``(C ≥ 2, Nx, Ny)`` with the cell-centre velocity in its first
+    two channels and, if present, the vorticity in channel 3 (the layout of
+    ``jaxpde simulate`` for incompressible configs); `grid` a 2D
+    [`CellGrid`][jaxpde.grids.CellGrid].
+
+    **Returns:** the figure."""
+    plt = _plt()
+    frame = np.asarray(frame)
+    x, y = grid.axis_centres(0), grid.axis_centres(1)
+    u, v = frame[0], frame[1]
+    if frame.shape[0] > 3:
+        vort = frame[3]
+    else:
+        vort = np.gradient(v, x, axis=0) - np.gradient(u, y, axis=1)
+    extent = (grid.lower[0], grid.upper[0], grid.lower[1], grid.upper[1])
+    aspect = (extent[3] - extent[2]) / (extent[1] - extent[0])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 1.2 + 4.5 * min(max(aspect, 0.25), 1.5)))
+    speed = np.hypot(u, v)
+    im = axes[0].imshow(speed.T, origin="lower", extent=extent, cmap="viridis", aspect="equal")
+    axes[0].streamplot(x, y, u.T, v.T, color="w", linewidth=0.6, density=1.2, arrowsize=0.6)
+    axes[0].set_title("speed and streamlines")
+    fig.colorbar(im, ax=axes[0], shrink=0.8)
+    lim = float(np.percentile(np.abs(vort), 99)) or 1.0
+    im = axes[1].imshow(vort.T, origin="lower", extent=extent, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="equal")
+    axes[1].set_title("vorticity")
+    fig.colorbar(im, ax=axes[1], shrink=0.8)
+    for ax in axes:
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

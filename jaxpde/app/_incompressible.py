@@ -1,0 +1,222 @@
+"""``jaxpde simulate`` for incompressible-flow configs (those with ``flow: incompressible``).
+
+Config keys: ``viscosity``, ``grid`` (``num_cells``, ``lower``, ``upper``; 2D), ``boundary``
+(one entry per axis, each a condition or a ``[lower, upper]`` pair; a condition is a name
+``wall | free_slip | outflow | periodic`` or a mapping ``{kind: wall, velocity: U}`` (a
+moving lid) or ``{kind: inflow, profile: parabolic | uniform, speed: U}``), ``force``
+(a constant body force ``[fx, fy]``), ``pressure_solver`` (``fast | cg | multigrid |
+mgcg``), ``stepper`` (``ssprk2 | ssprk3 | rk4``), ``cfl``, ``velocity_scale`` (the speed
+the CFL step is sized for; default the largest boundary speed, or 1), ``t_final``,
+``num_frames``, ``precision`` and ``name``. The flow starts at rest.
+
+The trajectory file holds ``trajectory`` ``(T, 4, Nx, Ny)``: the velocity components at
+the cell centres, the pressure and the vorticity; datasets ``x`` and ``y`` with the
+cell-centre coordinates, and ``time``.
+"""
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pydantic
+
+from ._config import ConfigError
+from ._schema import PlainName, Plan, run_metadata
+
+_SIDES = ("wall", "free_slip", "outflow", "periodic")
+
+
+class _Grid(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    num_cells: list[pydantic.PositiveInt]
+    lower: float | list[float] = 0.0
+    upper: float | list[float] = 1.0
+
+
+class _Wall(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    kind: Literal["wall"]
+    velocity: float = 0.0
+
+
+class _Inflow(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    kind: Literal["inflow"]
+    profile: Literal["parabolic", "uniform"] = "parabolic"
+    speed: float = 1.0
+
+
+_Side = Literal[_SIDES] | _Wall | _Inflow  # type: ignore[valid-type]
+
+
+class _Incompressible(pydantic.BaseModel):
+    """An incompressible ``kind: simulate`` config."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    flow: Literal["incompressible"]
+    name: PlainName | None = None
+    viscosity: pydantic.PositiveFloat
+    grid: _Grid
+    boundary: list[_Side | tuple[_Side, _Side]]
+    force: tuple[float, float] | None = None
+    pressure_solver: Literal["fast", "cg", "multigrid", "mgcg"] = "fast"
+    stepper: Literal["ssprk2", "ssprk3", "rk4"] = "ssprk3"
+    cfl: pydantic.PositiveFloat = 0.45
+    velocity_scale: pydantic.PositiveFloat | None = None
+    t_final: pydantic.PositiveFloat
+    num_frames: pydantic.PositiveInt = 40
+    precision: Literal["float32", "float64"] = "float64"
+
+
+@dataclass
+class IncompressibleConfig:
+    path: Path
+    name: str
+    raw: dict
+    spec: _Incompressible
+
+    @property
+    def precision(self) -> str:
+        return self.spec.precision
+
+    @property
+    def num_cells(self) -> tuple[int, ...]:
+        return tuple(self.spec.grid.num_cells)
+
+    def build(self):
+        """``(pde, u0)`` through the library's constructors (the flow at rest, with its
+        boundary faces set)."""
+        import jax.numpy as jnp
+
+        pde = self.make_pde()
+        dtype = jnp.float64 if self.spec.precision == "float64" else jnp.float32
+        try:
+            u0 = pde.project(jnp.zeros((2, *pde.grid.shape), dtype))
+        except ValueError as e:
+            raise ConfigError(f"{self.path}: key 'boundary': {e}") from None
+        return pde, u0
+
+    def make_pde(self):
+        """The [`NavierStokes`][jaxpde.incompressible.NavierStokes] of the config."""
+        from .. import incompressible as inc
+        from ..grids import CellGrid
+
+        c = self.spec
+        grid = CellGrid(tuple(c.grid.num_cells), c.grid.lower, c.grid.upper)
+        sides = []
+        for axis, entry in enumerate(c.boundary):
+            pair = entry if isinstance(entry, tuple) else (entry, entry)
+            made = []
+            for side in pair:
+                if isinstance(side, str):
+                    made.append(side)
+                elif side.kind == "wall":
+                    made.append(inc.Wall(side.velocity))
+                else:
+                    across = grid.axis_centres(1 - axis)
+                    lo, hi = grid.lower[1 - axis], grid.upper[1 - axis]
+                    s = (across - lo) / (hi - lo)
+                    shape = 4 * s * (1 - s) if side.profile == "parabolic" else 1 + 0 * s
+                    made.append(inc.Inflow(side.speed * shape))
+            sides.append(tuple(made))
+        try:
+            return inc.NavierStokes(grid, c.viscosity, sides, force=c.force, solver=c.pressure_solver)
+        except ValueError as e:
+            raise ConfigError(f"{self.path}: key 'boundary': {e}") from None
+
+    def plan(self) -> Plan:
+        """How the config runs (see [`jaxpde.app.simulate`][jaxpde.app.simulate])."""
+        return _plan(self)
+
+
+def load_incompressible_config(raw: dict, path: Path) -> IncompressibleConfig:
+    """Validate an incompressible-flow config; the library's constructors check the rest."""
+    from ._schema import validate
+
+    file = str(path)
+    c = validate(_Incompressible, raw, file)
+    n = c.grid.num_cells
+    if len(n) != 2:
+        raise ConfigError(f"{file}: key 'grid.num_cells' needs two entries (the solver is 2D), got {len(n)}")
+    if any(k < 4 for k in n):
+        raise ConfigError(f"{file}: key 'grid.num_cells' needs at least 4 cells per axis, got {n}")
+    if len(c.boundary) != 2:
+        raise ConfigError(f"{file}: key 'boundary' needs one entry per axis (2), got {len(c.boundary)}")
+    for k in ("lower", "upper"):
+        v = getattr(c.grid, k)
+        if isinstance(v, list) and len(v) != 2:
+            raise ConfigError(f"{file}: key 'grid.{k}' needs one number or two, got {len(v)}")
+    cfg = IncompressibleConfig(Path(path), c.name or Path(path).stem, raw, c)
+    cfg.make_pde()  # boundary errors surface now, as one line
+    return cfg
+
+
+def _speed(c) -> float:
+    speeds = [1.0 if c.velocity_scale is None else c.velocity_scale]
+    if c.velocity_scale is None:
+        speeds = [0.0]
+        for entry in c.boundary:
+            for side in entry if isinstance(entry, tuple) else (entry,):
+                if not isinstance(side, str):
+                    speeds.append(abs(side.velocity if side.kind == "wall" else side.speed))
+        speeds = [max(speeds) or 1.0]
+    return speeds[0]
+
+
+def _plan(cfg: IncompressibleConfig) -> Plan:
+    """Fixed steps sized by the CFL number for ``velocity_scale`` and the viscous limit;
+    the file holds the cell-centre velocity, pressure and vorticity."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from .. import incompressible as inc
+    from .. import integrate
+
+    c = cfg.spec
+    pde, u0 = cfg.build()
+    dt_max = float(inc.cfl_dt(pde, jnp.full_like(u0, _speed(c)), c.cfl))
+    frame_dt = c.t_final / c.num_frames
+    per_frame = max(1, math.ceil(frame_dt / dt_max))
+    dt = frame_dt / per_frame
+    stepper = integrate.EXPLICIT_STEPPERS[c.stepper](pde, dt)
+    advance = integrate.rollout_advance(stepper, per_frame)
+    times = np.linspace(0.0, c.t_final, c.num_frames + 1)
+
+    @jax.jit
+    def observe(frames):
+        def one(u):
+            return jnp.concatenate([pde.cell_velocity(u), pde.pressure(u)[None], pde.vorticity(u)[None]])
+
+        return jax.lax.map(one, frames)
+
+    grid = pde.grid
+    meta = run_metadata(
+        cfg,
+        flow="incompressible",
+        solver="staggered_projection",
+        viscosity=c.viscosity,
+        grid={"num_cells": list(grid.shape), "lower": list(grid.lower), "upper": list(grid.upper)},
+        boundary=[
+            [s if isinstance(s, str) else s.model_dump() for s in (e if isinstance(e, tuple) else (e, e))]
+            for e in c.boundary
+        ],
+        force=None if c.force is None else list(c.force),
+        pressure_solver=c.pressure_solver,
+        stepper=c.stepper,
+        dt=dt,
+        steps_per_frame=per_frame,
+        t_final=c.t_final,
+        state_layout="(time, channel, x, y): u, v at cell centres, pressure, vorticity",
+    )
+    title = f"incompressible, ν = {c.viscosity:g}, {grid.shape[0]}×{grid.shape[1]}, {c.stepper}, dt {dt:.3g}"
+    extra = {"x": grid.axis_centres(0), "y": grid.axis_centres(1)}
+    return Plan(advance, u0, times, meta, title, _picture, pde, hint="lower cfl", observe=observe, extra=extra)
+
+
+def _picture(cfg, rec, title, pde):
+    """The last frame: speed with streamlines, and vorticity."""
+    from ..viz import plot_flow
+
+    return plot_flow(pde.grid, rec.frames[-1], title=f"{title}, t = {rec.times[-1]:.3g}")
