@@ -131,7 +131,11 @@ BOUNDARY_CONDITIONS = {"wall": Wall, "free_slip": FreeSlip, "inflow": Inflow, "o
 def normalise_velocity_bc(bc, ndim: int):
     """Per-axis ``(lower, upper)`` velocity conditions: one condition or name for every
     side, or one (or a pair) per axis. Names: ``"wall"``, ``"free_slip"``, ``"outflow"``,
-    ``"periodic"`` (an inflow needs its profile: ``Inflow(profile)``)."""
+    ``"periodic"`` (an inflow needs its profile: ``Inflow(profile)``).
+
+    **Arguments:** the conditions `bc` and the number of axes `ndim`.
+
+    **Returns:** ``((lower, upper), ...)`` of [`AbstractVelocityBC`][jaxpde.incompressible.AbstractVelocityBC]."""
 
     def make(x):
         if isinstance(x, AbstractVelocityBC):

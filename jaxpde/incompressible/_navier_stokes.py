@@ -283,7 +283,7 @@ def cfl_dt(pde: NavierStokes, u: Field, cfl: float = 0.5) -> Array:
     """The explicit step ``dt = cfl / (Σ_a max|u_a| / Δx_a + 2 ν Σ_a 1/Δx_a²)`` for the
     state `u` (jit-safe). ``cfl ≤ 0.5`` with SSP-RK3 is a safe choice.
 
-    **Arguments:** the `pde`, the state `u`, the CFL number. **Returns:** a scalar array."""
+    **Arguments:** the `pde`, the state `u`, the CFL number `cfl`. **Returns:** a scalar array."""
     if not isinstance(pde, NavierStokes):
         raise TypeError(f"cfl_dt needs an incompressible NavierStokes, got {type(pde).__name__}.")
     hx, hy = pde.grid.spacing

@@ -21,7 +21,8 @@ class Jacobi(eqx.Module):
     """The Jacobi preconditioner ``r ↦ r / |diag L|`` (positive definite for the negative
     definite ``L``; lineax's CG solves ``-L p = -f``).
 
-    **Arguments:** the `operator` ([`CellLaplacian`][jaxpde.linalg.CellLaplacian])."""
+    **Arguments:** the `operator` ([`CellLaplacian`][jaxpde.linalg.CellLaplacian]) and the `dtype` of
+    its stored diagonal."""
 
     inverse_diagonal: Array
 

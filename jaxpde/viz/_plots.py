@@ -224,7 +224,7 @@ def plot_flow(grid, frame, *, title=None):
     vorticity. `frame` is ``(C ≥ 2, Nx, Ny)`` with the cell-centre velocity in its first
     two channels and, if present, the vorticity in channel 3 (the layout of
     ``jaxpde simulate`` for incompressible configs); `grid` a 2D
-    [`CellGrid`][jaxpde.grids.CellGrid].
+    [`CellGrid`][jaxpde.grids.CellGrid]; `title` an optional figure title.
 
     **Returns:** the figure."""
     plt = _plt()
