@@ -83,3 +83,21 @@ def branched_raise_if(u, pred, index, messages):
     """`raise_if` with one of several `messages`, chosen by the traced `index`."""
     token = eqx.branched_error_if(jnp.zeros((), jnp.result_type(u)), pred, index, messages)
     return u + token
+
+
+def side_pairs(bc, ndim: int, single, what: str = "boundary condition") -> list[tuple]:
+    """Per-axis ``(lower, upper)`` pairs from one entry for every side, or one entry (or a
+    pair) per axis; `single(x)` says whether `x` is one side's entry rather than a pair.
+    Raises ``ValueError`` naming the axis for a wrong count."""
+    if single(bc):
+        bc = [bc] * ndim
+    bc = list(bc)
+    if len(bc) != ndim:
+        raise ValueError(f"need one {what} (or pair) per axis: {ndim} axes, got {len(bc)}.")
+    pairs = []
+    for axis, side in enumerate(bc):
+        pair = (side, side) if single(side) else tuple(side)
+        if len(pair) != 2:
+            raise ValueError(f"axis {axis}: need a (lower, upper) pair of {what}s, got {side!r}.")
+        pairs.append(pair)
+    return pairs

@@ -13,6 +13,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from .._checks import side_pairs
+
 
 class AbstractVelocityBC(eqx.Module):
     """A boundary condition of the velocity on one side of a box.
@@ -147,16 +149,9 @@ def normalise_velocity_bc(bc, ndim: int):
             f"or an AbstractVelocityBC (e.g. Inflow(profile)), got {x!r}."
         )
 
-    if isinstance(bc, (str, AbstractVelocityBC)):
-        bc = [bc] * ndim
-    bc = list(bc)
-    if len(bc) != ndim:
-        raise ValueError(f"need one velocity boundary condition (or pair) per axis: {ndim} axes, got {len(bc)}.")
     out = []
-    for axis, side in enumerate(bc):
-        pair = (side, side) if isinstance(side, (str, AbstractVelocityBC)) else tuple(side)
-        if len(pair) != 2:
-            raise ValueError(f"axis {axis}: need a (lower, upper) pair, got {side!r}.")
+    single = lambda x: isinstance(x, (str, AbstractVelocityBC))  # noqa: E731
+    for axis, pair in enumerate(side_pairs(bc, ndim, single, "velocity boundary condition")):
         lo, hi = make(pair[0]), make(pair[1])
         if lo.periodic != hi.periodic:
             raise ValueError(f"axis {axis}: 'periodic' must be on both sides.")

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from .._checks import side_pairs
 from ..grids import CellGrid
 
 KINDS = ("periodic", "neumann", "dirichlet")
@@ -23,16 +24,10 @@ def normalise_sides(bc, ndim: int) -> tuple[tuple[str, str], ...]:
 
     **Arguments:** `bc`, the number of axes `ndim`. **Returns:** ``((lo, hi), ...)``.
     """
-    if isinstance(bc, str):
-        bc = [bc] * ndim
-    bc = list(bc)
-    if len(bc) != ndim:
-        raise ValueError(f"need one boundary condition (or pair) per axis: {ndim} axes, got {len(bc)}.")
     out = []
-    for axis, side in enumerate(bc):
-        pair = (side, side) if isinstance(side, str) else tuple(side)
-        if len(pair) != 2 or any(k not in KINDS for k in pair):
-            raise ValueError(f"axis {axis}: boundary kinds must be two of {KINDS}, got {side!r}.")
+    for axis, pair in enumerate(side_pairs(bc, ndim, lambda x: isinstance(x, str))):
+        if any(k not in KINDS for k in pair):
+            raise ValueError(f"axis {axis}: boundary kinds must be two of {KINDS}, got {pair!r}.")
         if ("periodic" in pair) and pair != ("periodic", "periodic"):
             raise ValueError(f"axis {axis}: 'periodic' must be on both sides, got {pair}.")
         out.append(pair)
