@@ -93,3 +93,62 @@ GHIA_RE100 = {
         ]
     ),
 }
+
+
+#: The channel-with-cylinder benchmarks of Schäfer & Turek, "Benchmark computations of
+#: laminar flow around a cylinder", in Flow Simulation with High-Performance Computers II,
+#: Notes Numer. Fluid Mech. 52 (1996) 547-566: a channel ``[0, 2.2] × [0, 0.41]``, a
+#: cylinder of diameter ``D = 0.1`` centred at ``(0.2, 0.2)``, ``ν = 10⁻³``, a parabolic
+#: inflow of peak ``U_max`` (mean ``Ū = 2 U_max / 3``), coefficients ``2 F / (Ū² D)``. The
+#: published intervals ("lower and upper bounds") of the steady case 2D-1 (Re = 20) and the
+#: periodic case 2D-2 (Re = 100; the Strouhal number ``St = D f / Ū``).
+DFG = {
+    "2D-1": {"u_max": 0.3, "drag": (5.57, 5.59), "lift": (0.0104, 0.0110)},
+    "2D-2": {"u_max": 1.5, "drag_max": (3.22, 3.24), "lift_max": (0.99, 1.01), "strouhal": (0.295, 0.305)},
+}
+
+
+def dfg_channel(num_cells_y: int, case: str = "2D-1", **kwargs):
+    """The DFG channel with its cylinder: a [`NavierStokes`][jaxpde.incompressible.NavierStokes]
+    on ``round(5.37 n) × n`` cells of (nearly) equal spacing, parabolic inflow on the left,
+    outflow on the right, walls above and below, the cylinder as a penalised
+    [`Circle`][jaxpde.incompressible.Circle].
+
+    **Arguments:** the cells across the channel `num_cells_y`, the `case` (``"2D-1"`` or
+    ``"2D-2"``, see [`DFG`][jaxpde.incompressible.DFG]), and keywords for the
+    `NavierStokes` (``solver``, ``penalty``, ``smoothing``).
+
+    **Returns:** ``(pde, mean_speed, diameter)``: the coefficients are
+    ``pde.force_coefficients(u, mean_speed, diameter)``."""
+    from ..grids import CellGrid
+    from ._boundary import Inflow
+    from ._navier_stokes import NavierStokes
+    from ._obstacle import Circle
+
+    if case not in DFG:
+        raise ValueError(f"case must be one of {tuple(DFG)}, got {case!r}.")
+    height, length = 0.41, 2.2
+    grid = CellGrid((round(num_cells_y * length / height), num_cells_y), (0.0, 0.0), (length, height))
+    y = grid.axis_centres(1)
+    u_max = DFG[case]["u_max"]
+    inflow = Inflow(4 * u_max * y * (height - y) / height**2)
+    pde = NavierStokes(grid, 1e-3, [(inflow, "outflow"), "wall"], obstacle=Circle((0.2, 0.2), 0.05), **kwargs)
+    return pde, 2 * u_max / 3, 0.1
+
+
+def shedding_frequency(times, signal) -> float:
+    """The frequency of a periodic signal (a lift coefficient) from its upward crossings
+    of its mid-range, located by linear interpolation: (crossings - 1) / (last - first).
+
+    **Arguments:** the sample `times` and the `signal` (1D, same length).
+
+    **Returns:** the frequency; ``nan`` with fewer than two full periods."""
+    t, s = np.asarray(times, float), np.asarray(signal, float)
+    if t.shape != s.shape or t.ndim != 1:
+        raise ValueError(f"times and signal must be 1D of one length, got {t.shape} and {s.shape}.")
+    m = s - 0.5 * (s.max() + s.min())
+    up = np.nonzero((m[:-1] < 0) & (m[1:] >= 0))[0]
+    if len(up) < 3:
+        return float("nan")
+    crossing = t[up] - m[up] * (t[up + 1] - t[up]) / (m[up + 1] - m[up])
+    return float((len(crossing) - 1) / (crossing[-1] - crossing[0]))

@@ -3,6 +3,7 @@ conservative second-order central advection, explicit viscosity, and an exact di
 projection, written as a projected semi-discrete vector field so that every explicit
 Runge-Kutta stepper of the library (and diffrax) integrates it."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array
@@ -12,6 +13,7 @@ from .._types import Args, Field
 from ..grids import CellGrid
 from ..linalg import AbstractEllipticSolver, CellLaplacian, FastDiagonalisation, Krylov, Multigrid
 from ._boundary import AbstractVelocityBC, normalise_velocity_bc
+from ._obstacle import AbstractObstacle, solid_fraction
 
 SOLVERS = ("fast", "cg", "multigrid", "mgcg")
 
@@ -108,9 +110,24 @@ class NavierStokes(AbstractPDE):
     - `solver`: the pressure solver: ``"fast"`` (fast diagonalisation, default),
       ``"cg"``, ``"multigrid"``, ``"mgcg"`` (multigrid-preconditioned CG), or a function
       ``CellLaplacian -> AbstractEllipticSolver`` (a learned solver, say).
+    - `obstacle`: an immersed body at rest, an
+      [`AbstractObstacle`][jaxpde.incompressible.AbstractObstacle] (e.g.
+      [`Circle`][jaxpde.incompressible.Circle]), or ``None``. It enters by Brinkman
+      penalisation (Angot, Bruneau & Fabrie, Numer. Math. 81, 1999): the momentum gains
+      ``-χ u / η`` with ``χ`` the [`solid_fraction`][jaxpde.incompressible.solid_fraction]
+      of the faces, so the velocity relaxes to zero inside the body on the time scale ``η``.
+      The force on the body is the momentum the penalisation removes
+      ([`obstacle_force`][jaxpde.incompressible.NavierStokes.obstacle_force]).
+    - `penalty`: ``η``. Default ``h²/(16 ν)`` with ``h`` the larger spacing: the
+      penalised boundary layer ``√(ν η)`` is then a quarter of a cell, and the explicit
+      step it allows is twice the viscous one. Explicit steppers need ``dt ≲ 2.5 η``
+      ([`cfl_dt`][jaxpde.incompressible.cfl_dt] accounts for it).
+    - `smoothing`: the half width of the solid fraction's transition, in cells (default 1).
 
     Differentiable: `viscosity`, `force`, the conditions' values (lid speed, inflow
-    profile), the state.
+    profile), the obstacle's shape parameters, `penalty`, the state. The solid fraction is
+    computed from the obstacle at every evaluation, so a gradient with respect to the
+    shape is exact whichever way the model was built.
     """
 
     grid: CellGrid
@@ -118,8 +135,13 @@ class NavierStokes(AbstractPDE):
     bc: tuple
     force: Array | None
     pressure_solver: AbstractEllipticSolver
+    obstacle: AbstractObstacle | None
+    penalty: Array | None
+    smoothing: float = eqx.field(static=True)
 
-    def __init__(self, grid, viscosity, bc="wall", *, force=None, solver="fast"):
+    def __init__(
+        self, grid, viscosity, bc="wall", *, force=None, solver="fast", obstacle=None, penalty=None, smoothing=1.0
+    ):
         if not isinstance(grid, CellGrid):
             raise TypeError(f"NavierStokes needs a CellGrid, got {type(grid).__name__}.")
         if grid.ndim != 2:
@@ -151,6 +173,13 @@ class NavierStokes(AbstractPDE):
         if made.operator.sides != self.pressure_sides:
             raise ValueError(f"the pressure solver's sides {made.operator.sides} are not {self.pressure_sides}.")
         self.pressure_solver = made
+        if obstacle is not None and not isinstance(obstacle, AbstractObstacle):
+            raise TypeError(f"obstacle must be an AbstractObstacle (e.g. Circle), got {type(obstacle).__name__}.")
+        self.obstacle = obstacle
+        self.penalty = None if penalty is None else jnp.asarray(penalty)
+        if not smoothing > 0:
+            raise ValueError(f"smoothing must be positive (cells), got {smoothing}.")
+        self.smoothing = float(smoothing)
 
     @property
     def num_channels(self) -> int:
@@ -222,7 +251,51 @@ class NavierStokes(AbstractPDE):
             du = du + (f[:, None, None] if f.ndim == 1 else f)
         if args is not None:
             du = du + jnp.broadcast_to(jnp.asarray(args, u.dtype), u.shape)
+        if self.obstacle is not None:
+            du = du - self._penalisation(u)
         return self._pin(du)
+
+    def solid(self, dtype=None) -> Array | None:
+        """The obstacle's solid fraction ``χ`` ``(2, Nx, Ny)`` on the stored faces (``None``
+        without an obstacle).
+
+        **Arguments:** the `dtype` of the result (default the obstacle's).
+
+        **Returns:** ``χ`` or ``None``."""
+        if self.obstacle is None:
+            return None
+        chi = solid_fraction(self.grid, self.obstacle, self.smoothing)
+        return chi if dtype is None else chi.astype(dtype)
+
+    def penalty_time(self) -> Array:
+        """``η``: `penalty`, or ``h²/(16 ν)`` from the current viscosity when it is ``None``.
+
+        **Returns:** a scalar array."""
+        if self.penalty is not None:
+            return self.penalty
+        return max(self.grid.spacing) ** 2 / (16 * self.viscosity)
+
+    def _penalisation(self, u):
+        return self.solid(u.dtype) * u / self.penalty_time().astype(u.dtype)
+
+    def obstacle_force(self, u: Field) -> Array:
+        """The force ``(F_x, F_y)`` of the fluid on the obstacle per unit depth and density:
+        ``Σ χ u / η ΔxΔy``, the momentum the penalisation takes from the fluid (at a steady
+        state, the pressure and viscous force on the body).
+
+        **Arguments:** the state `u`. **Returns:** ``(2,)``."""
+        if self.obstacle is None:
+            raise ValueError("obstacle_force needs a NavierStokes with an obstacle.")
+        hx, hy = self.grid.spacing
+        return jnp.sum(self._penalisation(u), axis=(1, 2)) * hx * hy
+
+    def force_coefficients(self, u: Field, speed, length) -> Array:
+        """The drag and lift coefficients ``2 F / (U² L)`` (unit density).
+
+        **Arguments:** the state `u`, the reference `speed` ``U`` and `length` ``L``.
+
+        **Returns:** ``(C_D, C_L)``."""
+        return 2 * self.obstacle_force(u) / (jnp.asarray(speed) ** 2 * length)
 
     def _divergence_of_tendency(self, du):
         # prescribed lower faces do not change; periodic lower faces are the stored last ones
@@ -280,8 +353,8 @@ class NavierStokes(AbstractPDE):
 
 
 def cfl_dt(pde: NavierStokes, u: Field, cfl: float = 0.5) -> Array:
-    """The explicit step ``dt = cfl / (Σ_a max|u_a| / Δx_a + 2 ν Σ_a 1/Δx_a²)`` for the
-    state `u` (jit-safe). ``cfl ≤ 0.5`` with SSP-RK3 is a safe choice.
+    """The explicit step ``dt = cfl / (Σ_a max|u_a| / Δx_a + 2 ν Σ_a 1/Δx_a² + 1/η)`` for
+    the state `u` (jit-safe; the last term with an obstacle only). ``cfl ≤ 0.5`` with SSP-RK3 is a safe choice.
 
     **Arguments:** the `pde`, the state `u`, the CFL number `cfl`. **Returns:** a scalar array."""
     if not isinstance(pde, NavierStokes):
@@ -289,4 +362,6 @@ def cfl_dt(pde: NavierStokes, u: Field, cfl: float = 0.5) -> Array:
     hx, hy = pde.grid.spacing
     speed = jnp.max(jnp.abs(u[0])) / hx + jnp.max(jnp.abs(u[1])) / hy
     visc = 2 * pde.viscosity.astype(u.dtype) * (1 / hx**2 + 1 / hy**2)
+    if pde.obstacle is not None:
+        visc = visc + 1 / pde.penalty_time().astype(u.dtype)
     return cfl / (speed + visc)

@@ -1,7 +1,7 @@
 """Direct solves of ``(Δ_h - σ) p = f`` on a box by fast diagonalisation: the discrete
 Laplacian is a sum of one-dimensional operators, each diagonalised by a fixed transform
-(FFT for periodic axes, DCT-II for Neumann-Neumann, DST-II for Dirichlet-Dirichlet, a
-dense eigenbasis for mixed sides)."""
+(FFT for periodic axes, DCT-II for Neumann-Neumann, DST-II for Dirichlet-Dirichlet,
+DCT-IV for Neumann on one side and Dirichlet on the other, a dense eigenbasis otherwise)."""
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -22,7 +22,22 @@ def _eigenvalues(n: int, h: float, sides) -> np.ndarray:
         return -4 / h**2 * np.sin(np.pi * k / (2 * n)) ** 2
     if sides == ("dirichlet", "dirichlet"):
         return -4 / h**2 * np.sin(np.pi * (k + 1) / (2 * n)) ** 2
+    if sides in (("neumann", "dirichlet"), ("dirichlet", "neumann")):
+        return -4 / h**2 * np.sin(np.pi * (k + 0.5) / (2 * n)) ** 2
     return np.linalg.eigvalsh(matrix_1d(n, h, sides))
+
+
+def _dct4(x: Array, axis: int) -> Array:
+    """The orthonormal DCT-IV ``√(2/n) Σ_j x_j cos(π (j+½)(k+½)/n)`` along `axis` (its own
+    inverse), through one complex FFT of length ``2n``."""
+    n = x.shape[axis]
+    x = jnp.moveaxis(x, axis, -1)
+    j = np.arange(n)
+    ctype = jnp.result_type(x.dtype, jnp.complex64)
+    pre = jnp.asarray(np.exp(-1j * np.pi * j / (2 * n)), ctype)
+    post = jnp.asarray(np.sqrt(2 / n) * np.exp(-1j * np.pi * (j + 0.5) / (2 * n)), ctype)
+    y = jnp.fft.fft(x * pre, n=2 * n, axis=-1)[..., :n]
+    return jnp.moveaxis((y * post).real.astype(x.dtype), -1, axis)
 
 
 def _transform(kind: str, x: Array, axis: int, basis: np.ndarray | None, inverse: bool) -> Array:
@@ -34,6 +49,10 @@ def _transform(kind: str, x: Array, axis: int, basis: np.ndarray | None, inverse
         if inverse:
             return sign * jfft.idct(jnp.flip(x, axis), type=2, axis=axis, norm="ortho")
         return jnp.flip(jfft.dct(x * sign, type=2, axis=axis, norm="ortho"), axis)
+    if kind == "dct4":  # Neumann below, Dirichlet above: cos((k+½)π(j+½)/n)
+        return _dct4(x, axis)
+    if kind == "dct4_flipped":  # Dirichlet below, Neumann above
+        return jnp.flip(_dct4(x, axis), axis) if inverse else _dct4(jnp.flip(x, axis), axis)
     # dense orthonormal eigenbasis (columns): forward V^T x, inverse V y
     v = jnp.asarray(basis.T if not inverse else basis, x.dtype)
     return jnp.moveaxis(jnp.tensordot(v, x, axes=([1], [axis])), 0, axis)
@@ -42,8 +61,10 @@ def _transform(kind: str, x: Array, axis: int, basis: np.ndarray | None, inverse
 class FastDiagonalisation(AbstractEllipticSolver):
     r"""Direct solve of ``(Δ_h - σ) p = f`` on a box of cells (no mask, unit coefficient):
     transform, divide by the eigenvalues ``Σ_a λ_a(k_a) - σ``, transform back.
-    ``O(N log N)`` for periodic, Neumann and Dirichlet axes; mixed sides on an axis use a
-    dense ``n × n`` eigenbasis (``O(n)`` more work per point along that axis).
+    ``O(N log N)`` for every box whose axes are periodic or have a Neumann or Dirichlet
+    condition on each side (DCT-IV, through an FFT of twice the length, where the two
+    differ); other combinations use a dense ``n × n`` eigenbasis (``O(n)`` more work
+    per point along that axis).
 
     The eigenvalues are those of the discrete operator (``λ = -4/h² sin²(θ/2)``), so the
     solution is exact to round-off for [`CellLaplacian`][jaxpde.linalg.CellLaplacian]
@@ -81,6 +102,10 @@ class FastDiagonalisation(AbstractEllipticSolver):
                 plan.append(("dct", None))
             elif sides == ("dirichlet", "dirichlet"):
                 plan.append(("dst", None))
+            elif sides == ("neumann", "dirichlet"):
+                plan.append(("dct4", None))
+            elif sides == ("dirichlet", "neumann"):
+                plan.append(("dct4_flipped", None))
             else:
                 plan.append(("eig", np.linalg.eigh(matrix_1d(n, h, sides))[1]))
         return plan
