@@ -183,6 +183,32 @@ def test_simulate_command_writes_the_documented_file_layout(tmp_path):
     assert (tmp_path / "run" / "poiseuille.png").exists()
 
 
+def test_obstacle_config_writes_the_force_history_and_an_animation(tmp_path):
+    import h5py
+    import yaml
+
+    from jaxpde.cli import main
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs"
+    raw = yaml.safe_load((root / "dfg_2d1.yaml").read_text())
+    raw.update(t_final=0.2, num_frames=4, grid={"num_cells": [110, 20], "lower": [0, 0], "upper": [2.2, 0.41]})
+    cfg = tmp_path / "dfg.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    assert main(["simulate", str(cfg), "--out", str(tmp_path / "run"), "--no-progress", "--animate"]) == 0
+    with h5py.File(tmp_path / "run" / "dfg.h5") as f:
+        assert f["trajectory"].shape == (5, 4, 110, 20)
+        coefficients, t = f["force_coefficients"][:], f["force_time"][:]
+        meta = __import__("json").loads(f.attrs["metadata_json"])
+        last = f["trajectory"][-1]
+    assert coefficients.shape == (len(t), 2) and np.isclose(t[-1], 0.2)
+    np.testing.assert_allclose([meta["reference"]["speed"], meta["reference"]["length"]], [0.2, 0.1])
+    assert meta["obstacle"]["kind"] == "circle"
+    assert np.all(np.isfinite(coefficients)) and coefficients[-1, 0] > 1
+    assert np.abs(last[:2]).max() < 1.0
+    for ext in ("png", "gif"):
+        assert (tmp_path / "run" / f"dfg.{ext}").stat().st_size > 1000
+
+
 def test_bad_incompressible_configs_fail_with_one_line_and_write_nothing(tmp_path, capsys):
     from jaxpde.cli import main
 
@@ -191,6 +217,8 @@ def test_bad_incompressible_configs_fail_with_one_line_and_write_nothing(tmp_pat
         ("boundary: [[outflow, wall], wall]", "boundary"),
         ("boundary: [wall, wall]\nviscosity: -1", "viscosity"),
         ("boundary: [wall, wall]\ngrid: {num_cells: [8, 8, 8]}", "grid"),
+        ("boundary: [wall, wall]\nobstacle: {kind: square, centre: [0.5, 0.5], radius: 0.1}", "obstacle"),
+        ("boundary: [wall, wall]\nobstacle: {kind: star, centre: [0.5, 0.5], radius: 0.1, sines: [0.1]}", "obstacle"),
     ):
         text = "kind: simulate\nflow: incompressible\nviscosity: 0.1\ngrid: {num_cells: [8, 8]}\nt_final: 0.1\n" + body
         lines = [line for line in text.splitlines()]

@@ -111,3 +111,28 @@ def test_dfg_2d1_drag_within_two_percent_of_the_published_interval():
     lo, hi = inc.DFG["2D-1"]["drag"]
     assert abs(cd - np.clip(cd, lo, hi)) <= 0.02 * 0.5 * (lo + hi), cd
     assert 0 < cl < 0.02  # published 0.0104-0.0110; the penalised body gives ~0.008 here
+
+
+@pytest.mark.slow
+def test_dfg_2d2_strouhal_number_within_the_published_interval():
+    pde, speed, diameter = inc.dfg_channel(123, "2D-2")
+    u0 = pde.project(jnp.zeros((2, *pde.grid.shape)))
+    per_sample = int(np.ceil(0.01 / float(inc.cfl_dt(pde, jnp.full_like(u0, 1.5), 0.9))))
+    stepper = SSPRK3(pde, 0.01 / per_sample)
+
+    @jax.jit
+    def run(u):
+        def sample(u, _):
+            u = jaxpde.rollout(stepper, u, per_sample, save_every=per_sample)[-1]
+            return u, pde.force_coefficients(u, speed, diameter)
+
+        return jax.lax.scan(sample, u, None, length=600)[1]
+
+    coefficients = np.asarray(run(u0))
+    t = 0.01 * np.arange(1, 601)
+    late = t > 3.0  # shedding is established by t = 3 on this grid
+    st = inc.shedding_frequency(t[late], coefficients[late, 1]) * diameter / speed
+    lo, hi = inc.DFG["2D-2"]["strouhal"]
+    assert lo <= st <= hi, st
+    # the amplitude is in the published range's neighbourhood (C_L max 0.99-1.01; 1.10 here)
+    assert 0.9 < coefficients[late, 1].max() < 1.2

@@ -9,6 +9,13 @@ mgcg``), ``stepper`` (``ssprk2 | ssprk3 | rk4``), ``cfl``, ``velocity_scale`` (t
 the CFL step is sized for; default the largest boundary speed, or 1), ``t_final``,
 ``num_frames``, ``precision`` and ``name``. The flow starts at rest.
 
+An immersed body: ``obstacle`` (``{kind: circle, centre: [x, y], radius: r}`` or
+``{kind: star, centre, radius, cosines: [...], sines: [...]}``), with ``penalty`` (the
+Brinkman time ``η``; default ``h²/(16ν)``) and ``smoothing`` (cells); ``reference``
+(``{speed, length}``) sets the force coefficients' scales (default: the mean inflow speed
+and the body's mean diameter). The file then also holds ``force_coefficients`` ``(S, 2)``
+(drag, lift after every step) and ``force_time`` ``(S,)``.
+
 The trajectory file holds ``trajectory`` ``(T, 4, Nx, Ny)``: the velocity components at
 the cell centres, the pressure and the vorticity; datasets ``x`` and ``y`` with the
 cell-centre coordinates, and ``time``.
@@ -50,6 +57,28 @@ class _Inflow(pydantic.BaseModel):
 _Side = Literal[_SIDES] | _Wall | _Inflow  # type: ignore[valid-type]
 
 
+class _Circle(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    kind: Literal["circle"]
+    centre: tuple[float, float]
+    radius: pydantic.PositiveFloat
+
+
+class _Star(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    kind: Literal["star"]
+    centre: tuple[float, float]
+    radius: pydantic.PositiveFloat
+    cosines: list[float] = []
+    sines: list[float] = []
+
+
+class _Reference(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    speed: pydantic.PositiveFloat
+    length: pydantic.PositiveFloat
+
+
 class _Incompressible(pydantic.BaseModel):
     """An incompressible ``kind: simulate`` config."""
 
@@ -67,6 +96,10 @@ class _Incompressible(pydantic.BaseModel):
     t_final: pydantic.PositiveFloat
     num_frames: pydantic.PositiveInt = 40
     precision: Literal["float32", "float64"] = "float64"
+    obstacle: _Circle | _Star | None = pydantic.Field(None, discriminator="kind")
+    penalty: pydantic.PositiveFloat | None = None
+    smoothing: pydantic.PositiveFloat = 1.0
+    reference: _Reference | None = None
 
 
 @dataclass
@@ -120,10 +153,41 @@ class IncompressibleConfig:
                     shape = 4 * s * (1 - s) if side.profile == "parabolic" else 1 + 0 * s
                     made.append(inc.Inflow(side.speed * shape))
             sides.append(tuple(made))
+        obstacle = None
+        if c.obstacle is not None:
+            o = c.obstacle
+            if o.kind == "circle":
+                obstacle = inc.Circle(o.centre, o.radius)
+            else:
+                if len(o.cosines) != len(o.sines):
+                    raise ConfigError(f"{self.path}: key 'obstacle': cosines and sines need the same length")
+                obstacle = inc.StarShape(o.centre, o.radius, o.cosines, o.sines)
         try:
-            return inc.NavierStokes(grid, c.viscosity, sides, force=c.force, solver=c.pressure_solver)
+            return inc.NavierStokes(
+                grid,
+                c.viscosity,
+                sides,
+                force=c.force,
+                solver=c.pressure_solver,
+                obstacle=obstacle,
+                penalty=c.penalty,
+                smoothing=c.smoothing,
+            )
         except ValueError as e:
             raise ConfigError(f"{self.path}: key 'boundary': {e}") from None
+
+    def reference(self) -> tuple[float, float]:
+        """The force coefficients' speed and length: ``reference``, or the mean inflow speed
+        (the largest boundary speed without an inflow) and the body's mean diameter."""
+        c = self.spec
+        if c.reference is not None:
+            return c.reference.speed, c.reference.length
+        speeds = []
+        for entry in c.boundary:
+            for side in entry if isinstance(entry, tuple) else (entry,):
+                if not isinstance(side, str) and side.kind == "inflow":
+                    speeds.append(abs(side.speed) * (2 / 3 if side.profile == "parabolic" else 1.0))
+        return (max(speeds) if speeds else _speed(c)), 2 * c.obstacle.radius
 
     def plan(self) -> Plan:
         """How the config runs (see [`jaxpde.app.simulate`][jaxpde.app.simulate])."""
@@ -181,8 +245,14 @@ def _plan(cfg: IncompressibleConfig) -> Plan:
     per_frame = max(1, math.ceil(frame_dt / dt_max))
     dt = frame_dt / per_frame
     stepper = integrate.EXPLICIT_STEPPERS[c.stepper](pde, dt)
-    advance = integrate.rollout_advance(stepper, per_frame)
     times = np.linspace(0.0, c.t_final, c.num_frames + 1)
+    extra = {"x": pde.grid.axis_centres(0), "y": pde.grid.axis_centres(1)}
+    if pde.obstacle is None:
+        advance = integrate.rollout_advance(stepper, per_frame)
+    else:
+        advance, history = _advance_with_forces(pde, stepper, per_frame, cfg.reference())
+        extra["force_coefficients"] = lambda: np.concatenate(history)
+        extra["force_time"] = dt * np.arange(1, c.num_frames * per_frame + 1)
 
     @jax.jit
     def observe(frames):
@@ -210,13 +280,65 @@ def _plan(cfg: IncompressibleConfig) -> Plan:
         t_final=c.t_final,
         state_layout="(time, channel, x, y): u, v at cell centres, pressure, vorticity",
     )
+    if pde.obstacle is not None:
+        speed, length = cfg.reference()
+        meta.update(
+            obstacle=c.obstacle.model_dump(),
+            penalty=float(pde.penalty_time()),
+            smoothing=c.smoothing,
+            reference={"speed": speed, "length": length},
+        )
     title = f"incompressible, ν = {c.viscosity:g}, {grid.shape[0]}×{grid.shape[1]}, {c.stepper}, dt {dt:.3g}"
-    extra = {"x": grid.axis_centres(0), "y": grid.axis_centres(1)}
-    return Plan(advance, u0, times, meta, title, _picture, pde, hint="lower cfl", observe=observe, extra=extra)
+    return Plan(
+        advance, u0, times, meta, title, _picture, pde, hint="lower cfl", observe=observe, extra=extra, movie_channel=3
+    )
+
+
+def _advance_with_forces(pde, stepper, per_frame, reference):
+    """A chunked advance that also keeps the drag and lift coefficients after every step
+    (appended to the returned list, one array per chunk)."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    speed, length = reference
+    history: list = []
+
+    @eqx.filter_jit
+    def chunk(u, n):
+        def frame(u, _):
+            def step(u, _):
+                u = stepper(u)
+                return u, pde.force_coefficients(u, speed, length)
+
+            u, c = jax.lax.scan(step, u, None, length=per_frame)
+            return u, (u, c)
+
+        _, (frames, c) = jax.lax.scan(frame, u, None, length=n)
+        return frames, c.reshape(-1, 2)
+
+    def advance(u, index, n):
+        del index
+        frames, c = chunk(jnp.asarray(u), n)
+        history.append(np.asarray(c))
+        return frames, {"steps": n * per_frame}
+
+    return advance, history
 
 
 def _picture(cfg, rec, title, pde):
-    """The last frame: speed with streamlines, and vorticity."""
+    """The last frame: speed with streamlines, and vorticity; with an obstacle, its
+    outline and the force coefficients over time."""
+    import h5py
+    import jax.numpy as jnp
+
     from ..viz import plot_flow
 
-    return plot_flow(pde.grid, rec.frames[-1], title=f"{title}, t = {rec.times[-1]:.3g}")
+    solid = forces = None
+    if pde.obstacle is not None:
+        x, y = jnp.meshgrid(pde.grid.axis_centres(0), pde.grid.axis_centres(1), indexing="ij")
+        solid = pde.obstacle.level_set(x, y)
+        with h5py.File(rec.path, "r") as f:
+            forces = (f["force_time"][:], f["force_coefficients"][:])
+    return plot_flow(pde.grid, rec.frames[-1], title=f"{title}, t = {rec.times[-1]:.3g}", solid=solid, forces=forces)

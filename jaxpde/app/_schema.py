@@ -276,8 +276,8 @@ class Plan:
     """How a simulation config runs: a chunked ``advance`` from ``u0`` over ``times``,
     the trajectory file's metadata, the picture's title and maker, the PDE, the frames
     per chunk (``None``: as the recorder likes), what to try when it blows up, and
-    (optionally) what the file holds instead of the state (``observe``) and more datasets
-    (``extra``)."""
+    (optionally) what the file holds instead of the state (``observe``), more datasets
+    (``extra``) and the channel an animation shows (``movie_channel``)."""
 
     advance: Any
     u0: Any
@@ -290,3 +290,4 @@ class Plan:
     hint: str = "reduce the time step"
     observe: Any = None
     extra: dict | None = None
+    movie_channel: int = 0

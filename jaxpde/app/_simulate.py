@@ -7,14 +7,17 @@ from pathlib import Path
 from ._schema import require_precision
 
 
-def simulate(cfg, out_dir, *, progress=None) -> dict:
+def simulate(cfg, out_dir, *, progress=None, animate=False) -> dict:
     """Run a validated simulation config into `out_dir`: ``<name>.h5`` (the trajectory
     ``(T, C, *N)``, its times and metadata) and ``<name>.png``.
 
     **Arguments:** `cfg` (from [`load`][jaxpde.app.load]), `out_dir`, `progress` (``None``: a bar on a
-    terminal, plain lines otherwise; ``False``: none).
+    terminal, plain lines otherwise; ``False``: none), `animate` (also write ``<name>.gif``,
+    an animation of the kept frames: the config's main channel, the vorticity for
+    incompressible flows).
 
-    **Returns:** a dict with the file paths, wall time, steps and frames.
+    **Returns:** a dict with the file paths (``gif`` is ``None`` without `animate`), wall
+    time, steps and frames.
     """
     import matplotlib
 
@@ -47,5 +50,23 @@ def simulate(cfg, out_dir, *, progress=None) -> dict:
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     tmp.replace(png)
+    gif = _animation(plan, rec, cfg, out_dir) if animate else None
     steps = rec.info.get("steps", rec.info.get("num_steps", 0))
-    return {"h5": h5, "png": png, "wall_s": rec.wall_s, "steps": steps, "frames": len(plan.times) - 1, "info": rec.info}
+    frames = len(plan.times) - 1
+    return {"h5": h5, "png": png, "gif": gif, "wall_s": rec.wall_s, "steps": steps, "frames": frames, "info": rec.info}
+
+
+def _animation(plan, rec, cfg, out_dir):
+    """``<name>.gif`` of the frames `rec` kept (written atomically)."""
+    from ..viz import animate
+
+    grid = getattr(plan.pde, "grid", None)
+    extent = 1.0 if grid is None else tuple(n * h for n, h in zip(grid.shape, grid.spacing))
+    if len(extent) == 1:
+        extent = extent[0]
+    anim = animate(rec.frames, extent, rec.times, channel=plan.movie_channel, title=cfg.name)
+    gif = out_dir / f"{cfg.name}.gif"
+    tmp = gif.with_name(gif.name + ".partial.gif")
+    anim.save(tmp, writer="pillow", fps=12)
+    tmp.replace(gif)
+    return gif

@@ -47,11 +47,12 @@ def _simulate(ns, progress):
     _, cfg = _load(ns, "simulate")
     check_size(cfg)
     out = _out_dir(ns, Path("out") / cfg.name)
-    res = _cleanup_on_failure(out, lambda: simulate(cfg, out, progress=progress))
+    res = _cleanup_on_failure(out, lambda: simulate(cfg, out, progress=progress, animate=ns.animate))
     rejected = res["info"].get("num_rejected_steps")
     extra = f" ({rejected} rejected)" if rejected is not None else ""
+    gif = f", {res['gif']}" if res["gif"] else ""
     print(
-        f"wrote {res['h5']} and {res['png']}  ({res['wall_s']:.2f} s, {res['frames']} frames, "
+        f"wrote {res['h5']}, {res['png']}{gif}  ({res['wall_s']:.2f} s, {res['frames']} frames, "
         f"{res['steps']} steps{extra}, {res['steps'] / res['wall_s']:.0f} steps/s incl. compile and I/O)"
     )
 
@@ -169,7 +170,8 @@ def main(argv=None) -> int:
             p.add_argument("--resume", action="store_true", help="continue the run in the run directory")
         return p
 
-    command("simulate", "run a simulation", out="out")
+    p_sim = command("simulate", "run a simulation", out="out")
+    p_sim.add_argument("--animate", action="store_true", help="also write <name>.gif, an animation of the run")
     command("train", "train a neural operator, emulator or reduced-order model", out="runs", resume=True)
     command("design", "solve an inverse-design or control problem", out="runs", resume=True)
     command("validate", "check a config (and build its problem) without running it")

@@ -21,7 +21,9 @@ class TrajectoryWriter:
 
     **Arguments:** `path`, the full `shape` ``(T, C, *N)`` and `dtype` of the trajectory,
     its `metadata` (a JSON-serialisable dict) and, optionally, the `times` ``(T,)`` and
-    `extra` datasets (a dict of name to array, e.g. the cell-centre coordinates ``x``, ``y``).
+    `extra` datasets (a dict of name to array, e.g. the cell-centre coordinates ``x``, ``y``;
+    a value that is a function of no arguments is called when the last frame is written,
+    for data gathered during the run, such as a force history).
     """
 
     def __init__(self, path, shape, dtype, metadata: dict, times=None, extra: dict | None = None):
@@ -31,7 +33,7 @@ class TrajectoryWriter:
         self.dtype = np.dtype(dtype)
         self.metadata = dict(metadata)
         self.times = None if times is None else np.asarray(times)
-        self.extra = {k: np.asarray(v) for k, v in (extra or {}).items()}
+        self.extra = {k: v if callable(v) else np.asarray(v) for k, v in (extra or {}).items()}
         for k in self.extra:
             if k in ("trajectory", "time"):
                 raise ValueError(f"extra dataset name {k!r} is reserved.")
@@ -46,7 +48,8 @@ class TrajectoryWriter:
         if self.times is not None:
             self._file.create_dataset("time", data=self.times)
         for k, v in self.extra.items():
-            self._file.create_dataset(k, data=v)
+            if not callable(v):
+                self._file.create_dataset(k, data=v)
         for k, v in self.metadata.items():
             self._file.attrs[k] = v if isinstance(v, (int, float, str, bool)) else json.dumps(v)
         self._file.attrs["metadata_json"] = json.dumps(self.metadata)
@@ -61,14 +64,23 @@ class TrajectoryWriter:
         self._pos += n
 
     def __exit__(self, exc_type, exc, tb):
-        self._file.close()
-        if exc_type is None and self._pos != self.shape[0]:
+        ok = False
+        try:
+            if exc_type is None:
+                for k, v in self.extra.items():
+                    if callable(v):
+                        self._file.create_dataset(k, data=np.asarray(v()))
+                ok = True
+        finally:
+            self._file.close()
+            if not ok and self.tmp.exists():
+                os.remove(self.tmp)
+        if not ok:
+            return False
+        if self._pos != self.shape[0]:
             os.remove(self.tmp)
             raise RuntimeError(f"trajectory incomplete: wrote {self._pos} of {self.shape[0]} frames.")
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        elif self.tmp.exists():
-            os.remove(self.tmp)
+        os.replace(self.tmp, self.path)
         return False
 
 

@@ -174,7 +174,8 @@ def animate(trajectory, extent=1.0, times=None, *, channel: int = 0, interval: i
     """A matplotlib animation of a 1D ``(T, C, N)`` (line) or 2D ``(T, C, Nx, Ny)``
     (image) trajectory, one frame per saved state.
 
-    `extent` is the domain length (1D) or ``(Lx, Ly)`` (2D). Returns a
+    `extent` is the domain length (1D) or ``(Lx, Ly)`` (2D); 2D colours span the 99.5th
+    percentile of the magnitude (so one extreme does not wash out the rest). Returns a
     ``matplotlib.animation.FuncAnimation``: in a notebook show it with
     ``IPython.display.HTML(anim.to_jshtml())``, or write it with
     ``anim.save("run.gif", writer="pillow")``.
@@ -191,7 +192,12 @@ def animate(trajectory, extent=1.0, times=None, *, channel: int = 0, interval: i
     t = np.arange(traj.shape[0]) if times is None else np.asarray(times)
     data = traj[:, channel]
     lo, hi = float(data.min()), float(data.max())
-    fig, ax = plt.subplots(figsize=(5, 3.4) if traj.ndim == 3 else (4, 3.6))
+    if traj.ndim == 3:
+        size = (5, 3.4)
+    else:
+        ratio = float(np.broadcast_to(np.asarray(extent, dtype=float), (2,))[1] / np.ravel(extent)[0])
+        size = (4, 3.6) if ratio > 0.6 else (9, 9 * ratio + 1.2)
+    fig, ax = plt.subplots(figsize=size)
     if traj.ndim == 3:
         x = np.linspace(0, float(np.ravel(extent)[0]), traj.shape[-1], endpoint=False)
         (art,) = ax.plot(x, data[0])
@@ -204,7 +210,7 @@ def animate(trajectory, extent=1.0, times=None, *, channel: int = 0, interval: i
             return (art,)
     else:
         ext = np.broadcast_to(np.asarray(extent, dtype=float), (2,))
-        vmax = max(abs(lo), abs(hi)) or 1.0
+        vmax = float(np.percentile(np.abs(data), 99.5)) or max(abs(lo), abs(hi)) or 1.0
         art = ax.imshow(data[0].T, origin="lower", cmap=cmap, vmin=-vmax, vmax=vmax, extent=(0, ext[0], 0, ext[1]))
         fig.colorbar(art, ax=ax)
 
@@ -219,12 +225,23 @@ def animate(trajectory, extent=1.0, times=None, *, channel: int = 0, interval: i
     return anim
 
 
-def plot_flow(grid, frame, *, title=None):
+def plot_flow(grid, frame, *, title=None, solid=None, forces=None):
     """A 2D incompressible flow at one time: the speed with streamlines, and the
-    vorticity. `frame` is ``(C ≥ 2, Nx, Ny)`` with the cell-centre velocity in its first
-    two channels and, if present, the vorticity in channel 3 (the layout of
-    ``jaxpde simulate`` for incompressible configs); `grid` a 2D
-    [`CellGrid`][jaxpde.grids.CellGrid]; `title` an optional figure title.
+    vorticity; optionally a body's outline and its force coefficients over time.
+
+    **Arguments:**
+
+    - `grid`: a 2D [`CellGrid`][jaxpde.grids.CellGrid].
+    - `frame`: ``(C ≥ 2, Nx, Ny)`` with the cell-centre velocity in its first two channels
+      and, if present, the vorticity in channel 3 (the layout of ``jaxpde simulate`` for
+      incompressible configs).
+    - `title`: an optional figure title.
+    - `solid`: ``None``, or a level set at the cell centres ``(Nx, Ny)`` (negative in the
+      body): the body is drawn in grey.
+    - `forces`: ``None``, or ``(times, coefficients (S, 2))``: drag and lift over time, in
+      a panel below.
+
+    Wide domains (height under 0.6 of the width) stack the panels.
 
     **Returns:** the figure."""
     plt = _plt()
@@ -237,7 +254,14 @@ def plot_flow(grid, frame, *, title=None):
         vort = np.gradient(v, x, axis=0) - np.gradient(u, y, axis=1)
     extent = (grid.lower[0], grid.upper[0], grid.lower[1], grid.upper[1])
     aspect = (extent[3] - extent[2]) / (extent[1] - extent[0])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 1.2 + 4.5 * min(max(aspect, 0.25), 1.5)))
+    wide = aspect < 0.6
+    panels = 2 + (forces is not None)
+    if wide:
+        height = 11 * aspect + 1.0
+        fig, axes = plt.subplots(panels, 1, figsize=(11, panels * height + (1.5 if forces is not None else 0)))
+    else:
+        fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 1.2 + 4.5 * min(max(aspect, 0.25), 1.5)))
+    axes = list(np.atleast_1d(axes))
     speed = np.hypot(u, v)
     im = axes[0].imshow(speed.T, origin="lower", extent=extent, cmap="viridis", aspect="equal")
     axes[0].streamplot(x, y, u.T, v.T, color="w", linewidth=0.6, density=1.2, arrowsize=0.6)
@@ -247,9 +271,26 @@ def plot_flow(grid, frame, *, title=None):
     im = axes[1].imshow(vort.T, origin="lower", extent=extent, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="equal")
     axes[1].set_title("vorticity")
     fig.colorbar(im, ax=axes[1], shrink=0.8)
-    for ax in axes:
+    for ax in axes[:2]:
         ax.set_xlabel("x")
         ax.set_ylabel("y")
+        if solid is not None:
+            ax.contourf(x, y, np.asarray(solid).T, levels=[-np.inf, 0.0], colors=["0.6"])
+    if forces is not None:
+        t, c = (np.asarray(a) for a in forces)
+        ax = axes[2]
+        ax.plot(t, c[:, 0], color="C0", label="drag $C_D$")
+        ax.set_xlabel("t")
+        ax.set_ylabel("$C_D$", color="C0")
+        twin = ax.twinx()
+        twin.plot(t, c[:, 1], color="C3", label="lift $C_L$")
+        for a, axis in ((0, ax), (1, twin)):  # the scale of the later (settled) part
+            late = c[len(c) // 4 :, a]
+            if len(late):
+                span = max(float(late.max() - late.min()), 0.05 * abs(float(late.mean())), 1e-12)
+                axis.set_ylim(float(late.min()) - span, float(late.max()) + span)
+        twin.set_ylabel("$C_L$", color="C3")
+        ax.set_title("force coefficients")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
