@@ -56,7 +56,14 @@ class DesignConfig(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     kind: Literal["design"]
     name: PlainName | None = None
-    problem: Literal["burgers_initial_condition", "kolmogorov_parameters", "burgers_control", "shallow_water_bump"]
+    problem: Literal[
+        "burgers_initial_condition",
+        "kolmogorov_parameters",
+        "burgers_control",
+        "shallow_water_bump",
+        "obstacle_drag",
+        "cylinder_rotary_control",
+    ]
     seed: pydantic.NonNegativeInt = 0
     precision: Literal["float32", "float64"] = "float64"
     setup: dict = {}

@@ -13,9 +13,11 @@ and [`peak_memory`][jaxpde.design.peak_memory] measures what a gradient program 
 
 The worked problems are library objects: [`burgers_initial_condition`][jaxpde.design.burgers_initial_condition],
 [`kolmogorov_parameters`][jaxpde.design.kolmogorov_parameters], [`burgers_control`][jaxpde.design.burgers_control]
-and [`shallow_water_bump`][jaxpde.design.shallow_water_bump]
-build a [`DesignProblem`][jaxpde.design.DesignProblem], and [`solve_problem`][jaxpde.design.solve_problem] solves and
-reports it::
+, [`shallow_water_bump`][jaxpde.design.shallow_water_bump],
+[`obstacle_drag`][jaxpde.design.obstacle_drag] (the drag of a body of fixed area in a channel)
+and [`cylinder_rotary_control`][jaxpde.design.cylinder_rotary_control] (rotation that damps
+vortex shedding) build a [`DesignProblem`][jaxpde.design.DesignProblem], and
+[`solve_problem`][jaxpde.design.solve_problem] solves and reports it::
 
     problem = design.kolmogorov_parameters(key=jax.random.key(0))
     out = design.solve_problem(problem, run_dir="runs/kolmogorov")
@@ -73,12 +75,14 @@ from ._problems import (
 from ._problems import (
     burgers_initial_condition as burgers_initial_condition,
 )
+from ._problems import cylinder_rotary_control as cylinder_rotary_control
 from ._problems import (
     kolmogorov_parameters as kolmogorov_parameters,
 )
 from ._problems import (
     num_steps_of as num_steps_of,
 )
+from ._problems import obstacle_drag as obstacle_drag
 from ._problems import (
     plot_problem as plot_problem,
 )

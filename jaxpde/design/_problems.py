@@ -617,11 +617,252 @@ def shallow_water_bump(
     )
 
 
+def _one_device(mesh):
+    if mesh is not None:
+        raise ValueError("mesh: the staggered incompressible solver runs on one device; leave mesh as None.")
+
+
+def _dfg_start(num_cells_y, case, settle_time, cfl, dtype, extra_speed=0.0, **kwargs):
+    """The DFG channel, a stable step for it (for speeds up to 1.5 times the peak inflow
+    plus `extra_speed`), and the flow past the circle after `settle_time` from rest (a
+    fixed starting state, not a design variable)."""
+    from .. import incompressible as inc
+    from ..integrate import SSPRK3, rollout_final
+
+    pde, speed, diameter = inc.dfg_channel(num_cells_y, case, **kwargs)
+    u_rest = pde.project(jnp.zeros((2, *pde.grid.shape), dtype))
+    scale = 1.5 * inc.DFG[case]["u_max"] + extra_speed
+    dt = float(inc.cfl_dt(pde, jnp.full_like(u_rest, scale), cfl))
+    steps = max(1, round(settle_time / dt))
+    u_start = jax.jit(lambda u: rollout_final(SSPRK3(pde, settle_time / steps), u, steps))(u_rest)
+    return pde, speed, diameter, dt, jax.lax.stop_gradient(u_start)
+
+
+def obstacle_drag(
+    *,
+    key=None,
+    num_cells_y: int = 41,
+    harmonics: int = 3,
+    bound: float = 0.2,
+    settle_time: float = 3.0,
+    final_time: float = 1.0,
+    samples: int = 10,
+    cfl: float = 0.9,
+    dtype="float64",
+    checkpoint: bool | int = True,
+    mesh=None,
+) -> DesignProblem:
+    r"""Minimise the drag of a body of fixed area in the DFG channel at Re = 20
+    ([`dfg_channel`][jaxpde.incompressible.dfg_channel], case 2D-1), over the shape
+    ``r(θ) = R (1 + Σ_k a_k cos kθ + b_k sin kθ)`` with ``R`` set so that the area is the
+    cylinder's ``π (D/2)²`` ([`StarShape`][jaxpde.incompressible.StarShape]).
+
+    The flow past the cylinder after `settle_time` is the starting state; each candidate
+    shape is run for `final_time` (checkpointed, so reverse mode stores ``O(√steps)``
+    states), and the objective is its drag coefficient ``2 F_x / (Ū² D)`` averaged over
+    the last half of `samples` equally spaced times. Deterministic: `key` is accepted
+    for a uniform signature and unused.
+
+    **Arguments:** `key`, `num_cells_y` (cells across the channel), the number of
+    `harmonics` ``K``, the `bound` on every ``|a_k|, |b_k|``, `settle_time`, `final_time`,
+    `samples`, `cfl`, `dtype`, `checkpoint`; `mesh` must be ``None`` (the staggered
+    solver runs on one device).
+
+    **Returns:** a [`DesignProblem`][jaxpde.design.DesignProblem] whose design is
+    ``{"cosines": (K,), "sines": (K,)}`` (the circle at the start).
+    """
+    from .. import incompressible as inc
+    from ..integrate import SSPRK3, rollout
+
+    del key
+    _one_device(mesh)
+    dtype = _dtype(dtype)
+    harmonics = _positive("harmonics", harmonics, integer=True)
+    samples = _positive("samples", samples, integer=True)
+    for name, v in (("bound", bound), ("settle_time", settle_time), ("final_time", final_time), ("cfl", cfl)):
+        _positive(name, v)
+    if samples < 2:
+        raise ValueError(f"samples must be at least 2, got {samples}.")
+    pde0, speed, diameter, dt, u_start = _dfg_start(num_cells_y, "2D-1", settle_time, cfl, dtype)
+    per = max(1, math.ceil(final_time / samples / dt))
+    dt = final_time / samples / per
+    radius0 = 0.5 * diameter
+    centre = pde0.obstacle.centre
+
+    def body(x):
+        spread = 1 + 0.5 * jnp.sum(x["cosines"] ** 2 + x["sines"] ** 2)
+        return inc.StarShape(centre, radius0 / jnp.sqrt(spread), x["cosines"], x["sines"])
+
+    def history(x):
+        pde = eqx.tree_at(lambda p: p.obstacle, pde0, body(x))
+        traj = rollout(SSPRK3(pde, dt), u_start, per * samples, save_every=per, checkpoint=checkpoint)
+        return jax.vmap(lambda u: pde.force_coefficients(u, speed, diameter))(traj)[:, 0]
+
+    history = jax.jit(history)
+
+    def residuals(x):
+        drag = jnp.mean(history(x)[samples // 2 + 1 :])
+        return jnp.sqrt(2 * drag)[None]  # misfit = ½ r² = the mean drag coefficient
+
+    design0 = {"cosines": jnp.zeros(harmonics, dtype), "sines": jnp.zeros(harmonics, dtype)}
+    initial = float(0.5 * residuals(design0)[0] ** 2)
+    times = np.linspace(0, final_time, samples + 1)
+
+    def report(x, post):
+        drag = float(0.5 * residuals(x)[0] ** 2)
+        return {
+            "initial_drag": initial,
+            "final_drag": drag,
+            "drag_reduction_percent": 100 * (1 - drag / initial),
+            "area": float(body(x).area()),
+            "cylinder_area": float(np.pi * radius0**2),
+        }
+
+    theta = jnp.linspace(0, 2 * np.pi, 241)
+
+    def plot(x, axes):
+        for d, style, label in ((design0, "C0:", "cylinder"), (x, "C1-", "optimised")):
+            b = body(d)
+            r = np.asarray(b.boundary_radius(theta))
+            axes[0].plot(0.2 + r * np.cos(theta), 0.2 + r * np.sin(theta), style, label=label)
+            axes[1].plot(times, np.asarray(history(d)), style, label=label)
+        axes[0].set(title="shape (equal area, flow from the left)", xlabel="x", ylabel="y", aspect="equal")
+        axes[0].legend(fontsize=7)
+        axes[1].set(title="drag coefficient over the horizon", xlabel="t", ylabel="$C_D$")
+        axes[1].legend(fontsize=7)
+
+    return DesignProblem(
+        "obstacle_drag",
+        residuals,
+        design0,
+        Box(-bound, bound),
+        (),
+        None,
+        None,
+        None,
+        report,
+        plot,
+        {"initial_drag": initial},
+        DEFAULT_OPTIMISERS["obstacle_drag"],
+    )
+
+
+def cylinder_rotary_control(
+    *,
+    key=None,
+    num_cells_y: int = 41,
+    settle_time: float = 6.0,
+    final_time: float = 1.0,
+    intervals: int = 20,
+    samples_per_interval: int = 2,
+    bound: float = 2.0,
+    control_weight: float = 1e-3,
+    cfl: float = 0.9,
+    dtype="float64",
+    checkpoint: bool | int = True,
+    mesh=None,
+) -> DesignProblem:
+    r"""Damp the lift oscillation of vortex shedding behind the DFG cylinder at Re = 100
+    (case 2D-2) by rotating it: the rotation rate ``Ω(t) = 2Ū α(t) / D`` is constant on
+    each of `intervals` equal time intervals (``α`` the surface speed over the mean
+    inflow speed, ``|α| ≤`` `bound`).
+
+    The developed shedding flow after `settle_time` is the starting state; the objective
+    is ``½ mean(C_L²)`` over `samples_per_interval` times in every interval plus
+    ``½ control_weight mean(α²)``. Deterministic: `key` is unused.
+
+    **Arguments:** `key`, `num_cells_y`, `settle_time`, `final_time`, `intervals`,
+    `samples_per_interval`, `bound`, `control_weight`, `cfl`, `dtype`, `checkpoint`
+    (each interval's rollout is checkpointed, and the scan over intervals too); `mesh`
+    must be ``None`` (the staggered solver runs on one device).
+
+    **Returns:** a [`DesignProblem`][jaxpde.design.DesignProblem] whose design is ``α``
+    ``(intervals,)`` (zero at the start).
+    """
+    from ..integrate import SSPRK3, rollout_final
+
+    del key
+    _one_device(mesh)
+    dtype = _dtype(dtype)
+    k = _positive("intervals", intervals, integer=True)
+    m = _positive("samples_per_interval", samples_per_interval, integer=True)
+    for name, v in (("settle_time", settle_time), ("final_time", final_time), ("bound", bound), ("cfl", cfl)):
+        _positive(name, v)
+    _positive("control_weight", control_weight, allow_zero=True)
+    # the rotating surface moves at up to `bound` Ū = `bound`: the step stays stable for it
+    pde0, speed, diameter, dt, u_start = _dfg_start(
+        num_cells_y, "2D-2", settle_time, cfl, dtype, extra_speed=bound, rotation=0.0
+    )
+    per = max(1, math.ceil(final_time / (k * m) / dt))
+    dt = final_time / (k * m) / per
+
+    def lift_history(alpha):
+        def interval(u, a):
+            pde = eqx.tree_at(lambda p: p.rotation, pde0, 2 * speed * a / diameter)
+            stepper = SSPRK3(pde, dt)
+
+            def sample(u, _):
+                u = rollout_final(stepper, u, per, checkpoint=checkpoint)
+                return u, pde.force_coefficients(u, speed, diameter)[1]
+
+            return jax.lax.scan(sample, u, None, length=m)
+
+        body = jax.checkpoint(interval) if checkpoint else interval
+        return jax.lax.scan(body, u_start, alpha)[1].ravel()
+
+    lift_history = jax.jit(lift_history)
+
+    def residuals(alpha):
+        lift = lift_history(alpha)
+        return jnp.concatenate([lift / jnp.sqrt(lift.size), jnp.sqrt(control_weight / k) * alpha])
+
+    design0 = jnp.zeros(k, dtype)
+    free = np.asarray(lift_history(design0))
+    times = np.arange(1, k * m + 1) * final_time / (k * m)
+
+    def report(alpha, post):
+        lift = np.asarray(lift_history(alpha))
+        return {
+            "uncontrolled_lift_rms": float(np.sqrt(np.mean(free**2))),
+            "controlled_lift_rms": float(np.sqrt(np.mean(lift**2))),
+            "uncontrolled_lift_amplitude": float(np.abs(free).max()),
+            "controlled_lift_amplitude": float(np.abs(lift).max()),
+            "lift_rms_reduction": float(np.sqrt(np.mean(free**2) / max(np.mean(lift**2), 1e-300))),
+            "alpha_rms": float(jnp.sqrt(jnp.mean(alpha**2))),
+        }
+
+    def plot(alpha, axes):
+        axes[0].plot(times, free, "C0:", label="uncontrolled")
+        axes[0].plot(times, np.asarray(lift_history(alpha)), "C1-", label="rotary control")
+        axes[0].set(title="lift coefficient", xlabel="t", ylabel="$C_L$")
+        axes[0].legend(fontsize=7)
+        edges = np.linspace(0, final_time, k + 1)
+        axes[1].stairs(np.asarray(alpha), edges, color="C1")
+        axes[1].set(title="rotation (surface speed / mean inflow)", xlabel="t", ylabel="α")
+
+    return DesignProblem(
+        "cylinder_rotary_control",
+        residuals,
+        design0,
+        Box(-bound, bound),
+        (),
+        None,
+        None,
+        None,
+        report,
+        plot,
+        {"uncontrolled_lift_rms": float(np.sqrt(np.mean(free**2)))},
+        DEFAULT_OPTIMISERS["cylinder_rotary_control"],
+    )
+
+
 DEFAULT_OPTIMISERS = {
     "burgers_initial_condition": "levenberg_marquardt",
     "kolmogorov_parameters": "levenberg_marquardt",
     "burgers_control": "lbfgs",
     "shallow_water_bump": "levenberg_marquardt",
+    "obstacle_drag": "lbfgs",
+    "cylinder_rotary_control": "lbfgs",
 }
 
 PROBLEMS = {
@@ -629,6 +870,8 @@ PROBLEMS = {
     "kolmogorov_parameters": kolmogorov_parameters,
     "burgers_control": burgers_control,
     "shallow_water_bump": shallow_water_bump,
+    "obstacle_drag": obstacle_drag,
+    "cylinder_rotary_control": cylinder_rotary_control,
 }
 
 

@@ -13,7 +13,7 @@ from .._types import Args, Field
 from ..grids import CellGrid
 from ..linalg import AbstractEllipticSolver, CellLaplacian, FastDiagonalisation, Krylov, Multigrid
 from ._boundary import AbstractVelocityBC, normalise_velocity_bc
-from ._obstacle import AbstractObstacle, solid_fraction
+from ._obstacle import AbstractObstacle, face_coordinates, solid_fraction
 
 SOLVERS = ("fast", "cg", "multigrid", "mgcg")
 
@@ -123,9 +123,13 @@ class NavierStokes(AbstractPDE):
       step it allows is twice the viscous one. Explicit steppers need ``dt ≲ 2.5 η``
       ([`cfl_dt`][jaxpde.incompressible.cfl_dt] accounts for it).
     - `smoothing`: the half width of the solid fraction's transition, in cells (default 1).
+    - `rotation`: ``Ω``, the body's rotation rate about its centre (counter-clockwise
+      positive; default ``None``, at rest): the penalisation drives the velocity inside
+      the body to ``Ω × (x - c)``. The shape does not move, so this is a rotating body
+      only for a circle (rotary control of a cylinder).
 
     Differentiable: `viscosity`, `force`, the conditions' values (lid speed, inflow
-    profile), the obstacle's shape parameters, `penalty`, the state. The solid fraction is
+    profile), the obstacle's shape parameters, `penalty`, `rotation`, the state. The solid fraction is
     computed from the obstacle at every evaluation, so a gradient with respect to the
     shape is exact whichever way the model was built.
     """
@@ -138,9 +142,20 @@ class NavierStokes(AbstractPDE):
     obstacle: AbstractObstacle | None
     penalty: Array | None
     smoothing: float = eqx.field(static=True)
+    rotation: Array | None
 
     def __init__(
-        self, grid, viscosity, bc="wall", *, force=None, solver="fast", obstacle=None, penalty=None, smoothing=1.0
+        self,
+        grid,
+        viscosity,
+        bc="wall",
+        *,
+        force=None,
+        solver="fast",
+        obstacle=None,
+        penalty=None,
+        smoothing=1.0,
+        rotation=None,
     ):
         if not isinstance(grid, CellGrid):
             raise TypeError(f"NavierStokes needs a CellGrid, got {type(grid).__name__}.")
@@ -180,6 +195,9 @@ class NavierStokes(AbstractPDE):
         if not smoothing > 0:
             raise ValueError(f"smoothing must be positive (cells), got {smoothing}.")
         self.smoothing = float(smoothing)
+        if rotation is not None and obstacle is None:
+            raise ValueError("rotation needs an obstacle to rotate.")
+        self.rotation = None if rotation is None else jnp.asarray(rotation)
 
     @property
     def num_channels(self) -> int:
@@ -275,12 +293,25 @@ class NavierStokes(AbstractPDE):
             return self.penalty
         return max(self.grid.spacing) ** 2 / (16 * self.viscosity)
 
+    def body_velocity(self, dtype=None) -> Array | None:
+        """The velocity the body imposes on the stored faces ``(2, Nx, Ny)``:
+        ``Ω × (x - c)`` for a rotating body, ``None`` for a body at rest.
+
+        **Arguments:** the `dtype` of the result. **Returns:** the field or ``None``."""
+        if self.rotation is None:
+            return None
+        (xu, yu), (xv, yv) = face_coordinates(self.grid)
+        c, omega = self.obstacle.centre, self.rotation
+        out = jnp.stack([-omega * (yu - c[1]), omega * (xv - c[0])])
+        return out if dtype is None else out.astype(dtype)
+
     def _penalisation(self, u):
-        return self.solid(u.dtype) * u / self.penalty_time().astype(u.dtype)
+        rel = u if self.rotation is None else u - self.body_velocity(u.dtype)
+        return self.solid(u.dtype) * rel / self.penalty_time().astype(u.dtype)
 
     def obstacle_force(self, u: Field) -> Array:
         """The force ``(F_x, F_y)`` of the fluid on the obstacle per unit depth and density:
-        ``Σ χ u / η ΔxΔy``, the momentum the penalisation takes from the fluid (at a steady
+        ``Σ χ (u - u_body) / η ΔxΔy``, the momentum the penalisation takes from the fluid (at a steady
         state, the pressure and viscous force on the body).
 
         **Arguments:** the state `u`. **Returns:** ``(2,)``."""

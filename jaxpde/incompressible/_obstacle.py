@@ -20,7 +20,10 @@ class AbstractObstacle(eqx.Module):
     """A solid body given by a level set ``φ(x, y)``: negative inside, positive outside, and
     close to the signed distance near the boundary (so the smoothing width is measured in
     length). Concrete obstacles hold their shape parameters as array leaves, so gradients
-    reach them through every quantity built from the solid fraction."""
+    reach them through every quantity built from the solid fraction, and a `centre`
+    ``(2,)`` (the axis a rotating body turns about)."""
+
+    centre: eqx.AbstractVar[Array]
 
     @abc.abstractmethod
     def level_set(self, x: Array, y: Array) -> Array:
