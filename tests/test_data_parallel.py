@@ -53,7 +53,7 @@ _SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("n", [4, 8])
+@pytest.mark.parametrize("n", [pytest.param(4, marks=pytest.mark.slow), 8])
 def test_data_parallel_step_divides_the_fft_work(tmp_path, n):
     script = tmp_path / "dp.py"
     script.write_text(_SCRIPT)

@@ -74,7 +74,7 @@ def test_drag_gradient_with_respect_to_the_shape_matches_finite_differences():
         centre_y, radius, a2 = params
         body = inc.StarShape(jnp.stack([jnp.asarray(0.6), centre_y]), radius, [0.0, a2], [0.0, 0.0])
         pde, _ = _channel(body)
-        u = jaxpde.rollout(SSPRK3(pde, 2e-3), u0, 30, save_every=30)[-1]
+        u = jaxpde.rollout(SSPRK3(pde, 2e-3), u0, 20, save_every=20)[-1]
         return pde.force_coefficients(u, 2 / 3, 2 * radius)[0]
 
     p = jnp.asarray([0.45, 0.2, 0.1])

@@ -115,7 +115,7 @@ def dfg_channel(num_cells_y: int, case: str = "2D-1", **kwargs):
     [`Circle`][jaxpde.incompressible.Circle].
 
     **Arguments:** the cells across the channel `num_cells_y`, the `case` (``"2D-1"`` or
-    ``"2D-2"``, see [`DFG`][jaxpde.incompressible.DFG]), and keywords for the
+    ``"2D-2"``, see `jaxpde.incompressible.DFG`), and keywords for the
     `NavierStokes` (``solver``, ``penalty``, ``smoothing``).
 
     **Returns:** ``(pde, mean_speed, diameter)``: the coefficients are
