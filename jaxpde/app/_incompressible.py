@@ -5,7 +5,8 @@ Config keys: ``viscosity``, ``grid`` (``num_cells``, ``lower``, ``upper``; 2D), 
 ``wall | free_slip | outflow | periodic`` or a mapping ``{kind: wall, velocity: U}`` (a
 moving lid) or ``{kind: inflow, profile: parabolic | uniform, speed: U}``), ``force``
 (a constant body force ``[fx, fy]``), ``pressure_solver`` (``fast | cg | multigrid |
-mgcg``), ``stepper`` (``ssprk2 | ssprk3 | rk4``), ``cfl``, ``velocity_scale`` (the speed
+mgcg``), ``stepper`` (``ssprk2 | ssprk3 | rk4``, or ``crank_nicolson``: implicit
+viscosity, the step sized by advection alone), ``cfl``, ``velocity_scale`` (the speed
 the CFL step is sized for; default the largest boundary speed, or 1), ``t_final``,
 ``num_frames``, ``precision`` and ``name``. The flow starts at rest.
 
@@ -90,10 +91,14 @@ class _Incompressible(pydantic.BaseModel):
     boundary: list[_Side | tuple[_Side, _Side]]
     force: tuple[float, float] | None = None
     pressure_solver: Literal["fast", "cg", "multigrid", "mgcg"] = "fast"
-    stepper: Literal["ssprk2", "ssprk3", "rk4"] = "ssprk3"
+    stepper: Literal["ssprk2", "ssprk3", "rk4", "crank_nicolson"] = "ssprk3"
     cfl: pydantic.PositiveFloat = 0.45
     velocity_scale: pydantic.PositiveFloat | None = None
-    t_final: pydantic.PositiveFloat
+    t_final: pydantic.PositiveFloat | None = None
+    dt: pydantic.PositiveFloat | None = None
+    num_steps: pydantic.PositiveInt | None = None
+    save_every: pydantic.PositiveInt = 1
+    seed: pydantic.NonNegativeInt = 0
     num_frames: pydantic.PositiveInt = 40
     precision: Literal["float32", "float64"] = "float64"
     obstacle: _Circle | _Star | None = pydantic.Field(None, discriminator="kind")
@@ -117,6 +122,48 @@ class IncompressibleConfig:
     def num_cells(self) -> tuple[int, ...]:
         return tuple(self.spec.grid.num_cells)
 
+    # the interface training data uses (shared with the spectral and finite-volume configs)
+    @property
+    def dt(self):
+        return self.spec.dt
+
+    @property
+    def num_steps(self):
+        return self.spec.num_steps
+
+    @property
+    def save_every(self) -> int:
+        return self.spec.save_every
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    ic_kind = "rest"
+
+    def parameter_names(self) -> tuple[str, ...]:
+        """Names a training config may sample or list: ``viscosity``, and with a body
+        ``obstacle.centre_x``, ``obstacle.centre_y`` and ``obstacle.radius``."""
+        body = ("obstacle.centre_x", "obstacle.centre_y", "obstacle.radius") if self.spec.obstacle else ()
+        return ("viscosity", *body)
+
+    def make_stepper(self, pde):
+        """The fixed-step stepper of ``stepper`` with step ``dt``."""
+        from .. import incompressible as inc
+        from ..integrate import EXPLICIT_STEPPERS
+
+        if self.spec.dt is None:
+            raise ConfigError(f"{self.path}: missing key 'dt' (training data takes fixed steps: dt, num_steps)")
+        if self.spec.stepper == "crank_nicolson":
+            return inc.CrankNicolson(pde, self.spec.dt)
+        return EXPLICIT_STEPPERS[self.spec.stepper](pde, self.spec.dt)
+
+    def initial_sampler(self, pde):
+        """``(key -> u0, takes_key)``: the flow at rest with its boundary faces set
+        (deterministic; ``burn_in`` develops it)."""
+        u0 = self.build()[1]
+        return (lambda key: u0), False
+
     def build(self):
         """``(pde, u0)`` through the library's constructors (the flow at rest, with its
         boundary faces set)."""
@@ -130,13 +177,17 @@ class IncompressibleConfig:
             raise ConfigError(f"{self.path}: key 'boundary': {e}") from None
         return pde, u0
 
-    def make_pde(self):
-        """The [`NavierStokes`][jaxpde.incompressible.NavierStokes] of the config."""
+    def make_pde(self, grid=None, **overrides):
+        """The [`NavierStokes`][jaxpde.incompressible.NavierStokes] of the config;
+        `overrides` replace ``viscosity`` and the body's ``obstacle.centre_x``,
+        ``obstacle.centre_y``, ``obstacle.radius`` (traceable: built inside ``vmap`` for
+        sampled or listed training parameters)."""
         from .. import incompressible as inc
         from ..grids import CellGrid
 
         c = self.spec
-        grid = CellGrid(tuple(c.grid.num_cells), c.grid.lower, c.grid.upper)
+        if grid is None:
+            grid = CellGrid(tuple(c.grid.num_cells), c.grid.lower, c.grid.upper)
         sides = []
         for axis, entry in enumerate(c.boundary):
             pair = entry if isinstance(entry, tuple) else (entry, entry)
@@ -155,17 +206,26 @@ class IncompressibleConfig:
             sides.append(tuple(made))
         obstacle = None
         if c.obstacle is not None:
+            import jax.numpy as jnp
+
             o = c.obstacle
+            centre = jnp.stack(
+                [
+                    jnp.asarray(overrides.get("obstacle.centre_x", o.centre[0]), float),
+                    jnp.asarray(overrides.get("obstacle.centre_y", o.centre[1]), float),
+                ]
+            )
+            radius = overrides.get("obstacle.radius", o.radius)
             if o.kind == "circle":
-                obstacle = inc.Circle(o.centre, o.radius)
+                obstacle = inc.Circle(centre, radius)
             else:
                 if len(o.cosines) != len(o.sines):
                     raise ConfigError(f"{self.path}: key 'obstacle': cosines and sines need the same length")
-                obstacle = inc.StarShape(o.centre, o.radius, o.cosines, o.sines)
+                obstacle = inc.StarShape(centre, radius, o.cosines, o.sines)
         try:
             return inc.NavierStokes(
                 grid,
-                c.viscosity,
+                overrides.get("viscosity", c.viscosity),
                 sides,
                 force=c.force,
                 solver=c.pressure_solver,
@@ -239,12 +299,15 @@ def _plan(cfg: IncompressibleConfig) -> Plan:
     from .. import integrate
 
     c = cfg.spec
+    if c.t_final is None:
+        raise ConfigError(f"{cfg.path}: missing key 't_final' (a simulation runs to t_final)")
     pde, u0 = cfg.build()
-    dt_max = float(inc.cfl_dt(pde, jnp.full_like(u0, _speed(c)), c.cfl))
+    implicit = c.stepper == "crank_nicolson"
+    dt_max = float(inc.cfl_dt(pde, jnp.full_like(u0, _speed(c)), c.cfl, implicit_viscosity=implicit))
     frame_dt = c.t_final / c.num_frames
     per_frame = max(1, math.ceil(frame_dt / dt_max))
     dt = frame_dt / per_frame
-    stepper = integrate.EXPLICIT_STEPPERS[c.stepper](pde, dt)
+    stepper = inc.CrankNicolson(pde, dt) if implicit else integrate.EXPLICIT_STEPPERS[c.stepper](pde, dt)
     times = np.linspace(0.0, c.t_final, c.num_frames + 1)
     extra = {"x": pde.grid.axis_centres(0), "y": pde.grid.axis_centres(1)}
     if pde.obstacle is None:

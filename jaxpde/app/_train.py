@@ -157,7 +157,13 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
     if "integrator" in data_raw:
         raise _err(file, "data.integrator", ": training data uses fixed-step solvers (stepper, dt)")
     try:
-        if "law" in data_raw:
+        if "flow" in data_raw:
+            from ._incompressible import load_incompressible_config
+
+            sim = load_incompressible_config(data_raw, path)
+            if sim.dt is None or sim.num_steps is None:
+                raise ConfigError(f"{file}: key 'data.dt': training data takes fixed steps; give dt and num_steps")
+        elif "law" in data_raw:
             from ._fv import load_fv_config
 
             sim = load_fv_config(data_raw, path)

@@ -23,3 +23,4 @@ from ._obstacle import StarShape as StarShape
 from ._obstacle import face_coordinates as face_coordinates
 from ._obstacle import smooth_heaviside as smooth_heaviside
 from ._obstacle import solid_fraction as solid_fraction
+from ._stepper import CrankNicolson as CrankNicolson

@@ -49,8 +49,8 @@ def _corners(x: Array, lo: AbstractVelocityBC, hi: AbstractVelocityBC) -> Array:
     return jnp.concatenate([lo.tangential_face(x[:, :1]), mid[:, 1:-1], hi.tangential_face(x[:, -1:])], axis=1)
 
 
-def _momentum(ua, ub, bc_a, bc_b, h_a, h_b, nu):
-    """``-∇·(u u_a) + ν Δu_a`` at the stored faces of component `a`, in the frame where
+def _momentum(ua, ub, bc_a, bc_b, h_a, h_b):
+    """``(-∇·(u u_a), Δu_a)`` at the stored faces of component `a`, in the frame where
     axis 0 is `a`'s direction: ``ua`` ``(Na, Nb)`` on the upper a-faces of the cells,
     ``ub`` ``(Na, Nb)`` on their upper b-faces; ``bc_a``/``bc_b`` the side pairs of the
     two axes."""
@@ -68,7 +68,7 @@ def _momentum(ua, ub, bc_a, bc_b, h_a, h_b, nu):
     flux = ua_corner * ub_corner
     adv = adv + (flux[:, 1:] - flux[:, :-1]) / h_b
     visc = (ext[2:] - 2 * ext[1:-1] + ext[:-2]) / h_a**2 + (ua_b[:, 2:] - 2 * ua_b[:, 1:-1] + ua_b[:, :-2]) / h_b**2
-    return -adv + nu * visc
+    return -adv, visc
 
 
 class NavierStokes(AbstractPDE):
@@ -257,13 +257,37 @@ class NavierStokes(AbstractPDE):
             du = du.at[1, :, -1].set(0)
         return du
 
-    def momentum(self, u: Field, args: Args = None) -> Field:
-        """``F(u) = -∇·(u ⊗ u) + ν Δu + f`` on the stored faces, before projection."""
+    def _parts(self, u):
         hx, hy = self.grid.spacing
-        nu = self.viscosity.astype(u.dtype)
-        fx = _momentum(u[0], u[1], self.bc[0], self.bc[1], hx, hy, nu)
-        fy = _momentum(u[1].T, u[0].T, self.bc[1], self.bc[0], hy, hx, nu).T
-        du = jnp.stack([fx, fy])
+        ax, vx = _momentum(u[0], u[1], self.bc[0], self.bc[1], hx, hy)
+        ay, vy = _momentum(u[1].T, u[0].T, self.bc[1], self.bc[0], hy, hx)
+        return jnp.stack([ax, ay.T]), jnp.stack([vx, vy.T])
+
+    def momentum(self, u: Field, args: Args = None) -> Field:
+        """``F(u) = -∇·(u ⊗ u) + ν Δu + f`` (and the penalisation) on the stored faces,
+        before projection.
+
+        **Arguments:** the state `u`, `args` (an extra forcing field or ``None``).
+
+        **Returns:** ``(2, Nx, Ny)``."""
+        adv, lap = self._parts(u)
+        return self._pin(self._explicit(adv, u, args) + self.viscosity.astype(u.dtype) * lap)
+
+    def viscous(self, u: Field) -> Field:
+        """``ν Δu`` on the stored faces (with the walls' ghosts: affine in `u` when a wall
+        moves), zero on the pinned boundary faces.
+
+        **Arguments:** the state `u`. **Returns:** ``(2, Nx, Ny)``."""
+        return self._pin(self.viscosity.astype(u.dtype) * self._parts(u)[1])
+
+    def explicit_momentum(self, u: Field, args: Args = None) -> Field:
+        """Everything in ``F(u)`` but the viscosity: advection, forcing and penalisation
+        (what a semi-implicit step treats explicitly).
+
+        **Arguments:** the state `u`, `args`. **Returns:** ``(2, Nx, Ny)``."""
+        return self._pin(self._explicit(self._parts(u)[0], u, args))
+
+    def _explicit(self, du, u, args):
         if self.force is not None:
             f = self.force.astype(u.dtype)
             du = du + (f[:, None, None] if f.ndim == 1 else f)
@@ -271,7 +295,7 @@ class NavierStokes(AbstractPDE):
             du = du + jnp.broadcast_to(jnp.asarray(args, u.dtype), u.shape)
         if self.obstacle is not None:
             du = du - self._penalisation(u)
-        return self._pin(du)
+        return du
 
     def solid(self, dtype=None) -> Array | None:
         """The obstacle's solid fraction ``χ`` ``(2, Nx, Ny)`` on the stored faces (``None``
@@ -345,6 +369,13 @@ class NavierStokes(AbstractPDE):
         ``D G p = D F(u)``, zero mean on closed boxes."""
         return self.pressure_solver(self._divergence_of_tendency(self.momentum(u, args)))
 
+    def pressure_term(self, u: Field, args: Args = None) -> Field:
+        """``G p`` of the state's pressure on the stored faces (zero on the pinned boundary
+        faces): ``rhs = momentum - pressure_term``.
+
+        **Arguments:** the state `u`, `args`. **Returns:** ``(2, Nx, Ny)``."""
+        return self._pin(self.gradient(self.pressure(u, args)))
+
     def rhs(self, t, u: Field, args: Args = None) -> Field:
         """``P(F(u)) = F(u) - G p``: the projected tendency ``(2, Nx, Ny)``."""
         self.check_state(u)
@@ -383,16 +414,22 @@ class NavierStokes(AbstractPDE):
         return jnp.gradient(c[1], hx, axis=0) - jnp.gradient(c[0], hy, axis=1)
 
 
-def cfl_dt(pde: NavierStokes, u: Field, cfl: float = 0.5) -> Array:
+def cfl_dt(pde: NavierStokes, u: Field, cfl: float = 0.5, *, implicit_viscosity: bool = False) -> Array:
     """The explicit step ``dt = cfl / (Σ_a max|u_a| / Δx_a + 2 ν Σ_a 1/Δx_a² + 1/η)`` for
-    the state `u` (jit-safe; the last term with an obstacle only). ``cfl ≤ 0.5`` with SSP-RK3 is a safe choice.
+    the state `u` (jit-safe; the last term with an obstacle only). ``cfl ≤ 0.5`` with
+    SSP-RK3 is a safe choice.
 
-    **Arguments:** the `pde`, the state `u`, the CFL number `cfl`. **Returns:** a scalar array."""
+    **Arguments:** the `pde`, the state `u`, the CFL number `cfl`, and
+    `implicit_viscosity` (leave out the viscous term, for
+    [`CrankNicolson`][jaxpde.incompressible.CrankNicolson]).
+
+    **Returns:** a scalar array."""
     if not isinstance(pde, NavierStokes):
         raise TypeError(f"cfl_dt needs an incompressible NavierStokes, got {type(pde).__name__}.")
     hx, hy = pde.grid.spacing
-    speed = jnp.max(jnp.abs(u[0])) / hx + jnp.max(jnp.abs(u[1])) / hy
-    visc = 2 * pde.viscosity.astype(u.dtype) * (1 / hx**2 + 1 / hy**2)
+    rate = jnp.max(jnp.abs(u[0])) / hx + jnp.max(jnp.abs(u[1])) / hy
+    if not implicit_viscosity:
+        rate = rate + 2 * pde.viscosity.astype(u.dtype) * (1 / hx**2 + 1 / hy**2)
     if pde.obstacle is not None:
-        visc = visc + 1 / pde.penalty_time().astype(u.dtype)
-    return cfl / (speed + visc)
+        rate = rate + 1 / pde.penalty_time().astype(u.dtype)
+    return cfl / rate
