@@ -92,9 +92,10 @@ def test_split_spectral_adaptive_solve():
     "config, sets",
     [
         ("kolmogorov2d.yaml", ["num_steps=20", "save_every=10", "grid.num_points=[32,32]"]),
-        (
+        pytest.param(
             "riemann2d.yaml",
             ["grid.num_cells=[32,32]", "t_final=0.02", "num_frames=2", "scheme.reconstruction=constant"],
+            marks=pytest.mark.slow,
         ),
     ],
 )

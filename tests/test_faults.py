@@ -305,6 +305,7 @@ def test_simulate_interrupted_by_sigint(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow  # ~12 s
 def test_sde_noise_is_fixed_by_the_seed_whatever_the_run_length(tmp_path, capsys):
     """The same seed gives the same path on the common interval of a short and a long run."""
     out = {}

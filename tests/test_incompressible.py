@@ -228,7 +228,7 @@ def test_simulate_command_writes_the_documented_file_layout(tmp_path):
 
 def test_training_data_from_an_obstacle_config_varies_the_geometry_under_vmap():
     from jaxpde.app import load
-    from jaxpde.app._build import build_sampler
+    from jaxpde.train import make_sampler
 
     root = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs"
     small = ["data.burn_in=20", "data.num_steps=50", "training.eval_horizon=2"]
@@ -240,7 +240,15 @@ def test_training_data_from_an_obstacle_config_varies_the_geometry_under_vmap():
     areas = jax.vmap(lambda r: jnp.sum(sim.make_pde(pde.grid, **{"obstacle.radius": r}).solid()[0]))(radii)
     h = pde.grid.spacing[0]
     np.testing.assert_allclose(np.asarray(areas) * h * h, np.pi * np.asarray(radii) ** 2, rtol=0.05)
-    sampler, _ = build_sampler(cfg)
+    # the sampler `jaxpde train` builds, from the config's public pieces
+    sampler = make_sampler(
+        lambda p: sim.make_stepper(sim.make_pde(pde.grid, **p)),
+        sim.initial_sampler(pde)[0],
+        num_steps=sim.num_steps,
+        save_every=sim.save_every,
+        parameter_ranges=cfg.data["parameter_ranges"],
+        burn_in=cfg.data["burn_in"],
+    )
     traj, params = jax.jit(sampler)(jax.random.key(0))
     assert traj.shape == (3, 2, 64, 16) and set(params) == {"obstacle.centre_y", "obstacle.radius", "viscosity"}
     assert bool(jnp.all(jnp.isfinite(traj)))

@@ -155,7 +155,9 @@ def test_fourier_field_is_resolution_independent():
         solve(ode, u(x64), 0.0, 0.5)
 
 
-@pytest.mark.parametrize("cls", [nn.LangevinSDE, nn.LinearNoiseSDE, nn.GeometricSDE])
+@pytest.mark.parametrize(
+    "cls", [pytest.param(nn.LangevinSDE, marks=pytest.mark.slow), nn.LinearNoiseSDE, nn.GeometricSDE]
+)
 def test_neural_sdes_solve_and_differentiate(cls):
     model = cls(3, width=8, depth=1, key=jax.random.key(0))
     z0 = jnp.asarray([0.5, -1.0, 0.0])
