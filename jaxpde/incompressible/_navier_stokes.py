@@ -1,5 +1,6 @@
 """Incompressible Navier-Stokes on a staggered (MAC) grid of cells: face velocities,
-conservative second-order central advection, explicit viscosity, and an exact discrete
+conservative second-order central advection, viscosity (explicit here, or implicit with
+`CrankNicolson`), Brinkman-penalised obstacles, and an exact discrete
 projection, written as a projected semi-discrete vector field so that every explicit
 Runge-Kutta stepper of the library (and diffrax) integrates it."""
 
