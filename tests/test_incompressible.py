@@ -68,6 +68,7 @@ def test_poiseuille_flow_reaches_the_parabola_to_one_part_in_a_million(implicit)
     assert float(jnp.max(jnp.abs(u[1]))) < 1e-12
 
 
+@pytest.mark.slow  # ~13 s; the Poiseuille steady state checks the implicit step in the default suite
 def test_crank_nicolson_cavity_is_second_order_in_time():
     n, t_end = 16, 0.4
     pde = inc.NavierStokes(CellGrid((n, n), 0.0, 1.0), 0.05, ["wall", ("wall", inc.Wall(1.0))])

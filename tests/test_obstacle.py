@@ -67,6 +67,7 @@ def test_penalised_body_stops_the_flow_inside_keeps_it_divergence_free_and_feels
         inc.NavierStokes(pde.grid, 0.05, "wall", obstacle="cylinder")
 
 
+@pytest.mark.slow  # ~11 s; the drag design problem checks a shape gradient in the default suite
 def test_drag_gradient_with_respect_to_the_shape_matches_finite_differences():
     _, u0 = _channel(None)
 

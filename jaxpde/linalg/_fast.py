@@ -4,6 +4,7 @@ Laplacian is a sum of one-dimensional operators, each diagonalised by a fixed tr
 DCT-IV for Neumann on one side and Dirichlet on the other, a dense eigenbasis otherwise)."""
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.scipy.fft as jfft
 import numpy as np
@@ -127,12 +128,16 @@ class FastDiagonalisation(AbstractEllipticSolver):
         for a in real_axes:
             x = _transform(plan[a][0], x, a, plan[a][1], inverse=False)
         if fft_axes:
-            x = jnp.fft.fftn(x, axes=fft_axes)
+            # real transform: the last periodic axis keeps its n//2 + 1 non-negative wavenumbers
+            # (the eigenvalues are even in the wavenumber)
+            x = jnp.fft.rfftn(x, axes=fft_axes)
+            last = fft_axes[-1]
+            lam = jax.lax.slice_in_dim(lam, 0, shape[last] // 2 + 1, axis=last)
         # the zero eigenvalue (pure Neumann/periodic Poisson) is the constant null space
         singular = lam == 0
         x = jnp.where(singular, 0, x / jnp.where(singular, 1, lam))
         if fft_axes:
-            x = jnp.fft.ifftn(x, axes=fft_axes).real.astype(dtype)
+            x = jnp.fft.irfftn(x, s=[shape[a] for a in fft_axes], axes=fft_axes).astype(dtype)
         for a in real_axes:
             x = _transform(plan[a][0], x, a, plan[a][1], inverse=True)
         return x
