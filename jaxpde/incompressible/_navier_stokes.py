@@ -19,56 +19,63 @@ from ._obstacle import AbstractObstacle, face_coordinates, solid_fraction
 SOLVERS = ("fast", "cg", "multigrid", "mgcg")
 
 
-def _lower_face(bc: AbstractVelocityBC, stored: Array) -> Array:
-    """The normal velocity on the lower boundary face ``(1, Nb)`` (frame: axis 0 normal)."""
+def _sl(x: Array, start: int, stop: int | None, axis: int) -> Array:
+    """``x[start:stop]`` along `axis` (negative indices count from the end)."""
+    n = x.shape[axis]
+    stop = n if stop is None else (stop if stop >= 0 else n + stop)
+    return jax.lax.slice_in_dim(x, start if start >= 0 else n + start, stop, axis=axis)
+
+
+def _lower_face(bc: AbstractVelocityBC, stored: Array, axis: int) -> Array:
+    """The normal velocity on the lower boundary faces of `axis`: one layer along `axis`."""
     if bc.periodic:
-        return stored[-1:]
-    return bc.normal_value(stored.shape[1], stored.dtype)[None]
+        return _sl(stored, -1, None, axis)
+    return jnp.expand_dims(bc.normal_value(stored.shape[1 - axis], stored.dtype), axis)
 
 
 def _ghost_pad(x: Array, lo: AbstractVelocityBC, hi: AbstractVelocityBC, axis: int) -> Array:
     """`x` with one tangential ghost layer on both sides of `axis`."""
-    n = x.shape[axis]
-
-    def take(i):
-        return jax.lax.slice_in_dim(x, i, i + 1, axis=axis)
-
+    first, last = _sl(x, 0, 1, axis), _sl(x, -1, None, axis)
     if lo.periodic:
-        return jnp.concatenate([take(n - 1), x, take(0)], axis=axis)
-    return jnp.concatenate(
-        [lo.tangential_ghost(take(0), take(1)), x, hi.tangential_ghost(take(n - 1), take(n - 2))], axis=axis
-    )
+        return jnp.concatenate([last, x, first], axis=axis)
+    ghost_lo = lo.tangential_ghost(first, _sl(x, 1, 2, axis))
+    ghost_hi = hi.tangential_ghost(last, _sl(x, -2, -1, axis))
+    return jnp.concatenate([ghost_lo, x, ghost_hi], axis=axis)
 
 
-def _corners(x: Array, lo: AbstractVelocityBC, hi: AbstractVelocityBC) -> Array:
-    """A tangential component on the faces along axis 1 ``(Na, Nb+1)``: the mean of its
-    neighbours inside, the condition's face value on the boundary."""
-    padded = _ghost_pad(x, lo, hi, axis=1)
-    mid = 0.5 * (padded[:, :-1] + padded[:, 1:])
+def _corners(x: Array, lo: AbstractVelocityBC, hi: AbstractVelocityBC, axis: int) -> Array:
+    """A tangential component on the faces along `axis` (one more than cells): the mean of
+    its neighbours inside, the condition's face value on the boundary."""
     if lo.periodic:
-        return mid
-    return jnp.concatenate([lo.tangential_face(x[:, :1]), mid[:, 1:-1], hi.tangential_face(x[:, -1:])], axis=1)
+        padded = _ghost_pad(x, lo, hi, axis)
+        return 0.5 * (_sl(padded, 0, -1, axis) + _sl(padded, 1, None, axis))
+    mid = 0.5 * (_sl(x, 0, -1, axis) + _sl(x, 1, None, axis))
+    ends = lo.tangential_face(_sl(x, 0, 1, axis)), hi.tangential_face(_sl(x, -1, None, axis))
+    return jnp.concatenate([ends[0], mid, ends[1]], axis=axis)
 
 
-def _momentum(ua, ub, bc_a, bc_b, h_a, h_b):
-    """``(-∇·(u u_a), Δu_a)`` at the stored faces of component `a`, in the frame where
-    axis 0 is `a`'s direction: ``ua`` ``(Na, Nb)`` on the upper a-faces of the cells,
-    ``ub`` ``(Na, Nb)`` on their upper b-faces; ``bc_a``/``bc_b`` the side pairs of the
-    two axes."""
-    (alo, ahi), (blo, bhi) = bc_a, bc_b
-    full = jnp.concatenate([_lower_face(alo, ua), ua], axis=0)  # faces 0..Na
-    beyond = full[1:2] if ahi.periodic else full[-1:]  # face Na+1: wrap or zero gradient
-    ext = jnp.concatenate([full, beyond], axis=0)  # (Na+2, Nb)
-    centre = 0.5 * (ext[:-1] + ext[1:])  # cells 0..Na (Na: ghost)
-    adv = (centre[1:] ** 2 - centre[:-1] ** 2) / h_a
+def _momentum(u: Array, a: int, bc, spacing) -> tuple[Array, Array]:
+    """``(-∇·(u u_a), Δu_a)`` at the stored faces of component `a` ``(Nx, Ny)``: ``u`` the
+    state ``(2, Nx, Ny)`` (component ``c`` on the upper c-faces), ``bc`` the side pairs,
+    ``spacing`` the cell sizes. Written along the axes, without transposes."""
+    b = 1 - a
+    ua, ub = u[a], u[b]
+    (alo, ahi), (blo, bhi) = bc[a], bc[b]
+    h_a, h_b = spacing[a], spacing[b]
+    full = jnp.concatenate([_lower_face(alo, ua, a), ua], axis=a)  # faces 0..Na
+    beyond = _sl(full, 1, 2, a) if ahi.periodic else _sl(full, -1, None, a)  # Na+1: wrap or zero gradient
+    ext = jnp.concatenate([full, beyond], axis=a)  # Na+2 along a
+    centre = 0.5 * (_sl(ext, 0, -1, a) + _sl(ext, 1, None, a))  # cells 0..Na (Na: ghost)
+    adv = (_sl(centre, 1, None, a) ** 2 - _sl(centre, 0, -1, a) ** 2) / h_a
     # corners (a-face i+1, b-face j), j = 0..Nb
-    ua_b = _ghost_pad(ua, blo, bhi, axis=1)  # (Na, Nb+2)
-    ua_corner = _corners(ua, blo, bhi)
-    ub_full = jnp.concatenate([jnp.swapaxes(_lower_face(blo, jnp.swapaxes(ub, 0, 1)), 0, 1), ub], axis=1)
-    ub_corner = _corners(ub_full.T, alo, ahi).T[1:]  # on the a-faces 1..Na
+    ua_corner = _corners(ua, blo, bhi, b)
+    ub_full = jnp.concatenate([_lower_face(blo, ub, b), ub], axis=b)  # with the lower b-faces
+    ub_corner = _sl(_corners(ub_full, alo, ahi, a), 1, None, a)  # on the a-faces 1..Na
     flux = ua_corner * ub_corner
-    adv = adv + (flux[:, 1:] - flux[:, :-1]) / h_b
-    visc = (ext[2:] - 2 * ext[1:-1] + ext[:-2]) / h_a**2 + (ua_b[:, 2:] - 2 * ua_b[:, 1:-1] + ua_b[:, :-2]) / h_b**2
+    adv = adv + (_sl(flux, 1, None, b) - _sl(flux, 0, -1, b)) / h_b
+    ua_b = _ghost_pad(ua, blo, bhi, b)  # (Na, Nb+2) in the (a, b) frame
+    visc = (_sl(ext, 2, None, a) - 2 * _sl(ext, 1, -1, a) + _sl(ext, 0, -2, a)) / h_a**2
+    visc = visc + (_sl(ua_b, 2, None, b) - 2 * _sl(ua_b, 1, -1, b) + _sl(ua_b, 0, -2, b)) / h_b**2
     return -adv, visc
 
 
@@ -214,17 +221,9 @@ class NavierStokes(AbstractPDE):
         return tuple((lo.pressure, hi.pressure) for lo, hi in self.bc)
 
     # --- discrete operators -------------------------------------------------------------
-    def _frame(self, u, a):
-        """(component a, the other component) in the frame whose axis 0 is `a`."""
-        if a == 0:
-            return u[0], u[1]
-        return u[1].T, u[0].T
-
     def full_faces(self, u: Field) -> tuple[Array, Array]:
         """Every face's normal velocity: ``(Nx+1, Ny)`` and ``(Nx, Ny+1)``."""
-        ua = jnp.concatenate([_lower_face(self.bc[0][0], u[0]), u[0]], axis=0)
-        vb = jnp.concatenate([_lower_face(self.bc[1][0], u[1].T), u[1].T], axis=0).T
-        return ua, vb
+        return tuple(jnp.concatenate([_lower_face(self.bc[a][0], u[a], a), u[a]], axis=a) for a in range(2))
 
     def divergence(self, u: Field) -> Array:
         """``D u`` at the cells ``(Nx, Ny)`` (zero for a projected state)."""
@@ -237,17 +236,15 @@ class NavierStokes(AbstractPDE):
         upper faces of Neumann sides, ``-2p/h`` at a Dirichlet (outflow) side."""
         out = []
         for a in range(2):
-            q = p if a == 0 else p.T
             h = self.grid.spacing[a]
             kind = self.pressure_sides[a][1]
             if kind == "periodic":
-                nxt = q[:1]
+                nxt = _sl(p, 0, 1, a)
             elif kind == "dirichlet":
-                nxt = -q[-1:]
+                nxt = -_sl(p, -1, None, a)
             else:
-                nxt = q[-1:]  # zero gradient: the face is pinned anyway
-            g = (jnp.concatenate([q[1:], nxt], axis=0) - q) / h
-            out.append(g if a == 0 else g.T)
+                nxt = _sl(p, -1, None, a)  # zero gradient: the face is pinned anyway
+            out.append((jnp.concatenate([_sl(p, 1, None, a), nxt], axis=a) - p) / h)
         return jnp.stack(out)
 
     def _pin(self, du: Field) -> Field:
@@ -259,10 +256,8 @@ class NavierStokes(AbstractPDE):
         return du
 
     def _parts(self, u):
-        hx, hy = self.grid.spacing
-        ax, vx = _momentum(u[0], u[1], self.bc[0], self.bc[1], hx, hy)
-        ay, vy = _momentum(u[1].T, u[0].T, self.bc[1], self.bc[0], hy, hx)
-        return jnp.stack([ax, ay.T]), jnp.stack([vx, vy.T])
+        (ax, vx), (ay, vy) = (_momentum(u, a, self.bc, self.grid.spacing) for a in range(2))
+        return jnp.stack([ax, ay]), jnp.stack([vx, vy])
 
     def momentum(self, u: Field, args: Args = None) -> Field:
         """``F(u) = -∇·(u ⊗ u) + ν Δu + f`` (and the penalisation) on the stored faces,
@@ -355,14 +350,12 @@ class NavierStokes(AbstractPDE):
 
     def _divergence_of_tendency(self, du):
         # prescribed lower faces do not change; periodic lower faces are the stored last ones
-        hx, hy = self.grid.spacing
         out = 0.0
-        for a, h in ((0, hx), (1, hy)):
-            q = du[a] if a == 0 else du[a].T
-            lo = q[-1:] if self.bc[a][0].periodic else jnp.zeros_like(q[:1])
-            full = jnp.concatenate([lo, q], axis=0)
-            d = (full[1:] - full[:-1]) / h
-            out = out + (d if a == 0 else d.T)
+        for a, h in enumerate(self.grid.spacing):
+            q = du[a]
+            lo = _sl(q, -1, None, a) if self.bc[a][0].periodic else jnp.zeros_like(_sl(q, 0, 1, a))
+            full = jnp.concatenate([lo, q], axis=a)
+            out = out + (_sl(full, 1, None, a) - _sl(full, 0, -1, a)) / h
         return out
 
     def pressure(self, u: Field, args: Args = None) -> Array:

@@ -1,6 +1,7 @@
 """Geometric multigrid for the cell-centred elliptic operator: a symmetric V-cycle
 (weighted Jacobi smoothing, cell-average restriction, piecewise-constant prolongation,
-rediscretised coarse operators with averaged face coefficients, a dense coarsest solve)
+rediscretised coarse operators with averaged face coefficients, a dense coarsest solve
+whose pseudo-inverse is built once per hierarchy)
 usable as a solver and as a CG preconditioner, on masked and variable-coefficient
 domains where fast diagonalisation does not apply."""
 
@@ -26,9 +27,11 @@ def _restrict(x: Array) -> Array:
 
 def _prolong(x: Array) -> Array:
     """Copy each coarse value to its ``2^d`` children: ``(*N/2) -> (*N)``."""
-    for a in range(x.ndim):
-        x = jnp.repeat(x, 2, axis=a)
-    return x
+    inner, outer = [], []
+    for n in x.shape:
+        inner += [n, 1]
+        outer += [n, 2]
+    return jnp.broadcast_to(x.reshape(inner), outer).reshape([2 * n for n in x.shape])
 
 
 def _coarse_faces(c: Array, axis: int) -> Array:
@@ -108,17 +111,23 @@ class Multigrid(AbstractEllipticSolver):
     def num_levels(self) -> int:
         return len(self.levels())
 
-    def _cycle(self, ops, level, r):
+    def _coarsest_inverse(self, ops, dtype) -> Array:
+        """The pseudo-inverse of the coarsest operator as a dense matrix (built once per
+        hierarchy, not once per cycle; minimum-norm, so singular Neumann problems are fine)."""
+        op = ops[-1]
+        n = math.prod(op.shape)
+        dense = jax.vmap(lambda e: op(e.reshape(op.shape)).ravel())(jnp.eye(n, dtype=dtype)).T
+        return jax.lax.stop_gradient(jnp.linalg.pinv(dense, hermitian=True))
+
+    def _cycle(self, ops, level, r, coarse_inverse):
         op = ops[level]
         if level == len(ops) - 1:
-            n = math.prod(op.shape)
-            dense = jax.vmap(lambda e: op(e.reshape(op.shape)).ravel())(jnp.eye(n, dtype=r.dtype)).T
-            return jnp.linalg.lstsq(dense, r.ravel())[0].reshape(op.shape)
+            return (coarse_inverse.astype(r.dtype) @ r.ravel()).reshape(op.shape)
         inv_diag = self.omega / op.diagonal(r.dtype)
         e = inv_diag * r
         for _ in range(self.smoothing - 1):
             e = e + inv_diag * (r - op(e))
-        e = e + _prolong(self._cycle(ops, level + 1, _restrict(r - op(e))))
+        e = e + _prolong(self._cycle(ops, level + 1, _restrict(r - op(e)), coarse_inverse))
         for _ in range(self.smoothing):
             e = e + inv_diag * (r - op(e))
         return e
@@ -130,14 +139,21 @@ class Multigrid(AbstractEllipticSolver):
         if r.shape != self.operator_.shape:
             raise ValueError(f"expected a cell field of shape {self.operator_.shape}, got {r.shape}.")
         ops = jax.lax.stop_gradient(self.levels() if levels is None else levels)
-        return self._cycle(ops, 0, r)
+        return self._cycle(ops, 0, r, self._coarsest_inverse(ops, r.dtype))
 
     def preconditioner(self):
         """``r ↦ -cycle(r)``: a positive definite approximation of ``(-L)⁻¹`` for
         [`Krylov`][jaxpde.linalg.Krylov] (whose CG solves ``-L p = -f``). The coarse
         operators are built once, here."""
         levels = jax.lax.stop_gradient(self.levels())
-        return lambda r: -self.cycle(r, levels)
+        inverse = self._coarsest_inverse(levels, jnp.result_type(float))
+
+        def apply(r):
+            if r.shape != self.operator_.shape:
+                raise ValueError(f"expected a cell field of shape {self.operator_.shape}, got {r.shape}.")
+            return -self._cycle(levels, 0, r, inverse)
+
+        return apply
 
     def solve(self, rhs: Array, guess: Array | None = None) -> tuple[Array, Array]:
         """``(p, number of V-cycles)``: V-cycles as a stationary iteration from `guess`."""
@@ -149,6 +165,7 @@ class Multigrid(AbstractEllipticSolver):
         p0 = jnp.zeros_like(rhs) if guess is None else jax.lax.stop_gradient(jnp.asarray(guess, rhs.dtype))
 
         levels = jax.lax.stop_gradient(self.levels())
+        inverse = self._coarsest_inverse(levels, rhs.dtype)
 
         def iterate(b):
             def cond(state):
@@ -157,7 +174,7 @@ class Multigrid(AbstractEllipticSolver):
 
             def body(state):
                 p, k = state
-                return p + self.cycle(b - op(p), levels), k + 1
+                return p + self._cycle(levels, 0, b - op(p), inverse), k + 1
 
             return jax.lax.while_loop(cond, body, (p0, jnp.zeros((), jnp.int32)))
 
