@@ -78,7 +78,11 @@ def ours(n, dt, stepper, solver):
 
     def iterations(u):
         # the first stage's pressure solve
-        return float(eqx.filter_jit(pde.pressure_solver.solve)(pde.divergence(pde.momentum(u)))[1]) if solver == "cg" else None
+        return (
+            float(eqx.filter_jit(pde.pressure_solver.solve)(pde.divergence(pde.momentum(u)))[1])
+            if solver == "cg"
+            else None
+        )
 
     return u0, jax.jit(advance, static_argnums=1), lambda u: (u, pde.divergence(u)), iterations
 
@@ -144,7 +148,9 @@ def head_to_head(n, t_final, chunk, repeats):
     steps = int(round(t_final / dt))
     exact = taylor_green(n, steps * dt)
     print(f"\n[1] Taylor-Green vortex {n}², ν = {NU}, dt = {dt:.3g}, {steps} steps to t = {steps * dt:.2f}")
-    print(f"{'stepper':<7} {'pressure':<8} {'library':<8} {'steps/s':>8} {'max error':>10} {'max |div|':>10} {'CG its':>7} {'jaxpde/jax-cfd':>15}")
+    print(
+        f"{'stepper':<7} {'pressure':<8} {'library':<8} {'steps/s':>8} {'max error':>10} {'max |div|':>10} {'CG its':>7} {'jaxpde/jax-cfd':>15}"
+    )
     for stepper in ("euler", "ssprk3"):
         for solver in ("fast", "cg"):
             rows = {}
@@ -160,7 +166,9 @@ def head_to_head(n, t_final, chunk, repeats):
             for name, (rate, err, div, its) in rows.items():
                 ratio = f"{rate / rows['jax-cfd'][0]:.2f}" if name == "jaxpde" else ""
                 its_s = "-" if its is None else f"{its:.0f}"
-                print(f"{stepper:<7} {solver:<8} {name:<8} {rate:>8.0f} {err:>10.2e} {div:>10.1e} {its_s:>7} {ratio:>15}")
+                print(
+                    f"{stepper:<7} {solver:<8} {name:<8} {rate:>8.0f} {err:>10.2e} {div:>10.1e} {its_s:>7} {ratio:>15}"
+                )
 
 
 def cavity(n, chunk, repeats, ghia):
@@ -184,7 +192,9 @@ def cavity(n, chunk, repeats, ghia):
     solvers = {
         "fast diagonalisation (DCT)": "fast",
         f"CG (rtol {RTOL:g})": lambda op: la.Krylov(op, rtol=RTOL, max_steps=10_000),
-        f"multigrid-preconditioned CG ({RTOL:g})": lambda op: la.Krylov(op, rtol=RTOL, preconditioner=la.Multigrid(op).preconditioner()),
+        f"multigrid-preconditioned CG ({RTOL:g})": lambda op: la.Krylov(
+            op, rtol=RTOL, preconditioner=la.Multigrid(op).preconditioner()
+        ),
     }
     u_start = None
     for name, solver in solvers.items():
@@ -209,8 +219,13 @@ def cavity(n, chunk, repeats, ghia):
         u_mid = np.concatenate([[0.0], 0.5 * (c[0, n // 2 - 1] + c[0, n // 2]), [1.0]])
         v_mid = np.concatenate([[0.0], 0.5 * (c[1, :, n // 2 - 1] + c[1, :, n // 2]), [0.0]])
         ref = inc.GHIA_RE100
-        dev = max(np.abs(np.interp(ref["y"], x, u_mid) - ref["u"]).max(), np.abs(np.interp(ref["x"], x, v_mid) - ref["v"]).max())
-        print(f"    t = 20 ({steps} steps, {time.perf_counter() - t0:.0f} s): largest deviation from Ghia et al. {dev:.4f}")
+        dev = max(
+            np.abs(np.interp(ref["y"], x, u_mid) - ref["u"]).max(),
+            np.abs(np.interp(ref["x"], x, v_mid) - ref["v"]).max(),
+        )
+        print(
+            f"    t = 20 ({steps} steps, {time.perf_counter() - t0:.0f} s): largest deviation from Ghia et al. {dev:.4f}"
+        )
 
 
 def main():
@@ -227,7 +242,7 @@ def main():
     try:
         import jax_cfd  # noqa: F401
     except ImportError:
-        raise SystemExit("this benchmark compares with jax-cfd: pip install jax-cfd")
+        raise SystemExit("this benchmark compares with jax-cfd: pip install jax-cfd") from None
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, float64")
     head_to_head(args.n, args.t_final, args.chunk, args.repeats)
     cavity(args.n, args.chunk, args.repeats, args.ghia)

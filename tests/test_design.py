@@ -267,7 +267,10 @@ def test_worked_problem_reaches_the_noise_floor_and_recovers_the_truth(tmp_path,
 @pytest.mark.parametrize(
     "name",
     # the control problem's gradient (~24 s) runs with the slow tests; the drag problem's stays here
-    [pytest.param(n, marks=pytest.mark.slow) if n == "design_cylinder_control" else n for n in sorted({**SMALL, **FLOW})],
+    [
+        pytest.param(n, marks=pytest.mark.slow) if n == "design_cylinder_control" else n
+        for n in sorted({**SMALL, **FLOW})
+    ],
 )
 def test_worked_problem_gradients_match_finite_differences(name):
     # the library objects, built from Python as a notebook would

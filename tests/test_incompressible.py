@@ -1,7 +1,7 @@
 """Incompressible Navier-Stokes on the staggered grid: Taylor-Green decay (second order),
 Poiseuille flow at steady state, inflow/outflow channels, the projection with every
 pressure solver, gradients through a rollout, and the lid-driven cavity against Ghia,
-Ghia & Shin (1982) (float64)."""
+Ghia & Shin (1982), and the limited upwind advection option (float64)."""
 
 import equinox as eqx
 import jax
@@ -41,6 +41,67 @@ def test_taylor_green_vortex_decays_at_the_exact_rate_with_second_order_error():
     # measured: errors 2.06e-3, 5.23e-4; order 1.98
     assert abs(order - 2.0) < 0.1, (errors, order)
     assert errors[1] < 6e-4, errors
+
+
+def test_upwind_advection_is_second_order_conservative_and_keeps_a_uniform_stream():
+    """The van Leer-limited option: Taylor-Green at ν = 0.01 (advection-dominated) converges
+    at second order (measured 1.90 and 2.13 on 16/32/64), momentum is conserved to round-off,
+    and a uniform stream has zero tendency."""
+    nu, errors = 0.01, []
+    for n in (16, 32):
+        pde = inc.NavierStokes(CellGrid((n, n), 0.0, 2 * np.pi), nu, "periodic", advection="upwind")
+        steps = int(round(n / (0.4 * np.pi)))
+        u0 = jnp.asarray(_taylor_green(n, nu, 0.0))
+        u = jaxpde.rollout(SSPRK3(pde, 1.0 / steps), u0, steps, save_every=steps)[-1]
+        errors.append(float(jnp.max(jnp.abs(u - _taylor_green(n, nu, 1.0)))))
+        assert float(jnp.max(jnp.abs(jnp.sum(u - u0, axis=(1, 2))))) < 1e-12
+    order = np.log2(errors[0] / errors[1])
+    assert order > 1.7, (errors, order)  # measured 1.90 (1.18e-2, 3.18e-3)
+    stream = jnp.stack([jnp.full((8, 8), 0.7), jnp.full((8, 8), -0.3)])
+    pde = inc.NavierStokes(CellGrid((8, 8), 0.0, 1.0), nu, "periodic", advection="upwind")
+    assert float(jnp.max(jnp.abs(pde.rhs(0.0, stream)))) == 0.0
+
+
+@pytest.mark.slow  # ~10 s, mostly compiling the reverse pass
+def test_upwind_advection_gradient_matches_finite_differences():
+    """Through walls and a moving lid, in float64: the limiter is differentiable away from
+    its kinks."""
+    grid = CellGrid((8, 8), 0.0, 1.0)
+
+    def loss(viscosity):
+        p = inc.NavierStokes(grid, viscosity, ["wall", (inc.Wall(), inc.Wall(1.0))], advection="upwind")
+        return jnp.sum(jaxpde.rollout_final(SSPRK3(p, 0.01), jnp.zeros((2, 8, 8)), 6) ** 2)
+
+    g = float(jax.jit(jax.grad(loss))(0.02))
+    f = jax.jit(loss)
+    fd = (float(f(0.02 + 1e-6)) - float(f(0.02 - 1e-6))) / 2e-6
+    np.testing.assert_allclose(g, fd, rtol=1e-6)
+
+
+def test_upwind_advection_suppresses_the_grid_scale_noise_of_an_underresolved_shear_layer():
+    """A double shear layer at ν = 1e-4 on 32² (cell Reynolds number ~2,000): central
+    differences fill the vorticity with grid-scale noise (17% of its energy above k = 8),
+    the limited scheme keeps it smooth (0.7%) and dissipates energy instead of creating it."""
+    n, length = 32, 2 * np.pi
+    h = length / n
+    centres, faces = (np.arange(n) + 0.5) * h, (np.arange(n) + 1.0) * h
+    yu = np.meshgrid(faces, centres, indexing="ij")[1]
+    xv = np.meshgrid(centres, faces, indexing="ij")[0]
+    u = np.where(yu <= np.pi, np.tanh(30 * (yu - np.pi / 2)), np.tanh(30 * (3 * np.pi / 2 - yu)))
+    start = np.stack([u, 0.05 * np.sin(xv)])
+    k = np.hypot(np.fft.fftfreq(n, 1 / n)[:, None], np.fft.rfftfreq(n, 1 / n)[None, :])
+    high, energy = {}, {}
+    for scheme in ("central", "upwind"):
+        pde = inc.NavierStokes(CellGrid((n, n), 0.0, length), 1e-4, "periodic", advection=scheme)
+        u0 = pde.project(jnp.asarray(start))
+        dt = float(inc.cfl_dt(pde, u0, 0.4))
+        steps = int(6.0 / dt)
+        u = jaxpde.rollout_final(SSPRK3(pde, dt), u0, steps)
+        spectrum = np.abs(np.fft.rfft2(np.asarray(pde.vorticity(u)))) ** 2
+        high[scheme] = spectrum[k > n / 4].sum() / spectrum.sum()
+        energy[scheme] = float(jnp.sum(u**2) / jnp.sum(u0**2))
+    assert high["upwind"] < 0.2 * high["central"], high
+    assert energy["upwind"] < 1.0 and energy["central"] > energy["upwind"], energy
 
 
 def _poiseuille():
@@ -267,7 +328,8 @@ def test_obstacle_config_writes_the_force_history_and_an_animation(tmp_path):
 
     root = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs"
     raw = yaml.safe_load((root / "dfg_2d1.yaml").read_text())
-    raw.update(t_final=0.2, num_frames=4, grid={"num_cells": [110, 20], "lower": [0, 0], "upper": [2.2, 0.41]})
+    grid = {"num_cells": [110, 20], "lower": [0, 0], "upper": [2.2, 0.41]}
+    raw.update(t_final=0.2, num_frames=4, grid=grid, advection="upwind")
     cfg = tmp_path / "dfg.yaml"
     cfg.write_text(yaml.safe_dump(raw))
     assert main(["simulate", str(cfg), "--out", str(tmp_path / "run"), "--no-progress", "--animate"]) == 0
@@ -278,7 +340,7 @@ def test_obstacle_config_writes_the_force_history_and_an_animation(tmp_path):
         last = f["trajectory"][-1]
     assert coefficients.shape == (len(t), 2) and np.isclose(t[-1], 0.2)
     np.testing.assert_allclose([meta["reference"]["speed"], meta["reference"]["length"]], [0.2, 0.1])
-    assert meta["obstacle"]["kind"] == "circle"
+    assert meta["obstacle"]["kind"] == "circle" and meta["advection"] == "upwind"
     assert np.all(np.isfinite(coefficients)) and coefficients[-1, 0] > 1
     assert np.abs(last[:2]).max() < 1.0
     for ext in ("png", "gif"):
@@ -293,6 +355,7 @@ def test_bad_incompressible_configs_fail_with_one_line_and_write_nothing(tmp_pat
         ("boundary: [[outflow, wall], wall]", "boundary"),
         ("boundary: [wall, wall]\nviscosity: -1", "viscosity"),
         ("boundary: [wall, wall]\ngrid: {num_cells: [8, 8, 8]}", "grid"),
+        ("boundary: [wall, wall]\nadvection: sideways", "advection"),
         ("boundary: [wall, wall]\nobstacle: {kind: square, centre: [0.5, 0.5], radius: 0.1}", "obstacle"),
         ("boundary: [wall, wall]\nobstacle: {kind: star, centre: [0.5, 0.5], radius: 0.1, sines: [0.1]}", "obstacle"),
     ):

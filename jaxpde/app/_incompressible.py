@@ -5,7 +5,8 @@ Config keys: ``viscosity``, ``grid`` (``num_cells``, ``lower``, ``upper``; 2D), 
 ``wall | free_slip | outflow | periodic`` or a mapping ``{kind: wall, velocity: U}`` (a
 moving lid) or ``{kind: inflow, profile: parabolic | uniform, speed: U}``), ``force``
 (a constant body force ``[fx, fy]``), ``pressure_solver`` (``fast | cg | multigrid |
-mgcg``), ``stepper`` (``ssprk2 | ssprk3 | rk4``, or ``crank_nicolson``: implicit
+mgcg``), ``advection`` (``central``, default, or ``upwind``: van Leer-limited, for high
+Reynolds numbers on coarse grids), ``stepper`` (``ssprk2 | ssprk3 | rk4``, or ``crank_nicolson``: implicit
 viscosity, the step sized by advection alone), ``cfl``, ``velocity_scale`` (the speed
 the CFL step is sized for; default the largest boundary speed, or 1), ``t_final``,
 ``num_frames``, ``precision`` and ``name``. The flow starts at rest.
@@ -104,6 +105,7 @@ class _Incompressible(pydantic.BaseModel):
     obstacle: _Circle | _Star | None = pydantic.Field(None, discriminator="kind")
     penalty: pydantic.PositiveFloat | None = None
     smoothing: pydantic.PositiveFloat = 1.0
+    advection: Literal["central", "upwind"] = "central"
     reference: _Reference | None = None
 
 
@@ -232,6 +234,7 @@ class IncompressibleConfig:
                 obstacle=obstacle,
                 penalty=c.penalty,
                 smoothing=c.smoothing,
+                advection=c.advection,
             )
         except ValueError as e:
             raise ConfigError(f"{self.path}: key 'boundary': {e}") from None
@@ -338,6 +341,7 @@ def _plan(cfg: IncompressibleConfig) -> Plan:
         force=None if c.force is None else list(c.force),
         pressure_solver=c.pressure_solver,
         stepper=c.stepper,
+        advection=c.advection,
         dt=dt,
         steps_per_frame=per_frame,
         t_final=c.t_final,
@@ -351,7 +355,8 @@ def _plan(cfg: IncompressibleConfig) -> Plan:
             smoothing=c.smoothing,
             reference={"speed": speed, "length": length},
         )
-    title = f"incompressible, ν = {c.viscosity:g}, {grid.shape[0]}×{grid.shape[1]}, {c.stepper}, dt {dt:.3g}"
+    size = f"{grid.shape[0]}×{grid.shape[1]}"
+    title = f"incompressible, ν = {c.viscosity:g}, {size}, {c.stepper}, {c.advection}, dt {dt:.3g}"
     return Plan(
         advance, u0, times, meta, title, _picture, pde, hint="lower cfl", observe=observe, extra=extra, movie_channel=3
     )
