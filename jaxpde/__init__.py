@@ -13,6 +13,8 @@ from . import spectral as spectral
 from ._abstract import AbstractPDE as AbstractPDE
 from ._abstract import AbstractPointwise as AbstractPointwise
 from ._abstract import AbstractStepper as AbstractStepper
+from ._cache import default_cache_dir as default_cache_dir
+from ._cache import enable_compilation_cache as enable_compilation_cache
 from ._version import __version__ as __version__
 from .grids import CellGrid as CellGrid
 from .grids import PeriodicGrid as PeriodicGrid

@@ -1,6 +1,12 @@
+import os
+
 import jax
 import numpy as np
 import pytest
+
+# The command line's persistent compilation cache stays off in tests (hermetic runs, nothing
+# written to the home directory); tests/test_cli.py switches it on where it tests it.
+os.environ["JAXPDE_NO_COMPILATION_CACHE"] = "1"
 
 # Accuracy is judged in float64; tests that need float32 ask for it explicitly.
 jax.config.update("jax_enable_x64", True)

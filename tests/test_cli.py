@@ -223,3 +223,35 @@ def test_the_library_leaves_jax_precision_to_the_caller(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert "runs in float64; enable it first with jax.config.update('jax_enable_x64', True)" in r.stdout, r.stderr
     assert not (tmp_path / "never").exists()
+
+
+def test_the_compilation_cache_stays_off_when_asked(tmp_path, monkeypatch):
+    import jaxpde
+
+    monkeypatch.setenv("JAXPDE_NO_COMPILATION_CACHE", "1")
+    assert jaxpde.enable_compilation_cache(tmp_path / "c") is None and not (tmp_path / "c").exists()
+    monkeypatch.setenv("JAXPDE_CACHE_DIR", str(tmp_path / "d"))
+    assert jaxpde.default_cache_dir() == tmp_path / "d"
+
+
+@pytest.mark.slow  # ~25 s: three fresh processes
+def test_a_second_run_of_a_config_compiles_nothing(tmp_path):
+    """The command line's persistent compilation cache: the first run fills it, the second
+    writes no new entry (every program came from disk), and --no-cache leaves it alone."""
+    cache = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if k != "JAXPDE_NO_COMPILATION_CACHE"}
+    env.update(JAXPDE_CACHE_DIR=str(cache), JAX_PLATFORMS="cpu")
+    config = str(Path(__file__).resolve().parents[1] / "configs" / "cavity_re100.yaml")
+
+    def run(*extra, out):
+        cmd = [sys.executable, "-m", "jaxpde.cli", *extra, "simulate", config, "--set", "t_final=0.5", "--no-progress"]
+        r = subprocess.run([*cmd, "--out", str(tmp_path / out)], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+
+    first = run(out="a")
+    assert len(first) > 3, first
+    assert run(out="b") == first
+    env["JAXPDE_CACHE_DIR"] = str(tmp_path / "other")
+    run("--no-cache", out="c")
+    assert not (tmp_path / "other").exists()

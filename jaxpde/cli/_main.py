@@ -149,6 +149,12 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="jaxpde", description="Differentiable PDE simulation in JAX.")
     parser.add_argument("--version", action="version", version=f"jaxpde {__version__}")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not use the persistent compilation cache (also: JAXPDE_NO_COMPILATION_CACHE=1; "
+        "location: JAXPDE_CACHE_DIR, default ~/.cache/jaxpde/xla)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name, help, *, out=None, resume=False, config=True):
@@ -196,6 +202,10 @@ def main(argv=None) -> int:
         "schema": _schema,
     }
     progress = False if getattr(ns, "no_progress", False) else None
+    if not ns.no_cache and ns.command != "schema":
+        from .._cache import enable_compilation_cache
+
+        enable_compilation_cache()
     try:
         handlers[ns.command](ns, progress)
     except (ConfigError, CheckpointError) as e:
