@@ -162,6 +162,7 @@ def test_reflective_walls_conserve_mass_and_energy_and_stop_the_flow():
     assert abs(float(g.integrate(pde.rhs(0.0, u))[0])) < 1e-12
 
 
+@pytest.mark.slow  # ~26 s, mostly compiling the WENO5 and MUSCL reverse passes
 def test_inflow_keeps_a_uniform_stream_and_is_differentiable():
     law = fv.Euler(1.4)
     g = jp.CellGrid(32)
