@@ -297,12 +297,17 @@ def test_simulate_interrupted_by_sigint(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.time() + 120
-    while time.time() < deadline and not list((tmp_path / "o").glob("*.partial")):
-        time.sleep(0.05)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    err = proc.communicate(timeout=120)[1].strip()
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list((tmp_path / "o").glob("*.partial")):
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=120)[1].strip()
+    finally:  # never leave the run behind, whatever failed
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130 and err.splitlines() == ["jaxpde: interrupted (SIGINT)"], err
     assert not (tmp_path / "o").exists()
 
