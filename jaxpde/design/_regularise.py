@@ -1,5 +1,6 @@
 """Regularisers and box constraints for designs (any pytree of arrays)."""
 
+import abc
 from collections.abc import Callable
 
 import equinox as eqx
@@ -28,9 +29,9 @@ class AbstractRegulariser(eqx.Module):
     Gaussian prior) appends ``r(x)`` to the residual vector.
     """
 
+    @abc.abstractmethod
     def residuals(self, design) -> jax.Array:
         """The residual vector ``r(x)`` (1D)."""
-        raise NotImplementedError
 
     def __call__(self, design) -> jax.Array:
         """The penalty ``R(x) = Σ r_i(x)²``."""
