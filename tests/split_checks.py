@@ -186,7 +186,8 @@ def fv_checks(out, slow):
     reconstruction = fv.WENO5() if slow else fv.PiecewiseConstant()
     u0 = np.asarray(fv.riemann_2d(law, CellGrid((32, 16))))
     u0 = u0 * (1 + 1e-3 * noise.normal(size=u0.shape))  # no exact ties in the flux branches
-    for label, bc in (("outflow", "outflow"), ("walls_periodic", ("reflective", "periodic")))[: 2 if slow else 0]:
+    # (outflow sides are split in the riemann2d command-line run of test_domain_decomposition)
+    for label, bc in (("walls_periodic", ("reflective", "periodic")),)[: 1 if slow else 0]:
 
         def euler(split, bc=bc):
             grid = CellGrid((32, 16), mesh=mesh if split else None)

@@ -51,23 +51,10 @@ def _train_one_step(path, tmp_path, capsys):
     return run
 
 
-# The whole train -> restore -> evaluate path: the main job's config in the default suite
-# (~20 s on 2 cores), the others (sparse ones included) with -m slow.
+# The whole train -> restore -> evaluate path for every config (each trains one step
+# first): the main job's config in the default suite (~20 s on 2 cores), the others
+# (sparse ones included) with -m slow.
 EVALUATED = ("phirom_burgers_paper",)
-
-
-def _one_step_marks(path):
-    """Every config takes its one step with -m slow (~15-25 s each on 2 cores); the default
-    suite runs the two evaluated ones end to end."""
-    del path
-    return pytest.mark.slow
-
-
-@pytest.mark.parametrize(
-    "path", [pytest.param(p, marks=_one_step_marks(p)) for p in CONFIGS], ids=[p.stem for p in CONFIGS]
-)
-def test_every_rom_config_trains_one_step(path, tmp_path, capsys):
-    _train_one_step(path, tmp_path, capsys)
 
 
 @pytest.mark.parametrize(

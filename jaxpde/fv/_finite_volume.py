@@ -14,6 +14,7 @@ from ._boundary import AbstractBoundaryCondition, normalise_bc, pad, pad_scalar
 from ._laws import AbstractConservationLaw
 from ._reconstruct import AbstractReconstruction, PiecewiseConstant
 from ._riemann import AbstractRiemannSolver, Rusanov
+from ._util import materialise
 from ._util import take as _take
 
 
@@ -149,7 +150,7 @@ class FiniteVolume(AbstractPDE, AbstractPointwise):
                 ok = ok_l & ok_r
                 wl = jnp.where(ok, wl, _take(w, g - 1, n + 1, ax))
                 wr = jnp.where(ok, wr, _take(w, g, n + 1, ax))
-        return wl, wr
+        return materialise(wl), materialise(wr)
 
     def _laplacian(self, u):
         total = 0.0

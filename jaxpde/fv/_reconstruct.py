@@ -20,21 +20,16 @@ from ._util import take as _take
 
 
 def minmod(a, b):
-    """``minmod(a, b)``: the smaller-magnitude argument if both have the same sign, else 0."""
-    return 0.5 * (jnp.sign(a) + jnp.sign(b)) * jnp.minimum(jnp.abs(a), jnp.abs(b))
-
-
-def _minmod3(a, b, c):
-    same = ((a > 0) & (b > 0) & (c > 0)) | ((a < 0) & (b < 0) & (c < 0))
-    m = jnp.minimum(jnp.minimum(jnp.abs(a), jnp.abs(b)), jnp.abs(c))
-    return jnp.where(same, jnp.sign(a) * m, 0.0)
+    """``minmod(a, b)``: the smaller-magnitude argument if both have the same sign, else 0
+    (derivative 0 where either is 0)."""
+    return jnp.where(a * b > 0, jnp.where(jnp.abs(a) < jnp.abs(b), a, b), 0.0)
 
 
 def _limited_slope(limiter: str, dm, dp):
     if limiter == "minmod":
         return minmod(dm, dp)
     if limiter == "mc":
-        return _minmod3(2 * dm, 2 * dp, 0.5 * (dm + dp))
+        return minmod(0.5 * (dm + dp), 2 * minmod(dm, dp))
     if limiter == "van_leer":
         prod = dm * dp
         return jnp.where(prod > 0, safe_divide(2 * prod, dm + dp, dm + dp != 0), 0.0)

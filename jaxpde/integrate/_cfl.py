@@ -102,7 +102,9 @@ def solve_to(
     - `max_steps`: the scan length of the differentiable path and a bound for the
       forward path. Required when `u0` or `t_final` are traced (inside ``jit``/``grad``)
       on the differentiable path; otherwise estimated as ``2 · (t_final - t0) / dt(u0) + 16``.
-    - `checkpoint`: ``True`` (two levels), an int number of levels, or ``None``.
+    - `checkpoint`: ``True`` (two levels), an int number of levels, or ``None``; as in
+      [`rollout`][jaxpde.rollout], with any level each step's intermediates are
+      recomputed in the backward pass rather than stored (memory: states only).
     - `differentiable`: the fixed-length scan described above (``True``) or the
       early-stopping while-loop (``False``, forward only).
     - `differentiate_dt`: whether the derivative also flows through the CFL step sizes

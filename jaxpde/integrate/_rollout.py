@@ -14,10 +14,16 @@ def _advance(step, carry, n: int, levels: int, xs=None):
     pytree `xs` (``None``: no per-step input). With ``levels >= 2`` the steps are split
     into about ``n^(1/levels)`` rematerialised chunks per level, so reverse mode stores
     ``O(levels * n^(1/levels))`` states instead of ``O(n)`` (at ~``levels``× the
-    forward cost)."""
+    forward cost). With ``levels >= 1`` every step of the innermost scan is
+    rematerialised too: reverse mode keeps the states between steps and recomputes one
+    step's intermediates just before its backward pass, so they are never stacked over
+    the scan (an explicit finite-volume step has ~100× more intermediates than state;
+    stacking them made its gradient memory-bound)."""
     if n <= 0:
         return carry
     if levels <= 1 or n < 4:
+        if levels >= 1:
+            step = jax.checkpoint(step)
         return jax.lax.scan(lambda c, x: (step(c, x), None), carry, xs, length=n)[0]
     num_chunks = max(2, round(n ** (1.0 / levels)))
     size = n // num_chunks
@@ -72,8 +78,10 @@ def rollout(
       control; differentiable). Mutually exclusive with `args`.
     - `checkpoint`: gradient checkpointing for reverse mode. ``None`` stores every
       intermediate of every step. ``True`` (= 2) stores ``O(√n)`` states between saved
-      frames; an int ``L`` uses ``L`` nested levels (``O(L n^{1/L})`` memory, about
-      ``L``× the forward work in the backward pass). Saved frames are always stored.
+      frames; an int ``L`` uses ``L`` nested levels (``O(L n^{1/L})`` states, about
+      ``L``× the forward work in the backward pass; ``1`` stores every state). With any
+      level, a step's intermediates are recomputed from its state just before its
+      backward pass and never stored across steps. Saved frames are always stored.
     - `check_finite`: raise if a saved frame holds NaN or inf (through ``eqx.error_if``
       under ``jit``; one reduction over the saved frames). A concrete `u0` is always
       checked.
