@@ -151,6 +151,7 @@ def head_to_head(n, t_final, chunk, repeats):
     print(
         f"{'stepper':<7} {'pressure':<8} {'library':<8} {'steps/s':>8} {'max error':>10} {'max |div|':>10} {'CG its':>7} {'jaxpde/jax-cfd':>15}"
     )
+    results = []
     for stepper in ("euler", "ssprk3"):
         for solver in ("fast", "cg"):
             rows = {}
@@ -163,12 +164,14 @@ def head_to_head(n, t_final, chunk, repeats):
                 # iterations of the first stage's solve from the final state (round-off has
                 # entered the modes by then; from the exact initial state CG needs two)
                 rows[name] = (rate, err, float(np.abs(np.asarray(div)).max()), iterations(u_end))
+            results.append((stepper, solver, rows))
             for name, (rate, err, div, its) in rows.items():
                 ratio = f"{rate / rows['jax-cfd'][0]:.2f}" if name == "jaxpde" else ""
                 its_s = "-" if its is None else f"{its:.0f}"
                 print(
                     f"{stepper:<7} {solver:<8} {name:<8} {rate:>8.0f} {err:>10.2e} {div:>10.1e} {its_s:>7} {ratio:>15}"
                 )
+    return results
 
 
 def cavity(n, chunk, repeats, ghia):
@@ -226,6 +229,29 @@ def cavity(n, chunk, repeats, ghia):
         print(
             f"    t = 20 ({steps} steps, {time.perf_counter() - t0:.0f} s): largest deviation from Ghia et al. {dev:.4f}"
         )
+
+
+def cases(quick=False):
+    """The suite's rows (``python -m benchmarks``): the Taylor-Green head to head."""
+    from _common import row
+
+    n, t_final, chunk, repeats = (64, 0.5, 100, 2) if quick else (128, 2.0, 200, 3)
+    out = []
+    for stepper, solver, rows in head_to_head(n, t_final, chunk, repeats):
+        (ours, e_ours, _, it_ours), (theirs, e_theirs, _, it_theirs) = rows["jaxpde"], rows["jax-cfd"]
+        its = "" if it_ours is None else f"; CG iterations {it_ours:.0f} / {it_theirs:.0f}"
+        out.append(
+            row(
+                "incompressible",
+                f"Taylor-Green {n}², {stepper}, {'FFT' if solver == 'fast' else 'CG'} pressure, float64",
+                "steps/s",
+                ours,
+                peer=theirs,
+                peer_name="jax-cfd (same scheme)",
+                note=f"max errors {e_ours:.1e} / {e_theirs:.1e}{its}",
+            )
+        )
+    return out
 
 
 def main():

@@ -66,5 +66,32 @@ def main():
             print(f"{2 * n:>4} x {n:<4} {name:<28} {k if k else '-':>10} {1e3 * t:>10.1f}")
 
 
+def cases(quick=False):
+    """The suite's rows (``python -m benchmarks``): multigrid-preconditioned CG against
+    plain CG, both jaxpde's (no JAX peer solves this masked problem), time per solve."""
+    from _common import row
+
+    out = []
+    for n in (64,) if quick else (64, 128):
+        grid, sides, mask, rhs = problem(n)
+        op = la.CellLaplacian(grid, sides, mask=mask)
+        k_cg, t_cg = timed(la.Krylov(op, rtol=1e-8, max_steps=100_000), rhs, 3)
+        mg = la.Multigrid(op, rtol=1e-8)
+        k_mg, t_mg = timed(la.Krylov(op, rtol=1e-8, preconditioner=mg.preconditioner()), rhs, 3)
+        out.append(
+            row(
+                "elliptic",
+                f"masked pressure problem {2 * n} x {n}, to 1e-8, float64",
+                "ms per solve, multigrid-CG",
+                1e3 * t_mg,
+                peer=1e3 * t_cg,
+                peer_name="jaxpde's plain CG (baseline, no peer)",
+                higher_is_better=False,
+                note=f"iterations {k_mg} / {k_cg}",
+            )
+        )
+    return out
+
+
 if __name__ == "__main__":
     main()

@@ -70,20 +70,20 @@ def case_burgers():
     )
 
 
-def case_kolmogorov():
+def case_kolmogorov(order=ORDER):
     L, N, dt, nu = 2 * np.pi, 128, 0.01, 1e-3
     g = jp.PeriodicGrid(N, ndim=2)
     ours = lambda d: ETDRK(
-        kolmogorov_flow(g, nu, drag=0.1, forcing_amplitude=1.0, forcing_wavenumber=4), d, order=ORDER
+        kolmogorov_flow(g, nu, drag=0.1, forcing_amplitude=1.0, forcing_wavenumber=4), d, order=order
     )  # noqa: E731
     # exponax's vorticity has the opposite sign to ours relative to the velocity it
     # advects with (its stream function is Δ⁻¹ω with u = ∂_y of it); the identical
     # problem is exponax on -ω with the forcing sign flipped, mapped back by -1.
     theirs = ex.stepper.KolmogorovFlowVorticity(
-        2, L, N, dt, diffusivity=nu, drag=-0.1, injection_mode=4, injection_scale=-1.0, order=ORDER
+        2, L, N, dt, diffusivity=nu, drag=-0.1, injection_mode=4, injection_scale=-1.0, order=order
     )
     return dict(
-        name=f"Kolmogorov 2D {N}x{N}",
+        name=f"Kolmogorov 2D {N}x{N}" + ("" if order == ORDER else f" ETDRK{order}"),
         grid=g,
         ours=ours,
         theirs=theirs,
@@ -182,6 +182,30 @@ def run_case(case, repeats, quick):
         err_jaxpde=rel(e_ours),
         err_exponax=rel(e_theirs),
     )
+
+
+def cases(quick=False):
+    """The suite's rows (``python -m benchmarks``): steps/s of the saved trajectory, jaxpde
+    against exponax, each case timed interleaved in this process."""
+    from _common import row
+
+    out = []
+    for c in [case_ks(1), case_ks(64), case_burgers(), case_kolmogorov(4), case_kolmogorov(2)]:
+        r = run_case(c, 2 if quick else 5, quick)
+        name = r["case"] + ("" if "ETDRK" in r["case"] else f" ETDRK{ORDER}")
+        s = r["steps_per_s"]
+        out.append(
+            row(
+                "spectral",
+                name + ", float32",
+                "steps/s, trajectory saved",
+                s["jaxpde/traj"],
+                peer=s["exponax/traj"],
+                peer_name="exponax",
+                note=f"final state only: {r['ratio_final']:.2f}; errors {r['err_jaxpde']:.1e} / {r['err_exponax']:.1e}",
+            )
+        )
+    return out
 
 
 def main():

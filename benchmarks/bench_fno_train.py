@@ -84,20 +84,43 @@ def bench_jax(steps):
     return {"time": min(times), "params": params, "version": jax.__version__}
 
 
+def _torch(python, steps):
+    proc = subprocess.run([python, "-c", TORCH, str(steps)], capture_output=True, text=True, env={**os.environ})
+    if proc.returncode != 0 or "RESULT" not in proc.stdout:
+        return None, proc.stderr
+    return json.loads(proc.stdout.split("RESULT", 1)[1]), ""
+
+
+def cases(quick=False):
+    """The suite's rows (``python -m benchmarks``): training samples/s against
+    neuraloperator when this interpreter has torch and neuraloperator."""
+    from _common import row
+
+    steps = 20 if quick else 200
+    ours = bench_jax(steps)
+    theirs, _ = _torch(sys.executable, steps)
+    return [
+        row(
+            "fno",
+            f"FNO 1D training step, N={N}, modes {MODES}, width {WIDTH}, depth {DEPTH}, batch {BATCH}, float32, Adam",
+            "samples/s",
+            BATCH / ours["time"],
+            peer=None if theirs is None else BATCH / theirs["time"],
+            peer_name="neuraloperator (PyTorch)" if theirs else "neuraloperator: not installed here",
+            note=f"{ours['params']:,} parameters" + (f" / {theirs['params']:,}" if theirs else ""),
+        )
+    ]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--torch-python", default=sys.executable)
     ap.add_argument("--steps", type=int, default=200)
     ns = ap.parse_args()
     ours = bench_jax(ns.steps)
-    proc = subprocess.run(
-        [ns.torch_python, "-c", TORCH, str(ns.steps)], capture_output=True, text=True, env={**os.environ}
-    )
-    if proc.returncode != 0 or "RESULT" not in proc.stdout:
-        print(f"PyTorch/neuraloperator not runnable with {ns.torch_python}:\n{proc.stderr[-1500:]}")
-        theirs = None
-    else:
-        theirs = json.loads(proc.stdout.split("RESULT", 1)[1])
+    theirs, err = _torch(ns.torch_python, ns.steps)
+    if theirs is None:
+        print(f"PyTorch/neuraloperator not runnable with {ns.torch_python}:\n{err[-1500:]}")
     print(f"FNO 1D training step: N={N}, modes={MODES}, width={WIDTH}, depth={DEPTH}, batch={BATCH}, float32, Adam")
     print(f"{'implementation':32s} {'params':>9s} {'ms/step':>9s} {'samples/s':>10s}")
     rows = [(f"jaxpde (jax {ours['version']})", ours)]

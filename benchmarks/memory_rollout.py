@@ -41,6 +41,30 @@ def measure(num_steps, checkpoint, run):
     return peak, seconds
 
 
+def cases(quick=False):
+    """The suite's rows (``python -m benchmarks``): peak memory of the gradient with two
+    checkpoint levels against none (jaxpde both: the cost checkpointing saves)."""
+    from _common import row
+
+    out = []
+    for n in (1000,) if quick else (1000, 10000):
+        plain, t_plain = measure(n, None, True)
+        ck, t_ck = measure(n, True, True)
+        out.append(
+            row(
+                "memory",
+                f"gradient of a {n:,}-step KS rollout, ETDRK4, float32",
+                "peak MiB, checkpoint=True",
+                ck / 2**20,
+                peer=plain / 2**20,
+                peer_name="jaxpde without checkpointing",
+                higher_is_better=False,
+                note=f"time {t_ck:.2f} s / {t_plain:.2f} s",
+            )
+        )
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", action="store_true", help="also execute and time the gradients")

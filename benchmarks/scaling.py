@@ -161,6 +161,51 @@ def table(rows: list) -> str:
     return "\n".join(lines)
 
 
+def cases(quick=False):
+    """The suite's rows (``python -m benchmarks``): FLOPs per device on n devices against
+    an ideal division of the one-device FLOPs (strong scaling; ratio 1 = the work is
+    divided exactly), with the collective traffic per step."""
+    import types
+
+    import jax
+    from _common import row
+
+    platform = jax.devices()[0].platform
+    args = types.SimpleNamespace(
+        simulate=platform == "cpu",
+        size=64 if quick else (256 if platform == "cpu" else 1024),
+        steps=3 if quick else 10,
+        cases=["ns2d", "euler2d", "fno"],
+    )
+    counts = [1, 2] if quick else [1, 2, 4, 8]
+    if not args.simulate:
+        counts = [n for n in counts if n <= len(jax.devices())]
+    rows = []
+    for n in counts:
+        args.n = n
+        rows.extend(_child(args))
+    one = {r["case"]: r for r in rows if r["devices"] == 1 and r["mode"] == "strong"}
+    out = []
+    for r in rows:
+        if r["mode"] != "strong" or r["devices"] == 1:
+            continue
+        ideal = one[r["case"]]["flops_per_device"] / r["devices"]
+        out.append(
+            row(
+                "scaling",
+                f"{r['case']} {r['problem']}, {r['devices']} {'simulated ' if args.simulate else ''}devices",
+                "GFLOP per device per step",
+                r["flops_per_device"] / 1e9,
+                peer=ideal / 1e9,
+                peer_name="ideal: 1 device / n",
+                higher_is_better=False,
+                note=f"collectives {r['collective_bytes_per_device'] / 1e6:.2f} MB/device/step; {r['seconds_per_step'] * 1e3:.1f} ms/step"
+                + ("; XLA counts a one-device 2D FFT differently from split 1D FFTs" if r["case"] == "ns2d" else ""),
+            )
+        )
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--devices", type=int, nargs="+", default=[1, 2, 4, 8])

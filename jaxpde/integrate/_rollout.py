@@ -22,8 +22,9 @@ def _advance(step, carry, n: int, levels: int, xs=None):
     if n <= 0:
         return carry
     if levels <= 1 or n < 4:
-        if levels >= 1:
-            step = jax.checkpoint(step)
+        if levels >= 1:  # (a closure: jax.checkpoint hashes what it wraps, a bound method of a module is not hashable)
+            inner = step
+            step = jax.checkpoint(lambda c, x: inner(c, x))
         return jax.lax.scan(lambda c, x: (step(c, x), None), carry, xs, length=n)[0]
     num_chunks = max(2, round(n ** (1.0 / levels)))
     size = n // num_chunks
