@@ -29,7 +29,8 @@ import os
 import re
 import subprocess
 import sys
-import time
+
+from _common import best_time
 
 DTYPE_BYTES = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8, "c64": 8, "c128": 16, "s32": 4, "u32": 4, "s64": 8, "pred": 1}
 COLLECTIVES = ("all-to-all", "collective-permute", "all-reduce", "all-gather", "reduce-scatter")
@@ -60,18 +61,6 @@ def _cost(compiled) -> dict:
     return {"flops": float(cost.get("flops", 0.0)), "bytes": float(cost.get("bytes accessed", 0.0))}
 
 
-def _time(fn, *args, repeats=3) -> float:
-    import jax
-
-    jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def run_case(case: str, n: int, mode: str, size: int, steps: int) -> dict:
     import equinox as eqx
     import jax
@@ -99,7 +88,7 @@ def run_case(case: str, n: int, mode: str, size: int, steps: int) -> dict:
         u0 = grid.put(jnp.asarray(u0, jnp.float32))
         one = jax.jit(lambda s, u: s(u)).lower(stepper, u0).compile()
         roll = jax.jit(lambda s, u: jaxpde.rollout(s, u, steps, save_every=steps)[-1])
-        seconds = _time(roll, stepper, u0) / steps
+        seconds = best_time(roll, stepper, u0) / steps
         field_bytes = u0.size * u0.dtype.itemsize
         what = f"{shape[0]}x{shape[1]}"
     else:
@@ -113,7 +102,7 @@ def run_case(case: str, n: int, mode: str, size: int, steps: int) -> dict:
         batch = train.shard_batch({"trajectories": trajs, "parameters": {}}, mesh)
         step = train.make_step(lambda m, b: train.one_step_loss(m, b), opt, mesh=mesh)
         one = step.lower(model, state, batch).compile().compiled  # equinox wraps jax's Compiled
-        seconds = _time(lambda: step(model, state, batch)[2])
+        seconds = best_time(lambda: step(model, state, batch)[2])
         field_bytes = trajs.size * trajs.dtype.itemsize
         what = f"batch {batch_size} of {size}x{size}"
     comm = collective_bytes(one.as_text())

@@ -56,8 +56,10 @@ def test_penalised_body_stops_the_flow_inside_keeps_it_divergence_free_and_feels
         speed, h = np.abs(np.asarray(u)), pde.grid.spacing[0]
         leak.append(speed[phi < -h].max() / speed.max())
     # inside, the body is a porous medium: the seepage is η ∇p, first order in η
+    # (measured order 0.988 when η is halved)
     assert leak[0] < 0.05
-    assert 1.7 < leak[0] / leak[1] < 2.3, leak
+    order = np.log2(leak[0] / leak[1])
+    assert abs(order - 1) < 0.05, (order, leak)
     assert float(jnp.max(jnp.abs(pde.divergence(u)))) < 1e-10
     cd, cl = np.asarray(pde.force_coefficients(u, 2 / 3, 0.4))
     assert cd > 1.0 and abs(cl) < 1e-10 * cd
