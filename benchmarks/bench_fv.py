@@ -5,8 +5,13 @@
    while-loop), and the cost of a reverse-mode gradient through the differentiable path.
 2. 2D Euler, Lax-Liu configuration 3, 256², MUSCL-MC + HLLC + SSP-RK3: cell-steps/s.
 3. 2D scalar advection with a van Leer-limited scheme, jaxpde next to jax-cfd
-   (``advect_van_leer_using_limiters``, a limited Lax-Wendroff flux with a forward Euler
-   step) at the same resolution and time step: steps/s and the error after one period.
+   (``advect_van_leer_using_limiters``, a limited Lax-Wendroff flux along each axis with a
+   forward Euler step) at the same resolution and time step, interleaved: steps/s and the
+   error. jaxpde runs the same scheme (``MUSCLHancock(..., transverse=False)`` with the
+   exact upwind flux) and its unsplit MUSCL-Hancock step (second order for oblique flow,
+   where the dimension-by-dimension scheme is first order).
+   Beside item 1: Sod with MUSCL-MC + HLLC, single-stage MUSCL-Hancock against MUSCL +
+   SSP-RK2.
 4. Peak memory (XLA's own accounting of the compiled gradient) of the gradient of a
    1,000-step Sod rollout, with and without gradient checkpointing.
 
@@ -23,7 +28,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jaxpde as jp  # noqa: E402
 from jaxpde import fv  # noqa: E402
-from jaxpde.integrate import SSPRK2, SSPRK3  # noqa: E402
+from jaxpde.integrate import SSPRK3  # noqa: E402
 
 
 def best_of(fn, *args, repeat=5):
@@ -95,27 +100,59 @@ def euler2d(n=256, steps=40):
     return rate
 
 
-def advection_vs_jax_cfd(n=256, steps=200, dtypes=(jnp.float32, jnp.float64)):
+def sod_hancock(n=1000):
+    """MUSCL-MC + HLLC on Sod to t = 0.2: the single-stage MUSCL-Hancock step at CFL 0.9
+    beside MUSCL + SSP-RK2 at CFL 0.5 (forward, while-loop), interleaved."""
+    from _common import interleaved
+
+    left, right, x0, t = fv.SOD
+    g = jp.CellGrid(n)
+    law = fv.Euler(1.4)
+    u0 = fv.riemann_problem(law, g, left, right, x0)
+    pde = fv.FiniteVolume(law, g, fv.MUSCL("mc"), fv.HLLC(), bc="outflow")
+    exact = g.cell_average(lambda x: fv.exact_riemann(left, right, x, t, x0=x0)[0], order=8)
+    fns = {
+        name: jax.jit(
+            lambda u, st=st, cfl=cfl: jp.solve_to(
+                pde, u, t, cfl=cfl, stepper=st, differentiable=False, full_output=True
+            )
+        )
+        for name, st, cfl in (("hancock", "muscl_hancock", 0.9), ("ssprk2", "ssprk2", 0.5))
+    }
+    sec = interleaved(fns, dict.fromkeys(fns, (u0,)), rounds=3, repeats=2)
+    out = {}
+    for name, fn in fns.items():
+        sol = fn(u0)
+        out[name] = (sec[name], int(sol.num_steps), float(np.mean(np.abs(np.asarray(sol.u[0]) - exact))))
+    (th, nh, eh), (tr, nr, er) = out["hancock"], out["ssprk2"]
+    print(
+        f"[1b] Sod {n} cells MUSCL-MC+HLLC to t = 0.2: MUSCL-Hancock (CFL 0.9) {th * 1e3:.1f} ms, {nh} steps, "
+        f"L1 {eh:.2e}; MUSCL + SSP-RK2 (CFL 0.5) {tr * 1e3:.1f} ms, {nr} steps, L1 {er:.2e}; speed-up {tr / th:.2f}"
+    )
+    return out
+
+
+def advection_vs_jax_cfd(n=256, steps=1000, dtypes=(jnp.float32, jnp.float64)):
+    """2D van Leer advection against jax-cfd's, interleaved: the same scheme (limited
+    Lax-Wendroff along each axis from the same state: MUSCL-Hancock without transverse
+    terms and the exact upwind flux), and the unsplit MUSCL-Hancock step."""
+    from _common import interleaved
+
     g = jp.CellGrid((n, n))
     vel = (1.0, 0.5)
-    x, y = g.coordinates()
     blob = lambda a, b: np.exp(-((np.mod(a, 1) - 0.5) ** 2 + (np.mod(b, 1) - 0.5) ** 2) / 0.01)  # noqa: E731
     c0 = np.asarray(g.cell_average(blob, order=3))
     dx = 1.0 / n
     dt = 0.4 * dx / (abs(vel[0]) + abs(vel[1]))
     exact = g.cell_average(lambda a, b: blob(a - vel[0] * dt * steps, b - vel[1] * dt * steps), order=3)
+    try:
+        import jax_cfd.base as cfd
+    except ImportError:
+        print("[3] jax-cfd not installed: pip install jax-cfd")
+        return None
     out = {}
     for dtype in dtypes:
-        pde = fv.FiniteVolume(fv.LinearAdvection(vel, ndim=2), g, fv.MUSCL("van_leer"), fv.Rusanov(), bc="periodic")
-        ours = jax.jit(lambda u: jp.rollout_final(SSPRK2(pde, dt), u, steps))
-        u0 = jnp.asarray(c0[None], dtype)
-        t_ours = best_of(ours, u0, repeat=3)
-        e_ours = float(np.abs(np.asarray(ours(u0)[0]) - exact).mean())
-        try:
-            import jax_cfd.base as cfd
-        except ImportError:
-            print("[3] jax-cfd not installed: pip install jax-cfd")
-            return None
+        pde = fv.FiniteVolume(fv.LinearAdvection(vel, ndim=2), g, fv.MUSCL("van_leer"), fv.Godunov(), bc="periodic")
         grid = cfd.grids.Grid((n, n), domain=((0.0, 1.0), (0.0, 1.0)))
         bc = cfd.boundaries.periodic_boundary_conditions(2)
         v = tuple(
@@ -127,17 +164,21 @@ def advection_vs_jax_cfd(n=256, steps=200, dtypes=(jnp.float32, jnp.float64)):
             var = cfd.grids.GridVariable(cfd.grids.GridArray(c, grid.cell_center, grid), bc)
             return c + dt * cfd.advection.advect_van_leer_using_limiters(var, v, dt).data, None
 
-        theirs = jax.jit(lambda c: jax.lax.scan(cfd_step, c, None, length=steps)[0])
-        c_in = jnp.asarray(c0, dtype)
-        t_theirs = best_of(theirs, c_in, repeat=3)
-        e_theirs = float(np.abs(np.asarray(theirs(c_in)) - exact).mean())
+        fns = {
+            "dimensional": jax.jit(lambda u: jp.rollout_final(fv.MUSCLHancock(pde, dt, transverse=False), u, steps)),
+            "unsplit": jax.jit(lambda u: jp.rollout_final(fv.MUSCLHancock(pde, dt), u, steps)),
+            "jax-cfd": jax.jit(lambda c: jax.lax.scan(cfd_step, c, None, length=steps)[0]),
+        }
+        u0 = jnp.asarray(c0[None], dtype)
+        args = {"dimensional": (u0,), "unsplit": (u0,), "jax-cfd": (u0[0],)}
+        sec = interleaved(fns, args, rounds=3, repeats=2)
+        err = {k: float(np.abs(np.asarray(fns[k](*args[k])).reshape(n, n) - exact).mean()) for k in fns}
         name = jnp.dtype(dtype).name
         print(
-            f"[3] 2D advection {n}x{n}, {steps} steps, dt = {dt:.3g}, {name}: jaxpde MUSCL-van Leer + SSP-RK2 {steps / t_ours:.0f} steps/s "
-            f"(L1 error {e_ours:.2e}); jax-cfd van Leer (limited Lax-Wendroff, 1 stage) {steps / t_theirs:.0f} steps/s "
-            f"(L1 error {e_theirs:.2e}); speed ratio jaxpde/jax-cfd = {t_theirs / t_ours:.2f}"
+            f"[3] 2D advection {n}x{n}, {steps} steps, dt = {dt:.3g}, {name}, steps/s (L1 error): "
+            + ", ".join(f"{k} {steps / sec[k]:.0f} ({err[k]:.2e})" for k in fns)
         )
-        out[name] = (t_theirs / t_ours, e_ours, e_theirs, steps / t_ours, steps / t_theirs)
+        out[name] = {k: (steps / sec[k], err[k]) for k in fns}
     return out
 
 
@@ -197,25 +238,45 @@ def cases(quick=False):
             euler2d(n, 10 if quick else 40),
         )
     )
-    adv = advection_vs_jax_cfd(n, 100 if quick else 200, (jnp.float32,) if quick else (jnp.float32, jnp.float64))
-    for name, (_, e_ours, e_theirs, ours, theirs) in (adv or {}).items():
-        out.append(
-            row(
-                "fv",
-                f"2D advection {n}², van Leer, {name}",
-                "steps/s",
-                ours,
-                peer=theirs,
-                peer_name="jax-cfd (limited Lax-Wendroff, 1 stage)",
-                note=f"jaxpde: MUSCL + SSP-RK2 (2 stages); L1 errors {e_ours:.1e} / {e_theirs:.1e}",
+    adv = advection_vs_jax_cfd(n, 300 if quick else 1000, (jnp.float32,) if quick else (jnp.float32, jnp.float64))
+    for name, res in (adv or {}).items():
+        cfd_rate, cfd_err = res["jax-cfd"]
+        for key, label in (
+            ("dimensional", "van Leer along each axis (jax-cfd's scheme)"),
+            ("unsplit", "unsplit MUSCL-Hancock (transverse terms)"),
+        ):
+            rate, err = res[key]
+            out.append(
+                row(
+                    "fv",
+                    f"2D advection {n}², {label}, {name}",
+                    "steps/s",
+                    rate,
+                    peer=cfd_rate,
+                    peer_name="jax-cfd (limited Lax-Wendroff, 1 stage)",
+                    note=f"L1 errors {err:.1e} (jaxpde) / {cfd_err:.1e} (jax-cfd)",
+                )
             )
+    hk = sod_hancock()
+    (th, nh, eh), (tr, nr, er) = hk["hancock"], hk["ssprk2"]
+    out.append(
+        row(
+            "fv",
+            "1D Sod, 1,000 cells, MUSCL-MC + HLLC to t = 0.2: MUSCL-Hancock (CFL 0.9) vs MUSCL + SSP-RK2 (CFL 0.5)",
+            "solves/s",
+            1 / th,
+            peer=1 / tr,
+            peer_name="jaxpde MUSCL + SSP-RK2",
+            note=f"{nh} vs {nr} steps; density L1 {eh:.2e} vs {er:.2e}",
         )
+    )
     return out
 
 
 if __name__ == "__main__":
     print(f"jax {jax.__version__}, devices {jax.devices()}")
     sod()
+    sod_hancock()
     euler2d()
     advection_vs_jax_cfd()
     memory_sod_rollout()

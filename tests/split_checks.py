@@ -245,6 +245,21 @@ def fv_checks(out, slow):
             big[split] = memory(lambda p, u: jaxpde.rollout(jaxpde.integrate.SSPRK3(p, 1e-4), u, 4)[-1], pde, u)
         out["memory_euler_256"] = {"one": big[False], "split": big[True]}
         return
+
+    # the single-stage MUSCL-Hancock step: a held boundary cell and a wall, a periodic axis
+    def hancock(split):
+        grid = CellGrid((32, 16), mesh=mesh if split else None)
+        bc = (("fixed", "reflective"), "periodic")
+        return {"grid": grid, "pde": fv.FiniteVolume(law, grid, fv.MUSCL("mc"), fv.HLLC(), bc=bc)}
+
+    compare(
+        "euler2d_muscl_hancock",
+        hancock,
+        lambda p, u: jaxpde.rollout(fv.MUSCLHancock(p["pde"], 2e-3), u, 5)[-1],
+        u0,
+        lambda p: p["pde"].law.gamma,
+        out,
+    )
     compare(
         "euler2d_inflow_profile",
         inflow,

@@ -38,9 +38,13 @@ def test_there_are_training_configs():
     assert {"train_fno_burgers1d", "train_kolmogorov2d_emulator", "train_sil_ks1d", "train_cape_burgers1d"} <= names
 
 
+# ~20 s or more each on 2 cores; the others keep one training config of each kind here
+_SLOW_CONFIGS = {"train_cylinder_wake", "train_cape_burgers1d", "train_kolmogorov2d_emulator"}
+
+
 @pytest.mark.parametrize(
     "path",
-    [pytest.param(p, marks=pytest.mark.slow) if p.stem == "train_cylinder_wake" else p for p in CONFIGS],
+    [pytest.param(p, marks=pytest.mark.slow) if p.stem in _SLOW_CONFIGS else p for p in CONFIGS],
     ids=[p.stem for p in CONFIGS],
 )
 def test_every_training_config_runs_one_step(path, tmp_path, capsys):

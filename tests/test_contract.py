@@ -53,6 +53,7 @@ _bc = [("reflective", fv.Inflow(_euler.to_conserved(jnp.array([0.5, 0.0, 0.4])))
 _sod = fv.FiniteVolume(_euler, _gc, fv.MUSCL("van_leer"), fv.HLLC(), bc=_bc)
 _sod1 = fv.FiniteVolume(_euler, _gc, fv.PiecewiseConstant(), fv.Rusanov(), bc=_bc)
 STEPPERS["fv-euler-muscl-hllc-ssprk3"] = lambda: SSPRK3(_sod, 0.004)
+STEPPERS["fv-euler-muscl-hancock"] = lambda: fv.MUSCLHancock(_sod, 0.004)
 for _cls in (ForwardEuler, SSPRK2, RK4):
     STEPPERS[f"fv-euler-{_cls.__name__.lower()}"] = lambda c=_cls: c(_sod1, 0.004)
 
@@ -107,7 +108,13 @@ def _state(stepper, key, dtype=jnp.float64):
     return u.astype(dtype)
 
 
-@pytest.mark.parametrize("name", list(STEPPERS))
+# ~20 s on 2 cores: the SSP-RK3 MUSCL-HLLC step runs with the slow tests (the Hancock step, same pieces, stays)
+_SLOW_STEPPERS = {"fv-euler-muscl-hllc-ssprk3"}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in _SLOW_STEPPERS else n for n in STEPPERS]
+)
 def test_contract(name):
     stepper = STEPPERS[name]()
     assert isinstance(stepper, jp.AbstractStepper)
@@ -271,7 +278,11 @@ def _contract(model, in_shape, out_shape):
     return batch
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize(
+    "name",
+    # the U-Nets (~20 s each on 2 cores) run with the slow tests
+    [pytest.param(n, marks=pytest.mark.slow) if n.startswith("unet") else n for n in sorted(MODELS)],
+)
 def test_operator_contract(name):
     make, in_shape, out_shape = MODELS[name]
     model = make()

@@ -266,9 +266,9 @@ def test_worked_problem_reaches_the_noise_floor_and_recovers_the_truth(tmp_path,
 
 @pytest.mark.parametrize(
     "name",
-    # the control problem's gradient (~24 s) runs with the slow tests; the drag problem's stays here
+    # the flow problems' gradients (~16-24 s) run with the slow tests
     [
-        pytest.param(n, marks=pytest.mark.slow) if n == "design_cylinder_control" else n
+        pytest.param(n, marks=pytest.mark.slow) if n in ("design_cylinder_control", "design_obstacle_drag") else n
         for n in sorted({**SMALL, **FLOW})
     ],
 )

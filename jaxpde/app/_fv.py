@@ -72,11 +72,11 @@ class FVConfig:
 
     def make_stepper(self, pde):
         """The fixed-step stepper (``scheme.stepper`` with step ``dt``)."""
-        from ..integrate import EXPLICIT_STEPPERS
+        from ..integrate import FV_STEPPERS
 
         if self.dt is None:
             raise ConfigError(f"{self.path}: missing key 'dt' (training data takes fixed steps: dt, num_steps)")
-        return EXPLICIT_STEPPERS[self.scheme["stepper"]](pde, self.dt)
+        return FV_STEPPERS[self.scheme["stepper"]](pde, self.dt)
 
     def initial_sampler(self, pde):
         """``(key -> u0, takes_key)``: the deterministic initial state (finite-volume
@@ -92,7 +92,7 @@ class FVConfig:
 _NAMES = {
     "reconstruction": ("constant", "muscl_minmod", "muscl_mc", "muscl_van_leer", "weno5_js", "weno5_z"),
     "riemann_solver": ("rusanov", "hll", "hllc", "godunov"),
-    "stepper": ("euler", "ssprk2", "ssprk3", "rk4"),
+    "stepper": ("euler", "ssprk2", "ssprk3", "rk4", "muscl_hancock"),
 }
 _Side = Literal[BOUNDARIES]  # type: ignore[valid-type]
 

@@ -35,6 +35,7 @@ from ._exact_riemann import exact_riemann as exact_riemann
 from ._exact_riemann import riemann_star_state as riemann_star_state
 from ._finite_volume import FiniteVolume as FiniteVolume
 from ._finite_volume import cfl_dt as cfl_dt
+from ._hancock import MUSCLHancock as MUSCLHancock
 from ._laws import (
     AbstractConservationLaw as AbstractConservationLaw,
 )

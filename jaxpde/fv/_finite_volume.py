@@ -165,7 +165,16 @@ class FiniteVolume(AbstractPDE, AbstractPointwise):
         """``du/dt`` at the cell averages `u` ``(C, *N)``. On a grid split over a mesh it
         is computed per device on its block (see [`CellGrid`][jaxpde.grids.CellGrid])."""
         self.check_state(u)
-        du = self._split_rhs(t, u, args) if self.grid.is_split else self._block_rhs(t, u, args)
+        du = self.blockwise(lambda pde, t, u, args: pde._block_rhs(t, u, args), t, u, args)
+        return self.hold_boundary_cells(du)
+
+    def hold_boundary_cells(self, du: Field) -> Field:
+        """`du` ``(C, *N)`` with zeros in the cells that a boundary condition holds
+        (``holds_boundary_cell``; e.g. [`FixedCell`][jaxpde.fv.FixedCell]).
+
+        **Arguments:** `du`, an increment or rate on the whole grid.
+
+        **Returns:** `du` with those cells zeroed."""
         for axis, (lo, hi) in enumerate(self.bc):
             for side, cond in ((0, lo), (-1, hi)):
                 if cond.holds_boundary_cell:
@@ -208,12 +217,21 @@ class FiniteVolume(AbstractPDE, AbstractPointwise):
         index = [(x[a] - self.grid.lower[a]) / self.grid.spacing[a] - 0.5 for a in range(self.grid.ndim)]
         return jax.vmap(lambda v: jax.scipy.ndimage.map_coordinates(v, index, order=1, mode="nearest"))(values)
 
-    def _split_rhs(self, t, u: Field, args: Args) -> Field:
-        """``rhs`` under ``jax.shard_map``: every device computes its block with a copy of
-        this PDE on a [`CellBlock`][jaxpde.grids.CellBlock]. Leaves shaped like the grid
-        (a bed, a forcing) are split like the state; an inflow state along a boundary is
-        split along that boundary's axes; every other leaf is replicated."""
+    def blockwise(self, fn, scalar, u: Field, args: Args = None):
+        """``fn(pde, scalar, u, args)`` on the whole grid, or, on a grid split over a mesh,
+        under ``jax.shard_map`` with every device computing its block with a copy of this
+        PDE on a [`CellBlock`][jaxpde.grids.CellBlock] (ghost cells then come by halo
+        exchange). Leaves shaped like the grid (a bed, a forcing) are split like the
+        state; an inflow state along a boundary is split along that boundary's axes;
+        every other leaf is replicated, and so is `scalar` (a time or a step).
+
+        **Arguments:** `fn` (returns a field shaped like `u`), a scalar `scalar`, the state
+        `u` ``(C, *N)`` and `args` (``None`` or a pytree of arrays).
+
+        **Returns:** the field `fn` computes, split like `u`."""
         grid = self.grid
+        if not grid.is_split:
+            return fn(self, scalar, u, args)
         names = tuple(grid.mesh.axis_names)
         local = eqx.tree_at(lambda p: p.grid, self, grid.block())
         arrays, static = eqx.partition(local, eqx.is_array)
@@ -236,21 +254,23 @@ class FiniteVolume(AbstractPDE, AbstractPointwise):
         )
         specs = eqx.tree_at(lambda s: s.bc, specs, bc_specs)
         field = P(None, *per_axis)
-        t = jnp.asarray(t)
+        scalar = jnp.asarray(scalar)
         if args is None:
 
-            def fn(arrays, u, t):
-                return eqx.combine(arrays, static)._block_rhs(t, u, None)
+            def fn_none(arrays, u, scalar):
+                return fn(eqx.combine(arrays, static), scalar, u, None)
 
-            return jax.shard_map(fn, mesh=grid.mesh, in_specs=(specs, field, P()), out_specs=field)(arrays, u, t)
+            return jax.shard_map(fn_none, mesh=grid.mesh, in_specs=(specs, field, P()), out_specs=field)(
+                arrays, u, scalar
+            )
         args = jax.tree.map(jnp.asarray, args)
         args_specs = jax.tree.map(spec_rule(grid.shape, per_axis), args)
 
-        def fn_args(arrays, u, t, args):
-            return eqx.combine(arrays, static)._block_rhs(t, u, args)
+        def fn_args(arrays, u, scalar, args):
+            return fn(eqx.combine(arrays, static), scalar, u, args)
 
         return jax.shard_map(fn_args, mesh=grid.mesh, in_specs=(specs, field, P(), args_specs), out_specs=field)(
-            arrays, u, t, args
+            arrays, u, scalar, args
         )
 
     # --- time-step restriction ----------------------------------------------------------

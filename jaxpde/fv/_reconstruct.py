@@ -55,6 +55,23 @@ class AbstractReconstruction(eqx.Module):
     def __call__(self, v: Array, axis: int) -> tuple[Array, Array]:
         """``(v_left, v_right)`` at the ``N + 1`` faces."""
 
+    @property
+    def piecewise_linear(self) -> bool:
+        """Whether the reconstruction is one linear function per cell, with `slopes` (what
+        the single-stage [`MUSCLHancock`][jaxpde.fv.MUSCLHancock] step evolves)."""
+        return False
+
+    def slopes(self, v: Array, axis: int) -> Array:
+        """The limited slope (the change across the cell) of each of the ``N + 2`` cells
+        from the first ghost cell to the last, for `v` padded as in ``__call__``; the
+        face values are ``v_i ± slope_i / 2``. Only where `piecewise_linear` holds.
+
+        **Arguments:** `v` (padded with `num_ghost` cells on both sides along array
+        `axis`) and `axis`.
+
+        **Returns:** the slopes, length ``N + 2`` along `axis`."""
+        raise ValueError(f"{type(self).__name__} is not piecewise linear; it has no per-cell slopes.")
+
 
 class PiecewiseConstant(AbstractReconstruction):
     """First order (Godunov): the face values are the adjacent cell averages."""
@@ -70,6 +87,16 @@ class PiecewiseConstant(AbstractReconstruction):
     def __call__(self, v, axis):
         n = v.shape[axis] - 2
         return _take(v, 0, n + 1, axis), _take(v, 1, n + 1, axis)
+
+    @property
+    def piecewise_linear(self):
+        return True
+
+    def slopes(self, v, axis):
+        """Zero in every cell (see [`AbstractReconstruction.slopes`][jaxpde.fv.AbstractReconstruction.slopes]).
+
+        **Arguments:** `v`, `axis` as there. **Returns:** zeros like `v`."""
+        return jnp.zeros_like(v)
 
 
 LIMITERS = ("minmod", "mc", "van_leer", "none")
@@ -106,10 +133,25 @@ class MUSCL(AbstractReconstruction):
 
     def __call__(self, v, axis):
         n = v.shape[axis] - 4
-        left, centre, right = (_take(v, s, n + 2, axis) for s in (0, 1, 2))
-        slope = _limited_slope(self.limiter, centre - left, right - centre)
-        plus, minus = centre + 0.5 * slope, centre - 0.5 * slope
+        centre = _take(v, 1, n + 2, axis)
+        half = 0.5 * self.slopes(v, axis)
+        plus, minus = centre + half, centre - half
         return _take(plus, 0, n + 1, axis), _take(minus, 1, n + 1, axis)
+
+    @property
+    def piecewise_linear(self):
+        return True
+
+    def slopes(self, v, axis):
+        """``φ(v_i - v_{i-1}, v_{i+1} - v_i)`` in each of the ``N + 2`` cells from the first
+        ghost cell to the last (see [`AbstractReconstruction.slopes`][jaxpde.fv.AbstractReconstruction.slopes]).
+
+        **Arguments:** `v` (two ghost cells per side along `axis`) and `axis`.
+
+        **Returns:** the slopes, length ``N + 2`` along `axis`."""
+        n = v.shape[axis] - 4
+        left, centre, right = (_take(v, s, n + 2, axis) for s in (0, 1, 2))
+        return _limited_slope(self.limiter, centre - left, right - centre)
 
 
 def _weno5_face(a, b, c, d, e, variant: str, eps: float):

@@ -9,9 +9,13 @@ import jax.numpy as jnp
 from .._abstract import AbstractPDE
 from .._checks import check_int, raise_if
 from .._types import Args, Field
-from ..fv import cfl_dt
+from ..fv import MUSCLHancock, cfl_dt
 from ._explicit import EXPLICIT_STEPPERS
 from ._rollout import _advance, _levels
+
+FV_STEPPERS = {**EXPLICIT_STEPPERS, "muscl_hancock": MUSCLHancock}
+"""The steppers [`solve_to`][jaxpde.integrate.solve_to] takes by name: the explicit
+Runge-Kutta ones and the single-stage [`MUSCLHancock`][jaxpde.fv.MUSCLHancock]."""
 
 
 class CFLSolution(NamedTuple):
@@ -27,15 +31,13 @@ class CFLSolution(NamedTuple):
 
 def _stepper_factory(stepper):
     if isinstance(stepper, str):
-        if stepper not in EXPLICIT_STEPPERS:
-            raise ValueError(
-                f"unknown stepper {stepper!r}; choose one of {', '.join(EXPLICIT_STEPPERS)} or pass a class."
-            )
-        return EXPLICIT_STEPPERS[stepper]
+        if stepper not in FV_STEPPERS:
+            raise ValueError(f"unknown stepper {stepper!r}; choose one of {', '.join(FV_STEPPERS)} or pass a class.")
+        return FV_STEPPERS[stepper]
     if callable(stepper):
         return stepper
     raise TypeError(
-        f"stepper must be a name ({', '.join(EXPLICIT_STEPPERS)}) or a class (pde, dt) -> stepper, got {stepper!r}."
+        f"stepper must be a name ({', '.join(FV_STEPPERS)}) or a class (pde, dt) -> stepper, got {stepper!r}."
     )
 
 
@@ -96,8 +98,9 @@ def solve_to(
     - `pde`: a [`FiniteVolume`][jaxpde.fv.FiniteVolume].
     - `u0`: initial state ``(C, *N)``; `t0`, `t_final`: start and end times.
     - `cfl`: CFL number (0.5 is safe for SSP-RK3 with MUSCL/WENO in 1D and 2D).
-    - `stepper`: ``"ssprk3"`` (default), ``"ssprk2"``, ``"euler"``, ``"rk4"`` or a class
-      ``(pde, dt) -> AbstractStepper``.
+    - `stepper`: ``"ssprk3"`` (default), ``"ssprk2"``, ``"euler"``, ``"rk4"``,
+      ``"muscl_hancock"`` (single stage, [`MUSCLHancock`][jaxpde.fv.MUSCLHancock]) or a
+      class ``(pde, dt) -> AbstractStepper``.
     - `args`: passed to every ``rhs`` call (e.g. a forcing).
     - `max_steps`: the scan length of the differentiable path and a bound for the
       forward path. Required when `u0` or `t_final` are traced (inside ``jit``/``grad``)
