@@ -24,9 +24,10 @@ initial_condition: {kind: riemann, left: [1.0, 0.0, 1.0], right: [0.125, 0.0, 0.
 """
 
 
-def test_fv_simulate_writes_h5_and_png_matching_the_library(tmp_path):
+@pytest.mark.parametrize("stepper", ["ssprk3", "muscl_hancock"])
+def test_fv_simulate_writes_h5_and_png_matching_the_library(tmp_path, stepper):
     cfg = tmp_path / "tube.yaml"
-    cfg.write_text(SMALL)
+    cfg.write_text(SMALL.replace("stepper: ssprk3", f"stepper: {stepper}"))
     assert main(["simulate", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
     traj, times, meta = load_trajectory(tmp_path / "o" / "tube.h5")
     assert traj.shape == (5, 3, 50) and meta["law"] == "euler" and meta["scheme"]["riemann_solver"] == "hllc"
@@ -41,7 +42,7 @@ def test_fv_simulate_writes_h5_and_png_matching_the_library(tmp_path):
     pde = fv.FiniteVolume(law, g, fv.MUSCL("mc"), fv.HLLC(), bc="outflow")
     u = u0
     for k in range(4):
-        u = jp.solve_to(pde, u, times[k + 1], t0=times[k], differentiable=False)
+        u = jp.solve_to(pde, u, times[k + 1], t0=times[k], stepper=stepper, differentiable=False)
     np.testing.assert_allclose(traj[-1], np.asarray(u), rtol=1e-12)
 
 

@@ -2,7 +2,7 @@
 
 Config keys: ``law`` (euler | shallow_water | burgers | advection), ``parameters``
 (keyword arguments of the law), ``grid`` (``num_cells``, ``lower``, ``upper``),
-``scheme`` (``reconstruction``, ``riemann_solver``, ``stepper``, ``cfl``), ``boundary``
+``scheme`` (``reconstruction``, ``riemann_solver``, ``stepper`` incl. ``muscl_hancock``, ``cfl``), ``boundary``
 (one name for all sides, or one entry per axis: a name or ``[lower, upper]``; names
 periodic | outflow | reflective | fixed), ``source`` (``kind`` of
 [`jaxpde.fv.SOURCES`][jaxpde.fv.SOURCES] and its arguments), ``initial_condition`` (``kind`` and its
