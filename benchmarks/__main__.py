@@ -31,6 +31,7 @@ GROUPS = {
     "memory": ("memory_rollout", "reverse-mode memory with and without checkpointing"),
     "elliptic": ("bench_elliptic", "pressure solvers on a channel with a cylinder"),
     "scaling": ("scaling", "work and communication per device over 1-8 devices"),
+    "compile": ("compile_times", "compile time of the shipped configs, first run and second (cache)"),
 }
 PEERS = ("jax", "jaxlib", "equinox", "diffrax", "optax", "lineax", "exponax", "jax-cfd", "torch", "neuraloperator")
 

@@ -13,7 +13,7 @@ from .._abstract import AbstractPDE, AbstractStepper
 from .._checks import check_int
 from ._cfl import solve_to
 from ._rollout import rollout
-from ._solve import solve
+from ._solve import failure_message, solve
 
 
 def rollout_advance(stepper: AbstractStepper, save_every: int = 1):
@@ -75,10 +75,12 @@ def solve_advance(pde: AbstractPDE, times, *, max_steps: int = 100_000, noise=No
             extra["brownian_tol"] = dt0 / 4 if dt0 is not None else horizon / max_steps / 8
     used = {"num_steps": 0}
 
+    # no runtime check inside (throw=False): a program holding one is never stored in the
+    # persistent compilation cache; the result is checked here on the host instead
     @eqx.filter_jit
     def chunk(u, ts, budget):
-        sol = solve(pde, u, ts[0], ts[-1], saveat=ts[1:], max_steps=budget, **solve_kwargs, **extra)
-        return sol.us, sol.stats
+        sol = solve(pde, u, ts[0], ts[-1], saveat=ts[1:], max_steps=budget, throw=False, **solve_kwargs, **extra)
+        return sol.us, sol.stats, sol.result
 
     def advance(u, index, n):
         left = max_steps - used["num_steps"]
@@ -89,13 +91,10 @@ def solve_advance(pde: AbstractPDE, times, *, max_steps: int = 100_000, noise=No
             )
         # the budget is static in diffrax: round it up to a power of two to bound recompiles
         budget = min(max_steps, 2 ** math.ceil(math.log2(left)))
-        try:
-            frames, stats = chunk(jnp.asarray(u), jnp.asarray(times[index : index + n + 1]), budget)
-            frames = jax.block_until_ready(frames)
-        except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as e:  # solve's runtime checks
-            msg = str(e)
-            line = next((ln for ln in msg.splitlines() if "jaxpde.solve" in ln), msg.strip().splitlines()[-1])
-            raise RuntimeError(f"{line.strip()} (between t = {times[index]:.6g} and {times[index + n]:.6g})") from None
+        frames, stats, result = chunk(jnp.asarray(u), jnp.asarray(times[index : index + n + 1]), budget)
+        failure = failure_message(result, frames, budget)
+        if failure is not None:
+            raise RuntimeError(f"{failure} (between t = {times[index]:.6g} and {times[index + n]:.6g})")
         info = {k: int(stats[k]) for k in ("num_steps", "num_accepted_steps", "num_rejected_steps")}
         used["num_steps"] += info["num_steps"]
         if used["num_steps"] > max_steps:

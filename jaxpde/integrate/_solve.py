@@ -107,6 +107,32 @@ class Solution(eqx.Module):
         return self.us[-1]
 
 
+_NONFINITE = (
+    "jaxpde.solve produced a non-finite state (NaN or inf). With fixed steps this usually "
+    "means dt is too large for stability; use an adaptive solver or a smaller dt0."
+)
+
+
+def failure_message(result, ys, max_steps: int) -> str | None:
+    """The error [`solve`][jaxpde.solve] would raise for a finished solve, checked on the
+    host (for ``solve(..., throw=False)`` inside a compiled function: a runtime check
+    inside would make the program uncacheable, since JAX does not store programs with
+    host callbacks in its persistent compilation cache).
+
+    **Arguments:** the diffrax `result`, the saved states `ys` and the `max_steps` used.
+
+    **Returns:** the message, or ``None`` if the solve succeeded with finite states."""
+    if not bool(result == diffrax.RESULTS.successful):
+        for name, message in _FAILURES:
+            item = getattr(diffrax.RESULTS, name, None)
+            if item is not None and bool(result == item):
+                return "jaxpde.solve failed: " + message.format(max_steps=max_steps)
+        return "jaxpde.solve failed: diffrax did not report success."
+    if not bool(jnp.all(jnp.isfinite(jnp.asarray(ys)))):
+        return _NONFINITE
+    return None
+
+
 def _check_result(sol: diffrax.Solution, ys, max_steps: int):
     """Turn a failed diffrax result, or a non-finite state, into a runtime error."""
     result = sol.result
@@ -123,13 +149,7 @@ def _check_result(sol: diffrax.Solution, ys, max_steps: int):
     index = jnp.where(jnp.any(jnp.stack(preds)), index, len(messages) - 1)
     ys = branched_raise_if(ys, failed, index, messages)
     nonfinite = ~jnp.all(jnp.isfinite(ys))
-    ys = raise_if(
-        ys,
-        nonfinite,
-        "jaxpde.solve produced a non-finite state (NaN or inf). With fixed steps this usually "
-        "means dt is too large for stability; use an adaptive solver or a smaller dt0.",
-    )
-    return ys
+    return raise_if(ys, nonfinite, _NONFINITE)
 
 
 def solve(
