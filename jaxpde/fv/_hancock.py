@@ -33,7 +33,10 @@ class MUSCLHancock(AbstractStepper):
     ``transverse=True`` (default) the predictor sums all axes (the unsplit scheme); with
     ``transverse=False`` each axis's faces see only that axis's term. For scalar linear
     advection the latter *is* the limited Lax-Wendroff scheme of van Leer applied along
-    each axis (face value ``u_i + (1 - c) σ_i / 2`` upwind, Courant number ``c``).
+    each axis (face value ``u_i + (1 - c) σ_i / 2`` upwind, Courant number ``c``); it
+    lacks the cross-derivative term of the Lax-Wendroff expansion, so for flow oblique
+    to the grid it is only first order (measured orders 0.98, 1.00 against 2.66, 2.38
+    for the unsplit step), and cheaper.
 
     **Stability.** Linear stability in 1D for ``|c| ≤ 1``; in several dimensions use
     [`cfl_dt`][jaxpde.fv.cfl_dt] (which sums the axes' rates) with ``cfl ≤ 0.9``. The
