@@ -261,6 +261,14 @@ def fv_checks(out, slow):
         out,
     )
     compare(
+        "euler2d_muscl_hancock_dimensional",
+        hancock,
+        lambda p, u: jaxpde.rollout(fv.MUSCLHancock(p["pde"], 2e-3, transverse=False), u, 5)[-1],
+        u0,
+        lambda p: p["pde"].law.gamma,
+        out,
+    )
+    compare(
         "euler2d_inflow_profile",
         inflow,
         lambda p, u: jaxpde.rollout(jaxpde.integrate.SSPRK3(p["pde"], 2e-3), u, 5)[-1],

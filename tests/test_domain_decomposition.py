@@ -62,7 +62,12 @@ def test_split_spectral_fields():
 @pytest.mark.slow  # ~2 min on 2 cores
 def test_split_finite_volume_fields():
     out = _run("fv")
-    for name in ("shallow_water_walls", "euler2d_inflow_profile", "euler2d_muscl_hancock"):
+    for name in (
+        "shallow_water_walls",
+        "euler2d_inflow_profile",
+        "euler2d_muscl_hancock",
+        "euler2d_muscl_hancock_dimensional",
+    ):
         _check_case(name, out[name])
         # halos travel by ppermute; nothing is transposed
         assert out[name]["forward_communication"]["collective-permute"] > 0

@@ -15,6 +15,14 @@ class AbstractBalance(eqx.Module):
     """A strategy for ``-∂_a F_a(u)`` (plus any source it must balance) along one axis of
     a [`FiniteVolume`][jaxpde.fv.FiniteVolume]. A law chooses its own through ``law.balance()``."""
 
+    @property
+    def plain_flux_divergence(self) -> bool:
+        """Whether ``-∂_a F_a(u)`` is the whole balance: the faces carry nothing but the
+        numerical flux of the reconstructed values (single-stage steps such as
+        [`MUSCLHancock`][jaxpde.fv.MUSCLHancock] rely on it). Returns ``False`` unless a
+        strategy says otherwise."""
+        return False
+
     @abc.abstractmethod
     def check(self, law, grid) -> None:
         """Raise ``ValueError`` if the strategy cannot serve `law` on `grid`."""
@@ -31,6 +39,11 @@ class AbstractBalance(eqx.Module):
 
 class Conservative(AbstractBalance):
     """``-(F_{i+½} - F_{i-½}) / Δx``: reconstruct the faces, apply the numerical flux."""
+
+    @property
+    def plain_flux_divergence(self) -> bool:
+        """Returns ``True``: the faces carry only the numerical flux."""
+        return True
 
     def check(self, law, grid):
         pass

@@ -7,7 +7,6 @@ import jax.numpy as jnp
 from .._abstract import AbstractStepper
 from .._checks import check_dt as _check_dt
 from .._types import Args, Field
-from ._balance import Conservative
 from ._finite_volume import FiniteVolume
 from ._util import materialise
 from ._util import take as _take
@@ -72,7 +71,7 @@ class MUSCLHancock(AbstractStepper):
                 f"MUSCLHancock evolves piecewise-linear cells; the reconstruction "
                 f"{type(pde.reconstruction).__name__} is not (use MUSCL, or an SSP-RK stepper for WENO5)."
             )
-        if not isinstance(pde.law.balance(), Conservative):
+        if not pde.law.balance().plain_flux_divergence:
             raise ValueError(
                 f"MUSCLHancock needs a plainly conservative law; {type(pde.law).__name__} balances its "
                 f"source ({type(pde.law.balance()).__name__}): use an SSP-RK stepper."
@@ -108,9 +107,13 @@ def _hancock_increment(transverse: bool):
             forcing = forcing + jnp.broadcast_to(jnp.asarray(extras["args"]), u.shape).astype(dtype)
         keep = extras.get("keep")
 
-        def predictor(rate):
-            step = 0.5 * dt * (rate + forcing)
-            return step if keep is None else keep * step
+        def predictor(rate, a=None):
+            f, k = forcing, keep
+            if a is not None:  # on the cells -1 .. n of a periodic axis `a`
+                f = f if isinstance(f, float) else pde.pad(f, a, 1)
+                k = k if k is None else pde.pad(k[None], a, 1)[0]
+            step = 0.5 * dt * (rate + f)
+            return step if k is None else k * step
 
         halves, centres, rates, evolved = [], [], [], []
         for a in range(grid.ndim):
@@ -119,20 +122,21 @@ def _hancock_increment(transverse: bool):
             w = law.to_reconstruction(pde.pad(u, a, g))
             half = materialise(0.5 * rec.slopes(w, ax))  # cells -1 .. n
             centre = _take(w, g - 1, n + 2, ax)
-            if transverse:
-                wc, hc = _take(centre, 1, n, ax), _take(half, 1, n, ax)
-            else:  # evolve the ghost cells too (along this axis only), as they are
-                wc, hc = centre, half
+            # Without transverse terms, each axis's faces see only that axis's predictor. On a
+            # periodic axis the ghost cells -1 and n are evolved in place (they are copies of
+            # cells n-1 and 0, so this equals padding the evolved state, in one fused pass);
+            # elsewhere the boundary conditions are applied to the evolved state.
+            direct = not transverse and pde.periodic_axes[a]
+            wc, hc = (centre, half) if direct else (_take(centre, 1, n, ax), _take(half, 1, n, ax))
             f_plus = law.flux(law.from_reconstruction(wc + hc), a)
             f_minus = law.flux(law.from_reconstruction(wc - hc), a)
             rate = -(f_plus - f_minus) / grid.spacing[a]
-            if not transverse:
-                if keep is not None or not isinstance(forcing, float):
-                    rate = _take(rate, 1, n, ax)
-                    u_half = pde.pad(u + predictor(rate), a, 1)
-                else:
-                    u_half = _take(pde.pad(u, a, g), g - 1, n + 2, ax) + predictor(rate)
-                evolved.append(law.to_reconstruction(u_half))
+            if direct:
+                u_ext = _take(pde.pad(u, a, g), g - 1, n + 2, ax)
+                evolved.append(law.to_reconstruction(u_ext + predictor(rate, a)))
+                rate = _take(rate, 1, n, ax)
+            elif not transverse:
+                evolved.append(law.to_reconstruction(pde.pad(u + predictor(rate), a, 1)))
             rates.append(rate)
             halves.append(half)
             centres.append(centre)
