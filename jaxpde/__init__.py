@@ -10,6 +10,7 @@ from . import metrics as metrics
 from . import nn as nn
 from . import pointwise as pointwise
 from . import spectral as spectral
+from ._abstract import AbstractFrozen as AbstractFrozen
 from ._abstract import AbstractPDE as AbstractPDE
 from ._abstract import AbstractPointwise as AbstractPointwise
 from ._abstract import AbstractStepper as AbstractStepper

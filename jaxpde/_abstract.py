@@ -145,3 +145,28 @@ class AbstractStepper(eqx.Module):
     def read_carry(self, carry) -> Field:
         """The field held by a carry."""
         return carry
+
+
+class AbstractFrozen(eqx.Module):
+    """A part of a model whose array leaves are fixed statistics of the data (e.g. the
+    per-channel shifts and scales of [`nn.Normalisation`][jaxpde.nn.Normalisation]), not
+    parameters: [`train.trainable`][jaxpde.train.trainable] leaves them out, so training
+    neither updates nor weight-decays them. They stay ordinary array leaves: saved with
+    the model, and differentiable when a user asks for it explicitly."""
+
+
+def trainable(model) -> object:
+    """The filter spec of the trainable leaves of `model`: every inexact array leaf except
+    those inside an [`AbstractFrozen`][jaxpde.AbstractFrozen] part.
+
+    **Arguments:** `model` (any pytree).
+
+    **Returns:** a pytree of booleans with the structure of `model`, for
+    ``eqx.filter(model, spec)`` / ``eqx.partition(model, spec)``."""
+
+    def spec(node):
+        if isinstance(node, AbstractFrozen):
+            return jax.tree.map(lambda _: False, node)
+        return eqx.is_inexact_array(node)
+
+    return jax.tree.map(spec, model, is_leaf=lambda x: isinstance(x, AbstractFrozen))

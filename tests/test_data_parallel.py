@@ -20,21 +20,23 @@ _SCRIPT = textwrap.dedent("""
     n = int(sys.argv[1])
     assert len(jax.devices()) >= n
     B, T = 16, 3
+    trajs = 2.0 + 3.0 * jax.random.normal(jax.random.key(1), (B, T, 1, 16, 16))
     model = nn.OperatorStepper(nn.FNO(1, 1, modes=4, width=8, depth=2, ndim=2, key=jax.random.key(0)), 0.1)
-    trajs = jax.random.normal(jax.random.key(1), (B, T, 1, 16, 16))
+    model = model.with_statistics(trajs, num_spatial_dims=2)  # fixed statistics: never trained
     batch = {"trajectories": trajs, "parameters": {}}
     opt = optax.adamw(1e-3)
     loss = lambda m, b: train.one_step_loss(m, b)
-    out = {}
+    out = {"statistics": [np.asarray(a).tolist() for a in jax.tree.leaves((model.inputs, model.outputs))]}
     for label, mesh in (("one", None), ("many", train.data_mesh(jax.devices()[:n]))):
-        m, s = model, opt.init(eqx.filter(model, eqx.is_inexact_array))
+        m, s = model, opt.init(eqx.filter(model, train.trainable(model)))
         b = batch
         if mesh is not None:
             m, s, b = train.replicate(m, mesh), train.replicate(s, mesh), train.shard_batch(batch, mesh)
         step = train.make_step(loss, opt, mesh=mesh)
         new, _, value = step(m, s, b)
         out[label] = {"loss": float(value),
-                      "weights": np.asarray(new.model.spectral[0].weights.pair).ravel().tolist()}
+                      "weights": np.asarray(new.model.spectral[0].weights.pair).ravel().tolist(),
+                      "statistics": [np.asarray(a).tolist() for a in jax.tree.leaves((new.inputs, new.outputs))]}
         if mesh is not None:
             hlo = step.lower(m, s, b).compile().compiled.as_text()
             out["all_gathers"] = hlo.count("all-gather")
@@ -69,6 +71,8 @@ def test_data_parallel_step_divides_the_fft_work(tmp_path, n):
     assert out["collectives"] == ["all-reduce"], out["collectives"]  # the loss and gradient means only
     np.testing.assert_allclose(out["many"]["loss"], out["one"]["loss"], rtol=1e-10)
     np.testing.assert_allclose(out["many"]["weights"], out["one"]["weights"], rtol=1e-9, atol=1e-12)
+    for label in ("one", "many"):  # adamw's weight decay leaves the normalisation statistics alone
+        assert out[label]["statistics"] == out["statistics"], label
     # evaluation (rollout nRMSE) per device too: no gather, FFTs on B/n trajectories
     np.testing.assert_allclose(out["eval_many"], out["eval_one"], rtol=1e-10)
     assert out["eval_all_gathers"] == 0, out

@@ -352,13 +352,13 @@ def evaluate_rom(cfg, run_dir: Path, *, compare=(), progress=None) -> dict:
     import numpy as np
 
     from ..rom import plot_errors, pod_errors, projection_errors
-    from ..train import Checkpointer
+    from ..train import Checkpointer, trainable
     from ._build import build_optimiser
 
     pde, model, batches, (train_trajs, train_params), (test_trajs, test_params), k_fit = _setup(cfg, run_dir, progress)
     opt = build_optimiser(cfg)
     ckpt = Checkpointer(run_dir / "checkpoints", every=cfg.training["checkpoint_every"])
-    model, _, _, meta = ckpt.restore(model, opt.init(eqx.filter(model, eqx.is_inexact_array)), k_fit)
+    model, _, _, meta = ckpt.restore(model, opt.init(eqx.filter(model, trainable(model))), k_fit)
     ckpt.close()
     n_tr = cfg.rom["train_frames"]
     label = {"phirom": "Φ-ROM", "dino": "DINo-style (data-driven)", "pinn_rom": "PINN-ROM"}[cfg.task]

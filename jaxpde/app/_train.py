@@ -513,7 +513,7 @@ def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
     import equinox as eqx
     import numpy as np
 
-    from ..train import Checkpointer, rollout_nrmse
+    from ..train import Checkpointer, rollout_nrmse, trainable
     from ..viz import plot_error_curves
 
     run_dir = Path(run_dir)
@@ -526,7 +526,7 @@ def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
     opt = build_optimiser(cfg)
 
     ckpt = Checkpointer(run_dir / "checkpoints", every=cfg.training["checkpoint_every"])
-    model, _, _, meta = ckpt.restore(model, opt.init(eqx.filter(model, eqx.is_inexact_array)), k_fit)
+    model, _, _, meta = ckpt.restore(model, opt.init(eqx.filter(model, trainable(model))), k_fit)
     ckpt.close()
     test = _dataset(cfg, sampler, run_dir, "test", cfg.data["test_samples"], progress)
     horizon = test.shape[0] - 1

@@ -30,6 +30,7 @@ from ._neural_de import (
 from ._neural_de import (
     NeuralODE as NeuralODE,
 )
+from ._normalise import Normalisation as Normalisation
 from ._operators import (
     OPERATORS as OPERATORS,
 )

@@ -10,6 +10,7 @@ from jaxtyping import Array
 
 from .._abstract import AbstractStepper
 from .._checks import check_int
+from ._normalise import Normalisation, stepper_statistics
 
 
 def _as_modes(modes, ndim: int) -> tuple[int, ...]:
@@ -310,25 +311,52 @@ class OperatorStepper(AbstractStepper):
     the default) or ``model(u)``. It satisfies [`AbstractStepper`][jaxpde.AbstractStepper], so a
     trained operator rolls out with [`jaxpde.rollout`][jaxpde.rollout] like any solver.
 
+    With normalisations the network sees and predicts standardised channels:
+    ``u_next = u + outputs.denormalise(model(inputs.normalise(u)))`` (residual), so a
+    network whose increments are 100× smaller than the state still trains on order-one
+    targets. [`with_statistics`][jaxpde.nn.OperatorStepper.with_statistics] fits both
+    from training trajectories; they are fixed statistics
+    ([`Normalisation`][jaxpde.nn.Normalisation]), saved with the model and not trained.
+
     **Arguments:**
 
     - `model`: a module mapping ``(C, *N) -> (C, *N)`` (e.g. [`FNO`][jaxpde.nn.FNO]).
     - `dt`: the time step the model was trained for (metadata; not used in the map).
     - `residual`: predict the increment rather than the next state.
+    - `inputs`, `outputs`: optional [`Normalisation`][jaxpde.nn.Normalisation] of the
+      network's input (the state) and output (the increment, or the next state).
     """
 
     model: Callable
     dt: float = eqx.field(static=True)
     residual: bool = eqx.field(static=True)
+    inputs: Normalisation | None
+    outputs: Normalisation | None
 
-    def __init__(self, model, dt, *, residual=True):
+    def __init__(self, model, dt, *, residual=True, inputs=None, outputs=None):
         self.model = model
         self.dt = float(dt)
         self.residual = bool(residual)
+        self.inputs, self.outputs = inputs, outputs
+
+    def with_statistics(self, trajectories, *, num_spatial_dims: int) -> "OperatorStepper":
+        """This stepper with per-channel normalisations fitted to `trajectories`
+        ``(..., T, C, *N)`` (e.g. a dataset's ``(B, T, C, *N)``): the inputs' from every
+        frame but the last, the outputs' from the training targets (increments
+        ``u_{t+1} - u_t`` when `residual`, else the next frames).
+
+        **Arguments:** `trajectories`, `num_spatial_dims` (the length of ``N``).
+
+        **Returns:** a new `OperatorStepper` with the same network."""
+        inputs, outputs = stepper_statistics(trajectories, residual=self.residual, num_spatial_dims=num_spatial_dims)
+        return OperatorStepper(self.model, self.dt, residual=self.residual, inputs=inputs, outputs=outputs)
 
     def __call__(self, u, args=None):
-        x = u.astype(_compute_dtype(self.model, u))
+        x = u if self.inputs is None else self.inputs.normalise(u)
+        x = x.astype(_compute_dtype(self.model, u))
         out = (self.model(x) if args is None else self.model(x, args)).astype(u.dtype)
+        if self.outputs is not None:
+            out = self.outputs.denormalise(out)
         return u + out if self.residual else out
 
 

@@ -3,6 +3,7 @@ the jitted step), losses, ``make_step``, the ``fit`` loop with orbax checkpoints
 resume (on [`RunLoop`][jaxpde.train.RunLoop], the outer loop shared with the design optimisers), and data
 parallelism over a device mesh."""
 
+from .._abstract import trainable as trainable
 from ._checkpoint import Checkpointer as Checkpointer
 from ._checkpoint import CheckpointError as CheckpointError
 from ._data import (
@@ -19,6 +20,9 @@ from ._data import (
 )
 from ._data import (
     online_batches as online_batches,
+)
+from ._fit import (
+    Curriculum as Curriculum,
 )
 from ._fit import (
     DatasetBatches as DatasetBatches,

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._abstract import AbstractStepper
+from .._abstract import AbstractStepper, trainable
 from .._checks import check_int
 from ..metrics import nrmse
 from ._data import TrajectoryDataset, online_batches
@@ -85,6 +85,63 @@ class DatasetBatches:
                 batch["trajectories"], take.reshape(take.shape + (1,) * (batch["trajectories"].ndim - 2)), axis=1
             )
         return batch
+
+
+class Curriculum:
+    """Batches of `data` with a teacher-forcing length that falls linearly during training,
+    for [`rollout_loss`][jaxpde.train.rollout_loss]: step `step` gets
+    ``batch["teacher_forcing"]`` ``= round(start + (end - start) * min(step / (fraction *
+    num_steps), 1))`` for every trajectory, so training moves from one-step teacher
+    forcing (``start = horizon``) to free-running unrolls (``end = 0``) over the first
+    `fraction` of the run and stays free running after (Takamoto, Alesiani & Niepert,
+    ICML 2023). The length is data, so the jitted step compiles once.
+
+    **Arguments:**
+
+    - `data`: a [`DatasetBatches`][jaxpde.train.DatasetBatches] (online batches are made
+      inside the compiled step and cannot carry a schedule).
+    - `horizon`: the unroll length of the loss.
+    - `num_steps`: the length of the run.
+    - `start`, `end`: teacher-forced steps at the beginning (default `horizon`) and at the
+      end of the transition (default 0).
+    - `fraction`: the part of the run over which the length falls (default 0.5).
+    """
+
+    online = False
+
+    def __init__(self, data, *, horizon: int, num_steps: int, start: int | None = None, end: int = 0, fraction=0.5):
+        if getattr(data, "online", False):
+            raise ValueError(
+                "Curriculum needs host-side batches (DatasetBatches); online batches are made inside the step."
+            )
+        self.data = data
+        self.horizon = check_int(horizon, "horizon")
+        self.num_steps = check_int(num_steps, "num_steps")
+        self.start = self.horizon if start is None else check_int(start, "start", minimum=0)
+        self.end = check_int(end, "end", minimum=0)
+        if max(self.start, self.end) > self.horizon:
+            raise ValueError(f"teacher-forced steps must be at most the horizon {self.horizon}, got {start}, {end}.")
+        self.fraction = float(fraction)
+        if not 0 < self.fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {fraction}.")
+        self.batch_size = data.batch_size
+
+    def teacher_forcing(self, step: int) -> int:
+        """The teacher-forced steps at optimisation step `step`. **Returns:** an ``int``."""
+        done = min(step / (self.fraction * self.num_steps), 1.0)
+        return int(round(self.start + (self.end - self.start) * done))
+
+    def position(self, step: int) -> dict:
+        return self.data.position(step)
+
+    def describe(self) -> dict:
+        sched = {"horizon": self.horizon, "start": self.start, "end": self.end, "fraction": self.fraction}
+        return {**self.data.describe(), "curriculum": sched}
+
+    def __call__(self, step: int) -> dict:
+        batch = self.data(step)
+        n = len(batch["trajectories"])
+        return {**batch, "teacher_forcing": np.full((n,), self.teacher_forcing(step), np.int32)}
 
 
 class OnlineBatches:
@@ -277,7 +334,7 @@ def fit(
     num_steps = check_int(num_steps, "num_steps")
     mesh = data_mesh() if mesh is None else mesh
     check_batch_size(data.batch_size, mesh)
-    opt_state = optimiser.init(eqx.filter(model, eqx.is_inexact_array))
+    opt_state = optimiser.init(eqx.filter(model, trainable(model)))
     identity = {"data": data.describe(), "config": config}
     with RunLoop(
         run_dir,

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .._abstract import AbstractStepper
+from .._abstract import AbstractStepper, trainable
 from .._checks import check_int
 
 
@@ -58,7 +58,13 @@ def one_step_loss(model: Callable, batch: dict, *, conditioned: bool = False) ->
 
 
 def rollout_loss(
-    model: Callable, batch: dict, horizon: int, *, pushforward: bool = False, conditioned: bool = False
+    model: Callable,
+    batch: dict,
+    horizon: int,
+    *,
+    pushforward: bool = False,
+    conditioned: bool = False,
+    teacher_forcing: int | None = None,
 ) -> jax.Array:
     r"""Mean relative squared error of an autoregressive unroll of `horizon` steps from
     each trajectory's first frame, with gradients through the unroll.
@@ -69,7 +75,17 @@ def rollout_loss(
     model learns to correct its own error distribution at the cost of one step of
     backpropagation. ``conditioned`` as in [`one_step_loss`][jaxpde.train.one_step_loss].
 
-    **Arguments:** `model`, `batch`, `horizon`, `pushforward`, `conditioned`.
+    **Teacher forcing.** With ``teacher_forcing=k`` the first ``k`` steps start from the
+    solver's frames (``û_{t+1} = model(u_t)`` for ``t < k``) and the rest from the
+    model's own predictions: ``k = horizon`` is one-step training on the first `horizon`
+    pairs, ``k = 0`` the free-running unroll. Without the argument, a per-trajectory
+    ``batch["teacher_forcing"]`` ``(B,)`` is used when present, which is how a
+    [`Curriculum`][jaxpde.train.Curriculum] moves training from teacher forcing to free
+    running (the curriculum of Takamoto, Alesiani & Niepert, "Learning Neural PDE Solvers
+    with Parameter-Guided Channel Attention", ICML 2023) without recompiling.
+
+    **Arguments:** `model`, `batch`, `horizon`, `pushforward`, `conditioned`,
+    `teacher_forcing`.
 
     **Returns:** the scalar loss.
     """
@@ -79,18 +95,28 @@ def rollout_loss(
         raise ValueError(
             f"horizon {horizon} needs trajectories of at least {horizon + 1} frames, got {trajs.shape[1]}."
         )
+    if teacher_forcing is not None:
+        forced = jnp.full((trajs.shape[0],), check_int(teacher_forcing, "teacher_forcing", minimum=0))
+    else:
+        forced = batch.get("teacher_forcing")
+    if forced is not None and pushforward:
+        raise ValueError("rollout_loss: choose either pushforward or teacher forcing, not both.")
 
-    def unroll(u0, p):
+    def unroll(traj, p, k):
         step = _stepper(model, p)
 
-        def body(u, _):
+        def body(u, xs):
+            t, truth = xs
+            if k is not None:
+                u = jnp.where(t < k, truth, u)
             nxt = step(lax.stop_gradient(u) if pushforward else u)
             return nxt, nxt
 
-        _, preds = lax.scan(body, u0, None, length=horizon)
+        _, preds = lax.scan(body, traj[0], (jnp.arange(horizon), traj[:horizon]))
         return preds
 
-    preds = jax.vmap(unroll)(trajs[:, 0], parameter_vector(batch) if conditioned else None)
+    p = parameter_vector(batch) if conditioned else None
+    preds = jax.vmap(unroll)(trajs, p, forced)
     target = trajs[:, 1 : horizon + 1]
     if pushforward:
         return _relative_mse(preds[:, -1], target[:, -1])
@@ -112,7 +138,8 @@ def make_step(
     a pair ``(loss, {name: scalar})`` of the loss and terms to log (then the step returns
     ``(model, opt_state, loss, terms)``); `optimiser` is an optax
     ``GradientTransformation`` initialised with
-    ``optimiser.init(eqx.filter(model, eqx.is_inexact_array))``.
+    ``optimiser.init(eqx.filter(model, train.trainable(model)))`` (every inexact array
+    leaf outside the fixed statistics of an [`AbstractFrozen`][jaxpde.AbstractFrozen] part).
 
     With `make_batch` (online data), the third argument is a PRNG key and the batch is
     ``make_batch(key)``, made inside the compiled step (constrained to `batch_sharding`
@@ -169,12 +196,13 @@ def _data_parallel_grad(loss_fn, make_batch, mesh):
 
     def run(params, static, batch):
         batch_spec = P() if make_batch is not None else jax.tree.map(lambda _: P(DATA_AXIS), batch)
+        frozen, rest = eqx.partition(static, eqx.is_array)  # fixed statistics enter replicated
         return jax.shard_map(
-            lambda p, b: local(p, static, b),
+            lambda p, f, b: local(p, eqx.combine(f, rest), b),
             mesh=mesh,
-            in_specs=(P(), batch_spec),
+            in_specs=(P(), P(), batch_spec),
             out_specs=((P(), P()), P()),
-        )(params, batch)
+        )(params, frozen, batch)
 
     return run
 
@@ -186,16 +214,17 @@ def _cached_step(loss_fn, optimiser, make_batch, batch_sharding, mesh, has_aux=F
 
     @eqx.filter_jit
     def step(model, opt_state, batch):
-        params = eqx.filter(model, eqx.is_inexact_array)
+        params, static = eqx.partition(model, trainable(model))
         if grad_fn is not None:
-            dynamic, static = eqx.partition(model, eqx.is_inexact_array)
-            (loss, terms), grads = grad_fn(dynamic, static, batch)
+            (loss, terms), grads = grad_fn(params, static, batch)
         else:
             if make_batch is not None:
                 batch = make_batch(batch)
                 if batch_sharding is not None:
                     batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-            (loss, terms), grads = eqx.filter_value_and_grad(full_loss, has_aux=True)(model, batch)
+            (loss, terms), grads = jax.value_and_grad(lambda p: full_loss(eqx.combine(p, static), batch), has_aux=True)(
+                params
+            )
         updates, opt_state = optimiser.update(grads, opt_state, params)
         if has_aux:
             return eqx.apply_updates(model, updates), opt_state, loss, terms

@@ -1,0 +1,177 @@
+"""Training for long rollouts: per-channel normalisation stored with a learned stepper
+(fixed statistics that training leaves alone), unrolled losses with teacher forcing and a
+curriculum from teacher forcing to free running (float64 finite differences)."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxpde import AbstractFrozen, nn, train
+
+
+def _trajectories(key=0, shape=(3, 5, 2, 12)):
+    rng = np.random.default_rng(key)
+    base = np.asarray([2.0, -1.0])[None, None, :, None]
+    return jnp.asarray(base + np.asarray([0.5, 3.0])[None, None, :, None] * rng.normal(size=shape))
+
+
+def _conv(key=0):
+    return eqx.nn.Conv1d(2, 2, 3, padding=1, padding_mode="CIRCULAR", key=jax.random.key(key))
+
+
+def test_normalisation_statistics_and_round_trip():
+    trajs = _trajectories()
+    norm = nn.Normalisation.from_samples(trajs, num_spatial_dims=1)
+    flat = np.moveaxis(np.asarray(trajs), 2, 0).reshape(2, -1)
+    np.testing.assert_allclose(np.asarray(norm.shift), flat.mean(axis=1), rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(norm.scale), flat.std(axis=1), rtol=1e-13)
+    z = jax.vmap(jax.vmap(norm.normalise))(trajs)
+    zf = np.moveaxis(np.asarray(z), 2, 0).reshape(2, -1)
+    np.testing.assert_allclose(zf.mean(axis=1), 0, atol=1e-13)
+    np.testing.assert_allclose(zf.std(axis=1), 1, rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(norm.denormalise(norm.normalise(trajs[0, 0]))), trajs[0, 0], rtol=1e-14)
+    # a constant channel gets a floor, not a division by zero
+    const = nn.Normalisation.from_samples(
+        jnp.stack([trajs[:, :, 0], 0 * trajs[:, :, 1] + 4.0], axis=2), num_spatial_dims=1
+    )
+    assert float(const.scale[1]) > 0 and float(const.shift[1]) == 4.0
+    with pytest.raises(ValueError, match="positive"):
+        nn.Normalisation(jnp.zeros(2), jnp.asarray([1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"\(C,\)"):
+        nn.Normalisation(jnp.zeros(2), jnp.ones(3))
+    with pytest.raises(ValueError, match="2 channels"):
+        norm.normalise(jnp.ones((3, 12)))
+
+
+def test_normalised_stepper_is_the_documented_map():
+    trajs = _trajectories()
+    net = _conv()
+    for residual in (True, False):
+        stepper = nn.OperatorStepper(net, 0.1, residual=residual).with_statistics(trajs, num_spatial_dims=1)
+        first = np.asarray(trajs[:, :-1])
+        target = np.asarray(trajs[:, 1:]) - (first if residual else 0)
+        np.testing.assert_allclose(np.asarray(stepper.inputs.shift), first.mean(axis=(0, 1, 3)), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(stepper.outputs.scale), target.std(axis=(0, 1, 3)), rtol=1e-12)
+        u = trajs[0, 0]
+        sh = lambda a: np.asarray(a)[:, None]  # noqa: E731
+        x = (np.asarray(u) - sh(stepper.inputs.shift)) / sh(stepper.inputs.scale)
+        out = np.asarray(net(jnp.asarray(x))) * sh(stepper.outputs.scale) + sh(stepper.outputs.shift)
+        expected = np.asarray(u) + out if residual else out
+        np.testing.assert_allclose(np.asarray(stepper(u)), expected, rtol=1e-12)
+
+
+def test_training_leaves_the_statistics_alone():
+    trajs = _trajectories()
+    model = nn.OperatorStepper(_conv(), 0.1).with_statistics(trajs, num_spatial_dims=1)
+    spec = train.trainable(model)
+    assert not any(
+        jax.tree.leaves(
+            eqx.filter(spec, lambda s: isinstance(s, AbstractFrozen), is_leaf=lambda x: isinstance(x, AbstractFrozen))
+        )
+    )
+    assert jax.tree.leaves(spec.inputs) == [False, False] and all(jax.tree.leaves(spec.model))
+    opt = optax.adamw(1e-2, weight_decay=0.5)  # a decay that would move any trained leaf
+    state = opt.init(eqx.filter(model, spec))
+    step = train.make_step(lambda m, b: train.one_step_loss(m, b), opt)
+    new = model
+    for _ in range(3):
+        new, state, _ = step(new, state, {"trajectories": trajs})
+    for a, b in zip(jax.tree.leaves((model.inputs, model.outputs)), jax.tree.leaves((new.inputs, new.outputs))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not np.allclose(np.asarray(new.model.weight), np.asarray(model.model.weight))
+
+
+def _manual_unroll(step, traj, horizon, k):
+    u, preds = traj[0], []
+    for t in range(horizon):
+        u = step(traj[t] if t < k else u)
+        preds.append(u)
+    return jnp.stack(preds)
+
+
+def test_teacher_forcing_spans_one_step_and_free_running():
+    trajs = _trajectories(shape=(3, 6, 2, 12))
+    model = nn.OperatorStepper(_conv(), 0.1).with_statistics(trajs, num_spatial_dims=1)
+    batch = {"trajectories": trajs}
+    horizon = 4
+    # k = horizon: one-step training on the first `horizon` pairs
+    short = {"trajectories": trajs[:, : horizon + 1]}
+    np.testing.assert_allclose(
+        float(train.rollout_loss(model, batch, horizon, teacher_forcing=horizon)),
+        float(train.one_step_loss(model, short)),
+        rtol=1e-13,
+    )
+    # k = 0: the free-running unroll
+    np.testing.assert_allclose(
+        float(train.rollout_loss(model, batch, horizon, teacher_forcing=0)),
+        float(train.rollout_loss(model, batch, horizon)),
+        rtol=1e-13,
+    )
+    # per-trajectory lengths from the batch, against a plain Python unroll
+    ks = np.asarray([0, 2, 3], np.int32)
+    got = float(train.rollout_loss(model, {**batch, "teacher_forcing": jnp.asarray(ks)}, horizon))
+    preds = jnp.stack([_manual_unroll(model, trajs[i], horizon, ks[i]) for i in range(3)])
+    target = trajs[:, 1 : horizon + 1]
+    rel = jnp.sum((preds - target) ** 2, axis=(2, 3)) / jnp.sum(target**2, axis=(2, 3))
+    np.testing.assert_allclose(got, float(jnp.mean(rel)), rtol=1e-12)
+    with pytest.raises(ValueError, match="pushforward or teacher forcing"):
+        train.rollout_loss(model, batch, horizon, teacher_forcing=1, pushforward=True)
+
+
+def test_partly_forced_loss_gradient_matches_finite_differences():
+    trajs = _trajectories(shape=(2, 5, 2, 12))
+    model = nn.OperatorStepper(_conv(), 0.1).with_statistics(trajs, num_spatial_dims=1)
+    batch = {"trajectories": trajs, "teacher_forcing": jnp.asarray([1, 2], np.int32)}
+    params, static = eqx.partition(model, train.trainable(model))
+
+    def loss(p):
+        return train.rollout_loss(eqx.combine(p, static), batch, 4)
+
+    grads = jax.grad(loss)(params)
+    direction = jax.tree.map(lambda a: jnp.asarray(np.random.default_rng(3).normal(size=a.shape)), params)
+    eps = 1e-6
+    shifted = lambda s: jax.tree.map(lambda a, d: a + s * eps * d, params, direction)  # noqa: E731
+    fd = (loss(shifted(1)) - loss(shifted(-1))) / (2 * eps)
+    dot = sum(jnp.sum(g * d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction)))
+    np.testing.assert_allclose(float(dot), float(fd), rtol=1e-7)
+
+
+def test_curriculum_schedule_and_fit(tmp_path):
+    trajs = np.asarray(_trajectories(shape=(4, 6, 2, 12)))
+
+    class Data:  # a minimal host-side batch source
+        online, batch_size = False, 2
+
+        def position(self, step):
+            return {"epoch": step // 2, "batch": step % 2}
+
+        def describe(self):
+            return {"kind": "test"}
+
+        def __call__(self, step):
+            i = 2 * (step % 2)
+            return {"trajectories": trajs[i : i + 2]}
+
+    cur = train.Curriculum(Data(), horizon=4, num_steps=10, fraction=0.5)
+    assert [cur.teacher_forcing(s) for s in (0, 1, 2, 5, 9)] == [4, 3, 2, 0, 0]
+    assert cur(3)["teacher_forcing"].tolist() == [2, 2]  # 4 - 4 * 3 / 5 = 1.6
+    assert cur.describe()["curriculum"]["start"] == 4
+    with pytest.raises(ValueError, match="online"):
+        train.Curriculum(train.OnlineBatches.__new__(train.OnlineBatches), horizon=2, num_steps=4)
+    with pytest.raises(ValueError, match="at most the horizon"):
+        train.Curriculum(Data(), horizon=2, num_steps=4, start=3)
+    model = nn.OperatorStepper(_conv(), 0.1).with_statistics(jnp.asarray(trajs), num_spatial_dims=1)
+    result = train.fit(
+        model,
+        optax.adam(1e-2),
+        lambda m, b: train.rollout_loss(m, b, 4),
+        cur,
+        num_steps=10,
+        key=jax.random.key(0),
+        progress=False,
+    )
+    losses = [r["loss"] for r in result.history if "loss" in r]
+    assert len(losses) == 10 and all(np.isfinite(losses))
