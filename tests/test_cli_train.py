@@ -35,7 +35,13 @@ def _shrink(raw: dict, *, steps=1) -> dict:
 
 def test_there_are_training_configs():
     names = {p.stem for p in CONFIGS}
-    assert {"train_fno_burgers1d", "train_kolmogorov2d_emulator", "train_sil_ks1d", "train_cape_burgers1d"} <= names
+    assert {
+        "train_fno_burgers1d",
+        "train_kolmogorov2d_emulator",
+        "train_sil_ks1d",
+        "train_cape_burgers1d",
+        "train_ks1d_emulator",
+    } <= names
 
 
 # ~20 s or more each on 2 cores; the others keep one training config of each kind here
@@ -56,6 +62,12 @@ def test_every_training_config_runs_one_step(path, tmp_path, capsys):
     ev = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert ev["step"] == 1 and all(np.all(np.isfinite(v)) for v in ev["nrmse"].values())
     assert (tmp_path / "run" / "nrmse.png").exists() and (tmp_path / "run" / "loss.png").exists()
+    assert (tmp_path / "run" / "correlation.png").exists()
+    horizon_time = ev["horizon_time"]
+    for name, c in ev["correlation"].items():
+        assert len(c) == len(horizon_time) and all(-1 - 1e-6 <= x <= 1 + 1e-6 for x in c), name
+        times = ev["high_correlation_time"][name]["per_trajectory"]
+        assert all(0 <= t <= horizon_time[-1] + 1e-9 for t in times), (name, times)
 
 
 def _records(run):

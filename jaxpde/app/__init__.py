@@ -29,6 +29,7 @@ from ._simulate import simulate as simulate
 from ._train import evaluate as evaluate
 from ._train import run_config as run_config
 from ._train import train as train
+from ._train import trained_model as trained_model
 
 __all__ = [
     "ConfigError",
@@ -44,4 +45,5 @@ __all__ = [
     "schemas",
     "simulate",
     "train",
+    "trained_model",
 ]

@@ -108,6 +108,9 @@ class _Training(_Strict):
     loss: Literal["one_step", "rollout"] = "one_step"
     horizon: pydantic.PositiveInt = 1
     pushforward: bool = False
+    curriculum: bool = False
+    curriculum_fraction: Annotated[float, pydantic.Field(gt=0, le=1)] = 0.5
+    normalise: bool = False
     window: pydantic.PositiveInt | None = None
     checkpoint_every: pydantic.PositiveInt = 500
     keep: pydantic.PositiveInt = 3
@@ -228,6 +231,8 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
             )
     elif c.coarse is not None:
         raise _err(file, "coarse", "only applies to task 'solver_in_the_loop'")
+    if training["normalise"] and c.task not in ("operator", "emulator"):
+        raise _err(file, "training.normalise", f"applies to the tasks operator and emulator, not {c.task!r}")
     return TrainConfig(
         path=path,
         name=sim.name,
@@ -335,6 +340,15 @@ def _check_training(t, file, data, frames, snapshot_frames=None, rom=False) -> d
                 raise _err(file, f"training.{k}", f"applies to 'schedule: exponential', not {t['schedule']!r}")
     if t["loss"] == "rollout" and t["horizon"] >= frames:
         raise _err(file, "training.horizon", f"({t['horizon']}) needs more frames; the data has {frames}")
+    if t["curriculum"]:
+        if t["loss"] != "rollout" or t["pushforward"]:
+            raise _err(file, "training.curriculum", "applies to 'loss: rollout' without pushforward")
+        if data["online"]:
+            raise _err(file, "training.curriculum", "applies to data on disk (online batches carry no schedule)")
+    elif t["curriculum_fraction"] != 0.5:
+        raise _err(file, "training.curriculum_fraction", "applies with 'curriculum: true'")
+    if t["normalise"] and rom:
+        raise _err(file, "training.normalise", "applies to emulators (reduced-order models scale their own data)")
     if t["window"] is not None:
         if data["online"]:
             raise _err(
@@ -382,7 +396,28 @@ def build_model(cfg, pde, key):
     interval = cfg.sim.dt * cfg.sim.save_every
     if cfg.task == "solver_in_the_loop":
         return nn.CorrectedStepper(coarse_solver(cfg, pde), net)
-    return nn.OperatorStepper(net, interval, residual=cfg.task == "emulator")
+    norms = {}
+    if cfg.training["normalise"]:  # placeholders: train() fits them, a checkpoint restores them
+        import jax.numpy as jnp
+
+        norms = {k: nn.Normalisation(jnp.zeros(c), jnp.ones(c)) for k in ("inputs", "outputs")}
+    return nn.OperatorStepper(net, interval, residual=cfg.task == "emulator", **norms)
+
+
+_STATISTICS_SAMPLES = 256  # training trajectories the normalisation statistics are taken from
+
+
+def _fit_statistics(model, data, ndim, key):
+    """The stepper with normalisations from (up to 256 of) the training trajectories, or
+    from one online batch."""
+    import jax
+    import numpy as np
+
+    if data.online:
+        trajs = jax.jit(data.make)(key)["trajectories"]
+    else:
+        trajs = data.dataset.read(np.arange(min(_STATISTICS_SAMPLES, len(data.dataset))))["trajectories"]
+    return model.with_statistics(trajs, num_spatial_dims=ndim)
 
 
 def coarse_solver(cfg, pde):
@@ -435,7 +470,7 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
 
     **Returns:** a summary (final loss, test errors, throughput).
     """
-    from ..train import DatasetBatches, OnlineBatches, maybe_initialize_distributed, rollout_nrmse
+    from ..train import Curriculum, DatasetBatches, OnlineBatches, maybe_initialize_distributed, rollout_nrmse
 
     maybe_initialize_distributed()
     run_dir = Path(run_dir)
@@ -467,6 +502,12 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
             seed=cfg.seed,
             window=t["window"],
         )
+    if t["normalise"]:
+        import jax
+
+        model = _fit_statistics(model, data, pde.grid.ndim, jax.random.fold_in(k_fit, 7))
+    if t["curriculum"]:
+        data = Curriculum(data, horizon=t["horizon"], num_steps=t["num_steps"], fraction=t["curriculum_fraction"])
     horizon = t["eval_horizon"]
     test_trajs, test_params = _test_data(cfg, test, horizon)
     mesh = cfg.mesh()
@@ -501,20 +542,53 @@ def run_config(run_dir) -> TrainConfig:
     return parse_train_config(yaml.safe_load(cfg_path.read_text()), cfg_path)
 
 
+def _restore(cfg, run_dir):
+    import equinox as eqx
+
+    from ..train import Checkpointer, trainable
+
+    sampler, pde, model, k_fit = _setup(cfg)
+    opt = build_optimiser(cfg)
+    ckpt = Checkpointer(run_dir / "checkpoints", every=cfg.training["checkpoint_every"])
+    model, _, _, meta = ckpt.restore(model, opt.init(eqx.filter(model, trainable(model))), k_fit)
+    ckpt.close()
+    return sampler, pde, model, meta
+
+
+def trained_model(run_dir) -> tuple:
+    """The trained stepper of an emulator, operator or solver-in-the-loop run, restored
+    from its latest checkpoint (normalisation statistics included), with its PDE: ready
+    for [`jaxpde.rollout`][jaxpde.rollout].
+
+    **Arguments:** `run_dir`, a directory written by [`train`][jaxpde.app.train].
+
+    **Returns:** ``(model, pde, step)``, the stepper, the PDE of the data, and the
+    optimisation step of the checkpoint."""
+    run_dir = Path(run_dir)
+    cfg = run_config(run_dir)
+    if cfg.task in ROM_TASKS:
+        raise ConfigError(f"{run_dir}: a reduced-order-model run; evaluate it with 'jaxpde evaluate'")
+    require_precision(cfg)
+    _, pde, model, meta = _restore(cfg, run_dir)
+    return model, pde, int(meta["step"])
+
+
 def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
-    """Restore the latest checkpoint of a run and measure nRMSE against rollout horizon on
-    the held-out trajectories (and, for solver-in-the-loop, the uncorrected coarse
-    solver's error). Writes ``eval.json`` and ``nrmse.png`` into the run directory.
+    """Restore the latest checkpoint of a run and measure nRMSE and the correlation with
+    the solver against rollout horizon on the held-out trajectories (and, for
+    solver-in-the-loop, the uncorrected coarse solver's; for an emulator, persistence's),
+    with each one's high-correlation time (correlation ≥ 0.8). Writes ``eval.json``,
+    ``nrmse.png`` and ``correlation.png`` into the run directory.
 
     **Arguments:** `run_dir`, `compare` (other ROM run directories, already evaluated), `progress`.
 
     **Returns:** the evaluation (also written to ``eval.json``), with the plot's path.
     """
-    import equinox as eqx
     import numpy as np
 
-    from ..train import Checkpointer, rollout_nrmse, trainable
-    from ..viz import plot_error_curves
+    from ..metrics import high_correlation_time
+    from ..train import rollout_correlation, rollout_nrmse
+    from ..viz import plot_correlation_curves, plot_error_curves
 
     run_dir = Path(run_dir)
     cfg = run_config(run_dir)
@@ -522,37 +596,45 @@ def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
         return evaluate_rom(cfg, run_dir, compare=compare, progress=progress)
     if compare:
         raise ConfigError("--compare applies to reduced-order-model runs")
-    sampler, pde, model, k_fit = _setup(cfg)
-    opt = build_optimiser(cfg)
-
-    ckpt = Checkpointer(run_dir / "checkpoints", every=cfg.training["checkpoint_every"])
-    model, _, _, meta = ckpt.restore(model, opt.init(eqx.filter(model, trainable(model))), k_fit)
-    ckpt.close()
+    sampler, pde, model, meta = _restore(cfg, run_dir)
     test = _dataset(cfg, sampler, run_dir, "test", cfg.data["test_samples"], progress)
     horizon = test.shape[0] - 1
     trajs, params = _test_data(cfg, test, horizon)
-    curves = {"model": np.asarray(rollout_nrmse(model, trajs, horizon=horizon, parameters=params))}
+    steppers = {"model": (model, params)}
     if cfg.task == "solver_in_the_loop":
         order = cfg.coarse["order"]
-        curves = {
-            f"coarse ETDRK{order} + correction": curves["model"],
-            f"coarse ETDRK{order} alone": np.asarray(rollout_nrmse(coarse_solver(cfg, pde), trajs, horizon=horizon)),
+        steppers = {
+            f"coarse ETDRK{order} + correction": steppers["model"],
+            f"coarse ETDRK{order} alone": (coarse_solver(cfg, pde), None),
         }
     if cfg.task == "emulator":  # context: how far the state moves away from where it started
-        curves["persistence (u_n = u_0)"] = np.asarray(rollout_nrmse(lambda u: u, trajs, horizon=horizon))
+        steppers["persistence (u_n = u_0)"] = (lambda u: u, None)
+    curves, corr = {}, {}
+    for k, (m, p) in steppers.items():
+        curves[k] = np.asarray(rollout_nrmse(m, trajs, horizon=horizon, parameters=p))
+        corr[k] = np.asarray(rollout_correlation(m, trajs, horizon=horizon, parameters=p))
     interval = cfg.sim.dt * cfg.sim.save_every
+    above = {k: np.asarray(high_correlation_time(c, threshold=0.8, dt=interval)) for k, c in corr.items()}
     out = {
         "step": meta["step"],
         "horizon_time": (np.arange(1, horizon + 1) * interval).tolist(),
         "nrmse": {k: v.tolist() for k, v in curves.items()},
+        "correlation": {k: c.mean(axis=0).tolist() for k, c in corr.items()},
+        "high_correlation_time": {
+            k: {"mean": float(a.mean()), "std": float(a.std()), "per_trajectory": a.tolist()} for k, a in above.items()
+        },
     }
     (run_dir / "eval.json").write_text(json.dumps(out, indent=1))
-    fig = plot_error_curves(
-        curves, out["horizon_time"], title=f"{cfg.name}: {len(trajs)} held-out trajectories, step {meta['step']}"
-    )
-    fig.savefig(run_dir / "nrmse.png", dpi=110)
     import matplotlib.pyplot as plt
 
+    title = f"{cfg.name}: {len(trajs)} held-out trajectories, step {meta['step']}"
+    fig = plot_error_curves(curves, out["horizon_time"], title=title)
+    fig.savefig(run_dir / "nrmse.png", dpi=110)
+    plt.close(fig)
+    means = {k: v["mean"] for k, v in out["high_correlation_time"].items()}
+    fig = plot_correlation_curves(out["correlation"], out["horizon_time"], times_above=means, title=title)
+    fig.savefig(run_dir / "correlation.png", dpi=110)
     plt.close(fig)
     out["png"] = run_dir / "nrmse.png"
+    out["correlation_png"] = run_dir / "correlation.png"
     return out

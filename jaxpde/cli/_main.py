@@ -112,6 +112,8 @@ def _evaluate(ns, progress):
         return
     parts = ", ".join(f"{k} {v[0]:.3e} (1 step) / {v[-1]:.3e} ({len(v)} steps)" for k, v in res["nrmse"].items())
     print(f"evaluated step {res['step']}: nRMSE {parts}; wrote {res['png']}")
+    hct = ", ".join(f"{k} {v['mean']:.3g} ± {v['std']:.2g}" for k, v in res["high_correlation_time"].items())
+    print(f"high-correlation time (correlation ≥ 0.8): {hct}; wrote {res['correlation_png']}")
 
 
 def _validate(ns, progress):

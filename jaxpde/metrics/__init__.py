@@ -10,5 +10,8 @@ from ._metrics import (
     energy_spectrum as energy_spectrum,
 )
 from ._metrics import (
+    high_correlation_time as high_correlation_time,
+)
+from ._metrics import (
     nrmse as nrmse,
 )

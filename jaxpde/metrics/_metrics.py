@@ -82,3 +82,20 @@ def correlation_time(pred_traj, ref_traj, *, threshold: float = 0.8, dt: float =
     c = np.asarray(correlation(pred_traj, ref_traj, num_spatial_dims=ref_traj.ndim - 2))
     below = np.nonzero(c < threshold)[0]
     return (below[0] if below.size else c.size) * dt
+
+
+def high_correlation_time(correlations, *, threshold: float = 0.8, dt: float = 1.0):
+    """The high-correlation time of rollout correlation curves: ``dt`` times the number
+    of leading steps whose correlation with the reference stays at or above `threshold`
+    (the metric of Lippe et al., "PDE-Refiner", NeurIPS 2023, with 0.8; the whole
+    horizon when it never drops).
+
+    **Arguments:** `correlations` ``(..., H)``, one per rollout step ``h = 1..H`` (e.g.
+    from [`train.rollout_correlation`][jaxpde.train.rollout_correlation]), `threshold`,
+    and the time `dt` between steps.
+
+    **Returns:** ``(...)``, the time per curve."""
+    c = jnp.asarray(correlations)
+    below = c < threshold
+    first = jnp.where(jnp.any(below, axis=-1), jnp.argmax(below, axis=-1), c.shape[-1])
+    return first * dt

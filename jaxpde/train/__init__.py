@@ -40,6 +40,9 @@ from ._fit import (
     plot_losses as plot_losses,
 )
 from ._fit import (
+    rollout_correlation as rollout_correlation,
+)
+from ._fit import (
     rollout_nrmse as rollout_nrmse,
 )
 from ._loop import Progress as Progress

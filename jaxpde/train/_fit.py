@@ -17,7 +17,7 @@ import numpy as np
 
 from .._abstract import AbstractStepper, trainable
 from .._checks import check_int
-from ..metrics import nrmse
+from ..metrics import correlation, nrmse
 from ._data import TrajectoryDataset, online_batches
 from ._loop import RunLoop
 from ._parallel import batch_sharding, check_batch_size, data_mesh, replicate, shard_batch
@@ -190,8 +190,27 @@ def rollout_nrmse(
     return jnp.mean(_nrmse_curves(model, trajectories, parameters), axis=0)
 
 
-def _curves(model, trajs, parameters):
-    """Per-trajectory nRMSE curves ``(B, horizon)``."""
+def rollout_correlation(model: Callable, trajectories, *, horizon: int | None = None, parameters=None) -> jax.Array:
+    r"""Pearson correlation (over channels and space) of the model's autoregressive
+    rollout from each trajectory's first frame with the trajectory, at rollout steps
+    ``h = 1..horizon``; [`metrics.high_correlation_time`][jaxpde.metrics.high_correlation_time]
+    turns it into the time the rollout stays correlated.
+
+    **Arguments:** the `model` (a stepper ``u -> u_next``), `trajectories`
+    ``(B, T, C, *N)``, `horizon` (default ``T - 1``), `parameters` ``(B, P)`` for a
+    conditioned model.
+
+    **Returns:** ``(B, horizon)``, one curve per trajectory."""
+    trajectories = jnp.asarray(trajectories)
+    horizon = trajectories.shape[1] - 1 if horizon is None else check_int(horizon, "horizon")
+    if horizon >= trajectories.shape[1]:
+        raise ValueError(f"horizon {horizon} needs at least {horizon + 1} frames, got {trajectories.shape[1]}.")
+    parameters = None if parameters is None else jnp.asarray(parameters)
+    return _correlation_curves(model, trajectories[:, : horizon + 1], parameters)
+
+
+def _curves(model, trajs, parameters, metric=nrmse):
+    """Per-trajectory error curves ``(B, horizon)`` (nRMSE, or another `metric`)."""
     prepared = model.prepare() if isinstance(model, AbstractStepper) else model
 
     def unroll(u0, p):
@@ -204,10 +223,11 @@ def _curves(model, trajs, parameters):
         return jax.lax.scan(body, u0, None, length=trajs.shape[1] - 1)[1]
 
     preds = jax.vmap(unroll)(trajs[:, 0], parameters)
-    return nrmse(preds, trajs[:, 1:], num_spatial_dims=trajs.ndim - 3)
+    return metric(preds, trajs[:, 1:], num_spatial_dims=trajs.ndim - 3)
 
 
 _nrmse_curves = eqx.filter_jit(_curves)
+_correlation_curves = eqx.filter_jit(lambda m, t, p: _curves(m, t, p, correlation))
 
 
 @eqx.filter_jit

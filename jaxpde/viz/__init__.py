@@ -3,6 +3,7 @@
 from ._plots import (
     animate as animate,
 )
+from ._plots import plot_correlation_curves as plot_correlation_curves
 from ._plots import (
     plot_error_curves as plot_error_curves,
 )

@@ -170,6 +170,41 @@ def plot_error_curves(curves: dict, times, *, ylabel="nRMSE (mean over test traj
     return ax.figure
 
 
+def plot_correlation_curves(curves: dict, times, *, threshold: float = 0.8, times_above=None, title=None, ax=None):
+    """Correlation with the reference against rollout time, one line per model or
+    baseline, with the `threshold` that defines the high-correlation time.
+
+    **Arguments:**
+
+    - `curves`: ``{label: correlations}``, one per entry of `times`.
+    - `times`: the rollout times.
+    - `threshold`: drawn as a dashed line.
+    - `times_above`: optional ``{label: time}``, the high-correlation times, added to the
+      legend.
+    - `title`; `ax`: an axis to draw on (default: a new figure).
+
+    **Returns:** the figure.
+    """
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for label, corr in curves.items():
+        extra = ""
+        if times_above and label in times_above:
+            extra = f" (above {threshold:g} for {times_above[label]:.3g})"
+        ax.plot(np.asarray(times), np.asarray(corr), "o-", ms=3, label=label + extra)
+    ax.axhline(threshold, color="k", ls="--", lw=1)
+    ax.set_xlabel("rollout time")
+    ax.set_ylabel("correlation with the solver (mean over test trajectories)")
+    ax.set_ylim(min(-0.05, float(np.nanmin([np.min(np.asarray(c)) for c in curves.values()]))), 1.02)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
 def animate(trajectory, extent=1.0, times=None, *, channel: int = 0, interval: int = 80, title=None, cmap="RdBu_r"):
     """A matplotlib animation of a 1D ``(T, C, N)`` (line) or 2D ``(T, C, Nx, Ny)``
     (image) trajectory, one frame per saved state.
