@@ -1,6 +1,6 @@
 """One contract, run over every stepper and model the library has: spectral (ETDRK,
 ExactLinear), Hamiltonian (Störmer-Verlet), the explicit Runge-Kutta steppers on spectral
-and finite-volume PDEs, learned (OperatorStepper) and corrected (CorrectedStepper)
+and finite-volume PDEs, learned (OperatorStepper, PDERefiner) and corrected (CorrectedStepper)
 steppers, every registered equation and conservation law, and the neural operators:
 shapes, dtypes, finite output, jit == eager, vmap == loop, float32 in -> float32 out
 close to float64, refusal of a batched state with a hint, and the derivative with respect
@@ -40,6 +40,10 @@ STEPPERS = {
     "ks-rk4": lambda: RK4(S.KuramotoSivashinsky(g1), 0.005),
     "fno-operator-stepper": lambda: nn.OperatorStepper(nn.FNO(1, 1, modes=6, width=8, depth=2, key=KEY), 0.1),
     "unet2d-operator-stepper": lambda: nn.OperatorStepper(nn.UNet(1, 1, width=4, levels=1, ndim=2, key=KEY), 0.1),
+    "fno-pde-refiner": lambda: nn.PDERefiner(nn.FNO(3, 1, modes=6, width=8, depth=2, key=KEY), 0.1, num_refinements=2),
+    "unet2d-pde-refiner": lambda: nn.PDERefiner(
+        nn.UNet(3, 1, width=4, levels=1, ndim=2, key=KEY), 0.1, num_refinements=2, min_noise=0.01
+    ),
     "corrected-etdrk2": lambda: nn.CorrectedStepper(
         S.ETDRK(S.Burgers(g1, 0.05), 0.05, order=2), nn.FNO(1, 1, modes=6, width=8, depth=1, key=KEY)
     ),
@@ -93,7 +97,8 @@ def _pde(stepper):
 def _state(stepper, key, dtype=jnp.float64):
     pde = _pde(stepper)
     if pde is None:  # a learned stepper on a 1D or 2D grid of one channel
-        shape = (1, 32) if isinstance(stepper.model, nn.FNO) else (1, 8, 8)
+        net = getattr(stepper, "model", None) or stepper.net
+        shape = (1, 32) if isinstance(net, nn.FNO) else (1, 8, 8)
         return (0.5 * jax.random.normal(key, shape)).astype(dtype)
     if isinstance(pde.grid, jp.CellGrid):  # positive density and pressure, positive depth
         law = pde.law
@@ -109,7 +114,7 @@ def _state(stepper, key, dtype=jnp.float64):
 
 
 # ~20 s on 2 cores: the SSP-RK3 MUSCL-HLLC step runs with the slow tests (the Hancock step, same pieces, stays)
-_SLOW_STEPPERS = {"fv-euler-muscl-hllc-ssprk3"}
+_SLOW_STEPPERS = {"fv-euler-muscl-hllc-ssprk3", "unet2d-pde-refiner"}  # the latter ~20 s
 
 
 @pytest.mark.parametrize(

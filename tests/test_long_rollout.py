@@ -12,6 +12,7 @@ import numpy as np
 import optax
 import pytest
 
+import jaxpde as jp
 from jaxpde import AbstractFrozen, nn, train
 
 
@@ -231,3 +232,107 @@ def test_cli_rejects_inconsistent_long_rollout_keys(tmp_path, capsys, training, 
 
     assert main(["validate", str(_ks_config(tmp_path, **training))]) == 2
     assert message in capsys.readouterr().err
+
+
+class _Affine(eqx.Module):
+    """A linear 'network' ``(2C + 1, N) -> (C, N)`` whose output is known in closed form."""
+
+    a: jax.Array
+    b: jax.Array
+    c: jax.Array
+
+    def __call__(self, z):
+        x, y, level = z[:2], z[2:4], z[4:5]
+        return self.a * x + self.b * y + self.c * level
+
+
+def _refiner(**kw):
+    net = _Affine(jnp.asarray(0.3), jnp.asarray(-0.2), jnp.asarray(0.5))
+    return nn.PDERefiner(net, 0.1, **{"num_refinements": 2, "min_noise": 1e-2, **kw})
+
+
+def test_refiner_steps_follow_the_published_recursion():
+    trajs = _trajectories()
+    ref = _refiner().with_statistics(trajs, num_spatial_dims=1)
+    u = trajs[0, 0]
+    key = jax.random.key(5)
+    x = ref.inputs.normalise(u)
+    sig = np.asarray([1e-2**0.5, 1e-2])
+    np.testing.assert_allclose(np.asarray(ref.noise_levels()), sig, rtol=1e-12)
+    y = 0.3 * x  # step 0: f(x, 0, 0)
+    keys = jax.random.split(key, 2)
+    for k in (1, 2):
+        eps = jax.random.normal(keys[k - 1], y.shape, jnp.float32).astype(y.dtype)
+        noisy = y + sig[k - 1] * eps
+        y = noisy - sig[k - 1] * (0.3 * x - 0.2 * noisy + 0.5 * k / 2)
+    expected = u + ref.outputs.denormalise(y)
+    np.testing.assert_allclose(np.asarray(ref.predict(u, key=key)), np.asarray(expected), rtol=1e-12)
+    plain = u + ref.outputs.denormalise(0.3 * x)
+    np.testing.assert_allclose(np.asarray(ref.predict(u, key=key, refinements=0)), np.asarray(plain), rtol=1e-12)
+    # one step of __call__ is the first step of a rollout; later steps get fresh noise
+    roll = jp.rollout(ref, u, 3, include_initial=False)
+    np.testing.assert_allclose(np.asarray(roll[0]), np.asarray(ref(u)), rtol=1e-12)
+    assert not np.allclose(np.asarray(roll[1]), np.asarray(ref(roll[0])))
+    # samples differ by their keys only, and spread by about the last noise levels
+    samples = ref.sample_rollouts(u, 2, key=jax.random.key(1), num_samples=4)
+    assert samples.shape == (4, 3, 2, 12)
+    spread = float(jnp.std(samples[:, 1], axis=0).mean())
+    assert 0 < spread < 1.0
+    with pytest.raises(ValueError, match="min_noise"):
+        _refiner(min_noise=1.5)
+    with pytest.raises(ValueError, match="PRNG key"):
+        ref.with_key(jnp.zeros(3))
+
+
+def test_refiner_loss_is_the_denoising_objective_and_differentiates():
+    trajs = _trajectories(shape=(2, 3, 2, 12))
+    ref = _refiner().with_statistics(trajs, num_spatial_dims=1)
+    keys = np.asarray([[1, 2], [3, 4]], np.uint32)
+    batch = {"trajectories": trajs, "keys": jnp.asarray(keys)}
+    sig = np.asarray(ref.noise_levels())
+    total = []
+    for b in range(2):  # the documented draw: per pair t, split(fold_in(key, t)) -> (k, noise)
+        for t in range(2):
+            k_step, k_noise = jax.random.split(jax.random.fold_in(jax.random.wrap_key_data(keys[b]), t))
+            k = int(jax.random.randint(k_step, (), 0, 3))
+            x = ref.inputs.normalise(trajs[b, t])
+            y = ref.outputs.normalise(trajs[b, t + 1] - trajs[b, t])
+            eps = jax.random.normal(k_noise, y.shape, jnp.float32).astype(y.dtype)
+            noisy = 0 * y if k == 0 else y + sig[k - 1] * eps
+            target = y if k == 0 else eps
+            total.append(float(jnp.mean((0.3 * x - 0.2 * noisy + 0.5 * k / 2 - target) ** 2)))
+    np.testing.assert_allclose(float(train.refiner_loss(ref, batch)), np.mean(total), rtol=1e-12)
+    with pytest.raises(ValueError, match="keys"):
+        train.refiner_loss(ref, {"trajectories": trajs})
+    # gradient against central differences (float64) through a real network
+    net = nn.FNO(5, 2, modes=4, width=6, depth=1, key=jax.random.key(2))
+    ref = nn.PDERefiner(net, 0.1, num_refinements=3, min_noise=1e-3).with_statistics(trajs, num_spatial_dims=1)
+    params, static = eqx.partition(ref, train.trainable(ref))
+
+    def loss(p):
+        return train.refiner_loss(eqx.combine(p, static), batch)
+
+    grads = jax.grad(loss)(params)
+    direction = jax.tree.map(lambda a: jnp.asarray(np.random.default_rng(4).normal(size=a.shape)), params)
+    eps = 1e-6
+    shifted = lambda s: jax.tree.map(lambda a, d: a + s * eps * d, params, direction)  # noqa: E731
+    fd = (loss(shifted(1)) - loss(shifted(-1))) / (2 * eps)
+    dot = sum(jnp.sum(g * d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction)))
+    np.testing.assert_allclose(float(dot), float(fd), rtol=1e-6)
+
+
+def test_batches_carry_per_sample_noise_keys(tmp_path):
+    sampler = train.make_sampler(
+        lambda p: jp.spectral.ETDRK(jp.spectral.Burgers(jp.PeriodicGrid(16), 0.1), 0.01),
+        lambda key: jax.random.normal(key, (1, 16)) * 0.1,
+        num_steps=4,
+        save_every=2,
+    )
+    online = train.online_batches(sampler, 3)(jax.random.key(0))
+    assert online["keys"].shape == (3, 2) and online["keys"].dtype == jnp.uint32
+    assert len({tuple(np.asarray(k)) for k in online["keys"]}) == 3
+    path = train.generate_dataset(tmp_path / "d.h5", sampler, num_samples=4, key=jax.random.key(0), progress=False)
+    data = train.DatasetBatches(train.TrajectoryDataset(path), 2, seed=3)
+    a, b = data(5)["keys"], data(5)["keys"]
+    np.testing.assert_array_equal(a, b)  # a function of (seed, step): a resumed run repeats it
+    assert a.shape == (2, 2) and not np.array_equal(a, data(6)["keys"])

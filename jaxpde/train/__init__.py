@@ -73,5 +73,8 @@ from ._step import (
     parameter_vector as parameter_vector,
 )
 from ._step import (
+    refiner_loss as refiner_loss,
+)
+from ._step import (
     rollout_loss as rollout_loss,
 )

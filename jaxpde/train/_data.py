@@ -114,9 +114,17 @@ def _draw(sampler, key, index):
     return sampler(k, index) if getattr(sampler, "takes_index", False) else sampler(k)
 
 
+def _sample_keys(key, index):
+    """Per-sample noise keys of an online batch (raw ``(B, 2) uint32``), independent of
+    the keys that made the samples."""
+    noise = jax.random.fold_in(key, 0x6E6F6973)
+    return jax.vmap(lambda i: jax.random.key_data(jax.random.fold_in(noise, i)))(index)
+
+
 def online_batches(sampler: Callable, batch_size: int) -> Callable:
     """``key -> batch``: `batch_size` fresh samples made inside the caller's ``jit``
-    (``{"trajectories": (B, T, C, *N), "parameters": {name: (B,)}}``); no disk, no I/O.
+    (``{"trajectories": (B, T, C, *N), "parameters": {name: (B,)}, "keys": (B, 2)}``, the
+    last raw PRNG key data for stochastic losses); no disk, no I/O.
     Sample ``i`` is ``sampler(fold_in(key, i))``; ``batch.part(key, start, count)`` makes
     samples ``start .. start + count - 1`` only (one device's share of a data-parallel
     batch; `start` may be traced).
@@ -130,8 +138,9 @@ class _OnlineBatch:
         self.sampler, self.batch_size = sampler, batch_size
 
     def part(self, key, start, count: int):
-        trajs, params = jax.vmap(lambda i: _draw(self.sampler, key, i))(start + jnp.arange(count))
-        return {"trajectories": trajs, "parameters": params}
+        index = start + jnp.arange(count)
+        trajs, params = jax.vmap(lambda i: _draw(self.sampler, key, i))(index)
+        return {"trajectories": trajs, "parameters": params, "keys": _sample_keys(key, index)}
 
     def __call__(self, key):
         return self.part(key, 0, self.batch_size)

@@ -33,7 +33,10 @@ class DatasetBatches:
 
     `window`: if given, each trajectory is cut to a random window of that many
     consecutive frames (e.g. 2 for a one-step loss, ``horizon + 1`` for an unrolled one),
-    drawn from ``(seed, step)`` so that a resumed run sees the same windows.
+    drawn from ``(seed, step)`` so that a resumed run sees the same windows. Every batch
+    also holds ``"keys"`` ``(B, 2)``: raw PRNG key data per sample, drawn from
+    ``(seed, step)`` too, for stochastic losses such as
+    [`refiner_loss`][jaxpde.train.refiner_loss].
 
     **Arguments:** the `dataset`, the global `batch_size`, the shuffling `seed`, `window`.
     """
@@ -75,10 +78,13 @@ class DatasetBatches:
         if self.window is not None:
             frames = self.dataset.shape[0]
             starts = np.random.default_rng([self.seed, int(step), 1]).integers(0, frames - self.window + 1, len(idx))
+        keys = np.random.default_rng([self.seed, int(step), 2]).integers(0, 2**32, (len(idx), 2), dtype=np.uint32)
         if n > 1:
             idx = np.array_split(idx, n)[p]
             starts = np.array_split(starts, n)[p] if self.window is not None else None
+            keys = np.array_split(keys, n)[p]
         batch = self.dataset.read(idx)
+        batch["keys"] = keys
         if self.window is not None:
             take = starts[:, None] + np.arange(self.window)
             batch["trajectories"] = np.take_along_axis(
@@ -214,6 +220,13 @@ def _curves(model, trajs, parameters, metric=nrmse):
     prepared = model.prepare() if isinstance(model, AbstractStepper) else model
 
     def unroll(u0, p):
+        if isinstance(prepared, AbstractStepper):  # the carry protocol, as in jaxpde.rollout
+
+            def body(c, _):
+                c = prepared.step_carry(c, p)
+                return c, prepared.read_carry(c)
+
+            return jax.lax.scan(body, prepared.init_carry(u0), None, length=trajs.shape[1] - 1)[1]
         step = prepared if p is None else (lambda u: prepared(u, p))
 
         def body(u, _):

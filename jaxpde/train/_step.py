@@ -123,6 +123,49 @@ def rollout_loss(
     return _relative_mse(preds.reshape((-1, *preds.shape[2:])), target.reshape((-1, *target.shape[2:])))
 
 
+def refiner_loss(model, batch: dict, *, conditioned: bool = False) -> jax.Array:
+    r"""The denoising objective of a [`PDERefiner`][jaxpde.nn.PDERefiner] over every
+    consecutive pair of frames: per pair a refinement step ``k`` uniform in ``0..K`` and
+    noise ``ε ~ N(0, I)``, then the mean squared error of ``f(x, 0, 0)`` against the
+    (normalised) target ``y`` for ``k = 0``, and of ``f(x, y + σ_k ε, k)`` against ``ε``
+    otherwise (Lippe et al., "PDE-Refiner", NeurIPS 2023).
+
+    The randomness comes from ``batch["keys"]`` ``(B, 2)`` (raw PRNG key data per
+    trajectory, which [`DatasetBatches`][jaxpde.train.DatasetBatches] and
+    [`OnlineBatches`][jaxpde.train.OnlineBatches] provide), so a step is a pure function
+    of its batch and a resumed run repeats the same noise. ``conditioned`` as in
+    [`one_step_loss`][jaxpde.train.one_step_loss].
+
+    **Arguments:** `model` (a `PDERefiner`), `batch`, `conditioned`.
+
+    **Returns:** the scalar loss.
+    """
+    trajs = batch["trajectories"]
+    if "keys" not in batch:
+        raise ValueError(
+            'refiner_loss needs batch["keys"] (B, 2) uint32 noise keys; DatasetBatches and OnlineBatches provide them.'
+        )
+    keys = jnp.asarray(batch["keys"], jnp.uint32)
+    K = model.num_refinements
+    sigmas = model.noise_levels()
+
+    def per_pair(traj, key, p, t):
+        k_step, k_noise = jax.random.split(jax.random.fold_in(jax.random.wrap_key_data(key), t))
+        k = jax.random.randint(k_step, (), 0, K + 1)
+        x, y = model.encode(traj[t], traj[t + 1])
+        eps = jax.random.normal(k_noise, y.shape, jnp.float32).astype(y.dtype)
+        sigma = jnp.where(k == 0, 0.0, sigmas[jnp.maximum(k - 1, 0)]).astype(y.dtype)
+        noisy = jnp.where(k == 0, jnp.zeros_like(y), y + sigma * eps)
+        target = jnp.where(k == 0, y, eps)
+        return jnp.mean((model.network(x, noisy, k, p) - target) ** 2)
+
+    def per_trajectory(traj, key, p):
+        return jnp.mean(jax.vmap(lambda t: per_pair(traj, key, p, t))(jnp.arange(traj.shape[0] - 1)))
+
+    p = parameter_vector(batch) if conditioned else None
+    return jnp.mean(jax.vmap(per_trajectory)(trajs, keys, p))
+
+
 def make_step(
     loss_fn: Callable,
     optimiser,
