@@ -45,7 +45,12 @@ def test_there_are_training_configs():
 
 
 # ~20 s or more each on 2 cores; the others keep one training config of each kind here
-_SLOW_CONFIGS = {"train_cylinder_wake", "train_cape_burgers1d", "train_kolmogorov2d_emulator"}
+_SLOW_CONFIGS = {
+    "train_cylinder_wake",
+    "train_cape_burgers1d",
+    "train_kolmogorov2d_emulator",
+    "train_kolmogorov2d_refiner",
+}
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,7 @@ class TrainConfig:
     raw: dict
     rom: dict | None = None
     devices: int | None = None
+    refiner: dict | None = None
 
     def mesh(self):
         """The data mesh of the run: the first `devices` devices (default: all)."""
@@ -105,7 +106,7 @@ class _Training(_Strict):
     decay_steps: pydantic.PositiveInt | None = None
     staircase: bool = False
     final_learning_rate: pydantic.PositiveFloat | None = None
-    loss: Literal["one_step", "rollout"] = "one_step"
+    loss: Literal["one_step", "rollout", "refiner"] = "one_step"
     horizon: pydantic.PositiveInt = 1
     pushforward: bool = False
     curriculum: bool = False
@@ -123,6 +124,11 @@ class _Coarse(_Strict):
     substeps: pydantic.PositiveInt = 1
 
 
+class _Refiner(_Strict):
+    num_refinements: pydantic.PositiveInt = 3
+    min_noise: Annotated[float, pydantic.Field(gt=0, lt=1)] = 1e-3
+
+
 class _Train(_Strict):
     """A ``kind: train`` config."""
 
@@ -134,6 +140,7 @@ class _Train(_Strict):
     model: dict
     training: _Training = _Training()
     coarse: _Coarse | None = None
+    refiner: _Refiner | None = None
     rom: dict | None = None
     devices: devices_section("data") | None = None  # type: ignore[valid-type]
 
@@ -233,6 +240,13 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         raise _err(file, "coarse", "only applies to task 'solver_in_the_loop'")
     if training["normalise"] and c.task not in ("operator", "emulator"):
         raise _err(file, "training.normalise", f"applies to the tasks operator and emulator, not {c.task!r}")
+    refiner = None
+    if training["loss"] == "refiner":
+        if c.task != "emulator":
+            raise _err(file, "training.loss", f"'refiner' (PDE-Refiner) applies to task 'emulator', not {c.task!r}")
+        refiner = (c.refiner or _Refiner()).model_dump()
+    elif c.refiner is not None:
+        raise _err(file, "refiner", "applies with 'training.loss: refiner'")
     return TrainConfig(
         path=path,
         name=sim.name,
@@ -247,6 +261,7 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         raw=raw,
         rom=rom,
         devices=_data_devices(c.devices, path),
+        refiner=refiner,
     )
 
 
@@ -383,12 +398,13 @@ def build_model(cfg, pde, key):
     kwargs = {k: v for k, v in cfg.model.items() if k != "kind"}
     c = pde.num_channels
     ndim = pde.grid.ndim
+    refined = cfg.refiner is not None
     try:
-        net = cls(c, c, ndim=ndim, key=key, **kwargs)
+        net = cls(2 * c + 1 if refined else c, c, ndim=ndim, key=key, **kwargs)
         import equinox as eqx
         import jax.numpy as jnp
 
-        probe = jnp.zeros(pde.state_shape)
+        probe = jnp.zeros((2 * c + 1, *pde.state_shape[1:]) if refined else pde.state_shape)
         extra = (jnp.zeros(kwargs["num_parameters"]),) if kwargs.get("num_parameters") else ()
         eqx.filter_eval_shape(lambda m: m(probe, *extra), net)  # shape checks (modes vs grid) before any work
     except (TypeError, ValueError) as e:
@@ -401,6 +417,11 @@ def build_model(cfg, pde, key):
         import jax.numpy as jnp
 
         norms = {k: nn.Normalisation(jnp.zeros(c), jnp.ones(c)) for k in ("inputs", "outputs")}
+    if refined:
+        import jax
+
+        noise_key = jax.random.fold_in(key, 1)
+        return nn.PDERefiner(net, interval, **cfg.refiner, **norms, key=noise_key)
     return nn.OperatorStepper(net, interval, residual=cfg.task == "emulator", **norms)
 
 
@@ -432,11 +453,13 @@ def _conditioned(cfg) -> bool:
 
 
 def _loss(cfg):
-    from ..train import one_step_loss, rollout_loss
+    from ..train import one_step_loss, refiner_loss, rollout_loss
 
     t, cond = cfg.training, _conditioned(cfg)
     if t["loss"] == "rollout":
         return lambda m, b: rollout_loss(m, b, t["horizon"], pushforward=t["pushforward"], conditioned=cond)
+    if t["loss"] == "refiner":
+        return lambda m, b: refiner_loss(m, b, conditioned=cond)
     return lambda m, b: one_step_loss(m, b, conditioned=cond)
 
 
