@@ -181,10 +181,11 @@ def test_curriculum_schedule_and_fit(tmp_path):
     assert len(losses) == 10 and all(np.isfinite(losses))
 
 
-def _ks_config(tmp_path, **training):
+def _ks_config(tmp_path, top=None, **training):
     import yaml
 
     raw = yaml.safe_load((Path(__file__).parent.parent / "configs" / "train_ks1d_emulator.yaml").read_text())
+    raw.update(top or {})
     raw["data"].update(num_steps=100, burn_in=200, train_samples=4, test_samples=2)
     raw["model"].update(modes=8, width=8, depth=2)
     raw["training"].update(batch_size=2, num_steps=4, checkpoint_every=4, eval_every=0, **training)
@@ -232,6 +233,22 @@ def test_cli_rejects_inconsistent_long_rollout_keys(tmp_path, capsys, training, 
 
     assert main(["validate", str(_ks_config(tmp_path, **training))]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_cli_refiner_keys_are_checked(tmp_path, capsys):
+    from jaxpde.cli import main
+
+    refiner = {"refiner": {"num_refinements": 2, "min_noise": 0.01}}
+    ok = {"loss": "refiner", "curriculum": False, "window": 2}
+    assert main(["validate", str(_ks_config(tmp_path, refiner, **ok))]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(_ks_config(tmp_path, refiner))]) == 2  # a rollout loss
+    assert "'refiner' applies with 'training.loss: refiner'" in capsys.readouterr().err
+    sil = {"task": "solver_in_the_loop"}
+    assert main(["validate", str(_ks_config(tmp_path, sil, **ok, normalise=False))]) == 2
+    assert "applies to task 'emulator'" in capsys.readouterr().err
+    assert main(["validate", str(_ks_config(tmp_path, {"refiner": {"min_noise": 2.0}}, **ok))]) == 2
+    assert "refiner.min_noise" in capsys.readouterr().err
 
 
 class _Affine(eqx.Module):

@@ -49,6 +49,7 @@ from ._operators import (
 from ._operators import (
     UNet as UNet,
 )
+from ._probconserv import ProbConserv as ProbConserv
 from ._refiner import PDERefiner as PDERefiner
 from ._vector_fields import FourierField as FourierField
 from ._vector_fields import MLPField as MLPField
