@@ -64,6 +64,9 @@ from ._parallel import (
     shard_batch as shard_batch,
 )
 from ._step import (
+    assimilation_loss as assimilation_loss,
+)
+from ._step import (
     make_step as make_step,
 )
 from ._step import (
@@ -77,4 +80,7 @@ from ._step import (
 )
 from ._step import (
     rollout_loss as rollout_loss,
+)
+from ._step import (
+    smooth_perturbation as smooth_perturbation,
 )

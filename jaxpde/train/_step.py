@@ -166,6 +166,70 @@ def refiner_loss(model, batch: dict, *, conditioned: bool = False) -> jax.Array:
     return jnp.mean(jax.vmap(per_trajectory)(trajs, keys, p))
 
 
+def smooth_perturbation(key, shape, *, max_wavenumber: int = 4, dtype=jnp.float32) -> jax.Array:
+    """A random periodic field of unit RMS made of the Fourier modes up to `max_wavenumber`
+    along each spatial axis of `shape` ``(C, *N)`` (for perturbed initial guesses).
+
+    **Arguments:** `key`, `shape`, `max_wavenumber`, `dtype`. **Returns:** ``shape``."""
+    z = jax.random.normal(key, shape, jnp.float32)
+    axes = tuple(range(1, len(shape)))
+    z_hat = jnp.fft.rfftn(z, axes=axes)
+    keep = jnp.ones(z_hat.shape[1:], bool)
+    for a, n in enumerate(shape[1:]):
+        k = jnp.fft.rfftfreq(n, 1.0 / n) if a == len(shape) - 2 else jnp.fft.fftfreq(n, 1.0 / n)
+        k = jnp.abs(k).reshape([-1 if b == a else 1 for b in range(len(shape) - 1)])
+        keep = keep & (k <= max_wavenumber)
+    field = jnp.fft.irfftn(z_hat * keep, s=shape[1:], axes=axes)
+    return (field / jnp.sqrt(jnp.mean(field**2) + 1e-30)).astype(dtype)
+
+
+def assimilation_loss(model, batch: dict, horizon: int, *, mask, noise: float = 0.05, guess: float = 1.0) -> jax.Array:
+    r"""Mean relative squared error of a data-assimilating rollout of `horizon` steps (a
+    [`SemilinearOperator`][jaxpde.nn.SemilinearOperator] with an observer, or any stepper
+    taking ``{"values", "mask"}`` as `args`).
+
+    Each trajectory starts from a perturbed guess ``u_0 + guess · rms(u_0) · ξ`` (``ξ`` a
+    smooth random field of unit RMS, [`smooth_perturbation`][jaxpde.train.smooth_perturbation]) and every step sees the
+    true next frame on the sensors `mask` with Gaussian noise of standard deviation
+    ``noise · rms(u)``; the loss compares the corrected states with the truth. The
+    randomness comes from ``batch["keys"]``.
+
+    **Arguments:** `model`, `batch`, `horizon`, `mask` ``(*N)`` (1 on sensors), `noise`,
+    `guess`.
+
+    **Returns:** the scalar loss.
+    """
+    horizon = check_int(horizon, "horizon")
+    trajs = batch["trajectories"]
+    if horizon >= trajs.shape[1]:
+        raise ValueError(
+            f"horizon {horizon} needs trajectories of at least {horizon + 1} frames, got {trajs.shape[1]}."
+        )
+    if "keys" not in batch:
+        raise ValueError('assimilation_loss needs batch["keys"] (B, 2) uint32 noise keys.')
+    mask = jnp.asarray(mask, trajs.dtype)
+
+    def per_trajectory(traj, key):
+        k_guess, k_obs = jax.random.split(jax.random.wrap_key_data(key))
+        u0 = traj[0]
+        rms = jnp.sqrt(jnp.mean(u0**2))
+        start = u0 + guess * rms * smooth_perturbation(k_guess, u0.shape, dtype=u0.dtype)
+        eps = jax.random.normal(k_obs, traj[1 : horizon + 1].shape, jnp.float32).astype(traj.dtype)
+        values = traj[1 : horizon + 1] + noise * rms * eps
+        controls = {"values": values, "mask": jnp.broadcast_to(mask, (horizon, *mask.shape))}
+
+        def body(u, obs):
+            nxt = model(u, obs)
+            return nxt, nxt
+
+        _, preds = lax.scan(body, start, controls)
+        return preds
+
+    preds = jax.vmap(per_trajectory)(trajs, jnp.asarray(batch["keys"], jnp.uint32))
+    target = trajs[:, 1 : horizon + 1]
+    return _relative_mse(preds.reshape((-1, *preds.shape[2:])), target.reshape((-1, *target.shape[2:])))
+
+
 def make_step(
     loss_fn: Callable,
     optimiser,
