@@ -171,7 +171,7 @@ def smooth_perturbation(key, shape, *, max_wavenumber: int = 4, dtype=jnp.float3
     along each spatial axis of `shape` ``(C, *N)`` (for perturbed initial guesses).
 
     **Arguments:** `key`, `shape`, `max_wavenumber`, `dtype`. **Returns:** ``shape``."""
-    z = jax.random.normal(key, shape, jnp.float32)
+    z = jax.random.normal(key, shape, jnp.float32).astype(dtype)  # the same draw in any precision
     axes = tuple(range(1, len(shape)))
     z_hat = jnp.fft.rfftn(z, axes=axes)
     keep = jnp.ones(z_hat.shape[1:], bool)
@@ -180,7 +180,7 @@ def smooth_perturbation(key, shape, *, max_wavenumber: int = 4, dtype=jnp.float3
         k = jnp.abs(k).reshape([-1 if b == a else 1 for b in range(len(shape) - 1)])
         keep = keep & (k <= max_wavenumber)
     field = jnp.fft.irfftn(z_hat * keep, s=shape[1:], axes=axes)
-    return (field / jnp.sqrt(jnp.mean(field**2) + 1e-30)).astype(dtype)
+    return field / jnp.sqrt(jnp.mean(field**2) + 1e-30)
 
 
 def assimilation_loss(model, batch: dict, horizon: int, *, mask, noise: float = 0.05, guess: float = 1.0) -> jax.Array:
