@@ -194,6 +194,7 @@ def _ks_config(tmp_path, top=None, **training):
     return path
 
 
+@pytest.mark.slow  # ~30 s on 2 cores; every config's one-step smoke test stays in the default suite
 def test_cli_normalised_curriculum_run_restores_its_statistics(tmp_path, capsys):
     from jaxpde import app
     from jaxpde.cli import main
@@ -301,7 +302,7 @@ def test_refiner_steps_follow_the_published_recursion():
         ref.with_key(jnp.zeros(3))
 
 
-def test_refiner_loss_is_the_denoising_objective_and_differentiates():
+def test_refiner_loss_is_the_denoising_objective():
     trajs = _trajectories(shape=(2, 3, 2, 12))
     ref = _refiner().with_statistics(trajs, num_spatial_dims=1)
     keys = np.asarray([[1, 2], [3, 4]], np.uint32)
@@ -321,7 +322,12 @@ def test_refiner_loss_is_the_denoising_objective_and_differentiates():
     np.testing.assert_allclose(float(train.refiner_loss(ref, batch)), np.mean(total), rtol=1e-12)
     with pytest.raises(ValueError, match="keys"):
         train.refiner_loss(ref, {"trajectories": trajs})
-    # gradient against central differences (float64) through a real network
+
+
+@pytest.mark.slow  # ~20 s on 2 cores
+def test_refiner_loss_gradient_matches_finite_differences():
+    trajs = _trajectories(shape=(2, 3, 2, 12))
+    batch = {"trajectories": trajs, "keys": jnp.asarray([[1, 2], [3, 4]], jnp.uint32)}
     net = nn.FNO(5, 2, modes=4, width=6, depth=1, key=jax.random.key(2))
     ref = nn.PDERefiner(net, 0.1, num_refinements=3, min_noise=1e-3).with_statistics(trajs, num_spatial_dims=1)
     params, static = eqx.partition(ref, train.trainable(ref))

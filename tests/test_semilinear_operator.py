@@ -66,6 +66,7 @@ def test_observer_without_data_is_the_prediction_and_with_full_data_the_data():
         nn.SemilinearOperator(object(), _ExactNonlinear(pde), 0.1)
 
 
+@pytest.mark.slow  # ~20 s on 2 cores
 def test_assimilation_loss_gradient_matches_finite_differences():
     pde, u = _ks()
     traj = jp.rollout(S.ETDRK(pde, 0.1), u, 4, include_initial=True)
