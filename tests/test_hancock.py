@@ -137,7 +137,7 @@ def test_fixed_cells_are_held_and_sources_enter():
     np.testing.assert_allclose(np.asarray(u), np.asarray(still + 0.01 * source), rtol=1e-14)
 
 
-@pytest.mark.parametrize("transverse", [True, False])
+@pytest.mark.parametrize("transverse", [pytest.param(True, marks=pytest.mark.slow), False])  # True: ~18 s
 def test_periodic_axis_commutes_with_shifts_and_forcing_reaches_every_cell(transverse):
     """A shift along the periodic axis of both the state and a cell-varying forcing shifts
     the step (the ghost cells, which the step without transverse terms evolves in place,
