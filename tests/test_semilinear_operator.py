@@ -39,6 +39,9 @@ def test_with_the_exact_nonlinear_term_it_is_etdrk1():
     pde, u = _ks()
     model = nn.SemilinearOperator(pde, _ExactNonlinear(pde), 0.1)
     ref = S.ETDRK(pde, 0.1, order=1)
+    prepared = model.prepare()
+    assert prepared.prepared is not None and prepared.prepare() is prepared
+    np.testing.assert_array_equal(np.asarray(prepared(u)), np.asarray(model(u)))
     np.testing.assert_allclose(
         np.asarray(jp.rollout(model, u, 5)), np.asarray(jp.rollout(ref, u, 5)), rtol=1e-11, atol=1e-12
     )

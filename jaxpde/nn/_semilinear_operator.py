@@ -55,6 +55,7 @@ class SemilinearOperator(AbstractStepper):
     dt: float
     observer: Callable | None
     num_contour_points: int = eqx.field(static=True)
+    prepared: tuple | None
 
     def __init__(self, pde, net, dt, *, observer=None, num_contour_points: int = 32):
         if not isinstance(pde, AbstractSemilinearPDE):
@@ -62,11 +63,22 @@ class SemilinearOperator(AbstractStepper):
         self.pde, self.net, self.observer = pde, net, observer
         self.dt = check_dt(dt)
         self.num_contour_points = check_int(num_contour_points, "num_contour_points", minimum=4)
+        self.prepared = None
 
     def coefficients(self):
-        """``(e^{Δt L}, Δt φ₁(Δt L))`` from the PDE's current leaves. **Returns:** a pair."""
+        """``(e^{Δt L}, Δt φ₁(Δt L))``: those of [`prepare`][jaxpde.nn.SemilinearOperator.prepare],
+        else derived from the PDE's current leaves. **Returns:** a pair."""
+        if self.prepared is not None:
+            return self.prepared
         e, p1 = phi_functions(self.dt * self.pde.linear_symbol(), 1, num_points=self.num_contour_points)
-        return e, self.dt * p1
+        return jnp.asarray(e), jnp.asarray(self.dt * p1)
+
+    def prepare(self) -> "SemilinearOperator":
+        """This operator with its coefficients derived once ([`jaxpde.rollout`][jaxpde.rollout]
+        calls it once per rollout, inside the traced computation). **Returns:** a copy."""
+        if self.prepared is not None:
+            return self
+        return eqx.tree_at(lambda m: m.prepared, self, self.coefficients(), is_leaf=lambda x: x is None)
 
     def predict(self, u):
         """The step without data. **Arguments:** `u` ``(C, *N)``. **Returns:** ``(C, *N)``."""

@@ -17,6 +17,13 @@ def _relative_mse(pred, target):
     return jnp.mean(jnp.sum((pred - target) ** 2, axis=axes) / (jnp.sum(target**2, axis=axes) + 1e-12))
 
 
+def _check_horizon(horizon: int, trajs) -> None:
+    if horizon >= trajs.shape[1]:
+        raise ValueError(
+            f"horizon {horizon} needs trajectories of at least {horizon + 1} frames, got {trajs.shape[1]}."
+        )
+
+
 def parameter_vector(batch: dict) -> jax.Array:
     """The PDE parameters of a batch as ``(B, P)``, in sorted name order (the order a
     parameter-conditioned model, e.g. ``nn.FNO(..., num_parameters=P)``, receives).
@@ -91,10 +98,7 @@ def rollout_loss(
     """
     horizon = check_int(horizon, "horizon")
     trajs = batch["trajectories"]
-    if horizon >= trajs.shape[1]:
-        raise ValueError(
-            f"horizon {horizon} needs trajectories of at least {horizon + 1} frames, got {trajs.shape[1]}."
-        )
+    _check_horizon(horizon, trajs)
     if teacher_forcing is not None:
         forced = jnp.full((trajs.shape[0],), check_int(teacher_forcing, "teacher_forcing", minimum=0))
     else:
@@ -201,13 +205,11 @@ def assimilation_loss(model, batch: dict, horizon: int, *, mask, noise: float = 
     """
     horizon = check_int(horizon, "horizon")
     trajs = batch["trajectories"]
-    if horizon >= trajs.shape[1]:
-        raise ValueError(
-            f"horizon {horizon} needs trajectories of at least {horizon + 1} frames, got {trajs.shape[1]}."
-        )
+    _check_horizon(horizon, trajs)
     if "keys" not in batch:
         raise ValueError('assimilation_loss needs batch["keys"] (B, 2) uint32 noise keys.')
     mask = jnp.asarray(mask, trajs.dtype)
+    model = _stepper(model, None)  # a solver inside the model: its coefficients once per loss
 
     def per_trajectory(traj, key):
         k_guess, k_obs = jax.random.split(jax.random.wrap_key_data(key))
