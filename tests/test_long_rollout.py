@@ -15,6 +15,8 @@ import pytest
 import jaxpde as jp
 from jaxpde import AbstractFrozen, nn, train
 
+from ._gradcheck import assert_directional_derivative
+
 
 def _trajectories(key=0, shape=(3, 5, 2, 12)):
     rng = np.random.default_rng(key)
@@ -134,13 +136,7 @@ def test_partly_forced_loss_gradient_matches_finite_differences():
     def loss(p):
         return train.rollout_loss(eqx.combine(p, static), batch, 4)
 
-    grads = jax.grad(loss)(params)
-    direction = jax.tree.map(lambda a: jnp.asarray(np.random.default_rng(3).normal(size=a.shape)), params)
-    eps = 1e-6
-    shifted = lambda s: jax.tree.map(lambda a, d: a + s * eps * d, params, direction)  # noqa: E731
-    fd = (loss(shifted(1)) - loss(shifted(-1))) / (2 * eps)
-    dot = sum(jnp.sum(g * d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction)))
-    np.testing.assert_allclose(float(dot), float(fd), rtol=1e-7)
+    assert_directional_derivative(loss, params, seed=3, rtol=1e-7)
 
 
 def test_curriculum_schedule_and_fit(tmp_path):
@@ -335,13 +331,7 @@ def test_refiner_loss_gradient_matches_finite_differences():
     def loss(p):
         return train.refiner_loss(eqx.combine(p, static), batch)
 
-    grads = jax.grad(loss)(params)
-    direction = jax.tree.map(lambda a: jnp.asarray(np.random.default_rng(4).normal(size=a.shape)), params)
-    eps = 1e-6
-    shifted = lambda s: jax.tree.map(lambda a, d: a + s * eps * d, params, direction)  # noqa: E731
-    fd = (loss(shifted(1)) - loss(shifted(-1))) / (2 * eps)
-    dot = sum(jnp.sum(g * d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction)))
-    np.testing.assert_allclose(float(dot), float(fd), rtol=1e-6)
+    assert_directional_derivative(loss, params, seed=4, rtol=1e-6)
 
 
 def test_batches_carry_per_sample_noise_keys(tmp_path):

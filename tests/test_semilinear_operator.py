@@ -13,6 +13,8 @@ import jaxpde as jp
 from jaxpde import ic, nn, train
 from jaxpde import spectral as S
 
+from ._gradcheck import assert_directional_derivative
+
 
 class _ExactNonlinear(eqx.Module):
     pde: S.AbstractSemilinearPDE
@@ -83,13 +85,7 @@ def test_assimilation_loss_gradient_matches_finite_differences():
     def loss(p):
         return train.assimilation_loss(eqx.combine(p, static), batch, 3, mask=mask)
 
-    grads = jax.grad(loss)(params)
-    direction = jax.tree.map(lambda a: jnp.asarray(np.random.default_rng(5).normal(size=a.shape)), params)
-    eps = 1e-6
-    shifted = lambda s: jax.tree.map(lambda a, d: a + s * eps * d, params, direction)  # noqa: E731
-    fd = (loss(shifted(1)) - loss(shifted(-1))) / (2 * eps)
-    dot = sum(jnp.sum(g * d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction)))
-    np.testing.assert_allclose(float(dot), float(fd), rtol=1e-6)
+    assert_directional_derivative(loss, params, seed=5, rtol=1e-6)
 
 
 def test_smooth_perturbation_has_unit_rms_and_only_low_modes():
