@@ -100,12 +100,7 @@ def main(argv=None):
         keys = jax.random.split(k_eval, len(test))
 
         def run(traj, key):
-            kg, ko = jax.random.split(key)
-            u0 = traj[0]
-            rms = jnp.sqrt(jnp.mean(u0**2))
-            guess = u0 + GUESS * rms * train.smooth_perturbation(kg, u0.shape, dtype=u0.dtype)
-            values = traj[1:] + NOISE * rms * jax.random.normal(ko, traj[1:].shape, traj.dtype)
-            obs = {"values": values, "mask": jnp.broadcast_to(MASK, (n, 64))}
+            guess, obs = train.assimilation_inputs(traj, key, n, mask=MASK, noise=NOISE, guess=GUESS)
             return (
                 jp.rollout(model, guess, n, controls=obs, include_initial=False),
                 jp.rollout(model, guess, n, include_initial=False),

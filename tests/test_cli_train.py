@@ -51,6 +51,7 @@ _SLOW_CONFIGS = {
     "train_kolmogorov2d_emulator",
     "train_kolmogorov2d_refiner",
     "train_ks1d_emulator",  # ~21 s; train_ks1d_refiner keeps a KS emulator config in the default suite
+    "train_ks1d_assimilation",  # tests/test_semilinear_operator.py runs it in the default suite
 }
 
 

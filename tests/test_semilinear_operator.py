@@ -93,3 +93,93 @@ def test_smooth_perturbation_has_unit_rms_and_only_low_modes():
     np.testing.assert_allclose(float(jnp.sqrt(jnp.mean(z**2))), 1.0, rtol=1e-12)
     spec = np.abs(np.fft.fft(np.asarray(z), axis=1))
     assert spec[:, 4:29].max() < 1e-10 * spec.max()
+
+
+def test_assimilation_inputs_are_the_documented_guess_and_sensor_data():
+    pde, u = _ks()
+    traj = jp.rollout(S.ETDRK(pde, 0.1), u.astype(jnp.float64), 40, include_initial=True)
+    mask = jnp.zeros(32).at[::4].set(1.0)
+    start, controls = train.assimilation_inputs(traj, jax.random.key(7), 30, mask=mask, noise=0.1, guess=0.5)
+    rms = float(jnp.sqrt(jnp.mean(traj[0] ** 2)))
+    error = np.asarray(start - traj[0])
+    np.testing.assert_allclose(np.sqrt(np.mean(error**2)), 0.5 * rms, rtol=1e-12)  # guess · rms, exactly
+    assert np.abs(np.fft.rfft(error, axis=-1))[:, 5:].max() < 1e-10 * np.abs(error).max()  # smooth: low modes only
+    assert controls["values"].shape == (30, 1, 32) and controls["mask"].shape == (30, 32)
+    np.testing.assert_array_equal(np.asarray(controls["mask"]), np.broadcast_to(np.asarray(mask), (30, 32)))
+    noise = np.asarray(controls["values"] - traj[1:31]).ravel()  # 960 draws of N(0, (0.1 rms)²)
+    assert abs(noise.mean()) < 4 * 0.1 * rms / np.sqrt(noise.size)
+    np.testing.assert_allclose(noise.std(), 0.1 * rms, rtol=0.1)
+    # the loss trains on exactly these inputs: one trajectory, the same key
+    model = nn.SemilinearOperator(pde, _ExactNonlinear(pde), 0.1, observer=_IdentityGain(1))
+    batch = {"trajectories": traj[None, :31], "keys": jax.random.key_data(jax.random.key(7))[None]}
+    preds = jp.rollout(model, start, 30, controls=controls, include_initial=False)
+    expected = np.mean(np.sum((preds - traj[1:31]) ** 2, axis=(1, 2)) / np.sum(traj[1:31] ** 2, axis=(1, 2)))
+    np.testing.assert_allclose(
+        float(train.assimilation_loss(model, batch, 30, mask=mask, noise=0.1, guess=0.5)), expected, rtol=1e-10
+    )
+
+
+def _assimilation_config(tmp_path, observer=None, **training):
+    from pathlib import Path
+
+    import yaml
+
+    raw = yaml.safe_load((Path(__file__).parent.parent / "configs" / "train_ks1d_assimilation.yaml").read_text())
+    raw["data"].update(num_steps=140, burn_in=200, train_samples=2, test_samples=2)
+    raw["model"].update(modes=8, width=8, depth=1)
+    raw["observer"].update(observer or {})
+    raw["training"].update(batch_size=2, num_steps=2, checkpoint_every=2, eval_every=0, horizon=3, window=4, **training)
+    path = tmp_path / "assim.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_cli_assimilation_run_reports_errors_from_a_perturbed_guess(tmp_path, capsys):
+    """``training.loss: assimilation`` trains a semilinear operator with an observer, and
+    ``jaxpde evaluate`` adds three error curves from the same guess. With no perturbation
+    and no noise the solver's curve is the data's own solver again (zero error), which
+    pins its step and save interval."""
+    import json
+
+    from jaxpde import app
+    from jaxpde.cli import main
+
+    cfg = _assimilation_config(
+        tmp_path, {"guess": 0.0, "noise": 0.0, "model": {"kind": "fno", "modes": 4, "width": 4, "depth": 1}}
+    )
+    run = tmp_path / "run"
+    assert main(["train", str(cfg), "--out", str(run), "--no-progress"]) == 0
+    assert main(["evaluate", str(run), "--no-progress"]) == 0
+    assert "from a perturbed guess" in capsys.readouterr().out
+    ev = json.loads((run / "eval.json").read_text())
+    curves = ev["assimilation"]
+    assert len(curves) == 3 and all(len(c) == 7 for c in curves.values())  # 8 frames: 7 steps
+    assert max(curves["solver from the guess (no data)"]) < 1e-5
+    assert (run / "assimilation.png").exists()
+    model, pde, step = app.trained_model(run)
+    assert isinstance(model, nn.SemilinearOperator) and step == 2
+    assert model.observer.lift.weight.shape[0] == 4  # the observer section's width, not the model's
+
+
+@pytest.mark.parametrize(
+    "top,training,message",
+    [
+        ({}, {"loss": "rollout"}, "'observer' applies with 'training.loss: assimilation'"),
+        ({}, {"normalise": True}, "training.normalise"),
+        ({"task": "solver_in_the_loop"}, {}, "applies to task 'emulator'"),
+        ({"observer": {"sensor_every": 100}}, {}, "observer.sensor_every"),
+        ({"observer": {"noise": -1}}, {}, "observer.noise"),
+    ],
+)
+def test_cli_assimilation_keys_are_checked(tmp_path, capsys, top, training, message):
+    import yaml
+
+    from jaxpde.cli import main
+
+    path = _assimilation_config(tmp_path, **training)
+    raw = yaml.safe_load(path.read_text())
+    for k, v in top.items():
+        raw[k] = {**raw[k], **v} if isinstance(v, dict) else v
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["validate", str(path)]) == 2
+    assert message in capsys.readouterr().err

@@ -50,6 +50,7 @@ class TrainConfig:
     rom: dict | None = None
     devices: int | None = None
     refiner: dict | None = None
+    observer: dict | None = None
 
     def mesh(self):
         """The data mesh of the run: the first `devices` devices (default: all)."""
@@ -106,7 +107,7 @@ class _Training(_Strict):
     decay_steps: pydantic.PositiveInt | None = None
     staircase: bool = False
     final_learning_rate: pydantic.PositiveFloat | None = None
-    loss: Literal["one_step", "rollout", "refiner"] = "one_step"
+    loss: Literal["one_step", "rollout", "refiner", "assimilation"] = "one_step"
     horizon: pydantic.PositiveInt = 1
     pushforward: bool = False
     curriculum: bool = False
@@ -129,6 +130,13 @@ class _Refiner(_Strict):
     min_noise: Annotated[float, pydantic.Field(gt=0, lt=1)] = 1e-3
 
 
+class _Observer(_Strict):
+    model: dict | None = None  # the observer network; default: the model's kind and size
+    sensor_every: pydantic.PositiveInt = 10
+    noise: pydantic.NonNegativeFloat = 0.05
+    guess: pydantic.NonNegativeFloat = 1.0
+
+
 class _Train(_Strict):
     """A ``kind: train`` config."""
 
@@ -141,6 +149,7 @@ class _Train(_Strict):
     training: _Training = _Training()
     coarse: _Coarse | None = None
     refiner: _Refiner | None = None
+    observer: _Observer | None = None
     rom: dict | None = None
     devices: devices_section("data") | None = None  # type: ignore[valid-type]
 
@@ -247,6 +256,7 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         refiner = (c.refiner or _Refiner()).model_dump()
     elif c.refiner is not None:
         raise _err(file, "refiner", "applies with 'training.loss: refiner'")
+    observer = _parse_observer(c, training, model, data_raw, sim, file)
     return TrainConfig(
         path=path,
         name=sim.name,
@@ -262,7 +272,37 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         rom=rom,
         devices=_data_devices(c.devices, path),
         refiner=refiner,
+        observer=observer,
     )
+
+
+def _parse_observer(c, training, model, data_raw, sim, file) -> dict | None:
+    """The ``observer`` section of a data-assimilation run (``training.loss:
+    assimilation``), with the observer network's spec filled in."""
+    if training["loss"] != "assimilation":
+        if c.observer is not None:
+            raise _err(file, "observer", "applies with 'training.loss: assimilation'")
+        return None
+    if c.task != "emulator":
+        raise _err(file, "training.loss", f"'assimilation' applies to task 'emulator', not {c.task!r}")
+    if "law" in data_raw or "flow" in data_raw:
+        raise _err(
+            file,
+            "training.loss",
+            "'assimilation' builds on the exact linear step of a spectral equation (data.equation), "
+            "not a finite-volume law or an incompressible flow",
+        )
+    for key, bad in (("normalise", True), ("curriculum", True), ("pushforward", True)):
+        if training[key] == bad:
+            raise _err(file, f"training.{key}", "does not apply with 'loss: assimilation'")
+    if model.get("num_parameters"):
+        raise _err(file, "model.num_parameters", "does not apply with 'loss: assimilation'")
+    obs = (c.observer or _Observer()).model_dump()
+    obs["model"] = _parse_model(obs["model"], file, {}) if obs["model"] is not None else dict(model)
+    smallest = min(sim.num_points)
+    if obs["sensor_every"] > smallest:
+        raise _err(file, "observer.sensor_every", f"({obs['sensor_every']}) exceeds the grid ({smallest} points)")
+    return obs
 
 
 def _listed_parameters(data, ranges, raw_data, file) -> dict:
@@ -353,7 +393,7 @@ def _check_training(t, file, data, frames, snapshot_frames=None, rom=False) -> d
         ):
             if t[k] != default:
                 raise _err(file, f"training.{k}", f"applies to 'schedule: exponential', not {t['schedule']!r}")
-    if t["loss"] == "rollout" and t["horizon"] >= frames:
+    if t["loss"] in ("rollout", "assimilation") and t["horizon"] >= frames:
         raise _err(file, "training.horizon", f"({t['horizon']}) needs more frames; the data has {frames}")
     if t["curriculum"]:
         if t["loss"] != "rollout" or t["pushforward"]:
@@ -371,7 +411,7 @@ def _check_training(t, file, data, frames, snapshot_frames=None, rom=False) -> d
                 "training.window",
                 "applies to data on disk; online batches use whole trajectories (shorten data.num_steps instead)",
             )
-        need = t["horizon"] + 1 if t["loss"] == "rollout" else 2
+        need = t["horizon"] + 1 if t["loss"] in ("rollout", "assimilation") else 2
         if not need <= t["window"] <= frames:
             raise _err(file, "training.window", f"must be between {need} and {frames} (frames per trajectory)")
     if t["eval_horizon"] is None:
@@ -417,12 +457,92 @@ def build_model(cfg, pde, key):
         import jax.numpy as jnp
 
         norms = {k: nn.Normalisation(jnp.zeros(c), jnp.ones(c)) for k in ("inputs", "outputs")}
+    if cfg.observer is not None:
+        return _semilinear_model(cfg, pde, net, interval, key)
     if refined:
         import jax
 
         noise_key = jax.random.fold_in(key, 1)
         return nn.PDERefiner(net, interval, **cfg.refiner, **norms, key=noise_key)
     return nn.OperatorStepper(net, interval, residual=cfg.task == "emulator", **norms)
+
+
+def _semilinear_model(cfg, pde, net, interval, key):
+    """The semilinear operator with an observer of a data-assimilation run: the exact
+    linear step of the data's PDE, `net` as the learned nonlinear term, and an observer
+    network ``(2C + 1) -> C``."""
+    import jax
+
+    from .. import nn
+    from ..spectral import AbstractSemilinearPDE
+
+    if not isinstance(pde, AbstractSemilinearPDE):
+        raise ConfigError(
+            f"{cfg.path}: key 'training.loss': 'assimilation' needs a semilinear spectral equation "
+            f"(one with a linear symbol); {type(pde).__name__} is not"
+        )
+    spec = dict(cfg.observer["model"])
+    cls = nn.OPERATORS[spec.pop("kind")]
+    c = pde.num_channels
+    try:
+        observer = cls(2 * c + 1, c, ndim=pde.grid.ndim, key=jax.random.fold_in(key, 3), **spec)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{cfg.path}: key 'observer.model': {e}") from None
+    return nn.SemilinearOperator(pde, net, interval, observer=observer)
+
+
+def _assimilation_curves(cfg, pde, model, trajs, horizon) -> dict:
+    """nRMSE against horizon (mean over the held-out trajectories) of the model fed the
+    sensor data, of the same model running free, and of the data's solver, all three
+    from the same perturbed initial guess (one guess and one noise draw per trajectory,
+    fixed by the run's seed)."""
+    import jax
+    import numpy as np
+
+    from ..integrate import rollout
+    from ..metrics import nrmse
+    from ..train import assimilation_inputs
+    from ._config import make_stepper
+
+    obs = cfg.observer
+    mask = sensor_mask(cfg, pde).astype(trajs.dtype)
+    solver, every = make_stepper(cfg.sim, pde), cfg.sim.save_every
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), 11), trajs.shape[0])
+
+    def one(traj, key):
+        start, controls = assimilation_inputs(traj, key, horizon, mask=mask, noise=obs["noise"], guess=obs["guess"])
+        return (
+            rollout(model, start, horizon, controls=controls, include_initial=False),
+            rollout(model, start, horizon, include_initial=False),
+            rollout(solver, start, horizon * every, save_every=every, include_initial=False),
+        )
+
+    runs = jax.jit(jax.vmap(one))(trajs, keys)
+    sensors = float(mask.mean())
+    names = (
+        f"model + observer ({sensors:.0%} sensors, {obs['noise']:.0%} noise)",
+        "model from the guess (no data)",
+        "solver from the guess (no data)",
+    )
+    truth = trajs[:, 1:]
+    return {
+        n: np.asarray(nrmse(r, truth, num_spatial_dims=pde.grid.ndim)).mean(axis=0).tolist()
+        for n, r in zip(names, runs)
+    }
+
+
+def sensor_mask(cfg, pde):
+    """The sensor mask ``(*N)`` of a data-assimilation run: 1 at every
+    ``observer.sensor_every``-th point along each axis.
+
+    **Arguments:** `cfg` (a train config with an ``observer`` section), `pde`.
+
+    **Returns:** the mask, in the PDE's precision."""
+    import jax.numpy as jnp
+
+    every = cfg.observer["sensor_every"]
+    mask = jnp.zeros(pde.grid.shape)
+    return mask.at[tuple(slice(None, None, every) for _ in pde.grid.shape)].set(1.0)
 
 
 _STATISTICS_SAMPLES = 256  # training trajectories the normalisation statistics are taken from
@@ -452,10 +572,17 @@ def _conditioned(cfg) -> bool:
     return bool(cfg.model.get("num_parameters"))
 
 
-def _loss(cfg):
-    from ..train import one_step_loss, refiner_loss, rollout_loss
+def _loss(cfg, pde):
+    from ..train import assimilation_loss, one_step_loss, refiner_loss, rollout_loss
 
     t, cond = cfg.training, _conditioned(cfg)
+    if t["loss"] == "assimilation":  # the free-running model and its observer, trained together
+        obs, horizon = cfg.observer, t["horizon"]
+        mask = sensor_mask(cfg, pde)
+        return lambda m, b: (
+            rollout_loss(m, b, horizon)
+            + assimilation_loss(m, b, horizon, mask=mask, noise=obs["noise"], guess=obs["guess"])
+        )
     if t["loss"] == "rollout":
         return lambda m, b: rollout_loss(m, b, t["horizon"], pushforward=t["pushforward"], conditioned=cond)
     if t["loss"] == "refiner":
@@ -542,7 +669,7 @@ def train(cfg: TrainConfig, run_dir: Path, *, resume: bool = False, progress=Non
     final_loss, rate, last = run_fit(
         cfg,
         model,
-        _loss(cfg),
+        _loss(cfg, pde),
         data,
         run_dir,
         key=k_fit,
@@ -647,8 +774,20 @@ def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
             k: {"mean": float(a.mean()), "std": float(a.std()), "per_trajectory": a.tolist()} for k, a in above.items()
         },
     }
+    if cfg.observer is not None:
+        out["assimilation"] = _assimilation_curves(cfg, pde, model, trajs, horizon)
     (run_dir / "eval.json").write_text(json.dumps(out, indent=1))
     import matplotlib.pyplot as plt
+
+    if cfg.observer is not None:
+        fig = plot_error_curves(
+            out["assimilation"],
+            out["horizon_time"],
+            title=f"{cfg.name}: from a perturbed initial guess, {len(trajs)} held-out trajectories",
+        )
+        fig.savefig(run_dir / "assimilation.png", dpi=110)
+        plt.close(fig)
+        out["assimilation_png"] = run_dir / "assimilation.png"
 
     title = f"{cfg.name}: {len(trajs)} held-out trajectories, step {meta['step']}"
     fig = plot_error_curves(curves, out["horizon_time"], title=title)

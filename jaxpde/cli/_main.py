@@ -114,6 +114,10 @@ def _evaluate(ns, progress):
     print(f"evaluated step {res['step']}: nRMSE {parts}; wrote {res['png']}")
     hct = ", ".join(f"{k} {v['mean']:.3g} ± {v['std']:.2g}" for k, v in res["high_correlation_time"].items())
     print(f"high-correlation time (correlation ≥ 0.8): {hct}; wrote {res['correlation_png']}")
+    if "assimilation" in res:
+        parts = ", ".join(f"{k} {v[0]:.3e} / {v[-1]:.3e}" for k, v in res["assimilation"].items())
+        n = len(next(iter(res["assimilation"].values())))
+        print(f"from a perturbed guess, nRMSE after 1 / {n} steps: {parts}; wrote {res['assimilation_png']}")
 
 
 def _validate(ns, progress):

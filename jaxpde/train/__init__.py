@@ -64,6 +64,9 @@ from ._parallel import (
     shard_batch as shard_batch,
 )
 from ._step import (
+    assimilation_inputs as assimilation_inputs,
+)
+from ._step import (
     assimilation_loss as assimilation_loss,
 )
 from ._step import (

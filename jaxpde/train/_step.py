@@ -187,6 +187,31 @@ def smooth_perturbation(key, shape, *, max_wavenumber: int = 4, dtype=jnp.float3
     return field / jnp.sqrt(jnp.mean(field**2) + 1e-30)
 
 
+def assimilation_inputs(traj, key, horizon: int, *, mask, noise: float = 0.05, guess: float = 1.0):
+    r"""What a data-assimilating model sees of one trajectory: a perturbed initial guess
+    ``u_0 + guess · rms(u_0) · ξ`` (``ξ`` a smooth random field of unit RMS,
+    [`smooth_perturbation`][jaxpde.train.smooth_perturbation]) and, for each of the next
+    `horizon` frames, the true frame on the sensors `mask` with Gaussian noise of standard
+    deviation ``noise · rms(u_0)``. [`assimilation_loss`][jaxpde.train.assimilation_loss]
+    trains on these and `jaxpde evaluate` measures on them, so both draw alike.
+
+    **Arguments:** `traj` ``(T, C, *N)`` with ``T > horizon``, `key` (a PRNG key),
+    `horizon`, `mask` ``(*N)`` (1 on sensors), `noise`, `guess`.
+
+    **Returns:** ``(start, controls)``: the guess ``(C, *N)`` and the per-step
+    observations ``{"values": (horizon, C, *N), "mask": (horizon, *N)}`` for
+    ``rollout(model, start, horizon, controls=controls)``.
+    """
+    mask = jnp.asarray(mask, traj.dtype)
+    k_guess, k_obs = jax.random.split(key)
+    u0 = traj[0]
+    rms = jnp.sqrt(jnp.mean(u0**2))
+    start = u0 + guess * rms * smooth_perturbation(k_guess, u0.shape, dtype=u0.dtype)
+    eps = jax.random.normal(k_obs, traj[1 : horizon + 1].shape, jnp.float32).astype(traj.dtype)
+    values = traj[1 : horizon + 1] + noise * rms * eps
+    return start, {"values": values, "mask": jnp.broadcast_to(mask, (horizon, *mask.shape))}
+
+
 def assimilation_loss(model, batch: dict, horizon: int, *, mask, noise: float = 0.05, guess: float = 1.0) -> jax.Array:
     r"""Mean relative squared error of a data-assimilating rollout of `horizon` steps (a
     [`SemilinearOperator`][jaxpde.nn.SemilinearOperator] with an observer, or any stepper
@@ -208,17 +233,12 @@ def assimilation_loss(model, batch: dict, horizon: int, *, mask, noise: float = 
     _check_horizon(horizon, trajs)
     if "keys" not in batch:
         raise ValueError('assimilation_loss needs batch["keys"] (B, 2) uint32 noise keys.')
-    mask = jnp.asarray(mask, trajs.dtype)
     model = _stepper(model, None)  # a solver inside the model: its coefficients once per loss
 
     def per_trajectory(traj, key):
-        k_guess, k_obs = jax.random.split(jax.random.wrap_key_data(key))
-        u0 = traj[0]
-        rms = jnp.sqrt(jnp.mean(u0**2))
-        start = u0 + guess * rms * smooth_perturbation(k_guess, u0.shape, dtype=u0.dtype)
-        eps = jax.random.normal(k_obs, traj[1 : horizon + 1].shape, jnp.float32).astype(traj.dtype)
-        values = traj[1 : horizon + 1] + noise * rms * eps
-        controls = {"values": values, "mask": jnp.broadcast_to(mask, (horizon, *mask.shape))}
+        start, controls = assimilation_inputs(
+            traj, jax.random.wrap_key_data(key), horizon, mask=mask, noise=noise, guess=guess
+        )
 
         def body(u, obs):
             nxt = model(u, obs)
