@@ -9,7 +9,9 @@ nRMSE after 1 and 10 steps, and when (if ever) it falls behind persistence.
         [--steps N] [--out runs/long_rollout] [--json results.json]
 
 The seed sets the data and the network initialisation together, so for each seed the
-three models see identical trajectories.
+three models see identical trajectories. A run that finished (its ``benchmark.json`` is
+in the run directory under ``--out``) is read back instead of trained again, so an
+interrupted benchmark continues where it stopped.
 """
 
 import argparse
@@ -59,14 +61,20 @@ def run_one(problem, label, seed, out, steps=None, progress=False):
     if cfg.precision == "float64":
         jax.config.update("jax_enable_x64", True)
     run_dir = Path(out) / problem / label.replace(" ", "_").replace("+", "and") / f"seed{seed}"
-    t0 = time.perf_counter()
-    app.train(cfg, run_dir, progress=progress)
-    seconds = time.perf_counter() - t0
-    ev = app.evaluate(run_dir, progress=progress)
+    done = run_dir / "benchmark.json"
+    if done.exists():  # finished by an earlier invocation with the same --out: reuse it
+        return json.loads(done.read_text())
+    if (run_dir / "eval.json").exists():  # trained and evaluated, the time not recorded
+        seconds, ev = None, json.loads((run_dir / "eval.json").read_text())
+    else:
+        t0 = time.perf_counter()
+        app.train(cfg, run_dir, progress=progress)
+        seconds = time.perf_counter() - t0
+        ev = app.evaluate(run_dir, progress=progress)
     model = np.asarray(ev["nrmse"]["model"])
     persistence = np.asarray(ev["nrmse"][PERSISTENCE])
     behind = np.nonzero(model > persistence)[0]
-    return {
+    result = {
         "high_correlation_time": ev["high_correlation_time"]["model"]["mean"],
         "persistence_high_correlation_time": ev["high_correlation_time"][PERSISTENCE]["mean"],
         "nrmse_1": float(model[0]),
@@ -76,6 +84,8 @@ def run_one(problem, label, seed, out, steps=None, progress=False):
         "train_seconds": seconds,
         "run_dir": str(run_dir),
     }
+    done.write_text(json.dumps(result, indent=1))
+    return result
 
 
 def main(argv=None):
@@ -88,15 +98,15 @@ def main(argv=None):
     args = p.parse_args(argv)
     results = {}
     for problem in args.problems:
-        for label in CONFIGS[problem]:
-            for seed in args.seeds:
+        for seed in args.seeds:  # every model for one seed before the next: partial runs still compare
+            for label in CONFIGS[problem]:
                 r = run_one(problem, label, seed, args.out, args.steps)
                 results.setdefault(problem, {}).setdefault(label, []).append(r)
                 print(
                     f"{problem:13s} {label:22s} seed {seed}: high-correlation time {r['high_correlation_time']:.2f} "
                     f"(persistence {r['persistence_high_correlation_time']:.2f}), nRMSE {r['nrmse_1']:.3f} / "
                     f"{r['nrmse_10']:.3f} (1 / 10 steps), behind persistence at step "
-                    f"{r['behind_persistence_at_step']}, {r['train_seconds']:.0f} s",
+                    f"{r['behind_persistence_at_step']}, {r['train_seconds'] or float('nan'):.0f} s",
                     flush=True,
                 )
     print("\nproblem        model                   high-correlation time (mean ± std over seeds; each seed)")

@@ -505,7 +505,7 @@ def _assimilation_curves(cfg, pde, model, trajs, horizon) -> dict:
     from ._config import make_stepper
 
     obs = cfg.observer
-    mask = sensor_mask(cfg, pde).astype(trajs.dtype)
+    mask = _sensor_mask(cfg, pde).astype(trajs.dtype)
     solver, every = make_stepper(cfg.sim, pde), cfg.sim.save_every
     keys = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), 11), trajs.shape[0])
 
@@ -531,7 +531,7 @@ def _assimilation_curves(cfg, pde, model, trajs, horizon) -> dict:
     }
 
 
-def sensor_mask(cfg, pde):
+def _sensor_mask(cfg, pde):
     """The sensor mask ``(*N)`` of a data-assimilation run: 1 at every
     ``observer.sensor_every``-th point along each axis.
 
@@ -578,7 +578,7 @@ def _loss(cfg, pde):
     t, cond = cfg.training, _conditioned(cfg)
     if t["loss"] == "assimilation":  # the free-running model and its observer, trained together
         obs, horizon = cfg.observer, t["horizon"]
-        mask = sensor_mask(cfg, pde)
+        mask = _sensor_mask(cfg, pde)
         return lambda m, b: (
             rollout_loss(m, b, horizon)
             + assimilation_loss(m, b, horizon, mask=mask, noise=obs["noise"], guess=obs["guess"])
