@@ -6,7 +6,7 @@ reports each model's high-correlation time (correlation with the solver >= 0.8),
 nRMSE after 1 and 10 steps, and when (if ever) it falls behind persistence.
 
     python benchmarks/long_rollout.py [--problems ks1d kolmogorov2d] [--seeds 0 1 2]
-        [--steps N] [--out runs/long_rollout] [--json results.json]
+        [--steps N] [--set KEY=VALUE] [--out runs/long_rollout] [--json results.json]
 
 The seed sets the data and the network initialisation together, so for each seed the
 three models see identical trajectories. A run that finished (its ``benchmark.json`` is
@@ -49,14 +49,15 @@ CONFIGS = {
 PERSISTENCE = "persistence (u_n = u_0)"
 
 
-def run_one(problem, label, seed, out, steps=None, progress=False):
-    """Train and evaluate one model; returns its summary."""
+def run_one(problem, label, seed, out, steps=None, progress=False, extra=()):
+    """Train and evaluate one model (`extra`: further ``KEY=VALUE`` config overrides);
+    returns its summary."""
     import jax
 
     from jaxpde import app
 
     file, overrides = CONFIGS[problem][label]
-    overrides = [*overrides, f"seed={seed}"] + ([f"training.num_steps={steps}"] if steps else [])
+    overrides = [*overrides, *extra, f"seed={seed}"] + ([f"training.num_steps={steps}"] if steps else [])
     kind, cfg = app.load(ROOT / "configs" / file, overrides=overrides)
     if cfg.precision == "float64":
         jax.config.update("jax_enable_x64", True)
@@ -93,6 +94,13 @@ def main(argv=None):
     p.add_argument("--problems", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the configs')")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override for every model, e.g. 'model={kind: unet, width: 32, levels: 3}'",
+    )
     p.add_argument("--out", default="runs/long_rollout")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
@@ -100,7 +108,7 @@ def main(argv=None):
     for problem in args.problems:
         for seed in args.seeds:  # every model for one seed before the next: partial runs still compare
             for label in CONFIGS[problem]:
-                r = run_one(problem, label, seed, args.out, args.steps)
+                r = run_one(problem, label, seed, args.out, args.steps, extra=args.set)
                 results.setdefault(problem, {}).setdefault(label, []).append(r)
                 print(
                     f"{problem:13s} {label:22s} seed {seed}: high-correlation time {r['high_correlation_time']:.2f} "
