@@ -6,7 +6,7 @@ reports each model's high-correlation time (correlation with the solver >= 0.8),
 nRMSE after 1 and 10 steps, and when (if ever) it falls behind persistence.
 
     python benchmarks/long_rollout.py [--problems ks1d kolmogorov2d] [--seeds 0 1 2]
-        [--steps N] [--set KEY=VALUE] [--out runs/long_rollout] [--json results.json]
+        [--models LABEL ...] [--steps N] [--set KEY=VALUE] [--out runs/long_rollout] [--json results.json]
 
 The seed sets the data and the network initialisation together, so for each seed the
 three models see identical trajectories. A run that finished (its ``benchmark.json`` is
@@ -93,6 +93,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--problems", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--models", nargs="+", default=None, help="a subset of the compared models (default: all), by label")
     p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the configs')")
     p.add_argument(
         "--set",
@@ -108,6 +109,8 @@ def main(argv=None):
     for problem in args.problems:
         for seed in args.seeds:  # every model for one seed before the next: partial runs still compare
             for label in CONFIGS[problem]:
+                if args.models and label not in args.models:
+                    continue
                 r = run_one(problem, label, seed, args.out, args.steps, extra=args.set)
                 results.setdefault(problem, {}).setdefault(label, []).append(r)
                 print(
