@@ -537,7 +537,7 @@ def _sensor_mask(cfg, pde):
 
     **Arguments:** `cfg` (a train config with an ``observer`` section), `pde`.
 
-    **Returns:** the mask, in the PDE's precision."""
+    **Returns:** the mask (default float dtype; callers cast it to the data's)."""
     import jax.numpy as jnp
 
     every = cfg.observer["sensor_every"]
