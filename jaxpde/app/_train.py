@@ -783,7 +783,7 @@ def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
         fig = plot_error_curves(
             out["assimilation"],
             out["horizon_time"],
-            title=f"{cfg.name}: from a perturbed initial guess, {len(trajs)} held-out trajectories",
+            title=f"{cfg.name}: from a perturbed guess ({len(trajs)} test trajectories)",
         )
         fig.savefig(run_dir / "assimilation.png", dpi=110)
         plt.close(fig)
