@@ -292,8 +292,8 @@ def _parse_observer(c, training, model, data_raw, sim, file) -> dict | None:
             "'assimilation' builds on the exact linear step of a spectral equation (data.equation), "
             "not a finite-volume law or an incompressible flow",
         )
-    for key, bad in (("normalise", True), ("curriculum", True), ("pushforward", True)):
-        if training[key] == bad:
+    for key in ("normalise", "curriculum", "pushforward"):
+        if training[key]:
             raise _err(file, f"training.{key}", "does not apply with 'loss: assimilation'")
     if model.get("num_parameters"):
         raise _err(file, "model.num_parameters", "does not apply with 'loss: assimilation'")
