@@ -51,13 +51,14 @@ def trajectories(num, frames, key):
 
 def fit(model, loss, data, steps, seed, lr=1e-3):
     opt = optax.adamw(optax.cosine_decay_schedule(lr, steps), weight_decay=1e-4)
-    params = eqx.filter(model, eqx.is_inexact_array)
-    state = opt.init(params)
+    spec = train.trainable(model)  # the networks; the PDE's exact linear part is held
+    state = opt.init(eqx.filter(model, spec))
 
     @eqx.filter_jit
     def step(model, state, batch):
-        g = eqx.filter_grad(loss)(model, batch)
-        upd, state = opt.update(g, state, eqx.filter(model, eqx.is_inexact_array))
+        params, static = eqx.partition(model, spec)
+        g = eqx.filter_grad(lambda p: loss(eqx.combine(p, static), batch))(params)
+        upd, state = opt.update(g, state, params)
         return eqx.apply_updates(model, upd), state
 
     rng = np.random.default_rng(seed)

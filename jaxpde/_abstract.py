@@ -1,6 +1,8 @@
 """The interfaces every discretisation and time stepper in jaxpde implements."""
 
 import abc
+import copy
+import dataclasses
 
 import equinox as eqx
 import jax
@@ -157,16 +159,32 @@ class AbstractFrozen(eqx.Module):
 
 def trainable(model) -> object:
     """The filter spec of the trainable leaves of `model`: every inexact array leaf except
-    those inside an [`AbstractFrozen`][jaxpde.AbstractFrozen] part.
+    those inside an [`AbstractFrozen`][jaxpde.AbstractFrozen] part, and those under the
+    fields a module names in its ``frozen_fields()`` method (e.g. the PDE of a
+    [`nn.SemilinearOperator`][jaxpde.nn.SemilinearOperator] whose linear part is held
+    exact). Both stay ordinary differentiable leaves; only training leaves them alone.
 
     **Arguments:** `model` (any pytree).
 
     **Returns:** a pytree of booleans with the structure of `model`, for
     ``eqx.filter(model, spec)`` / ``eqx.partition(model, spec)``."""
 
+    def special(node):
+        return isinstance(node, AbstractFrozen) or (isinstance(node, eqx.Module) and hasattr(node, "frozen_fields"))
+
     def spec(node):
         if isinstance(node, AbstractFrozen):
             return jax.tree.map(lambda _: False, node)
+        if special(node):
+            frozen = set(node.frozen_fields())
+            out = node
+            for f in dataclasses.fields(node):
+                if f.metadata.get("static", False):
+                    continue
+                value = getattr(node, f.name)
+                inner = jax.tree.map(lambda _: False, value) if f.name in frozen else trainable(value)
+                object.__setattr__(out := copy.copy(out), f.name, inner)
+            return out
         return eqx.is_inexact_array(node)
 
-    return jax.tree.map(spec, model, is_leaf=lambda x: isinstance(x, AbstractFrozen))
+    return jax.tree.map(spec, model, is_leaf=special)

@@ -95,8 +95,10 @@ def test_split_spectral_adaptive_solve():
 
 @pytest.mark.parametrize(
     "config, sets",
-    [
-        ("kolmogorov2d.yaml", ["num_steps=20", "save_every=10", "grid.num_points=[32,32]"]),
+    [  # ~22 s each on 2 cores; tests/test_data_parallel.py checks the division of work by default
+        pytest.param(
+            "kolmogorov2d.yaml", ["num_steps=20", "save_every=10", "grid.num_points=[32,32]"], marks=pytest.mark.slow
+        ),
         pytest.param(
             "riemann2d.yaml",
             ["grid.num_cells=[32,32]", "t_final=0.02", "num_frames=2", "scheme.reconstruction=constant"],

@@ -150,6 +150,7 @@ def test_boundary_conditions_fill_ghosts():
         fv.normalise_bc("wall", 1)
 
 
+@pytest.mark.slow  # ~16 s on 2 cores
 def test_reflective_walls_conserve_mass_and_energy_and_stop_the_flow():
     g = jp.CellGrid((24, 16))
     law = fv.Euler(1.4, ndim=2)

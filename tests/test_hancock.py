@@ -163,7 +163,8 @@ def test_periodic_axis_commutes_with_shifts_and_forcing_reaches_every_cell(trans
     assert not np.allclose(np.asarray(ref), np.asarray(step(u0)))
 
 
-@pytest.mark.parametrize("transverse", [True, pytest.param(False, marks=pytest.mark.slow)])
+@pytest.mark.slow  # ~22 s per case on 2 cores; tests/test_contract.py checks the state gradient by default
+@pytest.mark.parametrize("transverse", [True, False])
 def test_gradients_match_finite_differences(transverse):
     grid = jp.CellGrid((8, 6))
     u0 = fv.density_wave(fv.Euler(1.4, ndim=2), grid, velocity=(1.0, 0.5))

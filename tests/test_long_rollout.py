@@ -246,6 +246,8 @@ def test_cli_refiner_keys_are_checked(tmp_path, capsys):
     assert "applies to task 'emulator'" in capsys.readouterr().err
     assert main(["validate", str(_ks_config(tmp_path, {"refiner": {"min_noise": 2.0}}, **ok))]) == 2
     assert "refiner.min_noise" in capsys.readouterr().err
+    assert main(["validate", str(_ks_config(tmp_path, {"refiner": {"base_fraction": -0.1}}, **ok))]) == 2
+    assert "refiner.base_fraction" in capsys.readouterr().err
 
 
 class _Affine(eqx.Module):
@@ -298,26 +300,60 @@ def test_refiner_steps_follow_the_published_recursion():
         ref.with_key(jnp.zeros(3))
 
 
-def test_refiner_loss_is_the_denoising_objective():
+def _refiner_case():
     trajs = _trajectories(shape=(2, 3, 2, 12))
     ref = _refiner().with_statistics(trajs, num_spatial_dims=1)
     keys = np.asarray([[1, 2], [3, 4]], np.uint32)
-    batch = {"trajectories": trajs, "keys": jnp.asarray(keys)}
+    return trajs, ref, keys, {"trajectories": trajs, "keys": jnp.asarray(keys)}
+
+
+def _expected_refiner_loss(ref, trajs, keys, draw):
+    """The documented objective of the affine 'network', the refinement step of each pair
+    given by ``draw(k_step)``: per pair t, split(fold_in(key, t)) -> (k_step, noise)."""
     sig = np.asarray(ref.noise_levels())
     total = []
-    for b in range(2):  # the documented draw: per pair t, split(fold_in(key, t)) -> (k, noise)
+    for b in range(2):
         for t in range(2):
             k_step, k_noise = jax.random.split(jax.random.fold_in(jax.random.wrap_key_data(keys[b]), t))
-            k = int(jax.random.randint(k_step, (), 0, 3))
+            k = draw(k_step)
             x = ref.inputs.normalise(trajs[b, t])
             y = ref.outputs.normalise(trajs[b, t + 1] - trajs[b, t])
             eps = jax.random.normal(k_noise, y.shape, jnp.float32).astype(y.dtype)
             noisy = 0 * y if k == 0 else y + sig[k - 1] * eps
             target = y if k == 0 else eps
             total.append(float(jnp.mean((0.3 * x - 0.2 * noisy + 0.5 * k / 2 - target) ** 2)))
-    np.testing.assert_allclose(float(train.refiner_loss(ref, batch)), np.mean(total), rtol=1e-12)
+    return np.mean(total)
+
+
+def test_refiner_loss_is_the_denoising_objective():
+    trajs, ref, keys, batch = _refiner_case()
+    value = _expected_refiner_loss(ref, trajs, keys, lambda k_step: int(jax.random.randint(k_step, (), 0, 3)))
+    np.testing.assert_allclose(float(train.refiner_loss(ref, batch)), value, rtol=1e-12)
     with pytest.raises(ValueError, match="keys"):
         train.refiner_loss(ref, {"trajectories": trajs})
+
+
+def test_refiner_loss_base_fraction_sets_the_share_of_one_step_draws():
+    trajs, ref, keys, batch = _refiner_case()
+
+    def draw(q):  # k = 0 with probability q, else uniform in 1..K
+        def k_of(k_step):
+            k_base, k_level = jax.random.split(k_step)
+            return 0 if float(jax.random.uniform(k_base)) < q else int(jax.random.randint(k_level, (), 1, 3))
+
+        return k_of
+
+    for q in (0.0, 0.5, 1.0):
+        value = _expected_refiner_loss(ref, trajs, keys, draw(q))
+        np.testing.assert_allclose(float(train.refiner_loss(ref, batch, base_fraction=q)), value, rtol=1e-12)
+    # q = 1 is the plain one-step objective of the k = 0 prediction alone
+    x = jax.vmap(jax.vmap(ref.inputs.normalise))(trajs[:, :-1])
+    y = jax.vmap(jax.vmap(ref.outputs.normalise))(trajs[:, 1:] - trajs[:, :-1])
+    np.testing.assert_allclose(
+        float(train.refiner_loss(ref, batch, base_fraction=1.0)), float(jnp.mean((0.3 * x - y) ** 2)), rtol=1e-12
+    )
+    with pytest.raises(ValueError, match="base_fraction"):
+        train.refiner_loss(ref, batch, base_fraction=1.5)
 
 
 @pytest.mark.slow  # ~20 s on 2 cores

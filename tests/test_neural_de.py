@@ -156,7 +156,12 @@ def test_fourier_field_is_resolution_independent():
 
 
 @pytest.mark.parametrize(
-    "cls", [pytest.param(nn.LangevinSDE, marks=pytest.mark.slow), nn.LinearNoiseSDE, nn.GeometricSDE]
+    "cls",
+    [
+        pytest.param(nn.LangevinSDE, marks=pytest.mark.slow),
+        pytest.param(nn.LinearNoiseSDE, marks=pytest.mark.slow),  # ~14 s on 2 cores
+        nn.GeometricSDE,
+    ],
 )
 def test_neural_sdes_solve_and_differentiate(cls):
     model = cls(3, width=8, depth=1, key=jax.random.key(0))

@@ -117,6 +117,7 @@ def test_phi_rom_loss_gradient_through_a_finite_volume_rhs_with_a_parametric_sou
         assert abs(float(fd)) > 1e-4
 
 
+@pytest.mark.slow  # ~15 s on 2 cores; the gradient test below keeps a parametric source by default
 def test_pointwise_form_of_a_finite_volume_law_with_a_parametric_source():
     """PINN-ROM's residual on an FV law: ``-(u²/2)_x + ν u_xx + S(x)`` from autodiff of a
     smooth field, exact at the cell centres; the source read between centres is linear;

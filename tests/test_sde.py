@@ -81,7 +81,8 @@ def _ou_exact(path_w, theta, sigma, x0, t1, n_quad=2**12):
     return np.exp(-theta * t1) * x0 + sigma * (w[-1] - theta * integral)
 
 
-@pytest.mark.parametrize("solver", [pytest.param("sra1", marks=pytest.mark.slow), "shark"])
+@pytest.mark.slow  # ~20 s per solver on 2 cores
+@pytest.mark.parametrize("solver", ["sra1", "shark"])
 def test_additive_noise_solvers_have_strong_order_at_least_one_on_ornstein_uhlenbeck(solver):
     theta, sigma, x0 = 2.0, 0.8, 1.0
     pde = LinearDrift(GRID, jnp.asarray(-theta))

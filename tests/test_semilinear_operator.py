@@ -49,6 +49,26 @@ def test_with_the_exact_nonlinear_term_it_is_etdrk1():
     )
 
 
+def test_training_holds_the_linear_part_unless_asked_and_it_stays_differentiable():
+    pde, u = _ks()
+    pde = eqx.tree_at(lambda p: p.fourth_order, pde, jnp.asarray(1.0))
+    net = nn.FNO(1, 1, modes=6, width=4, depth=1, key=jax.random.key(1))
+    held = nn.SemilinearOperator(pde, net, 0.1).prepare()
+    spec = train.trainable(held)
+    assert not any(jax.tree.leaves((spec.pde, spec.prepared)))  # coefficients and derived ones
+    assert all(jax.tree.leaves(spec.net))
+    learned = train.trainable(nn.SemilinearOperator(pde, net, 0.1, learn_linear=True))
+    assert jax.tree.leaves(learned.pde) and all(jax.tree.leaves(learned.pde))
+    # held out of training, not out of differentiation: d/d(fourth_order) of a step by central differences
+    g = jax.grad(
+        lambda c: jnp.sum(nn.SemilinearOperator(eqx.tree_at(lambda p: p.fourth_order, pde, c), net, 0.1)(u) ** 2)
+    )
+    f = lambda c: float(jnp.sum(nn.SemilinearOperator(eqx.tree_at(lambda p: p.fourth_order, pde, c), net, 0.1)(u) ** 2))
+    fd = (f(1.0 + 1e-6) - f(1.0 - 1e-6)) / 2e-6
+    assert abs(fd) > 1e-3
+    np.testing.assert_allclose(float(g(jnp.asarray(1.0))), fd, rtol=1e-6)
+
+
 def test_observer_without_data_is_the_prediction_and_with_full_data_the_data():
     pde, u = _ks()
     observer = nn.FNO(3, 1, modes=6, width=8, depth=1, key=jax.random.key(1))
@@ -158,6 +178,8 @@ def test_cli_assimilation_run_reports_errors_from_a_perturbed_guess(tmp_path, ca
     assert (run / "assimilation.png").exists()
     model, pde, step = app.trained_model(run)
     assert isinstance(model, nn.SemilinearOperator) and step == 2
+    for name in ("convection", "second_order", "fourth_order"):  # the exact linear part, held in training
+        assert float(getattr(model.pde, name)) == float(getattr(pde, name))
     assert model.observer.lift.weight.shape[0] == 4  # the observer section's width, not the model's
 
 

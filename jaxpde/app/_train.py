@@ -128,6 +128,7 @@ class _Coarse(_Strict):
 class _Refiner(_Strict):
     num_refinements: pydantic.PositiveInt = 3
     min_noise: Annotated[float, pydantic.Field(gt=0, lt=1)] = 1e-3
+    base_fraction: Annotated[float, pydantic.Field(ge=0, le=1)] | None = None  # share of k = 0 draws
 
 
 class _Observer(_Strict):
@@ -463,7 +464,8 @@ def build_model(cfg, pde, key):
         import jax
 
         noise_key = jax.random.fold_in(key, 1)
-        return nn.PDERefiner(net, interval, **cfg.refiner, **norms, key=noise_key)
+        kwargs = {k: v for k, v in cfg.refiner.items() if k != "base_fraction"}  # a training setting
+        return nn.PDERefiner(net, interval, **kwargs, **norms, key=noise_key)
     return nn.OperatorStepper(net, interval, residual=cfg.task == "emulator", **norms)
 
 
@@ -586,7 +588,8 @@ def _loss(cfg, pde):
     if t["loss"] == "rollout":
         return lambda m, b: rollout_loss(m, b, t["horizon"], pushforward=t["pushforward"], conditioned=cond)
     if t["loss"] == "refiner":
-        return lambda m, b: refiner_loss(m, b, conditioned=cond)
+        share = cfg.refiner.get("base_fraction")
+        return lambda m, b: refiner_loss(m, b, conditioned=cond, base_fraction=share)
     return lambda m, b: one_step_loss(m, b, conditioned=cond)
 
 

@@ -40,7 +40,8 @@ class PDERefiner(AbstractStepper):
       ``ε ~ N(0, I)`` and noise levels ``σ_k = σ_min^{k/K}`` (`min_noise`).
 
     Training ([`train.refiner_loss`][jaxpde.train.refiner_loss]) draws ``k`` uniformly
-    from ``0..K`` per sample: MSE of ``f(x, 0, 0)`` against ``y`` for ``k = 0``, else MSE
+    from ``0..K`` per sample (or ``k = 0`` with a chosen probability, its
+    `base_fraction`): MSE of ``f(x, 0, 0)`` against ``y`` for ``k = 0``, else MSE
     of ``f(x, y + σ_k ε, k)`` against the noise ``ε``.
 
     **Noise and sampling.** The refinement noise comes from `key` (a leaf, never

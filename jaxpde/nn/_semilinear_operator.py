@@ -42,6 +42,10 @@ class SemilinearOperator(AbstractStepper):
       ``[innovation, mask, ũ]``.
     - `num_contour_points`: of the contour integral of ``φ₁`` (see
       [`phi_functions`][jaxpde.spectral.phi_functions]).
+    - `learn_linear`: ``False`` (default): the PDE's coefficients are held at their
+      values in training ([`train.trainable`][jaxpde.train.trainable] leaves them out;
+      they stay differentiable), so the linear step stays exact; ``True``: trained
+      with the networks, as Singh et al. learn their linear part.
 
     References: A. Singh, R. A. Borsoi, D. Erdogmus & T. Imbiriba, "Learning semilinear
     neural operators: a unified recursive framework for prediction and data
@@ -55,15 +59,22 @@ class SemilinearOperator(AbstractStepper):
     dt: float
     observer: Callable | None
     num_contour_points: int = eqx.field(static=True)
+    learn_linear: bool = eqx.field(static=True)
     prepared: tuple | None
 
-    def __init__(self, pde, net, dt, *, observer=None, num_contour_points: int = 32):
+    def __init__(self, pde, net, dt, *, observer=None, num_contour_points: int = 32, learn_linear: bool = False):
         if not isinstance(pde, AbstractSemilinearPDE):
             raise TypeError(f"SemilinearOperator needs a spectral semilinear PDE, got {type(pde).__name__}.")
         self.pde, self.net, self.observer = pde, net, observer
         self.dt = check_dt(dt)
         self.num_contour_points = check_int(num_contour_points, "num_contour_points", minimum=4)
+        self.learn_linear = bool(learn_linear)
         self.prepared = None
+
+    def frozen_fields(self) -> tuple:
+        """The fields training leaves alone ([`train.trainable`][jaxpde.train.trainable]):
+        the derived coefficients, and the PDE unless `learn_linear`. **Returns:** names."""
+        return ("prepared",) if self.learn_linear else ("pde", "prepared")
 
     def coefficients(self):
         """``(e^{Δt L}, Δt φ₁(Δt L))``: those of [`prepare`][jaxpde.nn.SemilinearOperator.prepare],

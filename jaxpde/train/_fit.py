@@ -311,6 +311,13 @@ def plot_losses(history: list, path) -> None:
     plt.close(fig)
 
 
+def _strongly_typed(model):
+    """`model` with its weakly typed array leaves (e.g. a PDE coefficient given as a
+    Python float) made strongly typed in their own dtype: the first optimiser update
+    would make them so anyway, and the training step would compile a second time."""
+    return jax.tree.map(lambda x: jnp.asarray(x, x.dtype) if getattr(x, "weak_type", False) else x, model)
+
+
 def fit(
     model,
     optimiser,
@@ -367,6 +374,7 @@ def fit(
     num_steps = check_int(num_steps, "num_steps")
     mesh = data_mesh() if mesh is None else mesh
     check_batch_size(data.batch_size, mesh)
+    model = _strongly_typed(model)
     opt_state = optimiser.init(eqx.filter(model, trainable(model)))
     identity = {"data": data.describe(), "config": config}
     with RunLoop(

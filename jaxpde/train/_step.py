@@ -127,12 +127,17 @@ def rollout_loss(
     return _relative_mse(preds.reshape((-1, *preds.shape[2:])), target.reshape((-1, *target.shape[2:])))
 
 
-def refiner_loss(model, batch: dict, *, conditioned: bool = False) -> jax.Array:
+def refiner_loss(model, batch: dict, *, conditioned: bool = False, base_fraction: float | None = None) -> jax.Array:
     r"""The denoising objective of a [`PDERefiner`][jaxpde.nn.PDERefiner] over every
     consecutive pair of frames: per pair a refinement step ``k`` uniform in ``0..K`` and
     noise ``ε ~ N(0, I)``, then the mean squared error of ``f(x, 0, 0)`` against the
     (normalised) target ``y`` for ``k = 0``, and of ``f(x, y + σ_k ε, k)`` against ``ε``
     otherwise (Lippe et al., "PDE-Refiner", NeurIPS 2023).
+
+    With `base_fraction` ``q``, ``k = 0`` is drawn with probability ``q`` and each
+    ``k = 1..K`` with ``(1 - q) / K`` instead: on a small training budget the uniform
+    draw leaves the one-step prediction, the start of every refinement, with only
+    ``1 / (K + 1)`` of the samples.
 
     The randomness comes from ``batch["keys"]`` ``(B, 2)`` (raw PRNG key data per
     trajectory, which [`DatasetBatches`][jaxpde.train.DatasetBatches] and
@@ -140,10 +145,13 @@ def refiner_loss(model, batch: dict, *, conditioned: bool = False) -> jax.Array:
     of its batch and a resumed run repeats the same noise. ``conditioned`` as in
     [`one_step_loss`][jaxpde.train.one_step_loss].
 
-    **Arguments:** `model` (a `PDERefiner`), `batch`, `conditioned`.
+    **Arguments:** `model` (a `PDERefiner`), `batch`, `conditioned`, `base_fraction`
+    (``None``: uniform).
 
     **Returns:** the scalar loss.
     """
+    if base_fraction is not None and not 0 <= base_fraction <= 1:
+        raise ValueError(f"base_fraction must be in [0, 1], got {base_fraction}.")
     trajs = batch["trajectories"]
     if "keys" not in batch:
         raise ValueError(
@@ -155,7 +163,11 @@ def refiner_loss(model, batch: dict, *, conditioned: bool = False) -> jax.Array:
 
     def per_pair(traj, key, p, t):
         k_step, k_noise = jax.random.split(jax.random.fold_in(jax.random.wrap_key_data(key), t))
-        k = jax.random.randint(k_step, (), 0, K + 1)
+        if base_fraction is None:
+            k = jax.random.randint(k_step, (), 0, K + 1)
+        else:
+            k_base, k_level = jax.random.split(k_step)
+            k = jnp.where(jax.random.uniform(k_base) < base_fraction, 0, jax.random.randint(k_level, (), 1, K + 1))
         x, y = model.encode(traj[t], traj[t + 1])
         eps = jax.random.normal(k_noise, y.shape, jnp.float32).astype(y.dtype)
         sigma = jnp.where(k == 0, 0.0, sigmas[jnp.maximum(k - 1, 0)]).astype(y.dtype)
