@@ -37,9 +37,11 @@ def test_every_method_has_configs():
     assert {"pinn_rom_burgers", "phirom_burgers_paper", "dino_burgers_paper", "pinn_rom_burgers_paper"} <= names
 
 
-def _train_one_step(path, tmp_path, capsys):
+def _train_one_step(path, tmp_path, capsys, **rom):
     cfg = tmp_path / path.name
-    cfg.write_text(yaml.safe_dump(_shrink(yaml.safe_load(path.read_text()))))
+    raw = _shrink(yaml.safe_load(path.read_text()))
+    raw["rom"].update(rom)
+    cfg.write_text(yaml.safe_dump(raw))
     run = tmp_path / "run"
     assert main(["train", str(cfg), "--out", str(run), "--no-progress"]) == 0
     assert "unseen relative L2 error" in capsys.readouterr().out
@@ -63,14 +65,19 @@ EVALUATED = ("phirom_burgers",)
     ids=[p.stem for p in CONFIGS],
 )
 def test_every_rom_config_evaluates(path, tmp_path, capsys):
-    run = _train_one_step(path, tmp_path, capsys)
+    shipped = yaml.safe_load(path.read_text())["rom"]
+    # the default-suite case also forecasts with the solver's projected velocity
+    projected = shipped.get("projected_forecast", False) or path.stem in EVALUATED
+    run = _train_one_step(path, tmp_path, capsys, projected_forecast=projected)
     assert main(["evaluate", str(run), "--no-progress"]) == 0
     ev = json.loads((run / "eval.json").read_text())
     assert ev["step"] == 1 and ev["t_train"] < ev["t_test"]
-    sparse = yaml.safe_load(path.read_text())["rom"].get("observed_fraction") is not None
-    # the model, the decoder's best fit to every frame, and POD-Galerkin (needs full fields)
-    assert len(ev["errors"]) == (2 if sparse else 3)
+    sparse = shipped.get("observed_fraction") is not None
+    # the model, the decoder's best fit to every frame, POD-Galerkin (needs full fields),
+    # and with rom.projected_forecast the solver-projected forecast
+    assert len(ev["errors"]) == (2 if sparse else 3) + projected
     assert sum(name.endswith("decoder best fit") for name in ev["errors"]) == 1
+    assert sum(name.endswith("solver-projected dynamics") for name in ev["errors"]) == projected
     assert ("pod_galerkin" in ev) == sparse
     listed = "train_parameters" in yaml.safe_load(path.read_text())["data"]
     for errors in ev["errors"].values():

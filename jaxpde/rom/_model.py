@@ -152,19 +152,23 @@ class ReducedOrderModel(eqx.Module):
         rtol: float | None = None,
         atol: float = 1e-6,
         max_steps: int = 100_000,
+        velocity=None,
     ) -> Array:
         """Integrate the latent ODE from ``α(times[0]) = alpha0``; returns ``(T, k)`` at
         `times`. Fixed steps of `dt0` (default: the first interval of `times`) with
         ``solver`` (default ``diffrax.Bosh3()``), or adaptive with a PID controller when
-        `rtol` is given. The PDE parameters go to the vector field as ``args``."""
+        `rtol` is given. The PDE parameters go to the vector field as ``args``. The vector
+        field is the learned ``Ψ`` unless `velocity` ``(t, α, β) -> dα/dt`` replaces it
+        (e.g. the solver's projected velocity, [`forecast_errors`][jaxpde.rom.forecast_errors]'s ``physics``)."""
         times = jnp.asarray(times, alpha0.dtype)
         if times.ndim != 1 or times.shape[0] < 2:
             raise ValueError("times must be a 1D array of at least two increasing times.")
         solver = diffrax.Bosh3() if solver is None else solver
+        field = self.velocity if velocity is None else velocity
         dt0 = times[1] - times[0] if dt0 is None else dt0
         ctrl = diffrax.ConstantStepSize() if rtol is None else diffrax.PIDController(rtol=rtol, atol=atol)
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(lambda t, a, b: self.velocity(t, a, b).astype(a.dtype)),
+            diffrax.ODETerm(lambda t, a, b: field(t, a, b).astype(a.dtype)),
             solver,
             times[0],
             times[-1],

@@ -13,7 +13,9 @@ from jax import lax
 from .._checks import check_int
 from ._data import SnapshotBatches
 from ._decoder import ModulatedDecoder, SineDecoder, domain_bounds, grid_points
+from ._losses import _physics_at
 from ._model import LatentDynamics, ReducedOrderModel, encode, forecast
+from ._physics import latent_velocity
 from ._pod import pod
 
 DECODERS = {"sine": SineDecoder, "modulated": ModulatedDecoder}
@@ -70,7 +72,13 @@ def initial_model(
     )
 
 
-def _forecasts(model, u0s, betas, observed, pts, times, grid, steps, lr, init):
+def _forecasts(model, u0s, betas, observed, pts, times, grid, steps, lr, init, physics=None):
+    velocity = None
+    if physics is not None:
+
+        def velocity(t, a, b):
+            return latent_velocity(model, a, _physics_at(physics, b), grid)
+
     def one(u0, beta, obs):
         vals = u0.reshape(u0.shape[0], -1)
         at = pts if obs is None else pts[obs]
@@ -85,6 +93,7 @@ def _forecasts(model, u0s, betas, observed, pts, times, grid, steps, lr, init):
             encode_steps=steps,
             encode_lr=lr,
             encode_init=init,
+            velocity=velocity,
         )
 
     return jax.vmap(one)(u0s, betas, observed)
@@ -105,8 +114,9 @@ def _jitted():
 def _without_memory(model):
     """The model without its latent memory, and the encoder's starting code: the mean of
     the memory's first frames (the training initial states' codes), or None."""
-    init = None if model.latents is None else jnp.mean(model.latents[:, 0], axis=0)
-    return eqx.tree_at(lambda m: m.latents, model, None), init
+    if model.latents is None:
+        return model, None
+    return eqx.tree_at(lambda m: m.latents, model, None), jnp.mean(model.latents[:, 0], axis=0)
 
 
 def _errors(preds, trajs):
@@ -125,10 +135,19 @@ def forecast_errors(
     observed=None,
     encode_steps: int = 500,
     encode_learning_rate: float = 0.01,
+    physics=None,
 ):
     """Forecast every trajectory ``(S, T, C, *N)`` from its first frame (encoded from the
     full grid, or from the `observed` point indices ``(S, M)``) and return the per-frame
     relative L2 errors ``(S, T)`` and the forecasts. One compiled, vmapped program.
+
+    With `physics` (an [`AbstractPDE`][jaxpde.AbstractPDE] or
+    [`AbstractStepper`][jaxpde.AbstractStepper], or ``beta -> `` one) the latent ODE is not
+    the learned ``Ψ`` but the solver's right-hand side at the decoded field projected on the
+    decoder's tangent space on every grid point
+    ([`latent_velocity`][jaxpde.rom.latent_velocity]): a Galerkin-type ROM on the learned
+    manifold. Its error against the plain forecast's separates what the learned dynamics
+    lose from what the decoder's manifold itself loses.
 
     The encoding starts from the mean of the latent memory's first frames (the training
     initial states' codes) when the model still holds its memory, else from zero: where
@@ -136,7 +155,7 @@ def forecast_errors(
     trained on instead of finding another code for the same field.
 
     **Arguments:** `model`, `trajectories`, their PDE `parameters` ``(S, P)``, the `grid`, the frame `interval`,
-    `observed`, `encode_steps`, `encode_learning_rate`.
+    `observed`, `encode_steps`, `encode_learning_rate`, `physics`.
 
     **Returns:** ``(errors (S, T), forecasts (S, T, C, *N))``.
     """
@@ -155,6 +174,7 @@ def forecast_errors(
         encode_steps,
         encode_learning_rate,
         init,
+        physics,
     )
     return _errors(preds, trajs), np.asarray(preds)
 
