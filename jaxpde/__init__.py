@@ -11,6 +11,7 @@ from . import nn as nn
 from . import pointwise as pointwise
 from . import spectral as spectral
 from ._abstract import AbstractFrozen as AbstractFrozen
+from ._abstract import AbstractPartlyFrozen as AbstractPartlyFrozen
 from ._abstract import AbstractPDE as AbstractPDE
 from ._abstract import AbstractPointwise as AbstractPointwise
 from ._abstract import AbstractStepper as AbstractStepper

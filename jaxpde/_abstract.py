@@ -1,7 +1,6 @@
 """The interfaces every discretisation and time stepper in jaxpde implements."""
 
 import abc
-import copy
 import dataclasses
 
 import equinox as eqx
@@ -157,12 +156,24 @@ class AbstractFrozen(eqx.Module):
     the model, and differentiable when a user asks for it explicitly."""
 
 
+class AbstractPartlyFrozen(eqx.Module):
+    """A module some of whose fields training leaves alone: the fields named by
+    ``frozen_fields()`` (e.g. the PDE of a [`nn.SemilinearOperator`][jaxpde.nn.SemilinearOperator]
+    whose linear part is held exact, or values derived from other leaves).
+    [`train.trainable`][jaxpde.train.trainable] leaves them out; the other fields are
+    searched as usual. The frozen leaves stay ordinary differentiable array leaves."""
+
+    @abc.abstractmethod
+    def frozen_fields(self) -> tuple[str, ...]:
+        """The names of the fields training leaves alone. **Returns:** a tuple of names."""
+
+
 def trainable(model) -> object:
     """The filter spec of the trainable leaves of `model`: every inexact array leaf except
     those inside an [`AbstractFrozen`][jaxpde.AbstractFrozen] part, and those under the
-    fields a module names in its ``frozen_fields()`` method (e.g. the PDE of a
-    [`nn.SemilinearOperator`][jaxpde.nn.SemilinearOperator] whose linear part is held
-    exact). Both stay ordinary differentiable leaves; only training leaves them alone.
+    fields an [`AbstractPartlyFrozen`][jaxpde.AbstractPartlyFrozen] module names in its
+    ``frozen_fields()``. Both stay ordinary differentiable leaves; only training leaves
+    them alone.
 
     **Arguments:** `model` (any pytree).
 
@@ -170,21 +181,25 @@ def trainable(model) -> object:
     ``eqx.filter(model, spec)`` / ``eqx.partition(model, spec)``."""
 
     def special(node):
-        return isinstance(node, AbstractFrozen) or (isinstance(node, eqx.Module) and hasattr(node, "frozen_fields"))
+        return isinstance(node, (AbstractFrozen, AbstractPartlyFrozen))
 
     def spec(node):
         if isinstance(node, AbstractFrozen):
             return jax.tree.map(lambda _: False, node)
-        if special(node):
+        if isinstance(node, AbstractPartlyFrozen):
             frozen = set(node.frozen_fields())
-            out = node
-            for f in dataclasses.fields(node):
-                if f.metadata.get("static", False):
-                    continue
-                value = getattr(node, f.name)
-                inner = jax.tree.map(lambda _: False, value) if f.name in frozen else trainable(value)
-                object.__setattr__(out := copy.copy(out), f.name, inner)
-            return out
+            names = [
+                f.name
+                for f in dataclasses.fields(node)
+                if not f.metadata.get("static", False) and jax.tree.leaves(getattr(node, f.name))
+            ]
+            values = [
+                jax.tree.map(lambda _: False, getattr(node, n)) if n in frozen else trainable(getattr(node, n))
+                for n in names
+            ]
+            if not names:
+                return node
+            return eqx.tree_at(lambda m: [getattr(m, n) for n in names], node, values)
         return eqx.is_inexact_array(node)
 
     return jax.tree.map(spec, model, is_leaf=special)

@@ -69,6 +69,33 @@ def test_training_holds_the_linear_part_unless_asked_and_it_stays_differentiable
     np.testing.assert_allclose(float(g(jnp.asarray(1.0))), fd, rtol=1e-6)
 
 
+class _Affine(jp.AbstractPartlyFrozen):
+    weight: jax.Array
+    bias: jax.Array
+    inner: object
+
+    def frozen_fields(self):
+        return ("bias",)
+
+
+def test_partly_frozen_modules_name_their_held_fields():
+    """Any module can hold fields out of training through the interface; the others,
+    nested modules included, are searched as usual."""
+    leaf = _Affine(jnp.ones(2), jnp.zeros(2), None)
+    model = (_Affine(jnp.ones(3), jnp.zeros(3), leaf), jnp.ones(4))
+    spec = train.trainable(model)
+    assert spec[0].weight is True and spec[0].bias is False and spec[1] is True
+    assert spec[0].inner.weight is True and spec[0].inner.bias is False and spec[0].inner.inner is None
+    params, _ = eqx.partition(model, spec)
+    assert [x.shape for x in jax.tree.leaves(params)] == [(3,), (2,), (4,)]
+    with pytest.raises(TypeError):  # the interface must be implemented
+
+        class _Missing(jp.AbstractPartlyFrozen):
+            x: jax.Array
+
+        _Missing(jnp.ones(1))
+
+
 def test_observer_without_data_is_the_prediction_and_with_full_data_the_data():
     pde, u = _ks()
     observer = nn.FNO(3, 1, modes=6, width=8, depth=1, key=jax.random.key(1))

@@ -7,13 +7,13 @@ from collections.abc import Callable
 import equinox as eqx
 import jax.numpy as jnp
 
-from .._abstract import AbstractStepper
+from .._abstract import AbstractPartlyFrozen, AbstractStepper
 from .._checks import check_dt, check_int
 from ..spectral import AbstractSemilinearPDE, phi_functions
 from ._fno import _compute_dtype
 
 
-class SemilinearOperator(AbstractStepper):
+class SemilinearOperator(AbstractStepper, AbstractPartlyFrozen):
     r"""A learned stepper built on the exact linear step of a semilinear PDE
     ``u_t = L u + N(u)``: the linear part is the PDE's own Fourier multiplier, propagated
     exactly, and only the nonlinear part is learned (exponential Euler with a network):
