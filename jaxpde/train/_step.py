@@ -286,7 +286,10 @@ def make_step(
     ``make_batch(key)``, made inside the compiled step (constrained to `batch_sharding`
     when given). Steps are cached on their arguments, so calling ``make_step`` (or
     [`fit`][jaxpde.train.fit]) again with the same loss and optimiser reuses the
-    compiled step.
+    compiled step. A model leaf that is weakly typed (a coefficient given as a Python
+    float) comes back strongly typed from the first update, so the second call compiles
+    the step again; [`fit`][jaxpde.train.fit] makes such leaves strongly typed before it
+    starts (by hand: ``jnp.asarray(x, x.dtype)`` on each array leaf).
 
     **Data parallelism.** With a `mesh` of several devices (axis ``"data"``, see
     [`data_mesh`][jaxpde.train.data_mesh]) the loss and its gradient run per device under
