@@ -58,6 +58,9 @@ from ._laws import (
     ShallowWater as ShallowWater,
 )
 from ._laws import (
+    channels as channels,
+)
+from ._laws import (
     davis_bounds as davis_bounds,
 )
 from ._problems import (

@@ -15,6 +15,7 @@ from ._advance import (
 from ._advance import (
     solve_advance as solve_advance,
 )
+from ._cfl import AUTO_CHECKPOINT_BYTES as AUTO_CHECKPOINT_BYTES
 from ._cfl import FV_STEPPERS as FV_STEPPERS
 from ._cfl import CFLSolution as CFLSolution
 from ._cfl import solve_to as solve_to
