@@ -62,3 +62,25 @@ def test_wavenumbers_nyquist():
     (ko,) = g.wavenumbers(zero_nyquist=True)
     np.testing.assert_allclose(k, [0, 1, 2, 3, 4])
     np.testing.assert_allclose(ko, [0, 1, 2, 3, 0])
+
+
+@pytest.mark.parametrize("fraction", [2 / 3, 0.5, 1.0])
+def test_quadratic_alias_free_against_a_padded_product(fraction):
+    # the rule's answer against the definition: the kept modes of a product computed on
+    # the grid equal those of the exact product (computed on a grid twice as fine)
+    rng = np.random.default_rng(0)
+    for n in range(6, 40):
+        g = PeriodicGrid(n)
+        mask = g.dealias_mask(fraction)
+        (k,) = g.kept_wavenumber_indices(fraction)
+        assert mask.sum() == k + 1
+        a_hat, b_hat = (mask * (rng.normal(size=mask.shape) + 1j * rng.normal(size=mask.shape)) for _ in range(2))
+        a_hat[0] = a_hat[0].real
+        b_hat[0] = b_hat[0].real
+        on_grid = np.fft.rfft(np.fft.irfft(a_hat, n) * np.fft.irfft(b_hat, n)) * mask
+        pad = np.zeros(n + 1, complex)
+        fine = np.fft.rfft(np.fft.irfft(np.r_[a_hat, pad], 2 * n) * np.fft.irfft(np.r_[b_hat, pad], 2 * n))
+        exact = 2 * fine[: mask.size] * mask
+        assert g.quadratic_alias_free(fraction) == np.allclose(on_grid, exact, atol=1e-10), n
+    assert PeriodicGrid((32, 48)).kept_wavenumber_indices() == (10, 16)
+    assert PeriodicGrid((32, 40)).quadratic_alias_free() and not PeriodicGrid((32, 48)).quadratic_alias_free()

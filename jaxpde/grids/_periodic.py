@@ -203,6 +203,40 @@ class PeriodicGrid(AbstractGrid):
             mask = mask & (np.abs(m) <= fraction * (self.num_points[axis] // 2))
         return mask
 
+    def kept_wavenumber_indices(self, fraction: float = 2 / 3) -> tuple[int, ...]:
+        """Largest index ``K_i`` with ``|m| <= K_i`` kept by `dealias_mask` on each axis.
+
+        Args:
+            `fraction`: the de-aliasing fraction, as for `dealias_mask`.
+
+        Returns:
+            A tuple of ``ndim`` integers, one per spatial axis.
+        """
+        if not 0 < fraction <= 1:
+            raise ValueError(f"dealias fraction must be in (0, 1], got {fraction}.")
+        out = []
+        for axis, m in enumerate(self.wavenumber_indices()):
+            m = np.abs(m).ravel()
+            out.append(int(m[m <= fraction * (self.num_points[axis] // 2)].max()))
+        return tuple(out)
+
+    def quadratic_alias_free(self, fraction: float = 2 / 3) -> bool:
+        """Whether the modes kept by `dealias_mask` are free of aliasing from quadratic products.
+
+        A product of two fields band-limited to ``|m_i| <= K_i`` has modes up to ``2 K_i``;
+        those alias onto ``2 K_i - N_i``, which misses the kept band exactly when
+        ``3 K_i < N_i`` on every axis. With the 2/3 rule that is every ``N_i`` not divisible
+        by 3; at ``N_i = 3 K_i`` the boundary mode ``K_i`` receives an alias.
+
+        Args:
+            `fraction`: the de-aliasing fraction, as for `dealias_mask`.
+
+        Returns:
+            ``True`` when every axis satisfies ``3 K_i < N_i``.
+        """
+        kept = self.kept_wavenumber_indices(fraction)
+        return all(3 * k < n for k, n in zip(kept, self.num_points))
+
     # --- transforms and derivatives ------------------------------------------------------
     def rfft(self, u: Array) -> Array:
         """Real FFT over the spatial (trailing ``ndim``) axes; distributed when the grid

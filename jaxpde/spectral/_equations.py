@@ -4,8 +4,6 @@ All equations take ``dealias`` (fraction of modes kept by the de-aliasing rule; 
 by default, ``1`` disables it) and accept a physical-space forcing through ``args``.
 """
 
-import math
-
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
@@ -635,10 +633,7 @@ class NavierStokes2D(AbstractSemilinearPDE):
         k2 = _k2(self.grid)
         inv_k2 = np.where(k2 == 0, 0.0, 1.0 / np.where(k2 == 0, 1.0, k2))
         psi_hat = u_hat * inv_k2
-        # the modes kept, |m| <= K on each axis, are free of aliasing from quadratic
-        # products when 3K < N (not for N divisible by 3 with the 2/3 rule: K = N/3)
-        kept = [math.floor(self.dealias * (n // 2)) for n in self.grid.num_points]
-        if all(3 * k < n for k, n in zip(kept, self.grid.num_points)):
+        if self.grid.quadratic_alias_free(self.dealias):
             # Basdevant's form (J. Comput. Phys. 50, 1983): for a divergence-free velocity
             # u·∇ω = (∂xx - ∂yy)(uv) + ∂x∂y(v² - u²), two inverse and two forward transforms
             # instead of four and one. Without aliasing both forms give the same retained
