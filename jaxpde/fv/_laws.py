@@ -87,6 +87,14 @@ class AbstractConservationLaw(eqx.Module):
         [`HydrostaticReconstruction`][jaxpde.fv.HydrostaticReconstruction]
         for shallow water over a bed."""
 
+    def flux_state(self, u: Array):
+        """The form in which a numerical flux hands a face state to this law's methods.
+
+        **Arguments:** `u`, a state ``(C, ...)``.
+
+        **Returns:** `u` itself here; a fluid law returns its list of channels."""
+        return u
+
     def max_wave_speed(self, u: Array, axis: int) -> Array:
         """``max |λ|`` along `axis` per cell."""
         lo, hi = self.wave_speeds(u, axis)
@@ -159,6 +167,14 @@ class AbstractFluidLaw(AbstractConservationLaw):
     [`channels`][jaxpde.fv.channels], which accepts both. (Each method slicing the stacked
     state itself made reverse mode add one zero-padded copy of the state per slice: the
     HLLC flux's reverse pass cost twice as much.)"""
+
+    def flux_state(self, u):
+        """The state taken apart into its channels, once per face (see the class note).
+
+        **Arguments:** `u`, a state ``(C, ...)`` or a list of its channels.
+
+        **Returns:** a list of ``C`` channel arrays."""
+        return channels(u)
 
     @abc.abstractmethod
     def velocity(self, u: Array, axis: int) -> Array:

@@ -6,7 +6,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._laws import AbstractConservationLaw, AbstractFluidLaw, AbstractScalarLaw, channels
+from ._laws import AbstractConservationLaw, AbstractFluidLaw, AbstractScalarLaw
 
 
 class AbstractRiemannSolver(eqx.Module):
@@ -21,14 +21,6 @@ class AbstractRiemannSolver(eqx.Module):
         """Raise ``TypeError`` if this flux cannot be used with `law`."""
 
 
-def _parts(law, u):
-    """What a numerical flux hands the law's methods: a fluid law's state taken apart into
-    its channels once (its methods accept either form), so that reverse mode adds one
-    cotangent per channel instead of one padded state per method that slices it; other
-    laws get the array."""
-    return channels(u) if isinstance(law, AbstractFluidLaw) else u
-
-
 class Rusanov(AbstractRiemannSolver):
     """Rusanov / local Lax-Friedrichs flux
     ``½(F(u_L) + F(u_R)) - ½ s_max (u_R - u_L)``, ``s_max`` the largest ``|λ|`` of both sides.
@@ -38,7 +30,7 @@ class Rusanov(AbstractRiemannSolver):
         pass
 
     def __call__(self, law, u_left, u_right, axis):
-        cl, cr = _parts(law, u_left), _parts(law, u_right)
+        cl, cr = law.flux_state(u_left), law.flux_state(u_right)
         smax = jnp.maximum(law.max_wave_speed(cl, axis), law.max_wave_speed(cr, axis))
         return 0.5 * (law.flux(cl, axis) + law.flux(cr, axis)) - 0.5 * smax * (u_right - u_left)
 
@@ -59,7 +51,7 @@ class HLL(AbstractRiemannSolver):
         pass
 
     def __call__(self, law, u_left, u_right, axis):
-        cl, cr = _parts(law, u_left), _parts(law, u_right)
+        cl, cr = law.flux_state(u_left), law.flux_state(u_right)
         sl, sr = law.wave_speed_bounds(cl, cr, axis)
         return _hll(law.flux(cl, axis), law.flux(cr, axis), u_left, u_right, sl, sr)
 
@@ -83,7 +75,7 @@ class HLLC(AbstractRiemannSolver):
 
     def __call__(self, law, u_left, u_right, axis):
         self.check_law(law)
-        cl, cr = _parts(law, u_left), _parts(law, u_right)
+        cl, cr = law.flux_state(u_left), law.flux_state(u_right)
         sl, sr = law.wave_speed_bounds(cl, cr, axis)
         rl, rr = cl[0], cr[0]
         vl, vr = law.velocity(cl, axis), law.velocity(cr, axis)
