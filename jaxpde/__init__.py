@@ -1,5 +1,6 @@
 """jaxpde: differentiable PDE simulation in JAX."""
 
+from . import _xla_workarounds  # first: before anything can start JAX's backend  # noqa: I001
 from . import fv as fv
 from . import grids as grids
 from . import ic as ic

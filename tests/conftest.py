@@ -4,6 +4,8 @@ import jax
 import numpy as np
 import pytest
 
+import jaxpde  # noqa: F401  (first: its XLA work-arounds must precede any computation)
+
 # The command line's persistent compilation cache stays off in tests (hermetic runs, nothing
 # written to the home directory); tests/test_cli.py switches it on where it tests it.
 os.environ["JAXPDE_NO_COMPILATION_CACHE"] = "1"
