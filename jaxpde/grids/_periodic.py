@@ -196,11 +196,9 @@ class PeriodicGrid(AbstractGrid):
         A mode is kept when ``|m_i| <= fraction * (N_i // 2)`` on every axis;
         ``fraction = 1`` keeps everything.
         """
-        if not 0 < fraction <= 1:
-            raise ValueError(f"dealias fraction must be in (0, 1], got {fraction}.")
         mask = np.ones(self.rfft_shape, dtype=bool)
-        for axis, m in enumerate(self.wavenumber_indices()):
-            mask = mask & (np.abs(m) <= fraction * (self.num_points[axis] // 2))
+        for m, k in zip(self.wavenumber_indices(), self.kept_wavenumber_indices(fraction)):
+            mask = mask & (np.abs(m) <= k)
         return mask
 
     def kept_wavenumber_indices(self, fraction: float = 2 / 3) -> tuple[int, ...]:

@@ -248,8 +248,8 @@ class Burgers(AbstractSemilinearPDE, AbstractPointwise):
         elif self.grid.ndim == 3 and self.grid.quadratic_alias_free(self.dealias):
             # (u·∇)u = ∇·(u⊗u) - u (∇·u): the velocity and its divergence back (4
             # transforms), the 6 distinct u_i u_j and the 3 u_i ∇·u forward (9), instead of
-            # 12 + 3. Both forms are exact on the kept modes when those are free of
-            # aliasing from quadratic products; elsewhere the plain form below is used.
+            # 12 + 3 (in 2D both forms need 8). Both are exact on the kept modes when those
+            # are free of aliasing from quadratic products; elsewhere the plain form is used.
             div_hat = sum(u_hat[j : j + 1] * iks[j] for j in range(3))
             phys = self.to_physical(jnp.concatenate([u_hat, div_hat]))
             u, div = phys[:3], phys[3]
@@ -259,7 +259,7 @@ class Burgers(AbstractSemilinearPDE, AbstractPointwise):
                 sum(iks[j] * prods[pairs[min(i, j), max(i, j)]] for j in range(3)) - prods[len(pairs) + i]
                 for i in range(3)
             ]
-            n = -self.convection * jnp.stack(conv).reshape(u_hat.shape)
+            n = -self.convection * jnp.stack(conv)
         else:
             d = self.grid.ndim
             # velocity and its gradient in one batched inverse FFT: (d + d*d, *N)
