@@ -8,7 +8,7 @@ from .._abstract import AbstractStepper
 from .._checks import check_dt as _check_dt
 from .._types import Args, Field
 from ._finite_volume import FiniteVolume
-from ._util import materialise
+from ._util import materialise, whole
 from ._util import take as _take
 
 
@@ -119,7 +119,14 @@ def _hancock_increment(transverse: bool):
         for a in range(grid.ndim):
             ax = a + 1
             n = u.shape[ax]
-            w = law.to_reconstruction(pde.pad(u, a, g))
+            padded = pde.pad(u, a, g)
+            if u.shape[0] == 1:
+                # one channel: `materialise` is no fusion boundary, the whole step is one
+                # fusion reading shifts of the padding, which XLA would otherwise split
+                # into a copy per shift (2D van Leer advection 1.3-1.4x faster kept whole;
+                # 2D Euler's four channels measured 0.9x, so they are left alone)
+                padded = whole(padded)
+            w = law.to_reconstruction(padded)
             half = materialise(0.5 * rec.slopes(w, ax))  # cells -1 .. n
             centre = _take(w, g - 1, n + 2, ax)
             # Without transverse terms, each axis's faces see only that axis's predictor. On a
@@ -132,7 +139,7 @@ def _hancock_increment(transverse: bool):
             f_minus = law.flux(law.from_reconstruction(wc - hc), a)
             rate = -(f_plus - f_minus) / grid.spacing[a]
             if direct:
-                u_ext = _take(pde.pad(u, a, g), g - 1, n + 2, ax)
+                u_ext = _take(padded, g - 1, n + 2, ax)
                 evolved.append(law.to_reconstruction(u_ext + predictor(rate, a)))
                 rate = _take(rate, 1, n, ax)
             elif not transverse:
