@@ -222,7 +222,8 @@ class LinearAdvection(AbstractScalarLaw):
         return None
 
     def flux(self, u, axis):
-        return self.velocity[axis] * u
+        # in the state's precision: a float64 velocity (x64 on) must not lift a float32 state
+        return self.velocity[axis].astype(u.dtype) * u
 
     def wave_speeds(self, u, axis):
         c = jnp.broadcast_to(self.velocity[axis], u.shape[1:]).astype(u.dtype)
@@ -232,7 +233,7 @@ class LinearAdvection(AbstractScalarLaw):
         return u
 
     def exact_flux(self, u_left, u_right, axis):
-        c = self.velocity[axis]
+        c = self.velocity[axis].astype(u_left.dtype)
         return jnp.where(c >= 0, c * u_left, c * u_right)  # upwind
 
 
