@@ -49,7 +49,7 @@ def whole(v: Array) -> Array:
     padded axis then copies the array three times (six copies per step in 2D), each a
     full pass over memory. The barrier stops that rewrite, so the padding is written
     once and the shifts are read from it inside the consumers' fusion (2D van Leer
-    advection: 1.7–2.4× the steps/s of the unbarriered step, measured interleaved).
+    advection: 1.3–2.4× the steps/s of the unbarred step, measured interleaved).
     Only the primal is barred, so that reverse mode fuses as before. On other backends
     `v` is returned as it is."""
     if jax.default_backend() != "cpu":
