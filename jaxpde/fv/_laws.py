@@ -226,7 +226,7 @@ class LinearAdvection(AbstractScalarLaw):
         return self.velocity[axis].astype(u.dtype) * u
 
     def wave_speeds(self, u, axis):
-        c = jnp.broadcast_to(self.velocity[axis], u.shape[1:]).astype(u.dtype)
+        c = jnp.broadcast_to(self.velocity[axis].astype(u.dtype), u.shape[1:])
         return c, c
 
     def reflect(self, u, axis):
