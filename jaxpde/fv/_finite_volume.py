@@ -14,7 +14,7 @@ from ._boundary import AbstractBoundaryCondition, normalise_bc, pad, pad_scalar
 from ._laws import AbstractConservationLaw
 from ._reconstruct import AbstractReconstruction, PiecewiseConstant
 from ._riemann import AbstractRiemannSolver, Rusanov
-from ._util import materialise
+from ._util import materialise, whole
 from ._util import take as _take
 
 
@@ -159,6 +159,8 @@ class FiniteVolume(AbstractPDE, AbstractPointwise):
         total = 0.0
         for axis in range(self.grid.ndim):
             ext = self.pad(u, axis, 1)
+            if u.shape[0] == 1:  # see `Conservative.axis_term` (2D: 1.3x faster kept whole)
+                ext = whole(ext)
             n = u.shape[axis + 1]
             lo, mid, hi = (_take(ext, s, n, axis + 1) for s in (0, 1, 2))
             total = total + (lo - 2 * mid + hi) / self.grid.spacing[axis] ** 2
