@@ -7,7 +7,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._util import add_to_channel, whole
+from ._util import add_to_channel
 from ._util import take as _take
 
 
@@ -60,12 +60,6 @@ class Conservative(AbstractBalance):
     def axis_term(self, fv, u, axis):
         law = fv.law
         ext = fv.pad(u, axis, fv.reconstruction.num_ghost)
-        if u.shape[0] == 1:
-            # one channel: the faces' `materialise` is no fusion boundary, so the
-            # reconstruction reads shifts of the padding inside one fusion, which XLA
-            # would otherwise split into a copy per shift (1D WENO5 Burgers 2.5x, 2D MUSCL
-            # advection with SSP-RK2 2.2x faster kept whole)
-            ext = whole(ext)
         wl, wr = fv.faces(law.to_reconstruction(ext), axis)
         flux = fv.riemann_solver(law, law.from_reconstruction(wl), law.from_reconstruction(wr), axis)
         n = u.shape[axis + 1]
