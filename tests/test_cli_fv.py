@@ -43,7 +43,7 @@ def test_fv_simulate_writes_h5_and_png_matching_the_library(tmp_path, stepper):
     u = u0
     for k in range(4):
         u = jp.solve_to(pde, u, times[k + 1], t0=times[k], stepper=stepper, differentiable=False)
-    np.testing.assert_allclose(traj[-1], np.asarray(u), rtol=1e-12)
+    np.testing.assert_allclose(traj[-1], np.asarray(u), rtol=1e-12, atol=1e-14)  # O(1) state: round-off
 
 
 @pytest.mark.parametrize("name", ["sod1d", "lax1d", "shu_osher1d", "dam_break1d", "riemann2d"])

@@ -59,7 +59,11 @@ _SCRIPT = textwrap.dedent("""
 def test_data_parallel_step_divides_the_fft_work(tmp_path, n):
     script = tmp_path / "dp.py"
     script.write_text(_SCRIPT)
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}", "JAX_PLATFORMS": "cpu"}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={n}",
+        "JAX_PLATFORMS": "cpu",
+    }
     proc = subprocess.run([sys.executable, str(script), str(n)], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.split("RESULT", 1)[1])

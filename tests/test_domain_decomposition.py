@@ -18,7 +18,11 @@ SCRIPT = Path(__file__).with_name("split_checks.py")
 
 
 def _run(group: str, *extra: str) -> dict:
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={N}", "JAX_PLATFORMS": "cpu"}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={N}",
+        "JAX_PLATFORMS": "cpu",
+    }
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), group, *extra], env=env, capture_output=True, text=True, timeout=1500
     )
@@ -112,7 +116,11 @@ def test_command_line_devices_reproduce_the_one_device_file(tmp_path, config, se
     import h5py
     import numpy as np
 
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={N}", "JAX_PLATFORMS": "cpu"}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={N}",
+        "JAX_PLATFORMS": "cpu",
+    }
     cfg = Path(__file__).parents[1] / "configs" / config
     files = {}
     for label, extra in (("one", []), ("split", ["devices=8"])):
@@ -164,7 +172,11 @@ def test_devices_section_is_validated():
 def test_design_with_split_fields_matches_one_device(tmp_path):
     """``jaxpde design`` of the Kolmogorov parameter estimate with the flow split over 4
     devices recovers what the one-device run recovers."""
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4",
+        "JAX_PLATFORMS": "cpu",
+    }
     cfg = Path(__file__).parents[1] / "configs" / "design_kolmogorov.yaml"
     sets = ["optimiser.steps=3", "setup.final_time=0.4", "setup.snapshots=2"]
     summaries = {}

@@ -24,7 +24,11 @@ def _free_port() -> int:
 
 
 def _launch(process_id, num_processes, port, out_dir, devices):
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu"}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}",
+        "JAX_PLATFORMS": "cpu",
+    }
     cmd = [sys.executable, str(SCRIPT), str(process_id), str(num_processes), str(port), str(out_dir)]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

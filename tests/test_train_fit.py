@@ -175,7 +175,11 @@ _MULTI = textwrap.dedent("""
 @pytest.mark.slow  # ~20 s; test_data_parallel keeps an 8-device check in the default suite
 def test_eight_devices_match_one_device(tmp_path):
     path = train.generate_dataset(tmp_path / "d.h5", _sampler(), num_samples=16, key=jax.random.key(0), progress=False)
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=8",
+        "JAX_PLATFORMS": "cpu",
+    }
     script = tmp_path / "multi.py"
     script.write_text(_MULTI)
     proc = subprocess.run(
