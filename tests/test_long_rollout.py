@@ -248,6 +248,20 @@ def test_cli_refiner_keys_are_checked(tmp_path, capsys):
     assert "refiner.min_noise" in capsys.readouterr().err
     assert main(["validate", str(_ks_config(tmp_path, {"refiner": {"base_fraction": -0.1}}, **ok))]) == 2
     assert "refiner.base_fraction" in capsys.readouterr().err
+    assert main(["validate", str(_ks_config(tmp_path, {"refiner": {"precondition": True}}, **ok))]) == 0
+    capsys.readouterr()
+    assert (
+        main(["validate", str(_ks_config(tmp_path, {"refiner": {"precondition": True}}, **ok, normalise=False))]) == 2
+    )
+    assert "'training.normalise: true'" in capsys.readouterr().err
+    import yaml
+
+    path = _ks_config(tmp_path, {"refiner": {"gate": True}}, **ok)
+    raw = yaml.safe_load(path.read_text())
+    raw["model"] = {"kind": "unet", "width": 8, "levels": 2}
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["validate", str(path)]) == 2
+    assert "refiner.gate" in capsys.readouterr().err
 
 
 class _Affine(eqx.Module):
@@ -356,18 +370,109 @@ def test_refiner_loss_base_fraction_sets_the_share_of_one_step_draws():
         train.refiner_loss(ref, batch, base_fraction=1.5)
 
 
+def test_spectral_preconditioner_is_exact_for_its_own_target_and_recovers_noise_in_quiet_modes():
+    key = jax.random.key(7)
+    n = 16
+    k = np.arange(n // 2 + 1)
+    power = jnp.asarray(np.stack([10.0 ** (-k / 2.0), np.full(k.size, 0.5)]))  # two channels, (2, 9)
+    pre = nn.SpectralPreconditioner(power)
+    y, eps = jax.random.normal(key, (2, 2, n))
+    sigma = 0.03
+    noisy = y + sigma * eps
+
+    def hat(f):
+        return jnp.fft.rfft(f, axis=-1, norm="ortho")
+
+    def inv(f):
+        return jnp.fft.irfft(f, n=n, axis=-1, norm="ortho")
+
+    # the network's view is the noisy target divided by √(S + σ²) in every mode
+    np.testing.assert_allclose(
+        np.asarray(hat(pre.whiten(noisy, sigma))), np.asarray(hat(noisy) / jnp.sqrt(power + sigma**2)), atol=1e-13
+    )
+    # the unit-variance target of the network, (σ y - S ε) / (√S √(S + σ²)), gives ε exactly
+    target = inv((sigma * hat(y) - power * hat(eps)) / (jnp.sqrt(power) * jnp.sqrt(power + sigma**2)))
+    np.testing.assert_allclose(np.asarray(pre.noise_estimate(noisy, target, sigma)), np.asarray(eps), atol=1e-10)
+    # where the data have no power the noise is found without the network
+    quiet = nn.SpectralPreconditioner(jnp.zeros((2, n // 2 + 1)))
+    np.testing.assert_allclose(
+        np.asarray(quiet.noise_estimate(sigma * eps, jnp.ones_like(eps), sigma)), np.asarray(eps), atol=1e-12
+    )
+    # the power spectrum of samples: one Fourier mode of amplitude a has power a² n / 4 there
+    x = np.arange(n) / n
+    fields = jnp.asarray([[np.cos(2 * np.pi * 3 * x)], [2 * np.cos(2 * np.pi * 3 * x)]])  # (2, 1, n)
+    fitted = nn.SpectralPreconditioner.from_samples(fields, num_spatial_dims=1).power
+    expected = np.zeros((1, n // 2 + 1))
+    expected[0, 3] = (1 + 4) / 2 * n / 4
+    np.testing.assert_allclose(np.asarray(fitted), expected, atol=1e-12)
+    with pytest.raises(ValueError, match="power spectrum"):
+        pre.whiten(jnp.zeros((3, n)), sigma)
+
+
+def test_preconditioned_refiner_fits_its_spectrum_and_trains_on_the_noise_estimate():
+    trajs, ref, keys, batch = _refiner_case()
+    placeholder = nn.SpectralPreconditioner(jnp.ones((2, 7)))
+    pre = _refiner(preconditioner=placeholder).with_statistics(trajs, num_spatial_dims=1)
+    targets = jax.vmap(jax.vmap(pre.outputs.normalise))(trajs[:, 1:] - trajs[:, :-1])
+    power = jnp.mean(jnp.abs(jnp.fft.rfft(targets, axis=-1, norm="ortho")) ** 2, axis=(0, 1))
+    np.testing.assert_allclose(np.asarray(pre.preconditioner.power), np.asarray(power), rtol=1e-12)
+    assert ref.preconditioner is None  # the published form unless asked for
+    asked = _refiner().with_statistics(trajs, num_spatial_dims=1, precondition=True)
+    np.testing.assert_allclose(np.asarray(asked.preconditioner.power), np.asarray(power), rtol=1e-12)
+    assert pre.with_statistics(trajs, num_spatial_dims=1, precondition=False).preconditioner is None
+    # the loss is the MSE of the estimate: of y at k = 0, of the noise through the preconditioner else
+    sig = np.asarray(pre.noise_levels())
+    total = []
+    for b in range(2):
+        for t in range(2):
+            k_step, k_noise = jax.random.split(jax.random.fold_in(jax.random.wrap_key_data(keys[b]), t))
+            k = int(jax.random.randint(k_step, (), 0, 3))
+            x = pre.inputs.normalise(trajs[b, t])
+            y = pre.outputs.normalise(trajs[b, t + 1] - trajs[b, t])
+            if k == 0:
+                err = 0.3 * x - y
+            else:
+                eps = jax.random.normal(k_noise, y.shape, jnp.float32).astype(y.dtype)
+                noisy = y + sig[k - 1] * eps
+                out = 0.3 * x - 0.2 * pre.preconditioner.whiten(noisy, sig[k - 1]) + 0.5 * k / 2
+                err = pre.preconditioner.noise_estimate(noisy, out, sig[k - 1]) - eps
+            total.append(float(jnp.mean(err**2)))
+    np.testing.assert_allclose(float(train.refiner_loss(pre, batch)), np.mean(total), rtol=1e-12)
+    # with step_parameter, k / K reaches the net as its last parameter (after the PDE's)
+    seen = []
+
+    class _Probe(eqx.Module):
+        def __call__(self, z, p):
+            seen.append(p)
+            return z[:2]
+
+    probe = nn.PDERefiner(_Probe(), 0.1, num_refinements=2, step_parameter=True)
+    probe.network(x := jnp.zeros((2, 12)), x, 1)
+    probe.network(x, x, 2, jnp.asarray([0.7]))
+    np.testing.assert_allclose(np.asarray(seen[0]), [0.5])
+    np.testing.assert_allclose(np.asarray(seen[1]), [0.7, 1.0])
+    # a traced step gives what a known one does
+    x, y = pre.encode(trajs[0, 0], trajs[0, 1])
+    for k in range(3):
+        traced = jax.jit(lambda k: pre.estimate(x, y, k))(k)
+        np.testing.assert_allclose(np.asarray(traced), np.asarray(pre.estimate(x, y, k)), atol=1e-13)
+
+
 @pytest.mark.slow  # ~20 s on 2 cores
 def test_refiner_loss_gradient_matches_finite_differences():
     trajs = _trajectories(shape=(2, 3, 2, 12))
     batch = {"trajectories": trajs, "keys": jnp.asarray([[1, 2], [3, 4]], jnp.uint32)}
     net = nn.FNO(5, 2, modes=4, width=6, depth=1, key=jax.random.key(2))
-    ref = nn.PDERefiner(net, 0.1, num_refinements=3, min_noise=1e-3).with_statistics(trajs, num_spatial_dims=1)
-    params, static = eqx.partition(ref, train.trainable(ref))
+    for pre in (None, nn.SpectralPreconditioner(jnp.ones((2, 7)))):
+        ref = nn.PDERefiner(net, 0.1, num_refinements=3, min_noise=1e-3, preconditioner=pre)
+        ref = ref.with_statistics(trajs, num_spatial_dims=1)
+        params, static = eqx.partition(ref, train.trainable(ref))
+        assert pre is None or not jax.tree.leaves(eqx.filter(params.preconditioner, eqx.is_array))  # held fixed
 
-    def loss(p):
-        return train.refiner_loss(eqx.combine(p, static), batch)
+        def loss(p, static=static):
+            return train.refiner_loss(eqx.combine(p, static), batch)
 
-    assert_directional_derivative(loss, params, seed=4, rtol=1e-6)
+        assert_directional_derivative(loss, params, seed=4, rtol=1e-6)
 
 
 def test_batches_carry_per_sample_noise_keys(tmp_path):

@@ -129,6 +129,8 @@ class _Refiner(_Strict):
     num_refinements: pydantic.PositiveInt = 3
     min_noise: Annotated[float, pydantic.Field(gt=0, lt=1)] = 1e-3
     base_fraction: Annotated[float, pydantic.Field(ge=0, le=1)] | None = None  # share of k = 0 draws
+    precondition: bool = False  # nn.SpectralPreconditioner of the refinement steps (fitted with the normalisation)
+    gate: bool = False  # the refinement step also gates every hidden layer (an FNO's ChannelAttention)
 
 
 class _Observer(_Strict):
@@ -255,6 +257,12 @@ def parse_train_config(raw: dict, path) -> TrainConfig:
         if c.task != "emulator":
             raise _err(file, "training.loss", f"'refiner' (PDE-Refiner) applies to task 'emulator', not {c.task!r}")
         refiner = (c.refiner or _Refiner()).model_dump()
+        if refiner["gate"] and model.get("kind") != "fno":
+            raise _err(
+                file, "refiner.gate", f"needs a model with parameter conditioning ('fno'), not {model.get('kind')!r}"
+            )
+        if refiner["precondition"] and not training["normalise"]:
+            raise _err(file, "refiner.precondition", "is fitted with the normalisation: set 'training.normalise: true'")
     elif c.refiner is not None:
         raise _err(file, "refiner", "applies with 'training.loss: refiner'")
     observer = _parse_observer(c, training, model, data_raw, sim, file)
@@ -440,6 +448,8 @@ def build_model(cfg, pde, key):
     c = pde.num_channels
     ndim = pde.grid.ndim
     refined = cfg.refiner is not None
+    if refined and cfg.refiner.get("gate"):  # the refinement step is one more parameter of the net
+        kwargs["num_parameters"] = kwargs.get("num_parameters", 0) + 1
     try:
         net = cls(2 * c + 1 if refined else c, c, ndim=ndim, key=key, **kwargs)
         import equinox as eqx
@@ -462,9 +472,14 @@ def build_model(cfg, pde, key):
         return _semilinear_model(cfg, pde, net, interval, key)
     if refined:
         import jax
+        import jax.numpy as jnp
 
         noise_key = jax.random.fold_in(key, 1)
-        kwargs = {k: v for k, v in cfg.refiner.items() if k != "base_fraction"}  # a training setting
+        kwargs = {k: v for k, v in cfg.refiner.items() if k not in ("base_fraction", "precondition", "gate")}
+        kwargs["step_parameter"] = cfg.refiner.get("gate", False)
+        if cfg.refiner.get("precondition"):  # a placeholder as the normalisations are
+            rfft_shape = jax.eval_shape(lambda: jnp.fft.rfftn(jnp.zeros(pde.state_shape[1:]))).shape
+            kwargs["preconditioner"] = nn.SpectralPreconditioner(jnp.ones((c, *rfft_shape)))
         return nn.PDERefiner(net, interval, **kwargs, **norms, key=noise_key)
     return nn.OperatorStepper(net, interval, residual=cfg.task == "emulator", **norms)
 

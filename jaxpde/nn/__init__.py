@@ -51,6 +51,7 @@ from ._operators import (
 )
 from ._probconserv import ProbConserv as ProbConserv
 from ._refiner import PDERefiner as PDERefiner
+from ._refiner import SpectralPreconditioner as SpectralPreconditioner
 from ._semilinear_operator import SemilinearOperator as SemilinearOperator
 from ._vector_fields import FourierField as FourierField
 from ._vector_fields import MLPField as MLPField

@@ -131,8 +131,9 @@ def refiner_loss(model, batch: dict, *, conditioned: bool = False, base_fraction
     r"""The denoising objective of a [`PDERefiner`][jaxpde.nn.PDERefiner] over every
     consecutive pair of frames: per pair a refinement step ``k`` uniform in ``0..K`` and
     noise ``ε ~ N(0, I)``, then the mean squared error of ``f(x, 0, 0)`` against the
-    (normalised) target ``y`` for ``k = 0``, and of ``f(x, y + σ_k ε, k)`` against ``ε``
-    otherwise (Lippe et al., "PDE-Refiner", NeurIPS 2023).
+    (normalised) target ``y`` for ``k = 0``, and of the noise estimate in ``y + σ_k ε``
+    ([`PDERefiner.estimate`][jaxpde.nn.PDERefiner.estimate]) against ``ε`` otherwise
+    (Lippe et al., "PDE-Refiner", NeurIPS 2023).
 
     With `base_fraction` ``q``, ``k = 0`` is drawn with probability ``q`` and each
     ``k = 1..K`` with ``(1 - q) / K`` instead: on a small training budget the uniform
@@ -173,7 +174,7 @@ def refiner_loss(model, batch: dict, *, conditioned: bool = False, base_fraction
         sigma = jnp.where(k == 0, 0.0, sigmas[jnp.maximum(k - 1, 0)]).astype(y.dtype)
         noisy = jnp.where(k == 0, jnp.zeros_like(y), y + sigma * eps)
         target = jnp.where(k == 0, y, eps)
-        return jnp.mean((model.network(x, noisy, k, p) - target) ** 2)
+        return jnp.mean((model.estimate(x, noisy, k, p) - target) ** 2)
 
     def per_trajectory(traj, key, p):
         return jnp.mean(jax.vmap(lambda t: per_pair(traj, key, p, t))(jnp.arange(traj.shape[0] - 1)))
