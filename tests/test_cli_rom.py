@@ -88,6 +88,24 @@ def test_every_rom_config_evaluates(path, tmp_path, capsys):
     assert (run / "rom_errors.png").exists() and (run / "loss.png").exists()
 
 
+def test_dynamics_refit_is_checkpointed_once_and_survives_a_resume(tmp_path, capsys):
+    """``rom.dynamics_fit_steps``: after training, Ψ is refit to the full-grid projected
+    velocity, checkpointed one step after the last and recorded in the history; a resumed
+    run restores the refit model and neither refits it nor loses the record."""
+    run = _train_one_step(ROOT / "phirom_burgers.yaml", tmp_path, capsys, dynamics_fit_steps=50)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    fits = [r["dynamics_fit"] for r in records if "dynamics_fit" in r]
+    assert len(fits) == 1 and fits[0]["steps"] == 50 and fits[0]["loss_after"] < fits[0]["loss_before"]
+    assert sorted(int(p.name) for p in (run / "checkpoints").iterdir() if p.name.isdigit())[-2:] == [1, 2]
+    cfg = str(tmp_path / "phirom_burgers.yaml")
+    assert main(["train", cfg, "--out", str(run), "--resume", "--no-progress"]) == 0
+    assert "dynamics refit" not in capsys.readouterr().out
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["dynamics_fit"] for r in records if "dynamics_fit" in r] == fits
+    assert main(["evaluate", str(run), "--no-progress"]) == 0
+    assert json.loads((run / "eval.json").read_text())["step"] == 1
+
+
 PAPER = ROOT / "phirom_burgers_paper.yaml"
 
 
@@ -137,6 +155,8 @@ BAD = [
         "learning_rate' is not used when training.learning_rates",
     ),
     (_set("rom", teacher_forcing_steps=10), "applies to 'dino'"),
+    (_set("rom", dynamics_fit_steps=-1), "rom.dynamics_fit_steps"),
+    (_set("rom", dynamics_fit_learning_rate=0), "rom.dynamics_fit_learning_rate"),
     (_set("training", batch_size=801), "exceeds the number of training snapshots"),
 ]
 
@@ -155,6 +175,8 @@ def test_dino_specific_keys(tmp_path):
     dino = ROOT / "dino_burgers.yaml"
     with pytest.raises(app.ConfigError, match="'dino' fits whole latent trajectories"):
         app.load(_variant(tmp_path, _set("rom", batch="snapshots"), base=dino))
+    with pytest.raises(app.ConfigError, match="dynamics_fit_steps' applies to the physics-informed"):
+        app.load(_variant(tmp_path, _set("rom", dynamics_fit_steps=10), base=dino))
     with pytest.raises(app.ConfigError, match="needs rom.teacher_forcing_steps"):
         app.load(_variant(tmp_path, _set("rom", teacher_forcing_steps=0, teacher_forcing_decay_rate=0.9), base=dino))
     with pytest.raises(app.ConfigError, match="learning_rates' applies to reduced-order models"):

@@ -76,6 +76,8 @@ class _Rom(_Strict):
     encode_learning_rate: pydantic.PositiveFloat = 0.01
     projected_forecast: pydantic.StrictBool = False
     batch: Literal["trajectories", "snapshots"] = "trajectories"
+    dynamics_fit_steps: pydantic.NonNegativeInt = 0
+    dynamics_fit_learning_rate: pydantic.PositiveFloat = 1e-3
 
 
 class _Dynamics(_Strict):
@@ -134,7 +136,7 @@ def parse_rom(raw: dict, file: str, frames: int, task: str) -> tuple[dict, dict]
         )
     if task == "dino" and rom["batch"] == "snapshots":
         raise ConfigError(f"{file}: key 'rom.batch': 'dino' fits whole latent trajectories; use 'trajectories'")
-    for k in ("coupling", "coupling_ramp_steps", "physics"):
+    for k in ("coupling", "coupling_ramp_steps", "physics", "dynamics_fit_steps"):
         if task == "dino" and rom[k] != _Rom.model_fields[k].default:
             raise ConfigError(f"{file}: key 'rom.{k}' applies to the physics-informed tasks, not 'dino'")
     return {"decoder": {"kind": kind, **dec}, "dynamics": model.dynamics.model_dump()}, rom
@@ -324,8 +326,67 @@ def train_rom(cfg, run_dir: Path, *, resume: bool = False, progress=None) -> dic
         has_aux=True,
         eval_steps=(cfg.rom["warmup_steps"],) if cfg.rom["warmup_steps"] else (),
     )
+    if physics_informed and cfg.rom["dynamics_fit_steps"]:
+        last = _fit_dynamics(cfg, run_dir, model, pde, train_data[1], k_fit, eval_fn) or last
     final = {k: last[f"unseen_{k}"] for k in ("interpolation", "extrapolation")}
     return {"run_dir": run_dir, "final_loss": final_loss, "unseen": final, "samples_per_s": rate}
+
+
+def _fit_dynamics(cfg, run_dir, template, pde, train_params, key, eval_fn):
+    """After training: refit the dynamics to the full-grid projected velocity
+    ([`jaxpde.rom.fit_dynamics`][jaxpde.rom.fit_dynamics]) and checkpoint the result one
+    step after the last (its metadata marks it, so a resumed run does not refit twice).
+    Returns the evaluation after the fit, or None when it was already done."""
+    import time
+
+    import equinox as eqx
+
+    from .. import rom
+    from ..train import Checkpointer, trainable
+    from ..train._loop import read_history
+    from ._build import build_optimiser
+
+    r = cfg.rom
+    opt_state = build_optimiser(cfg).init(eqx.filter(template, trainable(template)))
+    ckpt = Checkpointer(run_dir / "checkpoints", every=cfg.training["checkpoint_every"], keep=cfg.training["keep"])
+    try:
+        model, opt_state, key, meta = ckpt.restore(template, opt_state, key)
+        done = meta.get("dynamics_fit")
+        if done:  # a resumed run: keep its record (the resume trims the history to the steps before)
+            if not any("dynamics_fit" in rec for rec in read_history(run_dir / "metrics.jsonl")):
+                _append(run_dir, {"step": int(meta["step"]), "dynamics_fit": done})
+            return None
+        t0 = time.perf_counter()
+        model, info = eqx.filter_jit(
+            lambda m: rom.fit_dynamics(
+                m,
+                train_params,
+                _physics(cfg, pde.grid),
+                pde.grid,
+                num_steps=r["dynamics_fit_steps"],
+                learning_rate=r["dynamics_fit_learning_rate"],
+                autodiff=cfg.task == "pinn_rom",
+            )
+        )(model)
+        info = {k: float(v) for k, v in info.items()}
+        seconds = time.perf_counter() - t0
+        step = int(meta["step"])
+        fit_info = {**info, "steps": r["dynamics_fit_steps"], "seconds": seconds}
+        ckpt.save(step + 1, model, opt_state, key, {**meta, "dynamics_fit": fit_info}, force=True)
+    finally:
+        ckpt.close()
+    print(
+        f"dynamics refit to the full-grid projected velocity: {r['dynamics_fit_steps']} steps in {seconds:.1f} s, "
+        f"loss {info['loss_before']:.3e} -> {info['loss_after']:.3e}"
+    )
+    last = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in eval_fn(model).items()}
+    _append(run_dir, {"step": step, "dynamics_fit": fit_info, "eval": last})
+    return last
+
+
+def _append(run_dir, record):
+    with open(run_dir / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 def _parameter_groups(train_params, test_params) -> dict:

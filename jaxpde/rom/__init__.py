@@ -25,6 +25,9 @@ from ._losses import (
     METHODS as METHODS,
 )
 from ._losses import (
+    fit_dynamics as fit_dynamics,
+)
+from ._losses import (
     gradient_ratio as gradient_ratio,
 )
 from ._losses import (
