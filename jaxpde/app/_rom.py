@@ -343,7 +343,7 @@ def _fit_dynamics(cfg, run_dir, template, pde, train_params, key, eval_fn):
 
     from .. import rom
     from ..train import Checkpointer, trainable
-    from ..train._loop import read_history
+    from ..train._loop import append_history, read_history
     from ._build import build_optimiser
 
     r = cfg.rom
@@ -354,7 +354,7 @@ def _fit_dynamics(cfg, run_dir, template, pde, train_params, key, eval_fn):
         done = meta.get("dynamics_fit")
         if done:  # a resumed run: keep its record (the resume trims the history to the steps before)
             if not any("dynamics_fit" in rec for rec in read_history(run_dir / "metrics.jsonl")):
-                _append(run_dir, {"step": int(meta["step"]), "dynamics_fit": done})
+                append_history(run_dir / "metrics.jsonl", {"step": int(meta["step"]), "dynamics_fit": done})
             return None
         t0 = time.perf_counter()
         model, info = eqx.filter_jit(
@@ -380,13 +380,8 @@ def _fit_dynamics(cfg, run_dir, template, pde, train_params, key, eval_fn):
         f"loss {info['loss_before']:.3e} -> {info['loss_after']:.3e}"
     )
     last = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in eval_fn(model).items()}
-    _append(run_dir, {"step": step, "dynamics_fit": fit_info, "eval": last})
+    append_history(run_dir / "metrics.jsonl", {"step": step, "dynamics_fit": fit_info, "eval": last})
     return last
-
-
-def _append(run_dir, record):
-    with open(run_dir / "metrics.jsonl", "a") as f:
-        f.write(json.dumps(record) + "\n")
 
 
 def _parameter_groups(train_params, test_params) -> dict:

@@ -79,6 +79,19 @@ def _physics_at(physics, beta):
     return physics if isinstance(physics, (AbstractPDE, AbstractStepper)) else physics(beta)
 
 
+def _latent_target(field, alpha, pde, grid, *, autodiff: bool, key=None, fraction: float = 1.0):
+    """``α̇*`` of the decoder `field` at `alpha`: the solver's least-squares latent
+    velocity, or PINN-ROM's autodiff one (`autodiff`)."""
+    velocity = autodiff_velocity if autodiff else latent_velocity
+    return velocity(field, alpha, pde, grid, key=key, fraction=fraction)
+
+
+def _velocity_misfit(psi, target):
+    """``mean ‖Ψ − α̇*‖ / ‖sg(α̇*)‖`` over the leading axes."""
+    norm = jnp.linalg.norm(lax.stop_gradient(target), axis=-1) + 1e-12
+    return jnp.mean(jnp.linalg.norm(psi - target, axis=-1) / norm)
+
+
 def physics_loss(model, batch, physics, grid, *, fraction: float = 0.1, autodiff: bool = False) -> jax.Array:
     r"""The Φ-ROM dynamics loss ``mean ‖Ψ(α, β) − α̇*‖ / ‖sg(α̇*)‖`` with ``α̇*`` the
     least-squares latent velocity of the solver (``autodiff=True``: of the PDE's pointwise
@@ -93,9 +106,7 @@ def physics_loss(model, batch, physics, grid, *, fraction: float = 0.1, autodiff
 
     **Returns:** the scalar loss.
     """
-    psi, target = velocity_pairs(model, batch, physics, grid, fraction=fraction, autodiff=autodiff)
-    norm = jnp.linalg.norm(lax.stop_gradient(target), axis=-1) + 1e-12
-    return jnp.mean(jnp.linalg.norm(psi - target, axis=-1) / norm)
+    return _velocity_misfit(*velocity_pairs(model, batch, physics, grid, fraction=fraction, autodiff=autodiff))
 
 
 def velocity_pairs(model, batch, physics, grid, *, fraction: float = 0.1, autodiff: bool = False):
@@ -113,11 +124,9 @@ def velocity_pairs(model, batch, physics, grid, *, fraction: float = 0.1, autodi
     t = alphas.shape[1]
 
     def one(alpha, beta, key):
-        pde = _physics_at(physics, beta)
-        if autodiff:
-            target = autodiff_velocity(field, alpha, pde, grid, key=key, fraction=fraction)
-        else:
-            target = latent_velocity(field, alpha, pde, grid, key=key, fraction=fraction)
+        target = _latent_target(
+            field, alpha, _physics_at(physics, beta), grid, autodiff=autodiff, key=key, fraction=fraction
+        )
         return model.velocity(0.0, alpha, beta), target
 
     def per_trajectory(al, beta, key):
@@ -298,18 +307,13 @@ def fit_dynamics(
 
     def target(ab):
         alpha, beta = ab
-        pde = _physics_at(physics, beta)
-        if autodiff:
-            return autodiff_velocity(frozen, alpha, pde, grid)
-        return latent_velocity(frozen, alpha, pde, grid)
+        return _latent_target(frozen, alpha, _physics_at(physics, beta), grid, autodiff=autodiff)
 
     targets = lax.stop_gradient(lax.map(target, (alphas, betas), batch_size=min(int(batch_size), b * t)))
-    scale = jnp.linalg.norm(targets, axis=-1) + 1e-12  # as in physics_loss
 
     def loss(dynamics):
         m = eqx.tree_at(lambda m: m.dynamics, model, dynamics)
-        pred = jax.vmap(lambda a, be: m.velocity(0.0, a, be))(alphas, betas)
-        return jnp.mean(jnp.linalg.norm(pred - targets, axis=-1) / scale)
+        return _velocity_misfit(jax.vmap(lambda a, be: m.velocity(0.0, a, be))(alphas, betas), targets)
 
     optimiser = optax.adam(optax.cosine_decay_schedule(learning_rate, num_steps))
     params0, static = eqx.partition(model.dynamics, eqx.is_inexact_array)

@@ -15,6 +15,14 @@ from .._progress import Progress
 from ._checkpoint import Checkpointer, CheckpointError
 
 
+def append_history(path, rec: dict) -> None:
+    """Append one JSON record as a line to the JSONL history file `path`.
+
+    **Arguments:** `path` and the record `rec`. **Returns:** nothing."""
+    with open(path, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
 def read_history(path, before: int | None = None) -> list:
     """The records of a JSONL history file (those with ``step < before`` when given);
     a half-written last line of a killed run is skipped.
@@ -126,8 +134,7 @@ class RunLoop:
     def record(self, rec: dict):
         self.history.append(rec)
         if self.path is not None:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(rec) + "\n")
+            append_history(self.path, rec)
 
     def save(self, step: int, a, b, key=None, *, meta: dict | None = None, force: bool = False):
         """Checkpoint ``(a, b, key)`` at `step` (when due, or always with `force`)."""
