@@ -236,9 +236,16 @@ def test_cli_refiner_keys_are_checked(tmp_path, capsys):
     from jaxpde.cli import main
 
     refiner = {"refiner": {"num_refinements": 2, "min_noise": 0.01}}
-    ok = {"loss": "refiner", "curriculum": False, "window": 2}
+    ok = {"loss": "refiner", "curriculum": False, "window": 2, "horizon": 1}
     assert main(["validate", str(_ks_config(tmp_path, refiner, **ok))]) == 0
     capsys.readouterr()
+    unrolled = {**ok, "curriculum": True, "window": 5, "horizon": 4}  # the unrolled one-step prediction
+    assert main(["validate", str(_ks_config(tmp_path, refiner, **unrolled))]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(_ks_config(tmp_path, refiner, **{**unrolled, "window": 3}))]) == 2
+    assert "training.window" in capsys.readouterr().err
+    assert main(["validate", str(_ks_config(tmp_path, refiner, **{**unrolled, "horizon": 1}))]) == 2
+    assert "needs 'training.horizon' of 2 or more" in capsys.readouterr().err
     assert main(["validate", str(_ks_config(tmp_path, refiner))]) == 2  # a rollout loss
     assert "'refiner' applies with 'training.loss: refiner'" in capsys.readouterr().err
     sil = {"task": "solver_in_the_loop"}
@@ -368,6 +375,60 @@ def test_refiner_loss_base_fraction_sets_the_share_of_one_step_draws():
     )
     with pytest.raises(ValueError, match="base_fraction"):
         train.refiner_loss(ref, batch, base_fraction=1.5)
+
+
+def test_unrolled_refiner_loss_unrolls_the_one_step_prediction_under_the_curriculum():
+    trajs, ref, keys, batch = _refiner_case()  # 3 frames: two unrolled steps
+    refine_only = _expected_refiner_loss(  # the pairs draw k in 1..K as base_fraction 0 does
+        ref, trajs, keys, lambda k_step: int(jax.random.randint(jax.random.split(k_step)[1], (), 1, 3))
+    )
+
+    def base(forced):  # f(x, 0, 0) = 0.3 x fed its own output after the first `forced` steps
+        total = []
+        for b in range(2):
+            u = trajs[b, 0]
+            for n in range(2):
+                if n < forced[b]:
+                    u = trajs[b, n]
+                x, y = ref.inputs.normalise(u), ref.outputs.normalise(trajs[b, n + 1] - u)
+                total.append(float(jnp.mean((0.3 * x - y) ** 2)))
+                u = u + ref.outputs.denormalise(0.3 * x)
+        return np.mean(total)
+
+    for forced in ([0, 0], [0, 1], [2, 2]):
+        b = {**batch, "teacher_forcing": jnp.asarray(forced)}
+        for q in (0.6, 1.0):
+            value = train.refiner_loss(ref, b, base_fraction=q, horizon=2)
+            np.testing.assert_allclose(float(value), q * base(forced) + (1 - q) * refine_only, rtol=1e-12)
+    # without a schedule it runs free from the first frame; fully forced it is the one-step term
+    np.testing.assert_allclose(
+        float(train.refiner_loss(ref, batch, base_fraction=0.6, horizon=2)),
+        0.6 * base([0, 0]) + 0.4 * refine_only,
+        rtol=1e-12,
+    )
+    forced = {**batch, "teacher_forcing": jnp.asarray([2, 2])}
+    one_step = train.refiner_loss(ref, batch, base_fraction=1.0)
+    np.testing.assert_allclose(float(train.refiner_loss(ref, forced, base_fraction=1.0, horizon=2)), float(one_step))
+    assert abs(float(train.refiner_loss(ref, batch, base_fraction=1.0, horizon=2)) - float(one_step)) > 1e-6
+    with pytest.raises(ValueError, match="horizon 3"):
+        train.refiner_loss(ref, batch, horizon=3)
+
+
+def test_unrolled_refiner_loss_gradient_matches_finite_differences():
+    trajs = _trajectories(shape=(2, 4, 2, 12))
+    batch = {
+        "trajectories": trajs,
+        "keys": jnp.asarray([[1, 2], [3, 4]], jnp.uint32),
+        "teacher_forcing": jnp.asarray([1, 0]),
+    }
+    net = nn.FNO(5, 2, modes=4, width=6, depth=1, key=jax.random.key(2))
+    ref = nn.PDERefiner(net, 0.1, num_refinements=2, min_noise=1e-3).with_statistics(trajs, num_spatial_dims=1)
+    params, static = eqx.partition(ref, train.trainable(ref))
+
+    def loss(p):
+        return train.refiner_loss(eqx.combine(p, static), batch, base_fraction=0.7, horizon=3)
+
+    assert_directional_derivative(loss, params, seed=5, rtol=1e-6)
 
 
 def test_spectral_preconditioner_is_exact_for_its_own_target_and_recovers_noise_in_quiet_modes():

@@ -402,11 +402,13 @@ def _check_training(t, file, data, frames, snapshot_frames=None, rom=False) -> d
         ):
             if t[k] != default:
                 raise _err(file, f"training.{k}", f"applies to 'schedule: exponential', not {t['schedule']!r}")
-    if t["loss"] in ("rollout", "assimilation") and t["horizon"] >= frames:
+    if t["loss"] in ("rollout", "assimilation", "refiner") and t["horizon"] >= frames:
         raise _err(file, "training.horizon", f"({t['horizon']}) needs more frames; the data has {frames}")
     if t["curriculum"]:
-        if t["loss"] != "rollout" or t["pushforward"]:
-            raise _err(file, "training.curriculum", "applies to 'loss: rollout' without pushforward")
+        if t["loss"] not in ("rollout", "refiner") or t["pushforward"]:
+            raise _err(file, "training.curriculum", "applies to 'loss: rollout' (without pushforward) or 'refiner'")
+        if t["loss"] == "refiner" and t["horizon"] < 2:
+            raise _err(file, "training.curriculum", "needs 'training.horizon' of 2 or more steps to unroll")
         if data["online"]:
             raise _err(file, "training.curriculum", "applies to data on disk (online batches carry no schedule)")
     elif t["curriculum_fraction"] != 0.5:
@@ -420,7 +422,7 @@ def _check_training(t, file, data, frames, snapshot_frames=None, rom=False) -> d
                 "training.window",
                 "applies to data on disk; online batches use whole trajectories (shorten data.num_steps instead)",
             )
-        need = t["horizon"] + 1 if t["loss"] in ("rollout", "assimilation") else 2
+        need = t["horizon"] + 1 if t["loss"] in ("rollout", "assimilation", "refiner") else 2
         if not need <= t["window"] <= frames:
             raise _err(file, "training.window", f"must be between {need} and {frames} (frames per trajectory)")
     if t["eval_horizon"] is None:
@@ -604,7 +606,8 @@ def _loss(cfg, pde):
         return lambda m, b: rollout_loss(m, b, t["horizon"], pushforward=t["pushforward"], conditioned=cond)
     if t["loss"] == "refiner":
         share = cfg.refiner.get("base_fraction")
-        return lambda m, b: refiner_loss(m, b, conditioned=cond, base_fraction=share)
+        unrolled = t["horizon"] if t["horizon"] > 1 else None
+        return lambda m, b: refiner_loss(m, b, conditioned=cond, base_fraction=share, horizon=unrolled)
     return lambda m, b: one_step_loss(m, b, conditioned=cond)
 
 

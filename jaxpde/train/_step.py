@@ -127,7 +127,14 @@ def rollout_loss(
     return _relative_mse(preds.reshape((-1, *preds.shape[2:])), target.reshape((-1, *target.shape[2:])))
 
 
-def refiner_loss(model, batch: dict, *, conditioned: bool = False, base_fraction: float | None = None) -> jax.Array:
+def refiner_loss(
+    model,
+    batch: dict,
+    *,
+    conditioned: bool = False,
+    base_fraction: float | None = None,
+    horizon: int | None = None,
+) -> jax.Array:
     r"""The denoising objective of a [`PDERefiner`][jaxpde.nn.PDERefiner] over every
     consecutive pair of frames: per pair a refinement step ``k`` uniform in ``0..K`` and
     noise ``ε ~ N(0, I)``, then the mean squared error of ``f(x, 0, 0)`` against the
@@ -146,8 +153,19 @@ def refiner_loss(model, batch: dict, *, conditioned: bool = False, base_fraction
     of its batch and a resumed run repeats the same noise. ``conditioned`` as in
     [`one_step_loss`][jaxpde.train.one_step_loss].
 
+    **Unrolled one-step prediction** (`horizon`, jaxpde's addition, not in the paper):
+    the ``k = 0`` term becomes the mean squared error (in the normalised target space)
+    of the one-step prediction ``f(x, 0, 0)`` fed its own output for `horizon` steps
+    from the first frame of each trajectory, the first ``batch["teacher_forcing"]`` of
+    them fed the true frames instead (the curriculum of
+    [`Curriculum`][jaxpde.train.Curriculum], as in
+    [`rollout_loss`][jaxpde.train.rollout_loss]); the refinement steps keep the denoising
+    objective over every pair, with ``k`` uniform in ``1..K``. The two terms are weighted
+    ``q`` and ``1 - q``, ``q`` the `base_fraction` (0.5 if ``None``), the expected
+    weights of the random draw.
+
     **Arguments:** `model` (a `PDERefiner`), `batch`, `conditioned`, `base_fraction`
-    (``None``: uniform).
+    (``None``: uniform), `horizon` (``None``: one step, as published).
 
     **Returns:** the scalar loss.
     """
@@ -161,14 +179,15 @@ def refiner_loss(model, batch: dict, *, conditioned: bool = False, base_fraction
     keys = jnp.asarray(batch["keys"], jnp.uint32)
     K = model.num_refinements
     sigmas = model.noise_levels()
+    share = base_fraction if horizon is None else 0.0  # unrolled: the pairs train the refinement steps only
 
     def per_pair(traj, key, p, t):
         k_step, k_noise = jax.random.split(jax.random.fold_in(jax.random.wrap_key_data(key), t))
-        if base_fraction is None:
+        if share is None:
             k = jax.random.randint(k_step, (), 0, K + 1)
         else:
             k_base, k_level = jax.random.split(k_step)
-            k = jnp.where(jax.random.uniform(k_base) < base_fraction, 0, jax.random.randint(k_level, (), 1, K + 1))
+            k = jnp.where(jax.random.uniform(k_base) < share, 0, jax.random.randint(k_level, (), 1, K + 1))
         x, y = model.encode(traj[t], traj[t + 1])
         eps = jax.random.normal(k_noise, y.shape, jnp.float32).astype(y.dtype)
         sigma = jnp.where(k == 0, 0.0, sigmas[jnp.maximum(k - 1, 0)]).astype(y.dtype)
@@ -180,7 +199,27 @@ def refiner_loss(model, batch: dict, *, conditioned: bool = False, base_fraction
         return jnp.mean(jax.vmap(lambda t: per_pair(traj, key, p, t))(jnp.arange(traj.shape[0] - 1)))
 
     p = parameter_vector(batch) if conditioned else None
-    return jnp.mean(jax.vmap(per_trajectory)(trajs, keys, p))
+    if horizon is None:
+        return jnp.mean(jax.vmap(per_trajectory)(trajs, keys, p))
+    _check_horizon(horizon, trajs)
+    q = 0.5 if base_fraction is None else base_fraction
+    forced = batch.get("teacher_forcing")
+
+    def unroll(traj, p, forced):
+        def body(u, xs):
+            n, truth, truth_next = xs
+            if forced is not None:
+                u = jnp.where(n < forced, truth, u)
+            x, y = model.encode(u, truth_next)
+            pred = model.estimate(x, jnp.zeros_like(y), 0, p)
+            return model.decode(u, pred), jnp.mean((pred - y) ** 2)
+
+        return lax.scan(body, traj[0], (jnp.arange(horizon), traj[:horizon], traj[1 : horizon + 1]))[1]
+
+    base = jnp.mean(jax.vmap(unroll)(trajs, p, forced))
+    if q == 1:
+        return base
+    return q * base + (1 - q) * jnp.mean(jax.vmap(per_trajectory)(trajs, keys, p))
 
 
 def smooth_perturbation(key, shape, *, max_wavenumber: int = 4, dtype=jnp.float32) -> jax.Array:
