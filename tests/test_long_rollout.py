@@ -412,6 +412,8 @@ def test_unrolled_refiner_loss_unrolls_the_one_step_prediction_under_the_curricu
     assert abs(float(train.refiner_loss(ref, batch, base_fraction=1.0, horizon=2)) - float(one_step)) > 1e-6
     with pytest.raises(ValueError, match="horizon 3"):
         train.refiner_loss(ref, batch, horizon=3)
+    with pytest.raises(ValueError, match="horizon"):
+        train.refiner_loss(ref, batch, horizon=0)
 
 
 def test_unrolled_refiner_loss_gradient_matches_finite_differences():

@@ -201,6 +201,7 @@ def refiner_loss(
     p = parameter_vector(batch) if conditioned else None
     if horizon is None:
         return jnp.mean(jax.vmap(per_trajectory)(trajs, keys, p))
+    horizon = check_int(horizon, "horizon", minimum=1)
     _check_horizon(horizon, trajs)
     q = 0.5 if base_fraction is None else base_fraction
     forced = batch.get("teacher_forcing")
