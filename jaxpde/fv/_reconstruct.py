@@ -156,79 +156,126 @@ class MUSCL(AbstractReconstruction):
         return _limited_slope(self.limiter, centre - left, right - centre)
 
 
-def _weno5_parts(a, b, c, d, e, variant: str, eps: float):
-    """The face value of the stencil ``a b c d e``, the normalised weights ``w_k``, the
-    derivative of the face value with respect to each smoothness indicator ``β_k``
-    (``B_k``) and the second differences the indicators are built from.
+_SIXTH = 1 / 6
+# The candidate values of the three substencils {a,b,c}, {b,c,d}, {c,d,e} as rows of
+# coefficients on (a, b, c, d, e), with their ideal weights: at the cell's right face
+# ("plus") and, mirrored, at its left face ("minus").
+_PLUS = (
+    (
+        (2 * _SIXTH, -7 * _SIXTH, 11 * _SIXTH, 0.0, 0.0),
+        (0.0, -_SIXTH, 5 * _SIXTH, 2 * _SIXTH, 0.0),
+        (0.0, 0.0, 2 * _SIXTH, 5 * _SIXTH, -_SIXTH),
+    ),
+    (0.1, 0.6, 0.3),
+)
+_MINUS = (
+    (
+        (-_SIXTH, 5 * _SIXTH, 2 * _SIXTH, 0.0, 0.0),
+        (0.0, 2 * _SIXTH, 5 * _SIXTH, -_SIXTH, 0.0),
+        (0.0, 0.0, 11 * _SIXTH, -7 * _SIXTH, 2 * _SIXTH),
+    ),
+    (0.3, 0.6, 0.1),
+)
 
-    Divisions are the costly operation here (a vector division takes several times a
-    multiplication, and XLA does not turn ``x / y`` into ``x · (1/y)``): the four
-    reciprocals are taken once and everything else multiplies by them."""
-    sixth = 1 / 6
-    q = ((2 * a - 7 * b + 11 * c) * sixth, (-b + 5 * c + 2 * d) * sixth, (2 * c + 5 * d - e) * sixth)
+
+def _lincomb(coefs, values):
+    total = None
+    for c, v in zip(coefs, values):
+        if c == 0.0:
+            continue
+        term = v if c == 1.0 else c * v
+        total = term if total is None else total + term
+    return total
+
+
+def _weno5_parts(a, b, c, d, e, variant: str, eps: float):
+    """Both face values of the cell ``c`` with stencil ``a b c d e`` (its right face,
+    "plus", and its left face, "minus"), and for each the normalised weights ``w_k`` and
+    the derivatives ``B_k`` of the face value with respect to the smoothness indicators
+    ``β_k``; also the second differences the indicators are built from.
+
+    The two faces of a cell share the smoothness indicators, ``τ₅`` and the reciprocals
+    ``1/(β_k + ε)``: only the ideal weights and the candidate polynomials differ, so
+    they are computed together. Divisions are the costly operation here (a vector
+    division takes several times a multiplication, and XLA does not turn ``x / y`` into
+    ``x · (1/y)``): the reciprocals are taken once and everything else multiplies by
+    them."""
+    stencil = (a, b, c, d, e)
     l1, l2 = a - 2 * b + c, a - 4 * b + 3 * c
     m1, m2 = b - 2 * c + d, b - d
     n1, n2 = c - 2 * d + e, 3 * c - 4 * d + e
     k = 13 / 12
     beta = (k * l1**2 + 0.25 * l2**2, k * m1**2 + 0.25 * m2**2, k * n1**2 + 0.25 * n2**2)
-    ideal = (0.1, 0.6, 0.3)
     inv = [1 / (bk + eps) for bk in beta]
     if variant == "js":
-        alpha = [w * ik**2 for w, ik in zip(ideal, inv)]
+        shape = [ik**2 for ik in inv]  # α_k = d_k / (β_k + ε)²
     else:
         tau = jnp.abs(beta[0] - beta[2])
         # the ratio is clipped so that its square stays finite in float32
         ratio = [tau * ik for ik in inv]
         r = [jnp.minimum(x, 1e15) for x in ratio]
-        alpha = [w * (1 + rk**2) for w, rk in zip(ideal, r)]
-    inv_total = 1 / (alpha[0] + alpha[1] + alpha[2])
-    face = (alpha[0] * q[0] + alpha[1] * q[1] + alpha[2] * q[2]) * inv_total
-    weights = [ak * inv_total for ak in alpha]
-    sens = [(qk - face) * inv_total for qk in q]  # ∂face/∂α_k
-    if variant == "js":
-        # α_k = d_k / (β_k + ε)²: ∂α_k = -2 α_k / (β_k + ε) ∂β_k
-        dbeta = [-2 * sk * ak * ik for sk, ak, ik in zip(sens, alpha, inv)]
-    else:
-        # α_k = d_k (1 + r_k²), r_k = τ / (β_k + ε) below the clip: ∂α_k = A_k (∂τ - r_k ∂β_k)
-        gain = [jnp.where(x < 1e15, 2 * w * rk * ik, 0.0) * sk for w, rk, x, ik, sk in zip(ideal, r, ratio, inv, sens)]
-        dtau = (gain[0] + gain[1] + gain[2]) * jnp.sign(beta[0] - beta[2])  # ∂τ = sign (∂β₀ - ∂β₂)
-        dbeta = [dtau - gain[0] * r[0], -gain[1] * r[1], -dtau - gain[2] * r[2]]
-    return face, weights, dbeta, (l1, l2, m1, m2, n1, n2)
+        shape = [1 + rk**2 for rk in r]  # α_k = d_k (1 + r_k²)
+    sides = []
+    for rows, ideal in (_PLUS, _MINUS):
+        q = [_lincomb(row, stencil) for row in rows]
+        alpha = [w * sk for w, sk in zip(ideal, shape)]
+        inv_total = 1 / (alpha[0] + alpha[1] + alpha[2])
+        face = (alpha[0] * q[0] + alpha[1] * q[1] + alpha[2] * q[2]) * inv_total
+        weights = [ak * inv_total for ak in alpha]
+        sens = [(qk - face) * inv_total for qk in q]  # ∂face/∂α_k
+        if variant == "js":
+            # ∂α_k = -2 α_k / (β_k + ε) ∂β_k
+            dbeta = [-2 * sk * ak * ik for sk, ak, ik in zip(sens, alpha, inv)]
+        else:
+            # below the clip ∂α_k = 2 d_k r_k / (β_k + ε) (∂τ - r_k ∂β_k), ∂τ = sign (∂β₀ - ∂β₂)
+            gain = [
+                jnp.where(x < 1e15, 2 * w * rk * ik, 0.0) * sk for w, rk, x, ik, sk in zip(ideal, r, ratio, inv, sens)
+            ]
+            dtau = (gain[0] + gain[1] + gain[2]) * jnp.sign(beta[0] - beta[2])
+            dbeta = [dtau - gain[0] * r[0], -gain[1] * r[1], -dtau - gain[2] * r[2]]
+        sides.append((face, weights, dbeta))
+    return sides, (l1, l2, m1, m2, n1, n2)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6))
-def _weno5_face(a, b, c, d, e, variant: str, eps: float):
-    """Value at the right face of cell ``c`` from the stencil ``a b c d e`` (Jiang & Shu).
+def _weno5_cell(a, b, c, d, e, variant: str, eps: float):
+    """The values at the right and the left face of cell ``c`` from the stencil
+    ``a b c d e`` (Jiang & Shu).
 
-    The derivative is given in closed form (`_weno5_face_jvp`): the face value's
+    The derivative is given in closed form (`_weno5_cell_jvp`): each face value's
     sensitivity to each of the five stencil values is computed from the primal values, so
     that the tangent (and, by transposition, the cotangent) is five products per face.
     Autodiff of the formula carries the tangent through every weight instead."""
-    return _weno5_parts(a, b, c, d, e, variant, eps)[0]
+    (plus, _, _), (minus, _, _) = _weno5_parts(a, b, c, d, e, variant, eps)[0]
+    return plus, minus
 
 
-@_weno5_face.defjvp
-def _weno5_face_jvp(variant, eps, primals, tangents):
+@_weno5_cell.defjvp
+def _weno5_cell_jvp(variant, eps, primals, tangents):
     """``Σ_j (∂face/∂v_j) t_j`` with ``∂face/∂v_j = Σ_k w_k ∂q_k/∂v_j + Σ_k B_k ∂β_k/∂v_j``,
     ``w_k = α_k / Σα`` the normalised weights and ``B_k = ∂face/∂β_k``; the ``∂β_k/∂v_j``
     are linear in the second differences. The coefficients are differentiable functions
     of the primal values, so higher derivatives work too."""
-    face, w, bk, (l1, l2, m1, m2, n1, n2) = _weno5_parts(*primals, variant, eps)
+    sides, (l1, l2, m1, m2, n1, n2) = _weno5_parts(*primals, variant, eps)
     k = 13 / 6
-    coef = (
-        w[0] / 3 + bk[0] * (k * l1 + 0.5 * l2),
-        -7 / 6 * w[0] - w[1] / 6 + bk[0] * (-2 * k * l1 - 2 * l2) + bk[1] * (k * m1 + 0.5 * m2),
-        11 / 6 * w[0]
-        + 5 / 6 * w[1]
-        + w[2] / 3
-        + bk[0] * (k * l1 + 1.5 * l2)
-        - bk[1] * (2 * k * m1)
-        + bk[2] * (k * n1 + 1.5 * n2),
-        w[1] / 3 + 5 / 6 * w[2] + bk[1] * (k * m1 - 0.5 * m2) + bk[2] * (-2 * k * n1 - 2 * n2),
-        -w[2] / 6 + bk[2] * (k * n1 + 0.5 * n2),
+    # ∂β_k/∂v_j, j over the stencil a..e (None: zero)
+    dbeta_dv = (
+        (k * l1 + 0.5 * l2, -2 * k * l1 - 2 * l2, k * l1 + 1.5 * l2, None, None),
+        (None, k * m1 + 0.5 * m2, -2 * k * m1, k * m1 - 0.5 * m2, None),
+        (None, None, k * n1 + 1.5 * n2, -2 * k * n1 - 2 * n2, k * n1 + 0.5 * n2),
     )
-    tangent = sum(coef[j] * tk for j, tk in enumerate(tangents))
-    return face, tangent
+    out = []
+    for (face, w, bk), (rows, _) in zip(sides, (_PLUS, _MINUS)):
+        tangent = None
+        for j, tj in enumerate(tangents):
+            coef = _lincomb([rows[m][j] for m in range(3)], w)
+            for m in range(3):
+                if dbeta_dv[m][j] is not None:
+                    coef = coef + bk[m] * dbeta_dv[m][j]
+            term = coef * tj
+            tangent = term if tangent is None else tangent + term
+        out.append((face, tangent))
+    return (out[0][0], out[1][0]), (out[0][1], out[1][1])
 
 
 class WENO5(AbstractReconstruction):
@@ -270,10 +317,11 @@ class WENO5(AbstractReconstruction):
         eps = self.eps
         if eps is None:
             eps = 1e-6
-        s = [_take(v, k, n + 1, axis) for k in range(6)]
-        left = _weno5_face(s[0], s[1], s[2], s[3], s[4], self.variant, eps)
-        right = _weno5_face(s[5], s[4], s[3], s[2], s[1], self.variant, eps)
-        return left, right
+        # both face values of the cells 2 .. n + 3 of `v` at once: the face f has cell
+        # f + 2's right-face value on its left and cell f + 3's left-face value on its right
+        s = [_take(v, k, n + 2, axis) for k in range(5)]
+        plus, minus = _weno5_cell(*s, self.variant, eps)
+        return _take(plus, 0, n + 1, axis), _take(minus, 1, n + 1, axis)
 
 
 def make_reconstruction(name: str) -> AbstractReconstruction:
