@@ -32,6 +32,7 @@ from ._schema import PlainName, devices_section, require_precision
 TASKS = ("operator", "emulator", "solver_in_the_loop", *ROM_TASKS)
 OPTIMISERS = ("adam", "adamw", "sgd", "lion")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "exponential")
+UNROLLED_LOSSES = ("rollout", "assimilation", "refiner")  # the losses that read training.horizon
 
 
 @dataclass
@@ -402,7 +403,7 @@ def _check_training(t, file, data, frames, snapshot_frames=None, rom=False) -> d
         ):
             if t[k] != default:
                 raise _err(file, f"training.{k}", f"applies to 'schedule: exponential', not {t['schedule']!r}")
-    if t["loss"] in ("rollout", "assimilation", "refiner") and t["horizon"] >= frames:
+    if t["loss"] in UNROLLED_LOSSES and t["horizon"] >= frames:
         raise _err(file, "training.horizon", f"({t['horizon']}) needs more frames; the data has {frames}")
     if t["curriculum"]:
         if t["loss"] not in ("rollout", "refiner") or t["pushforward"]:
@@ -422,7 +423,7 @@ def _check_training(t, file, data, frames, snapshot_frames=None, rom=False) -> d
                 "training.window",
                 "applies to data on disk; online batches use whole trajectories (shorten data.num_steps instead)",
             )
-        need = t["horizon"] + 1 if t["loss"] in ("rollout", "assimilation", "refiner") else 2
+        need = t["horizon"] + 1 if t["loss"] in UNROLLED_LOSSES else 2
         if not need <= t["window"] <= frames:
             raise _err(file, "training.window", f"must be between {need} and {frames} (frames per trajectory)")
     if t["eval_horizon"] is None:

@@ -24,6 +24,20 @@ def _check_horizon(horizon: int, trajs) -> None:
         )
 
 
+def _unroll(advance, traj, horizon: int, forced):
+    """Scan ``advance(u, u_true_next) -> (next state, output)`` over `horizon` steps from
+    ``traj[0]``; the steps before `forced` (a per-trajectory count, ``None``: none) start
+    from the true frame instead of the carried state. Returns the stacked outputs."""
+
+    def body(u, xs):
+        n, truth, truth_next = xs
+        if forced is not None:
+            u = jnp.where(n < forced, truth, u)
+        return advance(u, truth_next)
+
+    return lax.scan(body, traj[0], (jnp.arange(horizon), traj[:horizon], traj[1 : horizon + 1]))[1]
+
+
 def parameter_vector(batch: dict) -> jax.Array:
     """The PDE parameters of a batch as ``(B, P)``, in sorted name order (the order a
     parameter-conditioned model, e.g. ``nn.FNO(..., num_parameters=P)``, receives).
@@ -109,15 +123,11 @@ def rollout_loss(
     def unroll(traj, p, k):
         step = _stepper(model, p)
 
-        def body(u, xs):
-            t, truth = xs
-            if k is not None:
-                u = jnp.where(t < k, truth, u)
+        def advance(u, _):
             nxt = step(lax.stop_gradient(u) if pushforward else u)
             return nxt, nxt
 
-        _, preds = lax.scan(body, traj[0], (jnp.arange(horizon), traj[:horizon]))
-        return preds
+        return _unroll(advance, traj, horizon, k)
 
     p = parameter_vector(batch) if conditioned else None
     preds = jax.vmap(unroll)(trajs, p, forced)
@@ -207,15 +217,12 @@ def refiner_loss(
     forced = batch.get("teacher_forcing")
 
     def unroll(traj, p, forced):
-        def body(u, xs):
-            n, truth, truth_next = xs
-            if forced is not None:
-                u = jnp.where(n < forced, truth, u)
+        def advance(u, truth_next):
             x, y = model.encode(u, truth_next)
             pred = model.estimate(x, jnp.zeros_like(y), 0, p)
             return model.decode(u, pred), jnp.mean((pred - y) ** 2)
 
-        return lax.scan(body, traj[0], (jnp.arange(horizon), traj[:horizon], traj[1 : horizon + 1]))[1]
+        return _unroll(advance, traj, horizon, forced)
 
     base = jnp.mean(jax.vmap(unroll)(trajs, p, forced))
     if q == 1:
