@@ -157,34 +157,20 @@ class MUSCL(AbstractReconstruction):
 
 
 _SIXTH = 1 / 6
-# The candidate values of the three substencils {a,b,c}, {b,c,d}, {c,d,e} as rows of
-# coefficients on (a, b, c, d, e), with their ideal weights: at the cell's right face
-# ("plus") and, mirrored, at its left face ("minus").
-_PLUS = (
-    (
-        (2 * _SIXTH, -7 * _SIXTH, 11 * _SIXTH, 0.0, 0.0),
-        (0.0, -_SIXTH, 5 * _SIXTH, 2 * _SIXTH, 0.0),
-        (0.0, 0.0, 2 * _SIXTH, 5 * _SIXTH, -_SIXTH),
-    ),
-    (0.1, 0.6, 0.3),
-)
-_MINUS = (
-    (
-        (-_SIXTH, 5 * _SIXTH, 2 * _SIXTH, 0.0, 0.0),
-        (0.0, 2 * _SIXTH, 5 * _SIXTH, -_SIXTH, 0.0),
-        (0.0, 0.0, 11 * _SIXTH, -7 * _SIXTH, 2 * _SIXTH),
-    ),
-    (0.3, 0.6, 0.1),
-)
+# Six times the candidate values of the three substencils {a,b,c}, {b,c,d}, {c,d,e}, as
+# rows of coefficients on (a, b, c, d, e), with their ideal weights: at the cell's right
+# face ("plus") and, mirrored, at its left face ("minus").
+_PLUS = (((2, -7, 11, 0, 0), (0, -1, 5, 2, 0), (0, 0, 2, 5, -1)), (0.1, 0.6, 0.3))
+_MINUS = (((-1, 5, 2, 0, 0), (0, 2, 5, -1, 0), (0, 0, 11, -7, 2)), (0.3, 0.6, 0.1))
 
 
 def _lincomb(coefs, values):
+    """``Σ c v`` over the nonzero integer coefficients ``c`` (``None`` if there is none)."""
     total = None
     for c, v in zip(coefs, values):
-        if c == 0.0:
-            continue
-        term = v if c == 1.0 else c * v
-        total = term if total is None else total + term
+        if c:
+            term = v if c == 1 else -v if c == -1 else c * v
+            total = term if total is None else total + term
     return total
 
 
@@ -217,7 +203,7 @@ def _weno5_parts(a, b, c, d, e, variant: str, eps: float):
         shape = [1 + rk**2 for rk in r]  # α_k = d_k (1 + r_k²)
     sides = []
     for rows, ideal in (_PLUS, _MINUS):
-        q = [_lincomb(row, stencil) for row in rows]
+        q = [_lincomb(row, stencil) * _SIXTH for row in rows]
         alpha = [w * sk for w, sk in zip(ideal, shape)]
         inv_total = 1 / (alpha[0] + alpha[1] + alpha[2])
         face = (alpha[0] * q[0] + alpha[1] * q[1] + alpha[2] * q[2]) * inv_total
@@ -268,7 +254,7 @@ def _weno5_cell_jvp(variant, eps, primals, tangents):
     for (face, w, bk), (rows, _) in zip(sides, (_PLUS, _MINUS)):
         tangent = None
         for j, tj in enumerate(tangents):
-            coef = _lincomb([rows[m][j] for m in range(3)], w)
+            coef = _lincomb([rows[m][j] for m in range(3)], w) * _SIXTH
             for m in range(3):
                 if dbeta_dv[m][j] is not None:
                     coef = coef + bk[m] * dbeta_dv[m][j]
