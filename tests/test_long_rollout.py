@@ -321,6 +321,50 @@ def test_refiner_steps_follow_the_published_recursion():
         ref.with_key(jnp.zeros(3))
 
 
+def test_ensemble_correlation_is_each_noise_sample_and_their_mean():
+    trajs = _trajectories(shape=(2, 4, 2, 12))
+    ref = _refiner().with_statistics(trajs, num_spatial_dims=1)
+    per_sample, mean = train.ensemble_correlation(ref, trajs, num_samples=3)
+    assert per_sample.shape == (3, 2, 3) and mean.shape == (2, 3)
+    base = jax.random.wrap_key_data(jnp.asarray(ref.key))
+    models = [ref] + [ref.with_key(jax.random.fold_in(base, s)) for s in (1, 2)]
+    for got, m in zip(per_sample, models):  # sample 0 is the model's own key
+        np.testing.assert_allclose(np.asarray(got), np.asarray(train.rollout_correlation(m, trajs)), rtol=1e-12)
+    assert not np.allclose(np.asarray(per_sample[0]), np.asarray(per_sample[1]), rtol=0, atol=1e-14)
+    rolls = [jax.vmap(lambda u, m=m: jp.rollout(m, u, 3, include_initial=False))(trajs[:, 0]) for m in models]
+    expected = jp.metrics.correlation(sum(rolls) / 3, trajs[:, 1:], num_spatial_dims=1)
+    np.testing.assert_allclose(np.asarray(mean), np.asarray(expected), rtol=1e-12)
+    one, mean_one = train.ensemble_correlation(ref, trajs, num_samples=1, horizon=2)
+    np.testing.assert_allclose(np.asarray(mean_one), np.asarray(one[0]), rtol=1e-12)
+    with pytest.raises(TypeError, match="with_key"):
+        train.ensemble_correlation(nn.OperatorStepper(ref.net, 0.1), trajs, num_samples=2)
+
+
+@pytest.mark.slow  # ~30 s on 2 cores
+def test_cli_evaluate_reports_noise_samples_of_a_refiner(tmp_path, capsys):
+    from jaxpde.cli import main
+
+    refiner = {"refiner": {"num_refinements": 2, "min_noise": 0.01}}
+    cfg = _ks_config(tmp_path, refiner, loss="refiner", curriculum=False, window=2, horizon=1)
+    run = tmp_path / "run"
+    assert main(["train", str(cfg), "--out", str(run), "--no-progress"]) == 0
+    assert main(["evaluate", str(run), "--samples", "3", "--no-progress"]) == 0
+    assert "over 3 noise samples" in capsys.readouterr().out
+    ev = json.loads((run / "eval.json").read_text())
+    noise, hct = ev["noise_samples"], ev["high_correlation_time"]
+    assert noise["num_samples"] == 3 and len(noise["per_sample"]) == 3
+    assert noise["per_sample"][0] == pytest.approx(hct["model"]["mean"], rel=1e-12)  # sample 0: the model's key
+    assert noise["min"] <= noise["mean"] <= noise["max"]
+    assert set(hct) == {"model", "model, mean of 3 noise samples", "persistence (u_n = u_0)"}
+    assert main(["evaluate", str(run), "--samples", "0", "--no-progress"]) == 2
+    assert "samples must be a positive integer" in capsys.readouterr().err
+    plain = tmp_path / "plain"
+    (tmp_path / "p").mkdir()
+    assert main(["train", str(_ks_config(tmp_path / "p")), "--out", str(plain), "--no-progress"]) == 0
+    assert main(["evaluate", str(plain), "--samples", "2", "--no-progress"]) == 2
+    assert "stochastic models" in capsys.readouterr().err
+
+
 def _refiner_case():
     trajs = _trajectories(shape=(2, 3, 2, 12))
     ref = _refiner().with_statistics(trajs, num_spatial_dims=1)

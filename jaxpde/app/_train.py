@@ -745,30 +745,43 @@ def trained_model(run_dir) -> tuple:
     return model, pde, int(meta["step"])
 
 
-def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
+def evaluate(run_dir: Path, *, compare=(), samples: int = 1, progress=None) -> dict:
     """Restore the latest checkpoint of a run and measure nRMSE and the correlation with
     the solver against rollout horizon on the held-out trajectories (and, for
     solver-in-the-loop, the uncorrected coarse solver's; for an emulator, persistence's),
     with each one's high-correlation time (correlation ≥ 0.8). Writes ``eval.json``,
     ``nrmse.png`` and ``correlation.png`` into the run directory.
 
-    **Arguments:** `run_dir`, `compare` (other ROM run directories, already evaluated), `progress`.
+    A stochastic model (PDE-Refiner) draws its refinement noise from its key, so the
+    figures above are one noise sample's. With ``samples > 1`` the evaluation also rolls
+    out ``samples`` noise samples ([`train.ensemble_correlation`][jaxpde.train.ensemble_correlation];
+    the first is the model's own) and reports each one's high-correlation time under
+    ``"noise_samples"``, and the ensemble mean's as a curve of its own.
+
+    **Arguments:** `run_dir`, `compare` (other ROM run directories, already evaluated),
+    `samples` (noise samples of a stochastic model), `progress`.
 
     **Returns:** the evaluation (also written to ``eval.json``), with the plot's path.
     """
     import numpy as np
 
     from ..metrics import high_correlation_time
-    from ..train import rollout_correlation, rollout_nrmse
+    from ..train import ensemble_correlation, rollout_correlation, rollout_nrmse
     from ..viz import plot_correlation_curves, plot_error_curves
 
     run_dir = Path(run_dir)
     cfg = run_config(run_dir)
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ConfigError(f"samples must be a positive integer, got {samples!r}")
     if cfg.task in ROM_TASKS:
+        if samples > 1:
+            raise ConfigError("--samples applies to stochastic models (a 'refiner' run), not to reduced-order models")
         return evaluate_rom(cfg, run_dir, compare=compare, progress=progress)
     if compare:
         raise ConfigError("--compare applies to reduced-order-model runs")
     sampler, pde, model, meta = _restore(cfg, run_dir)
+    if samples > 1 and not hasattr(model, "with_key"):
+        raise ConfigError(f"--samples applies to stochastic models (a 'refiner' run); {run_dir} is deterministic")
     test = _dataset(cfg, sampler, run_dir, "test", cfg.data["test_samples"], progress)
     horizon = test.shape[0] - 1
     trajs, params = _test_data(cfg, test, horizon)
@@ -786,6 +799,15 @@ def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
         curves[k] = np.asarray(rollout_nrmse(m, trajs, horizon=horizon, parameters=p))
         corr[k] = np.asarray(rollout_correlation(m, trajs, horizon=horizon, parameters=p))
     interval = cfg.sim.dt * cfg.sim.save_every
+    noise = None
+    if samples > 1:
+        per_sample, ensemble = ensemble_correlation(
+            model, trajs, num_samples=samples, horizon=horizon, parameters=params
+        )
+        corr[f"model, mean of {samples} noise samples"] = np.asarray(ensemble)
+        times = np.asarray(high_correlation_time(per_sample, threshold=0.8, dt=interval)).mean(axis=1)
+        noise = {"num_samples": samples, "per_sample": times.tolist(), "mean": float(times.mean())}
+        noise |= {"std": float(times.std()), "min": float(times.min()), "max": float(times.max())}
     above = {k: np.asarray(high_correlation_time(c, threshold=0.8, dt=interval)) for k, c in corr.items()}
     out = {
         "step": meta["step"],
@@ -796,6 +818,8 @@ def evaluate(run_dir: Path, *, compare=(), progress=None) -> dict:
             k: {"mean": float(a.mean()), "std": float(a.std()), "per_trajectory": a.tolist()} for k, a in above.items()
         },
     }
+    if noise is not None:
+        out["noise_samples"] = noise
     if cfg.observer is not None:
         out["assimilation"] = _assimilation_curves(cfg, pde, model, trajs, horizon)
     (run_dir / "eval.json").write_text(json.dumps(out, indent=1))

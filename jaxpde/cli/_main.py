@@ -100,7 +100,7 @@ def _evaluate(ns, progress):
     from ..app import evaluate, run_config
 
     _precision(run_config(ns.run_dir))
-    res = evaluate(ns.run_dir, compare=ns.compare, progress=progress)
+    res = evaluate(ns.run_dir, compare=ns.compare, samples=ns.samples, progress=progress)
     if "errors" in res:
         for name, e in res["errors"].items():
             print(
@@ -114,6 +114,12 @@ def _evaluate(ns, progress):
     print(f"evaluated step {res['step']}: nRMSE {parts}; wrote {res['png']}")
     hct = ", ".join(f"{k} {v['mean']:.3g} ± {v['std']:.2g}" for k, v in res["high_correlation_time"].items())
     print(f"high-correlation time (correlation ≥ 0.8): {hct}; wrote {res['correlation_png']}")
+    if "noise_samples" in res:
+        ns_ = res["noise_samples"]
+        print(
+            f"over {ns_['num_samples']} noise samples: {ns_['mean']:.3g} ± {ns_['std']:.2g} "
+            f"(from {ns_['min']:.3g} to {ns_['max']:.3g})"
+        )
     if "assimilation" in res:
         parts = ", ".join(f"{k} {v[0]:.3e} / {v[-1]:.3e}" for k, v in res["assimilation"].items())
         n = len(next(iter(res["assimilation"].values())))
@@ -196,6 +202,13 @@ def main(argv=None) -> int:
         default=(),
         metavar="RUN_DIR",
         help="ROM runs on the same data (already evaluated) to plot beside this one",
+    )
+    p_eval.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        metavar="N",
+        help="noise samples of a stochastic model (PDE-Refiner): the high-correlation time of each and of their mean",
     )
     p_eval.add_argument("--no-progress", action="store_true", help="hide progress")
     ns = parser.parse_args(argv)

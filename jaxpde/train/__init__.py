@@ -34,6 +34,9 @@ from ._fit import (
     OnlineBatches as OnlineBatches,
 )
 from ._fit import (
+    ensemble_correlation as ensemble_correlation,
+)
+from ._fit import (
     fit as fit,
 )
 from ._fit import (

@@ -215,6 +215,42 @@ def rollout_correlation(model: Callable, trajectories, *, horizon: int | None = 
     return _correlation_curves(model, trajectories[:, : horizon + 1], parameters)
 
 
+def ensemble_correlation(
+    model, trajectories, *, num_samples: int, horizon: int | None = None, parameters=None
+) -> tuple[jax.Array, jax.Array]:
+    r"""Rollout correlations of a stochastic model (one with ``with_key``, e.g. a
+    [`PDERefiner`][jaxpde.nn.PDERefiner]) over `num_samples` noise samples, and of their
+    ensemble mean: sample 0 is the model with its own key (what
+    [`rollout_correlation`][jaxpde.train.rollout_correlation] measures), sample ``s``
+    the model with its key folded with ``s``. The spread over samples shows how much of
+    a high-correlation time is the noise draw's; the ensemble mean is the forecast the
+    samples make together.
+
+    **Arguments:** `model`, `trajectories` ``(B, T, C, *N)``, `num_samples`, `horizon`
+    (default ``T - 1``), `parameters` ``(B, P)`` for a conditioned model.
+
+    **Returns:** ``(per_sample, mean)``: ``(num_samples, B, horizon)`` and the ensemble
+    mean's ``(B, horizon)``."""
+    if not hasattr(model, "with_key"):
+        raise TypeError(f"ensemble_correlation needs a stochastic model with with_key, got {type(model).__name__}.")
+    num_samples = check_int(num_samples, "num_samples")
+    trajectories = jnp.asarray(trajectories)
+    horizon = trajectories.shape[1] - 1 if horizon is None else check_int(horizon, "horizon")
+    if horizon >= trajectories.shape[1]:
+        raise ValueError(f"horizon {horizon} needs at least {horizon + 1} frames, got {trajectories.shape[1]}.")
+    trajectories = trajectories[:, : horizon + 1]
+    parameters = None if parameters is None else jnp.asarray(parameters)
+    base = jax.random.wrap_key_data(jnp.asarray(model.key))
+    per_sample, total = [], None
+    for s in range(num_samples):
+        sample = model if s == 0 else model.with_key(jax.random.fold_in(base, s))
+        preds = _predictions(sample, trajectories, parameters)
+        per_sample.append(correlation(preds, trajectories[:, 1:], num_spatial_dims=trajectories.ndim - 3))
+        total = preds if total is None else total + preds
+    mean = correlation(total / num_samples, trajectories[:, 1:], num_spatial_dims=trajectories.ndim - 3)
+    return jnp.stack(per_sample), mean
+
+
 def _curves(model, trajs, parameters, metric=nrmse):
     """Per-trajectory error curves ``(B, horizon)`` (nRMSE, or another `metric`)."""
     prepared = model.prepare() if isinstance(model, AbstractStepper) else model
@@ -240,6 +276,7 @@ def _curves(model, trajs, parameters, metric=nrmse):
 
 
 _nrmse_curves = eqx.filter_jit(_curves)
+_predictions = eqx.filter_jit(lambda m, t, p: _curves(m, t, p, lambda pred, ref, num_spatial_dims: pred))
 _correlation_curves = eqx.filter_jit(lambda m, t, p: _curves(m, t, p, correlation))
 
 
