@@ -15,8 +15,13 @@ import functools
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.core import ShapedArray
+from jax.extend.core import Primitive
+from jax.interpreters import ad, batching, mlir
 from jaxtyping import Array
 
+from .. import _native
 from ._util import safe_divide
 from ._util import take as _take
 
@@ -223,6 +228,125 @@ def _weno5_parts(a, b, c, d, e, variant: str, eps: float):
     return sides, (l1, l2, m1, m2, n1, n2)
 
 
+def _weno5_sensitivities(a, b, c, d, e, variant: str, eps: float):
+    """Both face values of the cell with stencil ``a b c d e`` and, per face, the five
+    sensitivities ``∂face/∂v_j = Σ_k w_k ∂q_k/∂v_j + Σ_k B_k ∂β_k/∂v_j`` (``w_k`` the
+    normalised weights, ``B_k = ∂face/∂β_k``; the ``∂β_k/∂v_j`` are linear in the second
+    differences). Differentiable functions of the values, so higher derivatives work."""
+    sides, (l1, l2, m1, m2, n1, n2) = _weno5_parts(a, b, c, d, e, variant, eps)
+    k = 13 / 6
+    # ∂β_k/∂v_j, j over the stencil a..e (None: zero)
+    dbeta_dv = (
+        (k * l1 + 0.5 * l2, -2 * k * l1 - 2 * l2, k * l1 + 1.5 * l2, None, None),
+        (None, k * m1 + 0.5 * m2, -2 * k * m1, k * m1 - 0.5 * m2, None),
+        (None, None, k * n1 + 1.5 * n2, -2 * k * n1 - 2 * n2, k * n1 + 0.5 * n2),
+    )
+    faces, coefs = [], []
+    for (face, w, bk), (rows, _) in zip(sides, (_PLUS, _MINUS)):
+        side = []
+        for j in range(5):
+            coef = _lincomb([rows[m][j] for m in range(3)], w) * _SIXTH
+            for m in range(3):
+                if dbeta_dv[m][j] is not None:
+                    coef = coef + bk[m] * dbeta_dv[m][j]
+            side.append(coef)
+        faces.append(face)
+        coefs.append(side)
+    return faces, coefs
+
+
+def _weno5_tangent_formula(a, b, c, d, e, *tangents, variant, eps):
+    """The tangents of both faces, ``Σ_j (∂face/∂v_j) t_j``: five products per face."""
+    _, coefs = _weno5_sensitivities(a, b, c, d, e, variant, eps)
+    return [sum(cj * tj for cj, tj in zip(side, tangents)) for side in coefs]
+
+
+def _weno5_cotangent_formula(a, b, c, d, e, g_plus, g_minus, *, variant, eps):
+    """The transpose: the cotangent of each stencil value from those of both faces."""
+    _, (plus, minus) = _weno5_sensitivities(a, b, c, d, e, variant, eps)
+    return [cp * g_plus + cm * g_minus for cp, cm in zip(plus, minus)]
+
+
+# The tangent map of a cell and its transpose are primitives of their own, each linear in
+# its last arguments and each the other's transpose, so that reverse mode can run the
+# transpose as one hand-written CPU kernel (jaxpde/_kernels/weno5.cc): XLA's CPU backend,
+# which has no multi-output fusion, otherwise recomputes the weights in each of the five
+# stencil slots' loops. Their derivatives and every other platform use the formulas above.
+_tangent_p = Primitive("jaxpde_weno5_tangent")
+_cotangent_p = Primitive("jaxpde_weno5_cotangent")
+
+
+def _define(prim, formula, num_out):
+    prim.multiple_results = True
+    prim.def_impl(formula)
+    prim.def_abstract_eval(lambda *avals, **params: [ShapedArray(avals[0].shape, avals[0].dtype)] * num_out)
+    mlir.register_lowering(prim, mlir.lower_fun(formula, multiple_results=True))
+
+    def batch(args, dims, **params):
+        size = next(x.shape[d] for x, d in zip(args, dims) if d is not None)
+        moved = [
+            jnp.broadcast_to(x, (size, *x.shape)) if d is None else jnp.moveaxis(x, d, 0) for x, d in zip(args, dims)
+        ]
+        return prim.bind(*moved, **params), [0] * num_out
+
+    batching.primitive_batchers[prim] = batch
+
+
+_define(_tangent_p, _weno5_tangent_formula, 2)
+_define(_cotangent_p, _weno5_cotangent_formula, 5)
+
+
+def _linear_jvp(prim, formula):
+    """JVP of ``prim(values, linear)``: ``prim(values, d linear)`` plus the derivative
+    through the values (by autodiff of the formula)."""
+
+    def jvp(primals, tangents, **params):
+        values, linear = primals[:5], primals[5:]
+        d_values = [ad.instantiate_zeros(t) for t in tangents[:5]]
+        d_linear = [ad.instantiate_zeros(t) for t in tangents[5:]]
+        out = prim.bind(*primals, **params)
+        through = jax.jvp(lambda *v: formula(*v, *linear, **params), tuple(values), tuple(d_values))[1]
+        return out, [x + y for x, y in zip(prim.bind(*values, *d_linear, **params), through)]
+
+    ad.primitive_jvps[prim] = jvp
+
+
+_linear_jvp(_tangent_p, _weno5_tangent_formula)
+_linear_jvp(_cotangent_p, _weno5_cotangent_formula)
+
+
+def _transpose_into(other):
+    def transpose(cts, *args, **params):
+        values, linear = args[:5], args[5:]
+        if any(ad.is_undefined_primal(v) for v in values):
+            raise NotImplementedError("the WENO5 tangent map is linear in its tangents only")
+        cts = [jnp.zeros(values[0].shape, values[0].dtype) if isinstance(ct, ad.Zero) else ct for ct in cts]
+        out = other.bind(*values, *cts, **params)
+        return [None] * 5 + [o if ad.is_undefined_primal(x) else None for o, x in zip(out, linear)]
+
+    return transpose
+
+
+ad.primitive_transposes[_tangent_p] = _transpose_into(_cotangent_p)
+ad.primitive_transposes[_cotangent_p] = _transpose_into(_tangent_p)
+
+_KERNELS = {jnp.dtype(jnp.float64): "Weno5CotangentsF64", jnp.dtype(jnp.float32): "Weno5CotangentsF32"}
+
+
+def _weno5_cotangent_cpu(a, b, c, d, e, g_plus, g_minus, *, variant, eps):
+    """The transpose on the CPU: the kernel where it is built, else the formula."""
+    symbol = _KERNELS.get(jnp.dtype(a.dtype))
+    target = None if symbol is None else _native.ffi_target("weno5", symbol)
+    if target is None:
+        return _weno5_cotangent_formula(a, b, c, d, e, g_plus, g_minus, variant=variant, eps=eps)
+    out = [jax.ShapeDtypeStruct(a.shape, a.dtype)] * 5
+    call = jax.ffi.ffi_call(target, out, vmap_method="broadcast_all")
+    return list(call(a, b, c, d, e, g_plus, g_minus, z=np.int32(variant == "z"), eps=np.float64(eps)))
+
+
+mlir.register_lowering(_cotangent_p, mlir.lower_fun(_weno5_cotangent_cpu, multiple_results=True), platform="cpu")
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6))
 def _weno5_cell(a, b, c, d, e, variant: str, eps: float):
     """The values at the right and the left face of cell ``c`` from the stencil
@@ -238,30 +362,11 @@ def _weno5_cell(a, b, c, d, e, variant: str, eps: float):
 
 @_weno5_cell.defjvp
 def _weno5_cell_jvp(variant, eps, primals, tangents):
-    """``Σ_j (∂face/∂v_j) t_j`` with ``∂face/∂v_j = Σ_k w_k ∂q_k/∂v_j + Σ_k B_k ∂β_k/∂v_j``,
-    ``w_k = α_k / Σα`` the normalised weights and ``B_k = ∂face/∂β_k``; the ``∂β_k/∂v_j``
-    are linear in the second differences. The coefficients are differentiable functions
-    of the primal values, so higher derivatives work too."""
-    sides, (l1, l2, m1, m2, n1, n2) = _weno5_parts(*primals, variant, eps)
-    k = 13 / 6
-    # ∂β_k/∂v_j, j over the stencil a..e (None: zero)
-    dbeta_dv = (
-        (k * l1 + 0.5 * l2, -2 * k * l1 - 2 * l2, k * l1 + 1.5 * l2, None, None),
-        (None, k * m1 + 0.5 * m2, -2 * k * m1, k * m1 - 0.5 * m2, None),
-        (None, None, k * n1 + 1.5 * n2, -2 * k * n1 - 2 * n2, k * n1 + 0.5 * n2),
-    )
-    out = []
-    for (face, w, bk), (rows, _) in zip(sides, (_PLUS, _MINUS)):
-        tangent = None
-        for j, tj in enumerate(tangents):
-            coef = _lincomb([rows[m][j] for m in range(3)], w) * _SIXTH
-            for m in range(3):
-                if dbeta_dv[m][j] is not None:
-                    coef = coef + bk[m] * dbeta_dv[m][j]
-            term = coef * tj
-            tangent = term if tangent is None else tangent + term
-        out.append((face, tangent))
-    return (out[0][0], out[1][0]), (out[0][1], out[1][1])
+    """Both faces and their tangents ``Σ_j (∂face/∂v_j) t_j`` (`_weno5_sensitivities`),
+    through the primitive whose transpose is the CPU kernel."""
+    (plus, _, _), (minus, _, _) = _weno5_parts(*primals, variant, eps)[0]
+    t_plus, t_minus = _tangent_p.bind(*primals, *tangents, variant=variant, eps=eps)
+    return (plus, minus), (t_plus, t_minus)
 
 
 class WENO5(AbstractReconstruction):

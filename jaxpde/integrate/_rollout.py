@@ -9,7 +9,7 @@ from .._checks import check_int
 from .._types import Args, Field, Trajectory
 
 
-def _advance(step, carry, n: int, levels: int, xs=None):
+def _advance(step, carry, n: int, levels: int, xs=None, *, step_rematerialised: bool = False):
     """Apply ``step(carry, x)`` ``n`` times, ``x`` running over the leading axis of the
     pytree `xs` (``None``: no per-step input). With ``levels >= 2`` the steps are split
     into about ``n^(1/levels)`` rematerialised chunks per level, so reverse mode stores
@@ -18,11 +18,13 @@ def _advance(step, carry, n: int, levels: int, xs=None):
     rematerialised too: reverse mode keeps the states between steps and recomputes one
     step's intermediates just before its backward pass, so they are never stacked over
     the scan (an explicit finite-volume step has ~100× more intermediates than state;
-    stacking them made its gradient memory-bound)."""
+    stacking them made its gradient memory-bound). ``step_rematerialised=True``: `step`
+    rematerialises its own work already (as `solve_to`'s step does inside its ``lax.cond``)."""
     if n <= 0:
         return carry
     if levels <= 1 or n < 4:
-        if levels >= 1:  # (a closure: jax.checkpoint hashes what it wraps, a bound method of a module is not hashable)
+        if levels >= 1 and not step_rematerialised:
+            # (a closure: jax.checkpoint hashes what it wraps, a bound method of a module is not hashable)
             inner = step
             step = jax.checkpoint(lambda c, x: inner(c, x))
         return jax.lax.scan(lambda c, x: (step(c, x), None), carry, xs, length=n)[0]
@@ -31,9 +33,10 @@ def _advance(step, carry, n: int, levels: int, xs=None):
     rem = n - num_chunks * size
     head = jax.tree.map(lambda a: a[: num_chunks * size].reshape(num_chunks, size, *a.shape[1:]), xs)
     tail = jax.tree.map(lambda a: a[num_chunks * size :], xs)
-    body = jax.checkpoint(lambda c, x: _advance(step, c, size, levels - 1, x))
+    remat = step_rematerialised
+    body = jax.checkpoint(lambda c, x: _advance(step, c, size, levels - 1, x, step_rematerialised=remat))
     carry = jax.lax.scan(lambda c, x: (body(c, x), None), carry, head, length=num_chunks)[0]
-    return _advance(step, carry, rem, levels - 1, tail)
+    return _advance(step, carry, rem, levels - 1, tail, step_rematerialised=remat)
 
 
 def _levels(checkpoint) -> int:
