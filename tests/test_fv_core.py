@@ -418,3 +418,34 @@ def test_weno5_gradient_without_the_kernel(tmp_path):
         out[flag] = (run.stdout.strip(), np.load(path))
     assert out["0"][0] == "False"
     np.testing.assert_allclose(out["1"][1], out["0"][1], rtol=1e-12, atol=1e-14)
+
+
+def test_weno5_kernel_stays_out_of_automatically_partitioned_programs():
+    """On 8 simulated devices: a gradient over a batch sharded by XLA's automatic
+    partitioner takes the formula (a custom call would be gathered onto every device), and
+    is divided (no all-gather); under ``shard_map`` every device runs the kernel."""
+    import shutil
+    import subprocess
+    import sys
+
+    code = """
+import os
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+import re, numpy as np, jax, jax.numpy as jnp
+jax.config.update("jax_enable_x64", True)
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jaxpde import fv
+rec = fv.WENO5("z")
+loss = lambda a: jnp.sum(jnp.sin(jnp.concatenate(rec(a, 1))))
+mesh = Mesh(np.array(jax.devices()), ("b",))
+batch = jax.device_put(jnp.sin(jnp.linspace(0, 9, 8 * 3 * 70)).reshape(8, 3, 70), NamedSharding(mesh, P("b")))
+auto = jax.jit(jax.vmap(jax.grad(loss))).lower(batch).compile().as_text()
+manual = jax.jit(jax.shard_map(jax.vmap(jax.grad(loss)), mesh=mesh, in_specs=P("b"), out_specs=P("b")))
+manual = manual.lower(batch).compile().as_text()
+print(len(re.findall("all-gather", auto)), "Weno5Cotangents" in auto, "Weno5Cotangents" in manual)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    gathers, kernel_auto, kernel_manual = run.stdout.split()
+    assert gathers == "0" and kernel_auto == "False"
+    assert kernel_manual == str(bool(shutil.which("c++") or shutil.which("g++")))

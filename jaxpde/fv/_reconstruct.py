@@ -16,7 +16,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.core import ShapedArray
 from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
 from jaxtyping import Array
@@ -276,10 +275,18 @@ _tangent_p = Primitive("jaxpde_weno5_tangent")
 _cotangent_p = Primitive("jaxpde_weno5_cotangent")
 
 
+def _varying(aval) -> int:
+    """How many manual mesh axes (under ``shard_map``) a value varies over."""
+    mat = getattr(aval, "mat", None)
+    return len(getattr(mat, "varying", None) or getattr(aval, "vma", None) or ())
+
+
 def _define(prim, formula, num_out):
     prim.multiple_results = True
     prim.def_impl(formula)
-    prim.def_abstract_eval(lambda *avals, **params: [ShapedArray(avals[0].shape, avals[0].dtype)] * num_out)
+    # every output has the operands' shape and dtype, and varies over the manual axes the
+    # operands vary over (values and tangents may differ there: take the widest)
+    prim.def_abstract_eval(lambda *avals, **params: [max(avals, key=_varying).update(weak_type=False)] * num_out)
     mlir.register_lowering(prim, mlir.lower_fun(formula, multiple_results=True))
 
     def batch(args, dims, **params):
@@ -344,7 +351,34 @@ def _weno5_cotangent_cpu(a, b, c, d, e, g_plus, g_minus, *, variant, eps):
     return list(call(a, b, c, d, e, g_plus, g_minus, z=np.int32(variant == "z"), eps=np.float64(eps)))
 
 
-mlir.register_lowering(_cotangent_p, mlir.lower_fun(_weno5_cotangent_cpu, multiple_results=True), platform="cpu")
+def _one_program_per_device(ctx) -> bool:
+    """Whether the computation being lowered runs as one program per device: on one
+    device, or under ``shard_map`` with every mesh axis manual. XLA's automatic
+    partitioner cannot split a custom call (it would gather the operands onto every
+    device), so elsewhere the formula runs and is partitioned like any JAX code."""
+    try:
+        from jax._src import sharding_impls
+
+        axis = ctx.module_context.axis_context
+        if isinstance(axis, sharding_impls.ShardingContext):
+            return axis.num_devices == 1
+        if isinstance(axis, sharding_impls.SPMDAxisContext):
+            return set(axis.manual_axes) == set(axis.mesh.axis_names)
+        return isinstance(axis, sharding_impls.ReplicaAxisContext)  # pmap: per-device programs
+    except (ImportError, AttributeError):  # another jax: the formula, partitioned correctly
+        return False
+
+
+_lower_kernel = mlir.lower_fun(_weno5_cotangent_cpu, multiple_results=True)
+_lower_formula = mlir.lower_fun(_weno5_cotangent_formula, multiple_results=True)
+
+
+def _lower_cotangent_cpu(ctx, *args, **params):
+    lower = _lower_kernel if _one_program_per_device(ctx) else _lower_formula
+    return lower(ctx, *args, **params)
+
+
+mlir.register_lowering(_cotangent_p, _lower_cotangent_cpu, platform="cpu")
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6))
