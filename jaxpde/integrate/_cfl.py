@@ -117,7 +117,7 @@ def solve_to(
       states only). ``"auto"`` is one level (every step's state kept: ``max_steps``
       states, one forward pass recomputed) when those states take at most
       `AUTO_CHECKPOINT_BYTES` (64 MiB), and two levels (``O(√max_steps)`` states, one
-      more forward pass) beyond. On the 1,000-cell Sod case one level takes 24 MiB and
+      more forward pass) beyond. On the 1,000-cell Sod case one level takes 23 MiB and
       the gradient 0.8x the time of two levels.
     - `differentiable`: the fixed-length scan described above (``True``) or the
       early-stopping while-loop (``False``, forward only).
