@@ -795,15 +795,18 @@ def evaluate(run_dir: Path, *, compare=(), samples: int = 1, progress=None) -> d
     if cfg.task == "emulator":  # context: how far the state moves away from where it started
         steppers["persistence (u_n = u_0)"] = (lambda u: u, None)
     curves, corr = {}, {}
-    for k, (m, p) in steppers.items():
-        curves[k] = np.asarray(rollout_nrmse(m, trajs, horizon=horizon, parameters=p))
-        corr[k] = np.asarray(rollout_correlation(m, trajs, horizon=horizon, parameters=p))
     interval = cfg.sim.dt * cfg.sim.save_every
     noise = None
-    if samples > 1:
+    if samples > 1:  # its sample 0 is the model's own rollout
         per_sample, ensemble = ensemble_correlation(
             model, trajs, num_samples=samples, horizon=horizon, parameters=params
         )
+        corr["model"] = np.asarray(per_sample[0])
+    for k, (m, p) in steppers.items():
+        curves[k] = np.asarray(rollout_nrmse(m, trajs, horizon=horizon, parameters=p))
+        if k not in corr:
+            corr[k] = np.asarray(rollout_correlation(m, trajs, horizon=horizon, parameters=p))
+    if samples > 1:
         corr[f"model, mean of {samples} noise samples"] = np.asarray(ensemble)
         times = np.asarray(high_correlation_time(per_sample, threshold=0.8, dt=interval)).mean(axis=1)
         noise = {"num_samples": samples, "per_sample": times.tolist(), "mean": float(times.mean())}

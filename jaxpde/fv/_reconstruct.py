@@ -325,8 +325,8 @@ _linear_jvp(_cotangent_p, _weno5_cotangent_formula)
 def _transpose_into(other):
     def transpose(cts, *args, **params):
         values, linear = args[:5], args[5:]
-        if any(ad.is_undefined_primal(v) for v in values):
-            raise NotImplementedError("the WENO5 tangent map is linear in its tangents only")
+        if any(ad.is_undefined_primal(v) for v in values):  # JAX transposes linear arguments only
+            raise ValueError("the WENO5 tangent map is linear in its tangents, not in the stencil values")
         cts = [jnp.zeros(values[0].shape, values[0].dtype) if isinstance(ct, ad.Zero) else ct for ct in cts]
         out = other.bind(*values, *cts, **params)
         return [None] * 5 + [o if ad.is_undefined_primal(x) else None for o, x in zip(out, linear)]

@@ -169,6 +169,16 @@ class OnlineBatches:
         return {"kind": "online", "batch_size": self.batch_size}
 
 
+def _rollout_window(trajectories, horizon, parameters):
+    """The first ``horizon + 1`` frames of `trajectories` (all of them for ``None``),
+    checked, and the `parameters` as an array."""
+    trajectories = jnp.asarray(trajectories)
+    horizon = trajectories.shape[1] - 1 if horizon is None else check_int(horizon, "horizon")
+    if horizon >= trajectories.shape[1]:
+        raise ValueError(f"horizon {horizon} needs at least {horizon + 1} frames, got {trajectories.shape[1]}.")
+    return trajectories[:, : horizon + 1], (None if parameters is None else jnp.asarray(parameters))
+
+
 def rollout_nrmse(
     model: Callable, trajectories, *, horizon: int | None = None, parameters=None, mesh=None
 ) -> jax.Array:
@@ -185,12 +195,7 @@ def rollout_nrmse(
     `parameters`, `mesh`.
 
     **Returns:** ``(horizon,)``."""
-    trajectories = jnp.asarray(trajectories)
-    horizon = trajectories.shape[1] - 1 if horizon is None else check_int(horizon, "horizon")
-    if horizon >= trajectories.shape[1]:
-        raise ValueError(f"horizon {horizon} needs at least {horizon + 1} frames, got {trajectories.shape[1]}.")
-    trajectories = trajectories[:, : horizon + 1]
-    parameters = None if parameters is None else jnp.asarray(parameters)
+    trajectories, parameters = _rollout_window(trajectories, horizon, parameters)
     if mesh is not None and mesh.devices.size > 1 and trajectories.shape[0] % mesh.devices.size == 0:
         return _split_rollout_nrmse(model, trajectories, parameters, mesh)
     return jnp.mean(_nrmse_curves(model, trajectories, parameters), axis=0)
@@ -207,12 +212,8 @@ def rollout_correlation(model: Callable, trajectories, *, horizon: int | None = 
     conditioned model.
 
     **Returns:** ``(B, horizon)``, one curve per trajectory."""
-    trajectories = jnp.asarray(trajectories)
-    horizon = trajectories.shape[1] - 1 if horizon is None else check_int(horizon, "horizon")
-    if horizon >= trajectories.shape[1]:
-        raise ValueError(f"horizon {horizon} needs at least {horizon + 1} frames, got {trajectories.shape[1]}.")
-    parameters = None if parameters is None else jnp.asarray(parameters)
-    return _correlation_curves(model, trajectories[:, : horizon + 1], parameters)
+    trajectories, parameters = _rollout_window(trajectories, horizon, parameters)
+    return _correlation_curves(model, trajectories, parameters)
 
 
 def ensemble_correlation(
@@ -234,12 +235,7 @@ def ensemble_correlation(
     if not hasattr(model, "with_key"):
         raise TypeError(f"ensemble_correlation needs a stochastic model with with_key, got {type(model).__name__}.")
     num_samples = check_int(num_samples, "num_samples")
-    trajectories = jnp.asarray(trajectories)
-    horizon = trajectories.shape[1] - 1 if horizon is None else check_int(horizon, "horizon")
-    if horizon >= trajectories.shape[1]:
-        raise ValueError(f"horizon {horizon} needs at least {horizon + 1} frames, got {trajectories.shape[1]}.")
-    trajectories = trajectories[:, : horizon + 1]
-    parameters = None if parameters is None else jnp.asarray(parameters)
+    trajectories, parameters = _rollout_window(trajectories, horizon, parameters)
     base = jax.random.wrap_key_data(jnp.asarray(model.key))
     per_sample, total = [], None
     for s in range(num_samples):
