@@ -72,6 +72,11 @@ def test_every_training_config_runs_one_step(path, tmp_path, capsys):
     assert ev["step"] == 1 and all(np.all(np.isfinite(v)) for v in ev["nrmse"].values())
     assert (tmp_path / "run" / "nrmse.png").exists() and (tmp_path / "run" / "loss.png").exists()
     assert (tmp_path / "run" / "correlation.png").exists()
+    if "spectrum" in ev:  # data on the PDE's periodic grid: the rollout's spectra against the solver's
+        sp = ev["spectrum"]
+        assert (tmp_path / "run" / "spectrum.png").exists()
+        assert sp["steps"][-1] == len(ev["horizon_time"]) and len(sp["model"]) == len(sp["solver"]) == len(sp["steps"])
+        assert len(sp["log_error"]) == len(sp["steps"]) and all(np.isfinite(sp["log_error"]))
     horizon_time = ev["horizon_time"]
     for name, c in ev["correlation"].items():
         assert len(c) == len(horizon_time) and all(-1 - 1e-6 <= x <= 1 + 1e-6 for x in c), name

@@ -199,7 +199,8 @@ def test_cli_normalised_curriculum_run_restores_its_statistics(tmp_path, capsys)
     run = tmp_path / "run"
     assert main(["train", str(cfg), "--out", str(run), "--no-progress"]) == 0
     assert main(["evaluate", str(run), "--no-progress"]) == 0
-    assert "high-correlation time" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "high-correlation time" in printed and "decades off" in printed
     model, pde, step = app.trained_model(run)
     assert step == 4
     data = train.TrajectoryDataset(run / "data" / "train.h5")
@@ -214,6 +215,21 @@ def test_cli_normalised_curriculum_run_restores_its_statistics(tmp_path, capsys)
     assert set(hct) == {"model", "persistence (u_n = u_0)"}
     # the recorded times follow from the recorded per-trajectory rule: 0.5 time units per frame
     assert all(t % 0.5 == 0 for v in hct.values() for t in v["per_trajectory"])
+    # the spectra are the restored model's rollout's and the held-out frames' (mean over trajectories)
+    sp = ev["spectrum"]
+    assert len(ev["horizon_time"]) == 5  # an early step (min(10, horizon)), half the horizon, the horizon
+    assert (run / "spectrum.png").exists() and sp["steps"] == [2, 5] and sp["times"] == [1.0, 2.5]
+    test = train.TrajectoryDataset(run / "data" / "test.h5")
+    held = test.read(np.arange(len(test)))["trajectories"]
+    rolls = np.asarray(jax.vmap(lambda u: jp.rollout(model, u, 5, include_initial=False))(jnp.asarray(held[:, 0])))
+    for i, n in enumerate(sp["steps"]):
+        mine = np.mean([jp.metrics.energy_spectrum(u, pde.grid)[1] for u in rolls[:, n - 1]], axis=0)
+        theirs = np.mean([jp.metrics.energy_spectrum(u, pde.grid)[1] for u in held[:, n]], axis=0)
+        np.testing.assert_allclose(sp["model"][i], mine, rtol=1e-4, atol=1e-12)
+        np.testing.assert_allclose(sp["solver"][i], theirs, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(
+        sp["log_error"], jp.metrics.spectrum_log_error(np.asarray(sp["model"]), np.asarray(sp["solver"])), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize(
@@ -338,6 +354,42 @@ def test_ensemble_correlation_is_each_noise_sample_and_their_mean():
     np.testing.assert_allclose(np.asarray(mean_one), np.asarray(one[0]), rtol=1e-12)
     with pytest.raises(TypeError, match="with_key"):
         train.ensemble_correlation(nn.OperatorStepper(ref.net, 0.1), trajs, num_samples=2)
+
+
+def test_spectrum_log_error_is_the_mean_decades_apart():
+    ref = np.array([5.0, 1.0, 1e-2, 1e-6])
+    assert jp.metrics.spectrum_log_error(ref, ref) == 0.0
+    # the mean mode is left out; a factor 10 up at one shell and 100 down at another
+    got = jp.metrics.spectrum_log_error(np.array([0.0, 10.0, 1e-4, 1e-6]), ref)
+    np.testing.assert_allclose(got, (1 + 2 + 0) / 3, rtol=1e-12)
+    both = jp.metrics.spectrum_log_error(np.stack([ref, 1e3 * ref]), np.stack([ref, ref]))
+    np.testing.assert_allclose(both, [0.0, 3.0], rtol=1e-12)
+    with pytest.raises(ValueError, match="matching spectra"):
+        jp.metrics.spectrum_log_error(ref, ref[:3])
+
+
+def test_rollout_spectra_of_a_growing_stepper_are_exact():
+    # a stepper that doubles the state multiplies every shell's energy by 4 a step; the
+    # trajectories keep their first frame, so the reference is its spectrum at every step
+    grid = jp.PeriodicGrid((16,), 2 * np.pi)
+    x = jnp.asarray(grid.axis_coordinates(0))
+    amplitudes = 0.5 ** np.arange(1, 8)  # every shell 1..7 holds energy, the Nyquist shell none
+    frame = sum(a * jnp.cos(m * x + 0.3 * m) for m, a in enumerate(amplitudes, start=1))
+    trajs = jnp.broadcast_to(frame, (2, 6, 1, 16))
+    k, model, reference = train.rollout_spectra(lambda u: 2.0 * u, trajs, grid, steps=[1, 3, 5])
+    _, first = jp.metrics.energy_spectrum(frame[None], grid)
+    np.testing.assert_allclose(k, np.arange(9))
+    np.testing.assert_allclose(first[1:8], amplitudes**2 / 4, rtol=1e-10)  # Parseval: amplitude² / 4
+    np.testing.assert_allclose(reference, np.stack([first] * 3), rtol=1e-12, atol=1e-30)
+    np.testing.assert_allclose(model, np.stack([4.0**n * first for n in (1, 3, 5)]), rtol=1e-12, atol=1e-30)
+    # seven shells n·log10(4) decades off; the empty Nyquist shell (round-off) sits under the floor
+    np.testing.assert_allclose(
+        jp.metrics.spectrum_log_error(model, reference, floor=1e-20),
+        [7 * n * np.log10(4.0) / 8 for n in (1, 3, 5)],
+        rtol=1e-9,
+    )
+    with pytest.raises(ValueError, match="frames"):
+        train.rollout_spectra(lambda u: u, trajs, grid, steps=[6])
 
 
 @pytest.mark.slow  # ~30 s on 2 cores

@@ -749,8 +749,13 @@ def evaluate(run_dir: Path, *, compare=(), samples: int = 1, progress=None) -> d
     """Restore the latest checkpoint of a run and measure nRMSE and the correlation with
     the solver against rollout horizon on the held-out trajectories (and, for
     solver-in-the-loop, the uncorrected coarse solver's; for an emulator, persistence's),
-    with each one's high-correlation time (correlation ≥ 0.8). Writes ``eval.json``,
-    ``nrmse.png`` and ``correlation.png`` into the run directory.
+    with each one's high-correlation time (correlation ≥ 0.8). On a periodic grid it
+    also compares the energy spectrum of the model's rollout with the solver's at an
+    early step, half the horizon and the horizon
+    ([`train.rollout_spectra`][jaxpde.train.rollout_spectra]; ``"spectrum"``, with the
+    distance in decades of [`metrics.spectrum_log_error`][jaxpde.metrics.spectrum_log_error]).
+    Writes ``eval.json``, ``nrmse.png``, ``correlation.png`` (and ``spectrum.png``) into
+    the run directory.
 
     A stochastic model (PDE-Refiner) draws its refinement noise from its key, so the
     figures above are one noise sample's. With ``samples > 1`` the evaluation also rolls
@@ -825,6 +830,9 @@ def evaluate(run_dir: Path, *, compare=(), samples: int = 1, progress=None) -> d
         out["noise_samples"] = noise
     if cfg.observer is not None:
         out["assimilation"] = _assimilation_curves(cfg, pde, model, trajs, horizon)
+    spectrum = _rollout_spectrum(pde, steppers, trajs, horizon, interval)
+    if spectrum is not None:
+        out["spectrum"] = spectrum
     (run_dir / "eval.json").write_text(json.dumps(out, indent=1))
     import matplotlib.pyplot as plt
 
@@ -848,4 +856,40 @@ def evaluate(run_dir: Path, *, compare=(), samples: int = 1, progress=None) -> d
     plt.close(fig)
     out["png"] = run_dir / "nrmse.png"
     out["correlation_png"] = run_dir / "correlation.png"
+    if spectrum is not None:
+        from ..viz import plot_spectra
+
+        label = next(iter(steppers))
+        lines = {f"{label}, t = {t:.3g}": e for t, e in zip(spectrum["times"], spectrum["model"])}
+        refs = {f"{label}, t = {t:.3g}": e for t, e in zip(spectrum["times"], spectrum["solver"])}
+        fig = plot_spectra(spectrum["wavenumbers"], lines, refs, title=f"{title}\nrollout (solid) and solver (dashed)")
+        fig.savefig(run_dir / "spectrum.png", dpi=110)
+        plt.close(fig)
+        out["spectrum_png"] = run_dir / "spectrum.png"
     return out
+
+
+def _rollout_spectrum(pde, steppers, trajs, horizon, interval):
+    """The energy spectra of the first stepper's rollout and of the solver's frames at
+    three rollout steps (an early one, half the horizon, the horizon), with their
+    distance in decades; ``None`` where the data do not live on the PDE's periodic grid."""
+    import numpy as np
+
+    from ..grids import PeriodicGrid
+    from ..metrics import spectrum_log_error
+    from ..train import rollout_spectra
+
+    grid = getattr(pde, "grid", None)
+    if not isinstance(grid, PeriodicGrid) or tuple(grid.shape) != tuple(trajs.shape[3:]):
+        return None
+    steps = sorted({min(10, horizon), max(1, horizon // 2), horizon})
+    stepper, params = next(iter(steppers.values()))
+    k, model, solver = rollout_spectra(stepper, trajs, grid, steps=steps, parameters=params)
+    return {
+        "wavenumbers": np.asarray(k).tolist(),
+        "steps": steps,
+        "times": [s * interval for s in steps],
+        "model": np.asarray(model).tolist(),
+        "solver": np.asarray(solver).tolist(),
+        "log_error": np.asarray(spectrum_log_error(model, solver)).tolist(),
+    }

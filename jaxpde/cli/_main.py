@@ -120,6 +120,10 @@ def _evaluate(ns, progress):
             f"over {ns_['num_samples']} noise samples: {ns_['mean']:.3g} ± {ns_['std']:.2g} "
             f"(from {ns_['min']:.3g} to {ns_['max']:.3g})"
         )
+    if "spectrum" in res:
+        sp = res["spectrum"]
+        parts = ", ".join(f"t = {t:.3g}: {e:.2f}" for t, e in zip(sp["times"], sp["log_error"]))
+        print(f"energy spectrum of the rollout against the solver's, decades off: {parts}; wrote {res['spectrum_png']}")
     if "assimilation" in res:
         parts = ", ".join(f"{k} {v[0]:.3e} / {v[-1]:.3e}" for k, v in res["assimilation"].items())
         n = len(next(iter(res["assimilation"].values())))

@@ -15,3 +15,6 @@ from ._metrics import (
 from ._metrics import (
     nrmse as nrmse,
 )
+from ._metrics import (
+    spectrum_log_error as spectrum_log_error,
+)

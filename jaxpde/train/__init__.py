@@ -48,6 +48,9 @@ from ._fit import (
 from ._fit import (
     rollout_nrmse as rollout_nrmse,
 )
+from ._fit import (
+    rollout_spectra as rollout_spectra,
+)
 from ._loop import Progress as Progress
 from ._loop import RunLoop as RunLoop
 from ._loop import read_history as read_history

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._abstract import AbstractStepper, trainable
 from .._checks import check_int
-from ..metrics import correlation, nrmse
+from ..metrics import correlation, energy_spectrum, nrmse
 from ._data import TrajectoryDataset, online_batches
 from ._loop import RunLoop
 from ._parallel import batch_sharding, check_batch_size, data_mesh, replicate, shard_batch
@@ -245,6 +245,38 @@ def ensemble_correlation(
         total = preds if total is None else total + preds
     mean = correlation(total / num_samples, trajectories[:, 1:], num_spatial_dims=trajectories.ndim - 3)
     return jnp.stack(per_sample), mean
+
+
+def rollout_spectra(model, trajectories, grid, *, steps, parameters=None) -> tuple:
+    r"""Energy spectra of the model's autoregressive rollout from each trajectory's
+    first frame and of the trajectory itself, at rollout `steps`, averaged over the
+    trajectories ([`metrics.energy_spectrum`][jaxpde.metrics.energy_spectrum] per frame).
+    Past the high-correlation time a chaotic rollout no longer follows its trajectory,
+    but a faithful one keeps its statistics, the spectrum among them;
+    [`metrics.spectrum_log_error`][jaxpde.metrics.spectrum_log_error] turns each pair
+    into one number.
+
+    **Arguments:** the `model` (a stepper ``u -> u_next``), `trajectories`
+    ``(B, T, C, *N)``, their periodic `grid`, `steps` (rollout steps in ``1..T - 1``),
+    `parameters` ``(B, P)`` for a conditioned model.
+
+    **Returns:** ``(k, model, reference)``: the shell wavenumbers ``(K + 1,)`` and the
+    spectra ``(len(steps), K + 1)`` of the rollout and of the trajectories."""
+    steps = [check_int(s, "steps") for s in np.atleast_1d(np.asarray(steps)).tolist()]
+    if not steps:
+        raise ValueError("rollout_spectra needs at least one step.")
+    trajectories, parameters = _rollout_window(trajectories, max(steps), parameters)
+    preds = np.asarray(_predictions(model, trajectories, parameters))
+    trajectories = np.asarray(trajectories)
+
+    def mean_spectrum(frames):
+        spectra = [energy_spectrum(u, grid) for u in frames]
+        return spectra[0][0], np.mean([e for _, e in spectra], axis=0)
+
+    k = mean_spectrum(trajectories[:1, 0])[0]
+    model_spectra = np.stack([mean_spectrum(preds[:, s - 1])[1] for s in steps])
+    reference = np.stack([mean_spectrum(trajectories[:, s])[1] for s in steps])
+    return k, model_spectra, reference
 
 
 def _curves(model, trajs, parameters, metric=nrmse):

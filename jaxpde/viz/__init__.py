@@ -19,3 +19,6 @@ from ._plots import (
 from ._plots import (
     plot_spacetime as plot_spacetime,
 )
+from ._plots import (
+    plot_spectra as plot_spectra,
+)

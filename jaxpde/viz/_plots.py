@@ -205,6 +205,41 @@ def plot_correlation_curves(curves: dict, times, *, threshold: float = 0.8, time
     return ax.figure
 
 
+def plot_spectra(wavenumbers, spectra: dict, reference, *, reference_label="solver", title=None, ax=None):
+    """Energy spectra on a log scale: the `reference` (the solver's, black) and one line
+    per entry of `spectra`, e.g. a model's rollout at a few rollout times.
+
+    **Arguments:**
+
+    - `wavenumbers`: the shells ``k`` ``(K + 1,)``; the mean mode ``k = 0`` is not drawn.
+    - `spectra`: ``{label: E}``, each ``(K + 1,)``.
+    - `reference`: ``(K + 1,)``, or ``{label: E}`` for one reference per line (drawn
+      dashed in the same colour).
+    - `reference_label`: the legend entry of a single reference.
+    - `title`; `ax`: an axis to draw on (default: a new figure).
+
+    **Returns:** the figure.
+    """
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    k = np.asarray(wavenumbers)[1:]
+    if not isinstance(reference, dict):
+        ax.loglog(k, np.asarray(reference)[1:], "k-", lw=2, label=reference_label)
+    for label, E in spectra.items():
+        (line,) = ax.loglog(k, np.asarray(E)[1:], "-", lw=1.2, label=label)
+        if isinstance(reference, dict) and label in reference:
+            ax.loglog(k, np.asarray(reference[label])[1:], "--", lw=1, color=line.get_color())
+    ax.set_xlabel("wavenumber k (mode number)")
+    ax.set_ylabel("energy E(k) (mean over test trajectories)")
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
 def animate(trajectory, extent=1.0, times=None, *, channel: int = 0, interval: int = 80, title=None, cmap="RdBu_r"):
     """A matplotlib animation of a 1D ``(T, C, N)`` (line) or 2D ``(T, C, Nx, Ny)``
     (image) trajectory, one frame per saved state.
