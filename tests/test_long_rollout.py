@@ -368,6 +368,25 @@ def test_spectrum_log_error_is_the_mean_decades_apart():
         jp.metrics.spectrum_log_error(ref, ref[:3])
 
 
+def test_rollout_predictions_are_the_rollouts_the_metrics_see():
+    trajs = _trajectories(shape=(2, 4, 2, 12))
+    ref = _refiner().with_statistics(trajs, num_spatial_dims=1)  # stochastic: fresh noise per step
+    preds = train.rollout_predictions(ref, trajs, horizon=3)
+    assert preds.shape == (2, 3, 2, 12)
+    rolls = jax.vmap(lambda u: jp.rollout(ref, u, 3, include_initial=False))(trajs[:, 0])
+    np.testing.assert_allclose(np.asarray(preds), np.asarray(rolls), rtol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(jp.metrics.correlation(preds, trajs[:, 1:], num_spatial_dims=1)),
+        np.asarray(train.rollout_correlation(ref, trajs)),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        np.asarray(jp.metrics.nrmse(preds[:, :2], trajs[:, 1:3], num_spatial_dims=1).mean(axis=0)),
+        np.asarray(train.rollout_nrmse(ref, trajs, horizon=2)),
+        rtol=1e-12,
+    )
+
+
 def test_rollout_spectra_of_a_growing_stepper_are_exact():
     # a stepper that doubles the state multiplies every shell's energy by 4 a step; the
     # trajectories keep their first frame, so the reference is its spectrum at every step

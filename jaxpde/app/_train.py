@@ -770,8 +770,8 @@ def evaluate(run_dir: Path, *, compare=(), samples: int = 1, progress=None) -> d
     """
     import numpy as np
 
-    from ..metrics import high_correlation_time
-    from ..train import ensemble_correlation, rollout_correlation, rollout_nrmse
+    from ..metrics import correlation, high_correlation_time, nrmse
+    from ..train import ensemble_correlation, rollout_predictions
     from ..viz import plot_correlation_curves, plot_error_curves
 
     run_dir = Path(run_dir)
@@ -807,10 +807,12 @@ def evaluate(run_dir: Path, *, compare=(), samples: int = 1, progress=None) -> d
             model, trajs, num_samples=samples, horizon=horizon, parameters=params
         )
         corr["model"] = np.asarray(per_sample[0])
-    for k, (m, p) in steppers.items():
-        curves[k] = np.asarray(rollout_nrmse(m, trajs, horizon=horizon, parameters=p))
+    truth, dims = trajs[:, 1 : horizon + 1], trajs.ndim - 3
+    for k, (m, p) in steppers.items():  # one rollout per stepper for both metrics
+        preds = rollout_predictions(m, trajs, horizon=horizon, parameters=p)
+        curves[k] = np.asarray(nrmse(preds, truth, num_spatial_dims=dims)).mean(axis=0)
         if k not in corr:
-            corr[k] = np.asarray(rollout_correlation(m, trajs, horizon=horizon, parameters=p))
+            corr[k] = np.asarray(correlation(preds, truth, num_spatial_dims=dims))
     if samples > 1:
         corr[f"model, mean of {samples} noise samples"] = np.asarray(ensemble)
         times = np.asarray(high_correlation_time(per_sample, threshold=0.8, dt=interval)).mean(axis=1)

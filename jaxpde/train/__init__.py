@@ -49,6 +49,9 @@ from ._fit import (
     rollout_nrmse as rollout_nrmse,
 )
 from ._fit import (
+    rollout_predictions as rollout_predictions,
+)
+from ._fit import (
     rollout_spectra as rollout_spectra,
 )
 from ._loop import Progress as Progress

@@ -201,6 +201,22 @@ def rollout_nrmse(
     return jnp.mean(_nrmse_curves(model, trajectories, parameters), axis=0)
 
 
+def rollout_predictions(model: Callable, trajectories, *, horizon: int | None = None, parameters=None) -> jax.Array:
+    r"""The model's autoregressive rollout from each trajectory's first frame, the
+    states ``û_1..û_horizon`` (the carry protocol of [`jaxpde.rollout`][jaxpde.rollout]:
+    a stochastic model draws fresh noise each step). Any metric of
+    [`jaxpde.metrics`][jaxpde.metrics] against ``trajectories[:, 1:horizon + 1]`` then
+    costs no second rollout.
+
+    **Arguments:** the `model` (a stepper ``u -> u_next``), `trajectories`
+    ``(B, T, C, *N)``, `horizon` (default ``T - 1``), `parameters` ``(B, P)`` for a
+    conditioned model.
+
+    **Returns:** ``(B, horizon, C, *N)``."""
+    trajectories, parameters = _rollout_window(trajectories, horizon, parameters)
+    return _predictions(model, trajectories, parameters)
+
+
 def rollout_correlation(model: Callable, trajectories, *, horizon: int | None = None, parameters=None) -> jax.Array:
     r"""Pearson correlation (over channels and space) of the model's autoregressive
     rollout from each trajectory's first frame with the trajectory, at rollout steps
@@ -265,8 +281,7 @@ def rollout_spectra(model, trajectories, grid, *, steps, parameters=None) -> tup
     steps = [check_int(s, "steps") for s in np.atleast_1d(np.asarray(steps)).tolist()]
     if not steps:
         raise ValueError("rollout_spectra needs at least one step.")
-    trajectories, parameters = _rollout_window(trajectories, max(steps), parameters)
-    preds = np.asarray(_predictions(model, trajectories, parameters))
+    preds = np.asarray(rollout_predictions(model, trajectories, horizon=max(steps), parameters=parameters))
     trajectories = np.asarray(trajectories)
 
     def mean_spectrum(frames):
